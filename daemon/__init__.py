@@ -1,0 +1,1 @@
+"""The callbox service: event loop, call control, dial plan, CDRs, storage, configuration, systemd glue."""

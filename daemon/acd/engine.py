@@ -1,0 +1,604 @@
+"""The ACD engine: agents, queues, routing, customers and statistics tied together.
+
+Sans-I/O: the daemon calls the input methods (``call_arrived``, ``answered``, ``ring_failed``,
+``hangup``, ``callback_accepted``, agent requests, ``tick``) with ``now``, and the engine acts
+through the small ``Host`` interface (ring, stop ring, connect, music, announcements, overflow) and
+publishes events for the API. It never reads a clock or sleeps; ``next_wakeup()`` says when it next
+needs ``tick``. docs/acd.md lists exactly what the daemon must call and when.
+
+``now`` is seconds since the epoch as the ACD sees it (the daemon passes its loop clock mapped to
+the epoch, so a virtual clock runs the ACD fast too); local time for time-of-day rules, "today" and
+intervals is ``now + [acd] utc_offset_min``.
+
+Invariant (``invariant_errors``): an agent is reserved exactly when it has an outstanding offer, and
+that offer is for a call waiting in a queue that lists the agent as ringing, and the other way round.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from daemon.acd.agents import Agent, AgentChanged, AgentError, Agents, AgentState, OfferOutcome
+from daemon.acd.callbacks import CallbackStore
+from daemon.acd.config import AcdConfig, Overflow
+from daemon.acd.customers import Customers
+from daemon.acd.queues import Announce, Entry, EntryKind, Music, OverflowDue, Queue
+from daemon.acd.stats import IntervalStore, Stats
+from daemon.acd.strategies import Caller, Candidate, Memory, apply_rules, pick
+
+log = logging.getLogger(__name__)
+
+
+class Host(Protocol):
+    """What the ACD asks of call control (implemented by the daemon over ``daemon.calls``)."""
+
+    def now(self) -> float: ...
+    def ring(self, extension: str, call: str, caller: str | None, name: str | None) -> None: ...
+    def stop_ring(self, extension: str, call: str) -> None: ...
+    def connect(self, call: str, extension: str, agent_id: str | None) -> None: ...
+    def dial_back(self, call: str, extension: str, number: str) -> None: ...
+    def play_music(self, call: str, file: str) -> None: ...
+    def announce(self, call: str, position: int | None, ewt_s: int | None) -> None: ...
+    def offer_callback(self, call: str) -> None: ...
+    def overflow(self, call: str, to: Overflow) -> None: ...
+
+
+@dataclass
+class Talk:
+    call: str
+    queue: str
+    extension: str
+    agent: str | None  # None: answered at an always-ring extension
+    answered: float
+
+
+def _input(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An engine input. A Host method that calls back into the engine (say ``ring`` reporting a
+    failed ring at once) would re-enter it half-way through a decision: such a call is queued and
+    run as soon as the current input has finished (it then returns None; errors are logged)."""
+    @functools.wraps(fn)
+    def wrapper(self: Engine, *args: Any, **kw: Any) -> Any:
+        if self._running:
+            self._deferred.append((fn, args, kw))
+            return None
+        self._running = True
+        try:
+            result = fn(self, *args, **kw)
+            while self._deferred:
+                f, a, k = self._deferred.pop(0)
+                try:
+                    f(self, *a, **k)
+                except AgentError as exc:
+                    log.warning("acd: deferred %s%r: %s", f.__name__, a, exc)
+            return result
+        finally:
+            self._running = False
+            self._deferred.clear()
+    return wrapper
+
+
+def _has_digits(number: str | None) -> bool:
+    return bool(number) and any(ch.isdigit() for ch in number)
+
+
+def _inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+class Engine:
+    def __init__(self, config: AcdConfig, host: Host, *, customers: Customers | None = None,
+                 intervals: IntervalStore | None = None, callbacks: CallbackStore | None = None,
+                 submit: Callable[..., Any] = _inline,
+                 publish: Callable[..., None] = lambda kind, **data: None,
+                 now: float | None = None) -> None:
+        self.config = config
+        self.host = host
+        self.customers = customers
+        self.intervals = intervals
+        self.callbacks = callbacks
+        self.submit = submit  # runs slow writes (LMDB) off the tick: submit(fn, *args)
+        self.publish = publish
+        s = config.settings
+        self.offset = s.utc_offset_min * 60
+        start = host.now() if now is None else now
+        self.agents = Agents(config.agents, s, day_of=lambda t: int((t + self.offset) // 86400))
+        self.queues = {q.name: Queue(q, s.recent_calls) for q in config.queues}
+        self.memory = {q.name: Memory() for q in config.queues}
+        self.entries: dict[str, Entry] = {}
+        self.talking: dict[str, Talk] = {}
+        self.bell_busy: dict[str, str] = {}  # always-ring extension → call it rings for
+        self._order = {a.id: i for i, a in enumerate(config.agents)}
+        self._members = {q.name: [a.id for a in config.members(q)] for q in config.queues}
+        self._seq = itertools.count()
+        self._running = False  # inside an input (see ``_input``)
+        self._deferred: list[tuple[Callable[..., Any], tuple, dict]] = []
+        self.stats = Stats(start, interval_s=s.interval_min * 60, utc_offset_s=self.offset,
+                           short_abandon_s=s.short_abandon_s,
+                           service_level_s=self._sl_s, on_interval=self._interval_closed)
+        if callbacks is not None:
+            self._restore_callbacks(callbacks.load())
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    @_input
+    def call_arrived(self, call: str, queue: str, caller: str | None, now: float) -> bool:
+        """An inbound call enters ``queue`` (from the IVR or a line's destination). False: no such
+        queue, or the call is already in the ACD (the daemon routes it elsewhere)."""
+        q = self.queues.get(queue)
+        if q is None or call in self.entries or call in self.talking:
+            return False
+        self._roll(now)
+        rec = self._customer(caller)
+        who = Caller(caller, known=bool(rec and rec["calls"] > 0), level=rec["level"] if rec else 0,
+                     last_agent=rec["last_agent"] if rec else None)
+        if self.customers is not None and _has_digits(caller):
+            self.submit(self.customers.record_call, caller, now)
+        entry = Entry(call, queue, who, 0, now, next(self._seq), now, customer=rec)
+        self._join(q, entry, now)
+        self._dispatch(now)
+        return True
+
+    @_input
+    def answered(self, call: str, extension: str, now: float) -> bool:
+        """``extension`` answered the ring for ``call``. False: no offer was outstanding there (a
+        late answer after a stop ring): the daemon must release that extension's leg."""
+        entry = self.entries.get(call)
+        if entry is None:
+            return False
+        self._roll(now)
+        agent = self.agents.at_extension(extension)
+        if agent is not None and agent.offer is not None and agent.offer.call == call:
+            entry.ringing.discard(agent.id)
+            self._agent_events(self.agents.resolve_offer(agent.id, call, OfferOutcome.ACCEPTED, now))
+        elif extension in entry.bells:
+            agent = None
+            entry.bells.discard(extension)
+            self.bell_busy.pop(extension, None)
+        else:
+            return False
+        self._cancel_entry_rings(entry, now)
+        q = self.queues[entry.queue]
+        q.leave(call)
+        del self.entries[call]
+        wait = now - entry.entered
+        self.stats.answered(q.name, wait)
+        self.talking[call] = Talk(call, q.name, extension, agent.id if agent else None, now)
+        if entry.kind is EntryKind.CALLBACK:
+            if self.callbacks is not None:
+                self.submit(self.callbacks.delete, call)
+            self.host.dial_back(call, extension, entry.callback_number or "")
+        else:
+            self.host.connect(call, extension, agent.id if agent and q.config.announce_agent_id else None)
+        number = entry.callback_number or entry.caller.number
+        if agent is not None and self.customers is not None and _has_digits(number):
+            self.submit(self.customers.record_answer, number, agent.id, now)
+        self.publish("call.connected", call=call, queue=q.name, extension=extension,
+                     agent=agent.id if agent else None, wait_s=round(wait, 3), callback=not entry.live)
+        self._queue_changed(q, now)
+        self._dispatch(now)
+        return True
+
+    @_input
+    def ring_failed(self, call: str, extension: str, now: float) -> None:
+        """The ring at ``extension`` failed or was rejected (busy, off-hook, line fault): a missed
+        ring for the agent there; the call goes on to another agent."""
+        entry = self.entries.get(call)
+        if entry is None:
+            return
+        self._roll(now)
+        agent = self.agents.at_extension(extension)
+        if agent is not None and agent.id in entry.ringing:
+            entry.ringing.discard(agent.id)
+            entry.skipped.add(agent.id)
+            self._agent_events(self.agents.resolve_offer(agent.id, call, OfferOutcome.REFUSED, now))
+        if extension in entry.bells:
+            entry.bells.discard(extension)
+            entry.bells_failed.add(extension)
+            self.bell_busy.pop(extension, None)
+        if not entry.ringing:
+            entry.ring_deadline = None
+        self._dispatch(now)
+
+    @_input
+    def hangup(self, call: str, now: float) -> None:
+        """The call ended: the caller hung up while waiting or ringing (an abandon), or the
+        conversation ended (either side; the agent goes to wrap-up), or a callback was cancelled."""
+        self._roll(now)
+        talk = self.talking.pop(call, None)
+        if talk is not None:
+            q = self.queues[talk.queue]
+            wrap = 0.0
+            if talk.agent is not None:
+                cfg = self.agents.get(talk.agent).config
+                wrap = cfg.wrap_up_s if cfg.wrap_up_s is not None else q.config.wrap_up_s
+                self._agent_events(self.agents.end_call(talk.agent, call, now, wrap))
+            q.record_handle(now - talk.answered + wrap)
+            self.publish("call.ended", call=call, queue=q.name, agent=talk.agent, talk_s=round(now - talk.answered, 3))
+            self._dispatch(now)
+            return
+        entry = self.entries.pop(call, None)
+        if entry is None:
+            return
+        q = self.queues[entry.queue]
+        self._cancel_entry_rings(entry, now)
+        q.leave(call)
+        if entry.live:
+            wait = now - entry.entered
+            self.stats.abandoned(q.name, wait)
+            self.publish("call.abandoned", call=call, queue=q.name, wait_s=round(wait, 3),
+                         short=wait < self.config.settings.short_abandon_s)
+        else:
+            if self.callbacks is not None:
+                self.submit(self.callbacks.delete, call)
+            self.publish("callback.cancelled", call=call, queue=q.name)
+        self._queue_changed(q, now)
+        self._dispatch(now)
+
+    @_input
+    def callback_accepted(self, call: str, number: str | None, now: float) -> bool:
+        """The waiting caller asked to be called back at ``number`` (None: their caller ID) and will
+        hang up: the entry keeps its place; when it reaches an agent, the agent's extension rings and,
+        once answered, ``Host.dial_back`` dials the customer. Call ``hangup`` for the caller's leg only
+        if it is still in ``talking`` (it is not: the entry is no longer live)."""
+        entry = self.entries.get(call)
+        if entry is not None:
+            number = number or entry.caller.number
+        if entry is None or not entry.live or not number:
+            return False
+        self._roll(now)
+        entry.kind = EntryKind.CALLBACK
+        entry.callback_number = number
+        entry.next_announce = None
+        for ext in sorted(entry.bells):  # night bells ring for callers on the line only
+            self._stop_bell(ext)
+        q = self.queues[entry.queue]
+        if self.callbacks is not None:
+            self.submit(self.callbacks.put, {
+                "call": call, "queue": q.name, "number": number, "priority": entry.priority,
+                "entered": entry.entered, "arrived": entry.arrived, "level": entry.caller.level,
+                "last_agent": entry.caller.last_agent, "customer": entry.customer})
+        self.publish("callback.queued", call=call, queue=q.name, number=number, position=q.position(call))
+        self._queue_changed(q, now)
+        self._dispatch(now)
+        return True
+
+    # --- agents (feature codes, API) -----------------------------------------------------------------
+
+    @_input
+    def login(self, agent_id: str, pin: str, extension: str, now: float) -> None:
+        """Raises ``AgentError`` (wrong PIN, desk in use by an agent on a call, ...)."""
+        self._roll(now)
+        self._agent_events(self.agents.login(agent_id, pin, extension, now))
+        self._stop_bell(extension)  # an agent's phone now: no longer a night bell
+        self._dispatch(now)
+
+    @_input
+    def logout(self, agent_id: str, now: float) -> None:
+        self._roll(now)
+        self._agent_events(self.agents.logout(agent_id, now))
+        self._withdraw_offer(self.agents.get(agent_id), now)
+        self._dispatch(now)
+
+    @_input
+    def pause(self, agent_id: str, reason: str, now: float) -> None:
+        self._roll(now)
+        self._agent_events(self.agents.pause(agent_id, reason, now))
+        self._withdraw_offer(self.agents.get(agent_id), now)
+        self._dispatch(now)
+
+    @_input
+    def resume(self, agent_id: str, now: float) -> None:
+        self._roll(now)
+        self._agent_events(self.agents.resume(agent_id, now))
+        self._dispatch(now)
+
+    @_input
+    def extension_in_use(self, extension: str, in_use: bool, now: float) -> None:
+        """The phone at ``extension`` went off-hook for, or finished, a call that is not the ACD's
+        (an agent dialling out, an internal call): a logged-in agent there is not offered calls
+        meanwhile (their state does not change)."""
+        agent = self.agents.at_extension(extension)
+        if agent is None or agent.phone_busy == in_use:
+            return
+        self._roll(now)
+        agent.phone_busy = in_use
+        self.publish("agent.phone", agent=agent.id, extension=extension, in_use=in_use, when=now)
+        if not in_use:
+            self._dispatch(now)
+
+    def agent_at(self, extension: str) -> Agent | None:
+        return self.agents.at_extension(extension)
+
+    # --- time -------------------------------------------------------------------------------------
+
+    @_input
+    def tick(self, now: float) -> None:
+        """Do everything due by ``now``: wrap-ups ending, offers timing out, announcements, max-wait
+        overflows, sticky fallbacks, interval ends. Call it at ``next_wakeup()`` (or every second)."""
+        self._roll(now)
+        self._agent_events(self.agents.tick(now))
+        for entry in list(self.entries.values()):
+            if entry.ringing and entry.ring_deadline is not None and now >= entry.ring_deadline:
+                for aid in sorted(entry.ringing):
+                    agent = self.agents.get(aid)
+                    if agent.extension:
+                        self.host.stop_ring(agent.extension, entry.call)
+                    entry.skipped.add(aid)
+                    self._agent_events(self.agents.resolve_offer(aid, entry.call, OfferOutcome.TIMED_OUT, now))
+                entry.ringing.clear()
+                entry.ring_deadline = None
+        for q in self.queues.values():
+            for d in q.tick(now, self._staffed(q.name)):
+                if isinstance(d, Announce):
+                    self.host.announce(d.call, d.position, d.ewt_s)
+                    self.publish("call.announce", call=d.call, queue=q.name, position=d.position, ewt_s=d.ewt_s)
+                elif isinstance(d, OverflowDue) and d.call in self.entries:
+                    self._overflow(self.entries[d.call], d.reason, now)
+        self._dispatch(now)
+
+    def next_wakeup(self) -> float:
+        times = [self.stats.next_boundary()]
+        a = self.agents.next_wakeup()
+        if a is not None:
+            times.append(a)
+        for q in self.queues.values():
+            t = q.next_wakeup()
+            if t is not None:
+                times.append(t)
+        times += [e.replan_at for e in self.entries.values() if e.replan_at is not None and not e.ringing]
+        return min(times)
+
+    # --- reading (API) ------------------------------------------------------------------------------
+
+    def snapshot(self, now: float) -> dict:
+        """Agents serving / idle / paused and every queue's waiting calls (the supervisor's view)."""
+        agents = [{"id": a.id, "name": a.config.name, "state": str(a.state), "extension": a.extension,
+                   "since": a.since, "pause_reason": a.pause_reason, "call": a.call or (a.offer and a.offer.call),
+                   "supervisor": a.config.supervisor} for a in self.agents]
+        queues = {name: self._queue_live(q, now) for name, q in self.queues.items()}
+        return {"agents": agents, "queues": queues, "stats": self.stats.live(now)}
+
+    def invariant_errors(self) -> list[str]:
+        errs: list[str] = []
+        for a in self.agents:
+            reserved = a.state is AgentState.RESERVED
+            if reserved != (a.offer is not None):
+                errs.append(f"agent {a.id} is {a.state} with offer {a.offer}")
+            if a.offer is not None:
+                e = self.entries.get(a.offer.call)
+                if e is None or a.id not in e.ringing:
+                    errs.append(f"agent {a.id} has an offer for {a.offer.call}, which is not ringing it")
+        for e in self.entries.values():
+            for aid in e.ringing:
+                a = self.agents.get(aid)
+                if a.offer is None or a.offer.call != e.call:
+                    errs.append(f"call {e.call} lists {aid} as ringing, but the agent has no such offer")
+            if e.ringing and e.ring_deadline is None:
+                errs.append(f"call {e.call} rings agents with no deadline")
+        for ext, call in self.bell_busy.items():
+            if call not in self.entries or ext not in self.entries[call].bells:
+                errs.append(f"always-ring {ext} is held by {call}, which does not ring it")
+        return errs
+
+    # --- internals --------------------------------------------------------------------------------------
+
+    def _restore_callbacks(self, rows: list[dict]) -> None:
+        """Put the callbacks stored before a restart back in their queues, at their places."""
+        for row in rows:
+            q = self.queues.get(row["queue"])
+            if q is None or row["call"] in self.entries:
+                log.warning("acd: stored callback %s for %s: no such queue now; kept in the store",
+                            row["call"], row["number"])
+                continue
+            caller = Caller(row["number"], known=True, level=row.get("level", 0), last_agent=row.get("last_agent"))
+            entry = Entry(row["call"], q.name, caller, row["priority"], row["entered"], next(self._seq),
+                          row["arrived"], kind=EntryKind.CALLBACK, callback_number=row["number"],
+                          customer=row.get("customer"))
+            q.entries.append(entry)
+            self.entries[entry.call] = entry
+            self.publish("callback.restored", call=entry.call, queue=q.name, number=row["number"])
+
+    def _sl_s(self, queue: str) -> float:
+        q = self.queues.get(queue)
+        sl = q.config.service_level_s if q is not None else None
+        return sl if sl is not None else self.config.settings.service_level_s
+
+    def _roll(self, now: float) -> None:
+        self.stats.roll(now)
+
+    def _interval_closed(self, record: dict) -> None:
+        if self.intervals is not None:
+            self.submit(self.intervals.put, record)
+        self.publish("stats.interval", **record)
+
+    def _customer(self, number: str | None) -> dict | None:
+        if self.customers is None or not number:
+            return None
+        try:
+            rec = self.customers.get(number)
+        except ValueError:
+            return None  # a caller ID with no digits
+        return rec.to_dict() if rec is not None else None
+
+    def _join(self, q: Queue, entry: Entry, now: float) -> None:
+        entry.queue = q.name
+        plan = apply_rules(q.config.rules, q.config.strategy, self._candidates(q.name, now), entry.caller, 0.0,
+                           self._minute(now))
+        entry.priority = q.config.priority + plan.boost
+        self.entries[entry.call] = entry
+        self.stats.offered(q.name)
+        decisions = q.join(entry, now)
+        self.publish("call.queued", call=entry.call, queue=q.name, caller=entry.caller.number,
+                     priority=entry.priority, position=q.position(entry.call), customer=entry.customer,
+                     rules=list(plan.applied))
+        for d in decisions:
+            if isinstance(d, Music):
+                self.host.play_music(d.call, d.file)
+            elif isinstance(d, OverflowDue):
+                self._overflow(entry, d.reason, now)
+        if entry.call in self.entries:
+            self._queue_changed(q, now)
+
+    def _overflow(self, entry: Entry, reason: str, now: float) -> None:
+        q = self.queues[entry.queue]
+        to = q.config.overflow
+        if to.kind == "queue" and entry.hops >= len(self.queues):
+            to = Overflow("hangup")  # a loop of full queues: give up rather than bounce for ever
+        self.publish("call.overflow", call=entry.call, queue=q.name, reason=reason, to=str(to),
+                     wait_s=round(now - entry.entered, 3))
+        if to.kind == "callback":
+            entry.callback_offered = True
+            self.host.offer_callback(entry.call)
+            return
+        self._cancel_entry_rings(entry, now)
+        q.leave(entry.call)
+        del self.entries[entry.call]
+        self.stats.overflowed(q.name, now - entry.entered)
+        self._queue_changed(q, now)
+        if to.kind == "queue":
+            target = self.queues[to.target]
+            moved = Entry(entry.call, target.name, entry.caller, 0, now, next(self._seq), entry.arrived,
+                          customer=entry.customer, hops=entry.hops + 1)
+            self._join(target, moved, now)
+        else:
+            self.host.overflow(entry.call, to)
+
+    def _candidates(self, queue: str, now: float) -> list[Candidate]:
+        """The queue's staffed members (logged in, not paused) as routing sees them (counters from an
+        earlier day read 0). Rules narrow among these, so a sticky agent who is paused is not waited
+        for, and a time-of-day group whose agents are all paused or out falls through."""
+        out = []
+        day = self.agents.day_of(now)
+        for aid in self._members[queue]:
+            a = self.agents.by_id[aid]
+            if a.state in (AgentState.LOGGED_OUT, AgentState.PAUSED):
+                continue
+            today = a.day == day
+            out.append(Candidate(a.id, self._order[a.id], a.idle_since,
+                                 a.answered_today if today else 0, a.rings_today if today else 0,
+                                 a.talk_today if today else 0.0, a.config.skills, a.config.groups))
+        return out
+
+    def _minute(self, now: float) -> int:
+        return int((now + self.offset) % 86400 // 60)
+
+    def _staffed(self, queue: str) -> int:
+        return sum(1 for aid in self._members[queue]
+                   if self.agents.by_id[aid].state not in (AgentState.LOGGED_OUT, AgentState.PAUSED))
+
+    def _dispatch(self, now: float) -> None:
+        """Offer waiting calls to available agents, highest priority and longest waiting first."""
+        minute = self._minute(now)
+        for entry in sorted(self.entries.values(), key=Entry.order_key):
+            q = self.queues[entry.queue]
+            if not entry.ringing:
+                self._offer(q, entry, now, minute)
+            if entry.live and entry.call in self.entries and q.config.always_ring:
+                self._ring_bells(q, entry)
+
+    def _offer(self, q: Queue, entry: Entry, now: float, minute: int) -> None:
+        members = self._candidates(q.name, now)
+        plan = apply_rules(q.config.rules, q.config.strategy, members, entry.caller, now - entry.entered, minute,
+                           frozenset(entry.skipped))
+        entry.replan_at = entry.entered + plan.replan_after_s if plan.replan_after_s is not None else None
+        pool = set(plan.pool)
+        avail = [c for c in members if c.id in pool and self.agents.by_id[c.id].available
+                 and self.agents.by_id[c.id].extension]
+        fresh = [c for c in avail if c.id not in entry.skipped]
+        if not fresh and avail:
+            entry.skipped.clear()  # every available agent has missed this call once: go round again
+            fresh = avail
+        chosen = pick(plan.strategy, fresh, self.memory[q.name], q.config.skill)
+        if not chosen:
+            return
+        deadline = now + q.config.ring_timeout_s
+        entry.ring_deadline = deadline
+        for aid in chosen:
+            agent = self.agents.by_id[aid]
+            ext = agent.extension
+            assert ext is not None
+            self._agent_events(self.agents.reserve(aid, entry.call, now, deadline))
+            entry.ringing.add(aid)
+            self.host.ring(ext, entry.call, entry.callback_number or entry.caller.number, self._display(entry))
+            self.publish("call.offered", call=entry.call, queue=q.name, agent=aid, extension=ext,
+                         caller=entry.callback_number or entry.caller.number, customer=entry.customer,
+                         wait_s=round(now - entry.entered, 3), callback=not entry.live, rules=list(plan.applied))
+
+    @staticmethod
+    def _display(entry: Entry) -> str | None:
+        """The caller-ID name shown on the ringing phone: the customer's name, if known."""
+        return (entry.customer or {}).get("name") or None
+
+    def _ring_bells(self, q: Queue, entry: Entry) -> None:
+        for ext in q.config.always_ring:
+            if ext in self.bell_busy or ext in entry.bells or ext in entry.bells_failed:
+                continue
+            if self.agents.at_extension(ext) is not None:
+                continue  # an agent is logged in there: it is their phone, offered through them
+            self.bell_busy[ext] = entry.call
+            entry.bells.add(ext)
+            self.host.ring(ext, entry.call, entry.caller.number, self._display(entry))
+
+    def _stop_bell(self, extension: str) -> None:
+        call = self.bell_busy.pop(extension, None)
+        if call is not None:
+            self.host.stop_ring(extension, call)
+            self.entries[call].bells.discard(extension)
+
+    def _cancel_entry_rings(self, entry: Entry, now: float) -> None:
+        """Stop every ring still going for ``entry``: offers resolve as cancelled (not missed)."""
+        for aid in sorted(entry.ringing):
+            agent = self.agents.get(aid)
+            if agent.extension:
+                self.host.stop_ring(agent.extension, entry.call)
+            self._agent_events(self.agents.resolve_offer(aid, entry.call, OfferOutcome.CANCELLED, now))
+        entry.ringing.clear()
+        entry.ring_deadline = None
+        for ext in sorted(entry.bells):
+            self.host.stop_ring(ext, entry.call)
+            self.bell_busy.pop(ext, None)
+        entry.bells.clear()
+
+    def _withdraw_offer(self, agent: Agent, now: float) -> None:
+        """A pause or logout came while the agent's phone rang: stop it; the pending request applies."""
+        if agent.offer is None:
+            return
+        call = agent.offer.call
+        if agent.extension:
+            self.host.stop_ring(agent.extension, call)
+        entry = self.entries.get(call)
+        if entry is not None:
+            entry.ringing.discard(agent.id)
+            if not entry.ringing:
+                entry.ring_deadline = None
+        self._agent_events(self.agents.resolve_offer(agent.id, call, OfferOutcome.CANCELLED, now))
+
+    def _agent_events(self, events: list[AgentChanged]) -> None:
+        for ev in events:
+            self.stats.agent_changed(ev)
+            self.publish("agent.state", agent=ev.agent, old=str(ev.old), state=str(ev.new), reason=ev.reason,
+                         pause_reason=ev.pause_reason, extension=ev.extension, call=ev.call, when=ev.now)
+
+    def _queue_live(self, q: Queue, now: float) -> dict:
+        waiting = [e for e in q.ordered() if e.live]
+        return {
+            "waiting": len(waiting), "callbacks": len(q.entries) - len(waiting),
+            "longest_wait_s": round(max((now - e.entered for e in waiting), default=0.0), 3),
+            "staffed": self._staffed(q.name),
+            "idle": sum(1 for aid in self._members[q.name] if self.agents.by_id[aid].available),
+            "calls": [{"call": e.call, "caller": e.caller.number, "priority": e.priority, "kind": str(e.kind),
+                       "wait_s": round(now - e.entered, 3), "ringing": sorted(e.ringing)} for e in q.ordered()],
+        }
+
+    def _queue_changed(self, q: Queue, now: float) -> None:
+        live = self._queue_live(q, now)
+        live.pop("calls")
+        self.publish("queue.stats", queue=q.name, live=live, interval=self.stats.current.queue(q.name).to_dict())
+
+
+__all__ = ["AgentError", "Engine", "Host", "Talk"]

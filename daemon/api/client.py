@@ -1,0 +1,59 @@
+"""A small synchronous API client, for the CLI, the TUI and tests."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from typing import Any
+
+from daemon.api.protocol import LENGTH, MAX_MESSAGE, ApiError, pack, unpack
+
+
+class ApiClient:
+    def __init__(self, path: str, timeout: float = 5.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self._ids = itertools.count(1)
+        self.hello = self._read()
+        self.events: list[dict] = []
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _read_exact(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("API connection closed")
+            buf += chunk
+        return bytes(buf)
+
+    def _read(self) -> dict:
+        (length,) = LENGTH.unpack(self._read_exact(LENGTH.size))
+        if length > MAX_MESSAGE:
+            raise ConnectionError(f"message of {length} bytes from server")
+        return unpack(self._read_exact(length))
+
+    def call(self, op: str, **args: Any) -> Any:
+        """Send a request and return its result; raise ApiError for an error reply."""
+        rid = next(self._ids)
+        self.sock.sendall(pack({"id": rid, "op": op, **args}))
+        while True:
+            msg = self._read()
+            if msg.get("type") == "event":
+                self.events.append(msg)
+                continue
+            if msg.get("id") != rid:
+                continue
+            if msg.get("ok"):
+                return msg.get("result")
+            err = msg.get("error") or {}
+            raise ApiError(err.get("code", "?"), err.get("message", ""))

@@ -1,0 +1,283 @@
+"""The daemon's side of the API socket: accepts clients, dispatches ops, pushes events.
+
+Ops are registered by name (``ApiServer.op``) with a handler taking the request map and returning
+a msgpack-able result (or raising ``ApiError``). A bad message gets an error reply and a log line;
+a message that cannot be framed (oversized) closes that client; nothing reaches the daemon's other
+work. Each client's outgoing queue is bounded: a slow subscriber loses events (and is told how
+many) instead of holding up the daemon.
+
+Every op names the roles that may call it (``daemon.api.roles``); a connection's role comes from its
+peer credentials or an ``auth`` token. Ops registered with ``audit=True`` (the ones that change
+something) are reported to the ``audit`` callback with who called them, once they have succeeded.
+Subscriptions take kind prefixes and optional field filters (``extension``, ``agent``, ``queue``,
+``port``, ...): with filters, an event is delivered only if it carries one of the filtered fields
+and every filtered field it carries matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import grp
+import inspect
+import logging
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
+from daemon.api.roles import ALL, ROLES, Peer, peer_of
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict], Any]
+CLIENT_QUEUE = 1000
+PENDING_MAX = 20000  # events waiting for fan-out; beyond this they are counted and dropped
+FANOUT_BUDGET = 1000  # client deliveries per loop callback (~1 ms), so fan-out never holds up a tick
+FILTER_FIELDS = ("extension", "agent", "queue", "port", "span", "call")
+
+
+@dataclass(frozen=True)
+class _Op:
+    handler: Handler
+    roles: frozenset[str]
+    audit: bool
+
+
+class _Client:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()  # events bounded in push(); replies never dropped
+        self.subscribed: set[str] | None = None  # None: no subscription; empty set: everything
+        self.filters: dict[str, set] = {}
+        self.dropped = 0
+        self.peer: Peer = peer_of(writer.get_extra_info("socket"))
+        self.role = self.peer.role
+
+    def wants(self, kind: str, data: dict) -> bool:
+        if self.subscribed is None or (self.subscribed and not any(kind.startswith(p) for p in self.subscribed)):
+            return False
+        if not self.filters:
+            return True
+        carried = [f for f in self.filters if f in data]
+        return bool(carried) and all(data[f] in self.filters[f] for f in carried)
+
+    def push(self, data: bytes) -> None:
+        """Queue an event; beyond ``CLIENT_QUEUE`` waiting messages it is counted as dropped instead."""
+        if self.queue.qsize() >= CLIENT_QUEUE:
+            self.dropped += 1
+        else:
+            self.queue.put_nowait(data)
+
+    def reply(self, data: bytes) -> None:
+        self.queue.put_nowait(data)
+
+
+class ApiServer:
+    def __init__(self, path: str, server_info: dict, group: str | None = None,
+                 tokens: dict[str, str] | None = None, audit: Callable[[dict], Any] | None = None) -> None:
+        self.path = path
+        self.server_info = server_info
+        self.group = group
+        self.tokens = dict(tokens or {})  # token -> role
+        self.audit = audit
+        self.ops: dict[str, _Op] = {}
+        self.clients: set[_Client] = set()
+        self._senders: set[asyncio.Task] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: deque[tuple[str, dict]] = deque()
+        self._fanout_scheduled = False
+        self.events_dropped = 0
+        self.op("hello", lambda req: {"protocol": PROTOCOL_VERSION, **self.server_info})
+        self.op("subscribe", self._subscribe)
+        self.op("auth", self._auth)
+        self.op("whoami", self._auth)
+
+    def op(self, name: str, handler: Handler, roles: frozenset[str] = ALL, audit: bool = False) -> None:
+        """Register ``name``: ``handler(request) -> result`` (or an awaitable of it), callable by ``roles``;
+        ``audit`` if it changes state."""
+        self.ops[name] = _Op(handler, roles, audit)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+        os.chmod(self.path, 0o660)
+        if self.group:
+            try:
+                os.chown(self.path, -1, grp.getgrnam(self.group).gr_gid)
+            except (KeyError, PermissionError) as exc:
+                log.info("api: socket group %s not applied (%s)", self.group, exc)
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            for c in list(self.clients):
+                c.writer.close()
+            for task in list(self._senders):
+                task.cancel()
+            await asyncio.gather(*self._senders, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def subscribers(self, kind: str, **data: Any) -> int:
+        """How many connections would receive an event ``kind`` with ``data`` (e.g. is any integrator
+        there to answer an IVR lookup)."""
+        return sum(1 for c in self.clients if c.wants(kind, data))
+
+    def publish(self, kind: str, **data: Any) -> None:
+        """Queue an event for every subscriber whose subscription takes it.
+
+        Called on the tick: it only appends to a bounded list. The fan-out to clients runs as its own
+        loop callback after the current one (the tick) has finished, ``FANOUT_BUDGET`` deliveries at a time.
+        """
+        if not self.clients:
+            return
+        if len(self._pending) >= PENDING_MAX:
+            self.events_dropped += 1
+            return
+        self._pending.append((kind, data))
+        if not self._fanout_scheduled and self._loop is not None:
+            self._fanout_scheduled = True
+            self._loop.call_soon(self._fanout)
+
+    def _fanout(self) -> None:
+        self._fanout_scheduled = False
+        budget = FANOUT_BUDGET
+        while self._pending and budget > 0:
+            budget -= len(self.clients)
+            kind, data = self._pending.popleft()
+            frame: bytes | None = None
+            for c in self.clients:
+                if not c.wants(kind, data):
+                    continue
+                if frame is None:
+                    frame = pack({"type": "event", "kind": kind, **data})
+                c.push(frame)
+        if self._pending and self._loop is not None:
+            self._fanout_scheduled = True
+            self._loop.call_soon(self._fanout)
+
+    def _subscribe(self, req: dict) -> dict:
+        raise ApiError(ErrorCode.INTERNAL, "subscribe is handled per connection")
+
+    def _auth(self, req: dict) -> dict:
+        raise ApiError(ErrorCode.INTERNAL, "auth is handled per connection")
+
+    def _per_connection(self, client: _Client, op: str, req: dict) -> dict:
+        """The ops that act on the connection itself: subscribe, auth, whoami."""
+        if op == "subscribe":
+            kinds = req.get("kinds", [])
+            if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+                raise ApiError(ErrorCode.BAD_ARGUMENT, "'kinds' must be a list of strings")
+            filters = req.get("filters", {}) or {}
+            if not isinstance(filters, dict) or not all(
+                    f in FILTER_FIELDS and isinstance(v, list) for f, v in filters.items()):
+                raise ApiError(ErrorCode.BAD_ARGUMENT,
+                               f"'filters' must map some of {', '.join(FILTER_FIELDS)} to lists of values")
+            client.subscribed = set(kinds)
+            client.filters = {f: set(v) for f, v in filters.items()}
+            return {"kinds": kinds, "filters": filters}
+        if op == "auth":
+            token = req.get("token")
+            role = self.tokens.get(token) if isinstance(token, str) else None
+            if role is None:
+                log.warning("api: %s presented an unknown token", client.peer.describe())
+                raise ApiError(ErrorCode.FORBIDDEN, "unknown token")
+            if ROLES.index(role) > ROLES.index(client.role):
+                client.role = role
+        return {"user": client.peer.user, "uid": client.peer.uid, "pid": client.peer.pid, "role": client.role}
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        client = _Client(writer)
+        self.clients.add(client)
+        sender = asyncio.create_task(self._sender(client))
+        self._senders.add(sender)
+        sender.add_done_callback(self._senders.discard)
+        client.reply(pack({"type": "hello", "protocol": PROTOCOL_VERSION, **self.server_info}))
+        try:
+            while True:
+                head = await reader.readexactly(LENGTH.size)
+                (length,) = LENGTH.unpack(head)
+                if length > MAX_MESSAGE:
+                    log.warning("api: client sent a %d-byte message (limit %d): closing", length, MAX_MESSAGE)
+                    client.reply(pack({"id": None, "ok": False, "error": {
+                        "code": ErrorCode.TOO_LARGE, "message": f"message over {MAX_MESSAGE} bytes"}}))
+                    break
+                body = await reader.readexactly(length)
+                client.reply(await self._dispatch(client, body))
+                if client.queue.qsize() > CLIENT_QUEUE:  # a client that does not read its replies waits
+                    await client.queue.join()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        except asyncio.CancelledError:
+            return  # the daemon is stopping: end quietly (asyncio would log a cancelled handler)
+        finally:
+            self.clients.discard(client)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.queue.join(), 1.0)
+            sender.cancel()
+            writer.close()
+
+    async def _dispatch(self, client: _Client, body: bytes) -> bytes:
+        """The framed reply to one request; never raises (a result that cannot be encoded is an error)."""
+        reply = await self._handle(client, body)
+        try:
+            return pack(reply)
+        except Exception as exc:
+            log.exception("api: reply to %r cannot be encoded", reply.get("id"))
+            return pack({"id": reply.get("id") if isinstance(reply.get("id"), int | str | None) else None, "ok": False,
+                         "error": {"code": ErrorCode.INTERNAL, "message": f"reply cannot be encoded: {exc}"}})
+
+    async def _handle(self, client: _Client, body: bytes) -> dict:
+        rid = None
+        try:
+            req = unpack(body)
+            rid = req.get("id")
+            op = req.get("op")
+            if not isinstance(op, str):
+                raise ApiError(ErrorCode.BAD_MESSAGE, "missing 'op' (a string)")
+            entry = self.ops.get(op)
+            if entry is None:
+                raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+            if client.role not in entry.roles:
+                raise ApiError(ErrorCode.FORBIDDEN, f"{op!r} needs one of the roles {', '.join(sorted(entry.roles))}; "
+                                                    f"this connection is {client.role}")
+            if op in ("subscribe", "auth", "whoami"):
+                result = self._per_connection(client, op, req)
+            else:
+                result = entry.handler(req)
+                if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited
+                    result = await result
+            if entry.audit and self.audit is not None:
+                self.audit({"who": client.peer.describe(), "role": client.role, "op": op,
+                            "args": {k: v for k, v in req.items() if k not in ("id", "op", "token")}})
+            return {"id": rid, "ok": True, "result": result}
+        except ApiError as exc:
+            log.info("api: %s", exc)
+            return {"id": rid, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+        except Exception as exc:
+            log.exception("api: op failed")
+            return {"id": rid, "ok": False, "error": {"code": ErrorCode.INTERNAL, "message": str(exc)}}
+
+    async def _sender(self, client: _Client) -> None:
+        w = client.writer
+        while True:
+            data = await client.queue.get()
+            try:
+                w.write(data)
+                if client.dropped and client.queue.qsize() <= 1:  # caught up: say what was lost, in order
+                    w.write(pack({"type": "event", "kind": "events.dropped", "count": client.dropped}))
+                    client.dropped = 0
+                await w.drain()
+            except (ConnectionError, RuntimeError):
+                return
+            finally:
+                client.queue.task_done()

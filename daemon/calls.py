@@ -1,0 +1,635 @@
+"""Call control: calls, legs and two-party bridges, driven by uniform call events.
+
+A ``Call`` has an originating leg ``a`` and, once routed, a terminating leg ``b``. Legs live on
+ports (an extension's FXS port, a trunk's FXO port); what a port *does* (ring, answer, dial, play a
+tone, bridge audio) is asked of the ``Lines`` interface the engine implements, so this module
+knows nothing of boards, DSP or line protocols. Every call ends in exactly one CDR, written through
+the store writer; a call in progress is journalled so a crash leaves an "interrupted" CDR.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from daemon.config import Config
+from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
+from daemon.timers import Timer, Timers
+from hal.dsp.callerid import CallerId
+from hal.dsp.tones import ToneName
+from signaling.events import (
+    CallAnswered,
+    CallEvent,
+    CallOffered,
+    CallProgress,
+    CallReleased,
+    Cause,
+    DigitReceived,
+    HookFlash,
+    OffHookIdle,
+    Progress,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Lines(Protocol):
+    """What call control may ask of the ports (implemented by ``daemon.engine.Engine``)."""
+
+    def now(self) -> float: ...
+    def ring(self, port: str, cid: CallerId | None) -> None: ...
+    def answer(self, port: str) -> None: ...
+    def dial(self, port: str, number: str, caller: str | None = None) -> None: ...
+    def release(self, port: str, cause: Cause) -> None: ...
+    def play(self, port: str, tone: ToneName | None) -> None: ...
+    def connect(self, a: str, b: str) -> None: ...
+    def disconnect(self, port: str) -> None: ...
+    def is_free(self, port: str) -> bool: ...
+
+
+class LegState(enum.StrEnum):
+    DIALING = "dialing"  # an extension collecting digits
+    OFFERED = "offered"
+    ALERTING = "alerting"
+    ANSWERED = "answered"
+    RELEASED = "released"
+
+
+@dataclass
+class Leg:
+    port: str
+    kind: str  # "extension" | "trunk"
+    label: str  # extension number or trunk line name
+    state: LegState = LegState.OFFERED
+
+
+@dataclass
+class Call:
+    id: str
+    direction: str  # inbound | outbound | internal
+    a: Leg
+    caller: str | None
+    called: str | None = None
+    caller_name: str | None = None
+    b: Leg | None = None
+    start: float = field(default_factory=time.time)
+    answer: float | None = None
+    end: float | None = None
+    cause: Cause | None = None
+    digits: str = ""
+    dial_after_answer: str | None = None  # click-to-dial: the number to dial once the agent answers
+    transfer_to: Leg | None = None  # blind transfer: the extension leg now ringing in place of the agent
+    transfer_failed: Callable[[str], None] | None = None  # told instead of hanging up (IVR transfers)
+    ivr: dict[str, Any] | None = None  # what the IVR reported: flow, path, keys, variables, outcome
+    category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
+    timer: Timer | None = None
+    tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
+
+    def legs(self) -> list[Leg]:
+        return [leg for leg in (self.a, self.b) if leg is not None]
+
+    def record(self) -> dict[str, Any]:
+        """The call as stored: the journal row while it runs, the CDR when it ends."""
+        rec: dict[str, Any] = {
+            "id": self.id, "direction": self.direction, "caller": self.caller, "called": self.called,
+            "caller_name": self.caller_name,
+            "src_port": self.a.port, "src": self.a.label,
+            "dst_port": self.b.port if self.b else None, "dst": self.b.label if self.b else None,
+            "trunk": next((leg.label for leg in self.legs() if leg.kind == "trunk"), None),
+            "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
+        }
+        if self.end is not None:
+            rec["duration"] = round(self.end - self.start, 3)
+            rec["billsec"] = round(self.end - self.answer, 3) if self.answer else 0.0
+            rec["cause"] = int(self.cause or Cause.NORMAL_CLEARING)
+            rec["disposition"] = disposition(self.answer is not None, self.cause)
+            rec["interrupted"] = False
+        if self.ivr:
+            rec["ivr_flow"] = self.ivr.get("flow")
+            rec["ivr_path"] = list(self.ivr.get("path", []))
+            rec["ivr_keys"] = self.ivr.get("keys", "")
+        return rec
+
+
+def disposition(answered: bool, cause: Cause | None) -> str:
+    if answered:
+        return "ANSWERED"
+    if cause == Cause.USER_BUSY:
+        return "BUSY"
+    if cause in (Cause.NO_ANSWER, Cause.NO_USER_RESPONSE, Cause.NORMAL_CLEARING, None):
+        return "NO ANSWER"
+    return "FAILED"
+
+
+class CallControl:
+    """Turns uniform call events into calls, bridges and CDRs."""
+
+    def __init__(self, config: Config, lines: Lines, timers: Timers,
+                 journal: Callable[[str, str, dict], Any],
+                 publish: Callable[..., None] = lambda kind, **data: None) -> None:
+        self.config = config
+        self.lines = lines
+        self.timers = timers
+        self.dialplan = Dialplan(config)
+        self.journal = journal  # journal(op, call_id, record): op in begin | update | finish
+        self.publish = publish
+        self.by_port: dict[str, Call] = {}
+        self.calls: dict[str, Call] = {}
+        self.waiting: list[Call] = []  # inbound calls with no free extension yet
+        self._ids = itertools.count(1)
+        self._hunt_pos: dict[str, int] = {}
+        # told when a call's two parties are bridged and when that ends (the recorder listens)
+        self.on_bridge: Callable[[Call], None] = lambda call: None
+        self.ivr: Any = None  # daemon.ivr_calls.IvrService once attached: answers calls of lines with a flow
+        self.on_unbridge: Callable[[Call], None] = lambda call: None
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def handle(self, ev: CallEvent) -> None:
+        match ev:
+            case OffHookIdle(port=port):
+                self._start_dialing(port)
+            case DigitReceived(port=port, digit=digit):
+                self._digit(port, digit)
+            case CallOffered():
+                self._offered(ev)
+            case CallAnswered(port=port):
+                self._answered(port)
+            case CallProgress(port=port, progress=progress):
+                self._progress(port, progress)
+            case CallReleased(port=port, cause=cause):
+                self._released(port, cause)
+            case HookFlash():
+                pass  # transfer and 3-way come with the ACD work
+            case _:
+                pass
+
+    # --- originating from an extension ------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return f"{int(time.time())}-{os.getpid()}-{next(self._ids)}"  # unique across restarts too
+
+    def _start_dialing(self, port: str) -> None:
+        ext = self.config.extension_by_port(port)
+        if ext is None or port in self.by_port:
+            return
+        call = Call(self._new_id(), "internal", Leg(port, "extension", ext.number, LegState.DIALING),
+                    caller=ext.number, caller_name=ext.name or None)
+        self._bind(call, port)
+        self._arm(call, self.config.dialplan.first_digit_timeout_s, lambda: self._dial_timeout(call))
+
+    def _digit(self, port: str, digit: str) -> None:
+        call = self.by_port.get(port)
+        if call is not None and self.ivr is not None and self.ivr.owns(call.id) and port == call.a.port:
+            self.ivr.digit(call, digit)
+            return
+        if call is None or call.a.port != port or call.a.state is not LegState.DIALING:
+            return
+        call.digits += digit
+        codes = self.ivr.feature_codes() if self.ivr is not None else {}
+        if call.digits in codes:
+            self._disarm(call)
+            call.called = call.digits
+            call.a.state = LegState.ANSWERED
+            self._begin(call)
+            self.ivr.mailbox(call, call.digits)
+            return
+        if any(code.startswith(call.digits) for code in codes):
+            self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
+            return
+        self._route(call, timed_out=False)
+
+    def _dial_timeout(self, call: Call) -> None:
+        if call.a.state is LegState.DIALING:
+            if not call.digits:
+                self._fail(call, Cause.NORMAL_UNSPECIFIED, ToneName.BUSY, record=False)
+            else:
+                self._route(call, timed_out=True)
+
+    def _route(self, call: Call, timed_out: bool) -> None:
+        route = self.dialplan.match(call.digits, timed_out=timed_out)
+        match route:
+            case Incomplete():
+                self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
+            case Invalid():
+                call.called = call.digits
+                self._begin(call)
+                self._fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
+            case Extension(number=number):
+                call.called = number
+                call.a.state = LegState.OFFERED
+                self._begin(call)
+                self._offer_extension(call, number)
+            case Outside(number=number):
+                call.called = number
+                call.direction = "outbound"
+                call.a.state = LegState.OFFERED
+                self._begin(call)
+                self._dial_out(call, number)
+
+    def _offer_extension(self, call: Call, number: str) -> None:
+        ext = self.config.extension_by_number(number)
+        assert ext is not None
+        if ext.port == call.a.port or not self.lines.is_free(ext.port):
+            self._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+            return
+        call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
+        self._bind(call, ext.port)
+        self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
+        self.lines.play(call.a.port, ToneName.RINGBACK)
+        call.a.state = LegState.ALERTING
+        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
+        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
+        self._journal("update", call)
+
+    def _dial_out(self, call: Call, number: str) -> None:
+        line = next((ln for ln in self.config.lines + self.config.trunk_lines  # FXO lines, then No.1 timeslots
+                     if ln.outbound and ln.port not in self.by_port and self.lines.is_free(ln.port)), None)
+        if line is None:
+            self._fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
+            return
+        call.b = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
+        self._bind(call, line.port)
+        self.lines.dial(line.port, number, call.caller)
+        self._arm(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self._no_answer(call))
+        self._journal("update", call)
+
+    def _progress(self, port: str, progress: Progress) -> None:
+        call = self.by_port.get(port)
+        if call is not None and call.transfer_to is not None and call.transfer_to.port == port:
+            if progress is Progress.RINGING and call.transfer_to.state is LegState.OFFERED:
+                call.transfer_to.state = LegState.ALERTING
+                self.lines.play(call.a.port, None)
+                self.lines.connect(call.a.port, port)  # the caller hears the far end's own ringback
+            return
+        if call is None or call.b is None or call.b.port != port:
+            return
+        if progress is Progress.RINGING and call.b.state is LegState.OFFERED:
+            call.b.state = call.a.state = LegState.ALERTING
+            self.lines.connect(call.a.port, port)  # the caller hears the far end's own ringback
+            self.publish("call.ringing", call=call.id, port=port, called=call.called)
+
+    # --- arriving on a trunk ------------------------------------------------------------------------
+
+    def _offered(self, ev: CallOffered) -> None:
+        line = self.config.line_by_port(ev.port)
+        if line is None or ev.port in self.by_port:
+            log.warning("call offered on unconfigured or busy port %s: ignored", ev.port)
+            return
+        call = Call(self._new_id(), "inbound", Leg(ev.port, "trunk", line.name or line.port),
+                    caller=ev.caller, called=ev.called, caller_name=ev.caller_name)
+        call.category = ev.category
+        self._bind(call, ev.port)
+        self._begin(call)
+        self.publish("call.offered", call=call.id, port=ev.port, caller=ev.caller, line=line.name,
+                     called=ev.called, category=ev.category)
+        if line.ivr and self.ivr is not None:
+            self._enter_ivr(call, line.ivr)
+            return
+        if not line.destination:
+            self.lines.release(ev.port, Cause.UNALLOCATED_NUMBER)
+            self._end(call, Cause.UNALLOCATED_NUMBER)
+            return
+        self._hunt(call)
+
+    def _hunt(self, call: Call) -> bool:
+        """Offer an inbound call to the next free extension of its line's hunt list."""
+        line = self.config.line_by_port(call.a.port)
+        assert line is not None
+        dests = list(line.destination)
+        start = self._hunt_pos.get(line.port, 0)
+        for i in range(len(dests)):
+            number = dests[(start + i) % len(dests)]
+            ext = self.config.extension_by_number(number)
+            if ext is None or number in call.tried[-len(dests) + 1:] and len(dests) > 1:
+                continue
+            if ext.port in self.by_port or not self.lines.is_free(ext.port):
+                continue
+            self._hunt_pos[line.port] = (start + i + 1) % len(dests)
+            call.tried.append(number)
+            call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
+            call.a.state = LegState.ALERTING
+            self._bind(call, ext.port)
+            self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
+            self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
+            self.publish("call.ringing", call=call.id, port=ext.port, extension=number, caller=call.caller)
+            self._journal("update", call)
+            if call in self.waiting:
+                self.waiting.remove(call)
+            return True
+        if call not in self.waiting:
+            self.waiting.append(call)  # the trunk keeps ringing; retried when an extension frees up
+        return False
+
+    # --- answer, release, timeouts ----------------------------------------------------------------
+
+    def _answered(self, port: str) -> None:
+        call = self.by_port.get(port)
+        if call is not None and call.dial_after_answer is not None and port == call.a.port:
+            self._agent_answered_click(call)
+            return
+        if call is not None and call.transfer_to is not None and port == call.transfer_to.port:
+            self._transfer_answered(call)
+            return
+        if call is None or call.b is None or call.b.port != port or call.answer is not None:
+            return
+        self._disarm(call)
+        call.answer = time.time()
+        call.b.state = call.a.state = LegState.ANSWERED
+        if call.a.kind == "trunk":
+            self.lines.answer(call.a.port)
+        else:
+            self.lines.play(call.a.port, None)
+        self.lines.connect(call.a.port, call.b.port)
+        self.on_bridge(call)
+        self.publish("call.answered", call=call.id, port=port)
+        self._journal("update", call)
+
+    def _released(self, port: str, cause: Cause) -> None:
+        call = self.by_port.get(port)
+        if call is None:
+            return
+        if self.ivr is not None and self.ivr.owns(call.id):
+            self.ivr.left(call)
+        if call.transfer_to is not None and port == call.transfer_to.port:
+            self._transfer_not_answered(call)
+            return
+        self._unbind(port)
+        self.lines.disconnect(port)
+        leg = call.a if call.a.port == port else call.b
+        dialing = call.a.state is LegState.DIALING
+        if leg is not None:
+            leg.state = LegState.RELEASED
+        if dialing:
+            self._disarm(call)
+            return  # hung up before dialling anything that made a call: no CDR
+        other = call.b if leg is call.a else call.a
+        if leg is call.b and call.answer is None and call.direction == "inbound":
+            self._hunt_again(call)
+            return
+        if other is not None and other.state is not LegState.RELEASED and other.port in self.by_port:
+            self._release_leg(call, other, cause)
+        self._end(call, cause)
+
+    def _hunt_again(self, call: Call) -> None:
+        call.b = None
+        if not self._hunt(call):
+            self._disarm(call)
+
+    def _release_leg(self, call: Call, leg: Leg, cause: Cause) -> None:
+        leg.state = LegState.RELEASED
+        self._unbind(leg.port)
+        self.lines.disconnect(leg.port)
+        self.lines.release(leg.port, cause)
+
+    def _no_answer(self, call: Call) -> None:
+        if call.answer is not None or call.end is not None:
+            return
+        if call.direction == "inbound" and call.b is not None:
+            b = call.b
+            self._release_leg(call, b, Cause.NO_ANSWER)
+            call.b = None
+            if not self._hunt(call):
+                self._disarm(call)
+            return
+        self._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
+
+    def _fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
+        """End an extension-originated call that did not connect; the caller hears ``tone``."""
+        self._disarm(call)
+        if call.b is not None and call.b.state is not LegState.RELEASED:
+            self._release_leg(call, call.b, cause)
+        a = call.a
+        a.state = LegState.RELEASED
+        self._unbind(a.port)
+        self.lines.disconnect(a.port)
+        self.lines.release(a.port, cause)
+        self.lines.play(a.port, tone)
+        if record:
+            self._end(call, cause)
+
+    def _end(self, call: Call, cause: Cause) -> None:
+        if call.end is not None:
+            return
+        if call.answer is not None:
+            self.on_unbridge(call)
+        if self.ivr is not None and self.ivr.owns(call.id):
+            self.ivr.left(call)
+        if call.transfer_to is not None:  # the transferred-to extension was still ringing
+            self._release_leg(call, call.transfer_to, cause)
+            call.transfer_to = None
+        self._disarm(call)
+        for leg in call.legs():
+            self._unbind(leg.port)
+        if call in self.waiting:
+            self.waiting.remove(call)
+        call.end = time.time()
+        call.cause = cause
+        self.calls.pop(call.id, None)
+        cdr = call.record()
+        self._journal("finish", call)
+        self.publish("call.ended", call=call.id, cdr=cdr)
+        self._retry_waiting()
+
+    def _retry_waiting(self) -> None:
+        for waiting in list(self.waiting):
+            self._hunt(waiting)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _begin(self, call: Call) -> None:
+        self.calls[call.id] = call
+        self._journal("begin", call)
+
+    def _journal(self, op: str, call: Call) -> None:
+        if call.id in self.calls or op == "finish":
+            self.journal(op, call.id, call.record())
+
+    def _bind(self, call: Call, port: str) -> None:
+        self.by_port[port] = call
+
+    def _unbind(self, port: str) -> None:
+        self.by_port.pop(port, None)
+
+    def _arm(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
+        self._disarm(call)
+        call.timer = self.timers.call_at(self.lines.now() + seconds, fn)
+
+    def _disarm(self, call: Call) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+
+    # --- requests from the API: click-to-dial, hang up, blind transfer ------------------------------
+
+    def click_to_dial(self, extension: str, number: str) -> Call:
+        """Ring ``extension`` (its display shows ``number``); once it answers, dial ``number``
+        (another extension, or an outside number over a free trunk). Raises LookupError / ValueError."""
+        ext = self.config.extension_by_number(extension)
+        if ext is None:
+            raise LookupError(f"no extension {extension}")
+        if not number.isdigit():
+            raise ValueError(f"{number!r} is not a number")
+        if ext.port in self.by_port or not self.lines.is_free(ext.port):
+            raise ValueError(f"extension {extension} is busy")
+        internal = self.config.extension_by_number(number) is not None
+        call = Call(self._new_id(), "internal" if internal else "outbound",
+                    Leg(ext.port, "extension", ext.number, LegState.ALERTING),
+                    caller=ext.number, called=number, caller_name=ext.name or None)
+        call.dial_after_answer = number
+        self._bind(call, ext.port)
+        self._begin(call)
+        self.lines.ring(ext.port, CallerId(number=number))
+        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._click_not_answered(call))
+        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=number,
+                     click_to_dial=True)
+        return call
+
+    def _agent_answered_click(self, call: Call) -> None:
+        number, call.dial_after_answer = call.dial_after_answer, None
+        assert number is not None
+        self._disarm(call)
+        call.a.state = LegState.OFFERED
+        self._journal("update", call)
+        if call.direction == "internal":
+            self._offer_extension(call, number)
+        else:
+            self._dial_out(call, number)
+
+    def _click_not_answered(self, call: Call) -> None:
+        if call.dial_after_answer is None or call.end is not None:
+            return
+        self._release_leg(call, call.a, Cause.NO_ANSWER)
+        self._end(call, Cause.NO_ANSWER)
+
+    def hangup(self, call_id: str, cause: Cause = Cause.NORMAL_CLEARING) -> None:
+        """End a call from outside (the API): every leg still up is released."""
+        call = self.calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id}")
+        for leg in (*call.legs(), call.transfer_to):
+            if leg is not None and leg.state is not LegState.RELEASED:
+                self._release_leg(call, leg, cause)
+        self._end(call, cause)
+
+    def transfer(self, call_id: str, extension: str) -> None:
+        """Blind transfer of an answered call: the agent's extension is released, ``extension`` rings
+        and the other party hears ringback until it answers."""
+        call = self.calls.get(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id}")
+        ext = self.config.extension_by_number(extension)
+        if ext is None:
+            raise LookupError(f"no extension {extension}")
+        if call.answer is None or call.b is None or call.transfer_to is not None:
+            raise ValueError("only an answered, two-party call can be transferred")
+        if ext.port in self.by_port or not self.lines.is_free(ext.port):
+            raise ValueError(f"extension {extension} is busy")
+        moving = call.b if call.b.kind == "extension" else call.a  # the agent's leg goes
+        if moving.kind != "extension":
+            raise ValueError("the call has no extension to transfer from")
+        staying = call.a if moving is call.b else call.b
+        self.on_unbridge(call)
+        self._release_leg(call, moving, Cause.NORMAL_CLEARING)
+        self.lines.disconnect(staying.port)
+        self.lines.play(staying.port, ToneName.RINGBACK)
+        call.transfer_to = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
+        self._bind(call, ext.port)
+        self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
+        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._transfer_not_answered(call))
+        self.publish("call.transferred", call=call.id, extension=ext.number, port=ext.port, caller=call.caller)
+        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
+
+    def _transfer_answered(self, call: Call) -> None:
+        new, call.transfer_to = call.transfer_to, None
+        assert new is not None
+        self._disarm(call)
+        call.transfer_failed = None
+        new.state = LegState.ANSWERED
+        if call.b is None or call.b.state is LegState.RELEASED:
+            call.b = new
+        else:
+            call.a = new
+        self.lines.play(call.a.port, None)
+        self.lines.play(call.b.port, None)
+        self.lines.connect(call.a.port, call.b.port)
+        self.on_bridge(call)
+        self.publish("call.answered", call=call.id, port=new.port, transferred=True)
+        self._journal("update", call)
+
+    def _transfer_not_answered(self, call: Call) -> None:
+        if call.transfer_to is None or call.end is not None:
+            return
+        leg, call.transfer_to = call.transfer_to, None
+        self._disarm(call)
+        self._release_leg(call, leg, Cause.NO_ANSWER)
+        failed, call.transfer_failed = call.transfer_failed, None
+        if failed is not None:
+            self.lines.play(call.a.port, None)
+            failed("no answer")
+        else:
+            self.hangup(call.id, Cause.NO_ANSWER)
+
+    # --- the IVR: calls answered by a flow, and where a flow sends them ------------------------------
+
+    def _ivr_dial_out(self, call: Call, number: str, failed: Callable[[str], None]) -> str | None:
+        line = next((ln for ln in self.config.lines + self.config.trunk_lines
+                     if ln.outbound and ln.port not in self.by_port and self.lines.is_free(ln.port)), None)
+        if line is None:
+            return "no free trunk"
+        call.transfer_to = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
+        call.transfer_failed = failed
+        self._bind(call, line.port)
+        self.lines.dial(line.port, number, call.caller)
+        self._arm(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self._transfer_not_answered(call))
+        self.publish("call.transferred", call=call.id, number=number, port=line.port, caller=call.caller)
+        return None
+
+    def _enter_ivr(self, call: Call, flow: str) -> None:
+        self.lines.answer(call.a.port)
+        call.answer = time.time()
+        call.a.state = LegState.ANSWERED
+        self.publish("call.answered", call=call.id, port=call.a.port, ivr=flow)
+        self._journal("update", call)
+        self.ivr.enter(call, flow)
+
+    def ivr_transfer(self, call: Call, to: str, target: str, failed: Callable[[str], None]) -> str | None:
+        """Send a call the IVR holds to an extension (``to`` "extension") or to the first free extension
+        of its line's destinations (``to`` "queue", until the ACD takes queues). Returns why it cannot,
+        or None once the extension rings (``failed`` is told if it then goes unanswered)."""
+        if to == "number":
+            return self._ivr_dial_out(call, target, failed)
+        if to == "extension":
+            candidates = [target]
+        elif to == "queue":
+            line = self.config.line_by_port(call.a.port)
+            candidates = list(line.destination) if line else []
+        else:
+            return f"transfer to {to} is not supported"
+        for number in candidates:
+            ext = self.config.extension_by_number(number)
+            if ext is None or ext.port in self.by_port or not self.lines.is_free(ext.port):
+                continue
+            self.lines.play(call.a.port, ToneName.RINGBACK)
+            call.transfer_to = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
+            call.transfer_failed = failed
+            self._bind(call, ext.port)
+            self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
+            self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._transfer_not_answered(call))
+            self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller,
+                         ivr=call.ivr or {})
+            return None
+        if to == "extension" and self.config.extension_by_number(target) is None:
+            return f"no extension {target}"
+        return "busy"
+
+    def released_port_idle(self, port: str) -> None:
+        """A port became free (extension hung up): waiting inbound calls may now be offered."""
+        if port not in self.by_port:
+            self._retry_waiting()

@@ -1,0 +1,312 @@
+"""Configuration through the API: ``config.get`` and ``config.set`` (admin).
+
+``config.set`` takes either the whole TOML ``text`` or ``changes``: ``[{key, value}, ...]`` where
+``key`` is a path like ``box.name``, ``dialplan.no_answer_timeout_s``, ``recording.mode``,
+``extension[8001].name``, ``line[1/1].destination`` or ``trunk[CT-1].dnis_length`` (arrays of tables
+are addressed by their identifying key: extension by number, line by port, trunk by name, voicemail
+by box); a ``value`` of nil removes the key (back to its default). Changes are made with tomlkit, so
+comments and layout survive. The result is validated with ``daemon.config.parse_config`` before
+anything is written (a mistake is a ``bad_argument`` reply naming file, line and key); then the file
+is written atomically (temp file in the same directory, fsync, rename, fsync of the directory; the
+previous file kept as ``callbox.toml.bak``) and applied without dropping calls
+(``Engine.apply_config``). What cannot change while running (ports added, removed or moved, board
+and API sockets, state_dir, trunks, IVR, recording) is saved and listed as ``restart_required``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.roles import ADMIN
+from daemon.config import Config, ConfigError, parse_config
+
+log = logging.getLogger(__name__)
+
+# arrays of tables and the key that identifies one entry in a path (``extension[8001]``)
+ID_KEYS = {"extension": "number", "line": "port", "trunk": "name", "voicemail": "box"}
+# settings the daemon's command line may override: the running value is kept whatever the file says
+OVERRIDABLE = ("state_dir", "board_socket", "api_socket", "log")
+# settings only read at start-up: (Config field, the key an installer knows it by)
+RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_level", "box.log_level"),
+                  ("board_driver", "board.driver"), ("board_socket", "board.socket"),
+                  ("api_socket", "api.socket"), ("api_group", "api.group"))
+# what the engine, call control and the API read at event time: these apply at once
+LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines"}
+_SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
+
+
+class PathError(ValueError):
+    """A key path that does not name a setting: the message names the path."""
+
+
+def split_path(key: str) -> list[tuple[str, str | None]]:
+    """``"extension[8001].name"`` -> ``[("extension", "8001"), ("name", None)]``."""
+    parts: list[tuple[str, str | None]] = []
+    pos = 0
+    while True:
+        m = _SEGMENT.match(key, pos)
+        if m is None:
+            raise PathError(f"{key!r} is not a key path (like box.name or extension[8001].name)")
+        parts.append((m.group(1), m.group(2)))
+        pos = m.end()
+        if pos == len(key):
+            return parts
+        if key[pos] != ".":
+            raise PathError(f"{key!r} is not a key path (like box.name or extension[8001].name)")
+        pos += 1
+
+
+def _entry(container: Any, name: str, ident: str, key: str) -> Any:
+    id_key = ID_KEYS.get(name)
+    if id_key is None:
+        raise PathError(f"{key}: {name} is not an array of tables ({', '.join(ID_KEYS)} are)")
+    aot = container.get(name)
+    if not isinstance(aot, AoT | list):
+        raise PathError(f"{key}: there is no [[{name}]] in the file")
+    for item in aot:
+        if str(item.get(id_key)) == ident:
+            return item
+    raise PathError(f"{key}: no [[{name}]] with {id_key} = {ident!r}")
+
+
+def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
+    """Set (``value`` not None) or remove (None) the setting at ``key`` in ``doc``, in place."""
+    parts = split_path(key)
+    container: Any = doc
+    created: Any = None  # a table this change had to create: it ends with a blank line, as the others do
+    for name, ident in parts[:-1]:
+        if ident is not None:
+            container = _entry(container, name, ident, key)
+            continue
+        nxt = container.get(name)
+        if nxt is None:
+            if value is None:
+                return
+            container[name] = tomlkit.table()
+            nxt = container[name]
+            created = nxt
+        if not isinstance(nxt, Table | dict):
+            raise PathError(f"{key}: {name} is not a table")
+        container = nxt
+    name, ident = parts[-1]
+    if ident is not None:
+        raise PathError(f"{key}: the path must end with a setting, not a [[{name}]] entry")
+    if value is None:
+        if name in container:
+            del container[name]
+    elif name in container:
+        old = container[name]
+        new_item = tomlkit.item(value)
+        trivia = getattr(old, "trivia", None)
+        if trivia is not None and hasattr(new_item, "trivia"):  # keep the line's own comment and spacing
+            new_item.trivia.comment = trivia.comment
+            new_item.trivia.comment_ws = trivia.comment_ws
+            new_item.trivia.indent = trivia.indent
+            new_item.trivia.trail = trivia.trail
+        container[name] = new_item
+    else:
+        container[name] = value
+    if created is not None:
+        created.add(tomlkit.nl())
+
+
+def edit_text(text: str, changes: list[dict]) -> str:
+    """``text`` with ``changes`` (``[{key, value}]``) made; layout and comments kept."""
+    doc = tomlkit.parse(text)
+    for change in changes:
+        set_value(doc, change["key"], change.get("value"))
+    return tomlkit.dumps(doc)
+
+
+def validate(text: str, path: Path | str) -> Config:
+    """Parse and validate ``text`` as the file at ``path``; ``ConfigError`` naming file, line and key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(path, "", int(m.group(1)) if m else None, f"TOML syntax: {exc}") from exc
+    return parse_config(data, path, text)
+
+
+def write_atomically(path: Path | str, text: str) -> None:
+    """Replace ``path`` with ``text``: temp file beside it, fsync, rename, fsync the directory. The
+    previous file is kept as ``<name>.bak`` (a hard link, so the old file never disappears)."""
+    path = Path(path)
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+            bak = path.with_name(path.name + ".bak")
+            bak_tmp = path.with_name(f".{path.name}.bak.tmp")
+            bak_tmp.unlink(missing_ok=True)
+            try:
+                os.link(path, bak_tmp)
+            except OSError:  # a file system without hard links
+                shutil.copy2(path, bak_tmp)
+            os.replace(bak_tmp, bak)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _layout(cfg: Config) -> tuple:
+    return (tuple((e.number, e.port) for e in cfg.extensions), tuple(ln.port for ln in cfg.lines))
+
+
+def plan_apply(running: Config, old_file: Config | None, new_file: Config) -> tuple[Config, list[str]]:
+    """What to run now, and which changed keys wait for a restart.
+
+    ``old_file`` is the file as it was (before this change), ``new_file`` as it will be: a difference
+    between them in a start-up-only setting is reported; the running value is kept for those (and for
+    what the command line overrides)."""
+    base = old_file if old_file is not None else running
+    restart: list[str] = []
+    keep: dict[str, Any] = {f: getattr(running, f) for f in OVERRIDABLE}
+    for field, key in RESTART_FIELDS:
+        if getattr(base, field) != getattr(new_file, field):
+            restart.append(key)
+        keep.setdefault(field, getattr(running, field))
+    for fld in dataclasses.fields(new_file.recording):
+        if getattr(base.recording, fld.name) != getattr(new_file.recording, fld.name):
+            restart.append(f"recording.{fld.name}")
+    keep["recording"] = running.recording
+    if base.ivr != new_file.ivr:
+        restart.append("ivr")
+    keep["ivr"] = running.ivr
+    if base.trunks != new_file.trunks:
+        restart.append("trunk")
+    keep["trunks"], keep["trunk_lines"] = running.trunks, running.trunk_lines
+    if _layout(base) != _layout(new_file) or _layout(running) != _layout(new_file):
+        old_ext, new_ext = dict(_layout(base)[0]), dict(_layout(new_file)[0])
+        restart += [f"extension[{n}]" for n in sorted(set(old_ext) ^ set(new_ext))]
+        restart += [f"extension[{n}].port" for n in sorted(set(old_ext) & set(new_ext)) if old_ext[n] != new_ext[n]]
+        old_ln, new_ln = set(_layout(base)[1]), set(_layout(new_file)[1])
+        restart += [f"line[{p}]" for p in sorted(old_ln ^ new_ln)] or (
+            ["line"] if _layout(base)[1] != _layout(new_file)[1] else [])
+        # what is on the same port as now takes its new settings; the rest waits for the restart
+        new_exts = {(e.number, e.port): e for e in new_file.extensions}
+        new_lines = {ln.port: ln for ln in new_file.lines}
+        keep["extensions"] = tuple(new_exts.get((e.number, e.port), e) for e in running.extensions)
+        keep["lines"] = tuple(new_lines.get(ln.port, ln) for ln in running.lines)
+    else:
+        pins = {e.number: e.voicemail_pin for e in base.extensions}
+        restart += [f"extension[{e.number}].voicemail_pin" for e in new_file.extensions
+                    if pins.get(e.number) != e.voicemail_pin]
+    for fld in dataclasses.fields(Config):  # sections added to Config later: start-up only until known otherwise
+        if fld.name not in keep and fld.name not in LIVE_FIELDS:
+            if getattr(base, fld.name) != getattr(new_file, fld.name):
+                restart.append(fld.name)
+            keep[fld.name] = getattr(running, fld.name)
+    return dataclasses.replace(new_file, **keep), restart
+
+
+class ConfigOps:
+    """The ``config.*`` ops of one running service."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        return Path(self.service.config.path)
+
+    def get(self, req: dict) -> dict:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ApiError(ErrorCode.NOT_FOUND, f"{self.path}: cannot read: {exc.strerror}") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            data = None
+        return {"path": str(self.path), "text": text, "data": data}
+
+    async def set(self, req: dict) -> dict:
+        text, changes = req.get("text"), req.get("changes")
+        if (text is None) == (changes is None):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'text' (the whole file) or 'changes' ([{key, value}])")
+        if text is not None and not isinstance(text, str):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
+        if changes is not None and (not isinstance(changes, list) or not changes or not all(
+                isinstance(c, dict) and isinstance(c.get("key"), str) for c in changes)):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            path = self.path
+            try:
+                old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
+            try:
+                new_text = text if text is not None else edit_text(old_text, changes)
+            except (PathError, ValueError, TypeError) as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
+            except tomlkit.exceptions.TOMLKitError as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
+            try:
+                new_file = validate(new_text, path)
+            except ConfigError as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+            try:
+                old_file = validate(old_text, path)
+            except ConfigError:
+                old_file = None
+            await loop.run_in_executor(None, write_atomically, path, new_text)
+            for change in changes or []:  # the audit log records the change, not an API token's secret
+                if change["key"].startswith("api.tokens."):
+                    change["key"] = "api.tokens.***"
+            return self.apply(old_file, new_file)
+
+    def apply(self, old_file: Config | None, new_file: Config) -> dict:
+        svc = self.service
+        applied, restart = plan_apply(svc.config, old_file, new_file)
+        ports = svc.engine.apply_config(applied)
+        svc.config = applied
+        svc.api.server_info["name"] = applied.name
+        svc.api.tokens = dict(applied.api_tokens)
+        log.info("configuration %s saved and applied (ports changed: %s; restart required for: %s)",
+                 applied.path, ", ".join(ports) or "none", ", ".join(restart) or "nothing")
+        return {"path": applied.path, "saved": True, "ports_changed": ports, "restart_required": restart}
+
+
+def _with_names(rows: list[dict], config: Config) -> list[dict]:
+    for row in rows:
+        ext = config.extension_by_number(row["extension"]) if "extension" in row else None
+        if ext is not None and ext.name:
+            row["name"] = ext.name
+    return rows
+
+
+def register(api: Any, service: Any) -> None:
+    """Register ``config.get`` and ``config.set`` (admin; set is audited); ``ports`` rows of extensions
+    also carry the extension's ``name``."""
+    ops = ConfigOps(service)
+    api.op("config.get", ops.get, roles=ADMIN)
+    api.op("config.set", ops.set, roles=ADMIN, audit=True)
+    ports = api.ops["ports"]  # whatever the service's own ``ports`` op returns, plus the names
+    api.op("ports", lambda req: _with_names(ports.handler(req), service.config), roles=ports.roles, audit=ports.audit)

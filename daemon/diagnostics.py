@@ -1,0 +1,161 @@
+"""Line diagnostics for the installer (supervisor+): ring an extension, play a test tone, watch digits
+and caller ID.
+
+* ``diag.ring``: ring a free port (``extension`` or ``port``) for ``seconds`` with a test caller ID
+  (``number``, ``name``); the ringing is stopped by an engine timer (the frame clock, so it runs on
+  virtual time too). A phone answered during the test is released at the end of it.
+* ``diag.tone``: play a tone on a port for ``seconds``: a call-progress ``tone`` (``dial``, ``busy``...)
+  or a plain sine of ``freq`` Hz at ``level_dbm0``; whatever the port played before comes back after.
+  A port in an answered call is refused (``force`` overrides).
+* ``diag.watch``: the last digits and caller IDs heard (``{events}``, oldest first). The same things are
+  published as events: ``diag.dtmf {port, digit}`` for every DTMF digit detected on any port and
+  ``diag.callerid {port, number, name}`` for caller ID decoded on an FXO line; subscribe to ``diag.``.
+
+Digits and caller IDs are taken where the engine hands them to the port machines (its ``_feed``), so
+nothing in the engine changes for this.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.roles import SUPERVISOR
+from hal.dsp.callerid import CallerId
+from hal.dsp.tones import CHINA, ToneGenerator, ToneName, ToneSpec
+from signaling.events import Cause
+
+WATCH_KEEP = 50
+MAX_SECONDS = 120.0
+
+
+def _number(req: dict, name: str, default: float, lo: float, hi: float) -> float:
+    v = req.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+        raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a number {lo:g}..{hi:g}")
+    return float(v)
+
+
+class Diagnostics:
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.recent: deque[dict] = deque(maxlen=WATCH_KEEP)
+        self.ringing: dict[str, Any] = {}  # port -> the engine timer that ends the test ring
+        self.tones: dict[str, tuple] = {}  # port -> (timer that ends it, its generator, what played before)
+        self._wrap_feed()
+
+    @property
+    def engine(self) -> Any:
+        return self.service.engine
+
+    # --- watching ---------------------------------------------------------------------------------
+
+    def _wrap_feed(self) -> None:
+        engine = self.engine
+        feed = engine._feed
+
+        def watched_feed(rt: Any, method: str, *args: Any) -> None:
+            if method == "handle_digit":
+                self._seen("diag.dtmf", port=rt.port.id, digit=args[0])
+            elif method == "handle_caller_id":
+                cid: CallerId = args[0]
+                self._seen("diag.callerid", port=rt.port.id, number=cid.number, name=cid.name)
+            feed(rt, method, *args)
+
+        engine._feed = watched_feed
+
+    def _seen(self, kind: str, **data: Any) -> None:
+        self.recent.append({"kind": kind, "when": time.time(), **data})
+        self.engine.publish(kind, **data)
+
+    def watch(self, req: dict) -> dict:
+        return {"events": list(self.recent), "subscribe": ["diag.dtmf", "diag.callerid"]}
+
+    # --- ports ------------------------------------------------------------------------------------
+
+    def _port(self, req: dict) -> str:
+        ext, port = req.get("extension"), req.get("port")
+        cfg = self.service.config
+        if isinstance(ext, str):
+            e = cfg.extension_by_number(ext)
+            if e is None:
+                raise ApiError(ErrorCode.NOT_FOUND, f"no extension {ext}")
+            port = e.port
+        if not isinstance(port, str):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "need 'extension' (a number) or 'port' (like '2/1')")
+        if port not in self.engine.ports:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no port {port} on the board")
+        return port
+
+    def ring(self, req: dict) -> dict:
+        port = self._port(req)
+        seconds = _number(req, "seconds", 5.0, 1.0, MAX_SECONDS)
+        number, name = req.get("number", "10000"), req.get("name", "TEST")
+        if not isinstance(number, str) or not isinstance(name, str):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "'number' and 'name' must be strings")
+        engine = self.engine
+        rt = engine.ports[port]
+        if type(rt.machine).__name__ != "FxsLine":
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is not an extension (FXS) port")
+        if port in self.ringing or port in engine.calls.by_port or not engine.is_free(port):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is busy")
+        engine.ring(port, CallerId(number=number, name=name))
+        self.ringing[port] = engine.timers.call_at(engine.now() + seconds, lambda: self._end_ring(port))
+        return {"port": port, "seconds": seconds, "number": number, "name": name}
+
+    def _end_ring(self, port: str) -> None:
+        self.ringing.pop(port, None)
+        engine = self.engine
+        if port not in engine.calls.by_port and not engine.is_free(port):  # still our test ring (or answered)
+            engine.release(port, Cause.NORMAL_CLEARING)
+
+    def tone(self, req: dict) -> dict:
+        port = self._port(req)
+        seconds = _number(req, "seconds", 5.0, 0.2, MAX_SECONDS)
+        tone, freq = req.get("tone"), req.get("freq")
+        if (tone is None) == (freq is None):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'tone' (a tone name) or 'freq' (Hz)")
+        if tone is not None:
+            if tone not in ToneName.__members__.values():
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"'tone' must be one of {', '.join(t.value for t in ToneName)}")
+            spec = CHINA[ToneName(tone)]
+        else:
+            spec = ToneSpec((_number(req, "freq", 0, 100.0, 3800.0),),
+                            _number(req, "level_dbm0", -10.0, -40.0, 0.0))
+        engine = self.engine
+        call = engine.calls.by_port.get(port)
+        if call is not None and call.answer is not None and not req.get("force"):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is in an answered call (force to play anyway)")
+        media = engine.media
+        if media is None:
+            raise ApiError(ErrorCode.INTERNAL, "the board is not open")
+        ch = engine.ports[port].port.channel
+        before = media.tones.get(ch)
+        if port in self.tones:  # a test tone is already on: replace it, keep what was there before it
+            timer, _, before = self.tones.pop(port)
+            timer.cancel()
+        gen = ToneGenerator(spec)
+        media.tones[ch] = gen
+        timer = engine.timers.call_at(engine.now() + seconds, lambda: self._end_tone(port, ch))
+        self.tones[port] = (timer, gen, before)
+        return {"port": port, "seconds": seconds, "freqs": list(spec.freqs), "level_dbm0": spec.level_dbm0}
+
+    def _end_tone(self, port: str, ch: int) -> None:
+        _, gen, before = self.tones.pop(port)
+        media = self.engine.media
+        if media is not None and media.tones.get(ch) is gen:  # nothing else took the channel meanwhile
+            if before is None:
+                media.tones.pop(ch, None)
+            else:
+                media.tones[ch] = before
+
+
+def register(api: Any, service: Any) -> Diagnostics:
+    """Register ``diag.ring``, ``diag.tone`` and ``diag.watch`` (supervisor+; ring and tone audited)."""
+    diag = Diagnostics(service)
+    api.op("diag.ring", diag.ring, roles=SUPERVISOR, audit=True)
+    api.op("diag.tone", diag.tone, roles=SUPERVISOR, audit=True)
+    api.op("diag.watch", diag.watch, roles=SUPERVISOR)
+    return diag

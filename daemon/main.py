@@ -1,0 +1,45 @@
+"""``callboxd``: the daemon's command line. Loads the config (exit 2 with a located error if it is
+wrong), sets up logging, and runs the service until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import faulthandler
+import signal
+import sys
+
+from daemon.config import DEFAULT_PATH, ConfigError, load_config
+from daemon.systemd import setup_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="callboxd", description="callbox call center daemon")
+    ap.add_argument("--config", default=str(DEFAULT_PATH), help="configuration file (TOML)")
+    ap.add_argument("--state-dir", help="override box.state_dir")
+    ap.add_argument("--board-socket", help="override board.socket")
+    ap.add_argument("--api-socket", help="override api.socket")
+    ap.add_argument("--log", choices=("auto", "journal", "stderr"), help="override box.log")
+    ap.add_argument("--check", action="store_true", help="validate the configuration and exit")
+    args = ap.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"callboxd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("state_dir", args.state_dir), ("board_socket", args.board_socket),
+                                   ("api_socket", args.api_socket), ("log", args.log)) if v}
+    config = dataclasses.replace(config, **overrides)
+    if args.check:
+        print(f"{args.config}: OK ({len(config.lines)} lines, {len(config.extensions)} extensions)")
+        return 0
+    setup_logging(config.log, config.log_level)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack: a stuck daemon explains itself
+    from daemon.service import Service
+
+    return asyncio.run(Service(config).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The running service: store, API, board connection and the tick loop, under systemd's rules.
+
+READY=1 is sent only once the board is open and its lines are reset; WATCHDOG=1 only while the
+tick loop is healthy (ticks arriving, none stuck); STATUS= carries a one-line summary. If the board
+goes away the service raises an alarm, keeps serving the API and reconnects; calls in progress at
+that moment end with a CDR. Calls a crash interrupted are marked in their CDRs at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Any
+
+from daemon import config_edit, diagnostics
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.roles import ADMIN, INTEGRATOR, SUPERVISOR
+from daemon.api.server import ApiServer
+from daemon.cdr_csv import cdrs_to_csv
+from daemon.config import Config
+from daemon.engine import Engine
+from daemon.ivr_calls import IvrService
+from daemon.recording import Recording
+from daemon.store import Store, StoreWriter
+from daemon.systemd import sd_notify, watchdog_interval
+from drivers.sim.board import SimBoardDriver
+from hal.board import BoardError
+from signaling.events import Cause
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class Service:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Store(config.state_dir)
+        self.writer = StoreWriter(self.store)
+        self.api = ApiServer(config.api_socket, {"server": "callboxd", "version": VERSION, "name": config.name},
+                             group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit)
+        self.board = SimBoardDriver(config.board_socket)
+        self.engine = Engine(config, self.board, self._journal, self.api.publish)
+        self.board_up = False
+        self.recording: Recording | None = None
+        self.ivr: IvrService | None = None
+        self.started = time.time()
+        self._stop = asyncio.Event()
+        self._register_ops()
+
+    # --- storage ----------------------------------------------------------------------------------
+
+    def _journal(self, op: str, call_id: str, record: dict) -> None:
+        if op == "begin":
+            self.writer.begin_call(call_id, record)
+        elif op == "update":
+            self.writer.update_call(call_id, record)
+        else:
+            self.writer.finish_call(call_id, record)
+
+    # --- API ops ------------------------------------------------------------------------------------
+
+    def _audit(self, record: dict) -> None:
+        log.info("api change by %s: %s %s", record["who"], record["op"], record["args"])
+        self.writer.add_audit(record)
+
+    def _register_ops(self) -> None:
+        api = self.api
+        api.op("status", lambda req: self.status())
+        api.op("ports", lambda req: self.engine.port_states())
+        api.op("calls", lambda req: [c.record() for c in self.engine.calls.calls.values()])
+        api.op("cdr.list", self._cdr_list, roles=INTEGRATOR)
+        api.op("cdr.page", self._cdr_page, roles=INTEGRATOR)
+        api.op("cdr.export_csv", self._cdr_export_csv, roles=INTEGRATOR)
+        api.op("audit.list", self._audit_list, roles=ADMIN)
+        api.op("call.dial", self._call_dial, roles=INTEGRATOR, audit=True)
+        api.op("call.hangup", self._call_hangup, roles=INTEGRATOR, audit=True)
+        api.op("call.transfer", self._call_transfer, roles=INTEGRATOR, audit=True)
+        api.op("spans", lambda req: self.spans())
+        api.op("e1.set_cas", self._e1_set_cas, roles=ADMIN, audit=True)
+        api.op("e1.send_hdlc", self._e1_send_hdlc, roles=ADMIN, audit=True)
+        api.op("e1.hdlc_received", self._e1_hdlc_received, roles=SUPERVISOR)
+        api.op("e1.block", self._e1_block, roles=SUPERVISOR, audit=True)
+        api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True)
+        config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
+        diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
+
+    def status(self) -> dict[str, Any]:
+        e = self.engine
+        return {
+            "name": self.config.name, "version": VERSION, "board": self.board_up, "ticks": e.ticks,
+            "uptime": round(time.time() - self.started, 1), "active_calls": len(e.calls.calls),
+            "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
+            "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3),
+            "alarms": {str(s.span.id): sorted(s.span.alarms) for s in e.spans.values() if s.span.alarms},
+            "recorder_alarms": self.recording.recorder.alarms if self.recording else {},
+            "link": {"dropped_bytes": getattr(self.board, "dropped_bytes", 0),
+                     "bad_frames": getattr(self.board, "bad_frames", 0)},
+        }
+
+    def spans(self) -> list[dict]:
+        return [{"id": s.span.id, "kind": s.span.kind.value,
+                 "signalling": s.span.signalling.value if s.span.signalling else None,
+                 "ports": len(s.span.ports), "alarms": sorted(s.span.alarms)} for s in self.engine.spans.values()]
+
+    @staticmethod
+    def _cdr_range(req: dict, default_limit: int = 50) -> tuple[float | None, float | None, int, bytes | None]:
+        limit = req.get("limit", default_limit)
+        since, until, cursor = req.get("since"), req.get("until"), req.get("cursor")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10000:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..10000")
+        for name, v in (("since", since), ("until", until)):
+            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{name} must be a number (epoch seconds)")
+        if cursor is not None and (not isinstance(cursor, bytes) or len(cursor) != 12):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "cursor must be the 'next' bytes of a previous page")
+        return since, until, limit, cursor
+
+    def _cdr_list(self, req: dict) -> list[dict]:
+        since, until, limit, _ = self._cdr_range(req)
+        return self.store.cdrs(since=since, until=until, limit=limit, reverse=bool(req.get("newest_first")))
+
+    def _cdr_page(self, req: dict) -> dict:
+        since, until, limit, cursor = self._cdr_range(req, 100)
+        rows, nxt = self.store.cdr_page(since, until, limit, cursor, reverse=bool(req.get("newest_first")))
+        return {"cdrs": rows, "next": nxt}
+
+    def _cdr_export_csv(self, req: dict) -> dict:
+        since, until, limit, cursor = self._cdr_range(req, 5000)
+        rows, nxt = self.store.cdr_page(since, until, limit, cursor)
+        return {"csv": cdrs_to_csv(rows, header=cursor is None), "rows": len(rows), "next": nxt}
+
+    @staticmethod
+    def _args(req: dict, **types: type) -> list:
+        out = []
+        for name, typ in types.items():
+            v = req.get(name)
+            if not isinstance(v, typ) or isinstance(v, bool):
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a {typ.__name__}")
+            out.append(v)
+        return out
+
+    def _call_request(self, fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except LookupError as exc:
+            raise ApiError(ErrorCode.NOT_FOUND, str(exc).strip("'")) from exc
+        except ValueError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+
+    def _call_dial(self, req: dict) -> dict:
+        extension, number = self._args(req, extension=str, number=str)
+        call = self._call_request(self.engine.calls.click_to_dial, extension, number)
+        return {"call": call.id}
+
+    def _call_hangup(self, req: dict) -> dict:
+        (call_id,) = self._args(req, call=str)
+        self._call_request(self.engine.calls.hangup, call_id)
+        return {"call": call_id}
+
+    def _call_transfer(self, req: dict) -> dict:
+        call_id, extension = self._args(req, call=str, extension=str)
+        self._call_request(self.engine.calls.transfer, call_id, extension)
+        return {"call": call_id, "extension": extension}
+
+    def _ivr_lookup_reply(self, req: dict) -> dict:
+        request, data, error = req.get("request"), req.get("data"), req.get("error")
+        if not isinstance(request, str) or not (data is None or isinstance(data, dict)) or not (
+                error is None or isinstance(error, str)):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "need request (from the ivr.lookup event), data (a map or nil) "
+                                                   "or error (a string)")
+        assert self.ivr is not None
+        if not self.ivr.lookup_reply(request, data, error):
+            raise ApiError(ErrorCode.NOT_FOUND, f"no lookup {request!r} is waiting (timed out, or the caller left)")
+        return {"request": request}
+
+    def _audit_list(self, req: dict) -> list[dict]:
+        limit = req.get("limit", 100)
+        if not isinstance(limit, int) or not 1 <= limit <= 10000:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..10000")
+        return self.store.audit_log(limit=limit)
+
+    def _e1_set_cas(self, req: dict) -> dict:
+        port, bits = req.get("port"), req.get("bits")
+        if not isinstance(port, str) or not isinstance(bits, int) or port not in self.engine.ports:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "need port (an E1 timeslot like '3/1') and bits (0-15)")
+        try:
+            self.engine.set_cas(port, bits)
+        except ValueError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+        return {"port": port, "bits": bits & 0xF}
+
+    def _e1_send_hdlc(self, req: dict) -> dict:
+        span, data = req.get("span"), req.get("data")
+        if not isinstance(span, int) or not isinstance(data, bytes) or span not in self.engine.spans:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "need span (int) and data (bytes)")
+        try:
+            self.engine.send_hdlc(span, data)
+        except ValueError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+        return {"span": span, "length": len(data)}
+
+    def _no1_port(self, req: dict) -> str:
+        port = req.get("port")
+        if not isinstance(port, str) or self.config.trunk_by_port(port) is None:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "need port: a timeslot of a No.1 trunk, like '3/5'")
+        return port
+
+    def _e1_block(self, req: dict) -> dict:
+        port = self._no1_port(req)
+        if not self.engine.block(port):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{port} is not idle: block it when its call has ended")
+        return {"port": port, "blocked": True}
+
+    def _e1_unblock(self, req: dict) -> dict:
+        port = self._no1_port(req)
+        self.engine.unblock(port)
+        return {"port": port, "blocked": False}
+
+    def _e1_hdlc_received(self, req: dict) -> list[bytes]:
+        srt = self.engine.spans.get(req.get("span"))
+        if srt is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "no such span")
+        return list(srt.hdlc_rx)
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        e = self.engine
+        alarms = ",".join(f"span{s.span.id}:{'+'.join(sorted(s.span.alarms))}" for s in e.spans.values()
+                          if s.span.alarms)
+        board = "board up" if self.board_up else "board DOWN"
+        return (f"{board}, {len(e.calls.calls)} calls, {self.store.cdr_count()} CDRs"
+                + (f", alarms {alarms}" if alarms else ""))
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        for rec in self.store.recover_interrupted():
+            log.warning("call %s was interrupted by a restart: CDR marked interrupted", rec.get("id"))
+        self.recording = await Recording.open(self.config, self.engine, self.api)
+        if self.config.ivr.flows or self.config.ivr.boxes:
+            self.ivr = await loop.run_in_executor(None, lambda: IvrService(
+                self.config, self.engine, env=self.store.env, has_integrator=lambda k: self.api.subscribers(k) > 0))
+            self.api.op("ivr.lookup_reply", self._ivr_lookup_reply, roles=INTEGRATOR)
+            self.api.op("ivr.calls", lambda req: self.ivr.calls() if self.ivr else [])
+        await self.api.start()
+        tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog())]
+        await self._stop.wait()
+        sd_notify("STOPPING=1", "STATUS=stopping")
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._end_all_calls(Cause.NORMAL_UNSPECIFIED)
+        if self.recording is not None:
+            await self.recording.close()
+        if self.ivr is not None:
+            await loop.run_in_executor(None, self.ivr.close)
+        await self.api.stop()
+        with contextlib.suppress(Exception):
+            await self.board.close()
+        self.writer.close()
+        self.store.close()
+        return 0
+
+    def _end_all_calls(self, cause: Cause) -> None:
+        for call in list(self.engine.calls.calls.values()):
+            self.engine.calls._end(call, cause)
+
+    async def _board_loop(self) -> None:
+        delay = 0.2
+        ready_sent = False
+        while True:
+            try:
+                await self.board.open()
+            except (BoardError, OSError) as exc:
+                sd_notify(f"STATUS=waiting for the board: {exc}")
+                log.info("board not available (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            self.engine.attach()
+            self.engine.queue_commands(self.engine.reset_lines())
+            if self.ivr is not None:
+                self.ivr.refresh_message_waiting()
+            self.board_up = True
+            self.api.publish("board.up")
+            if not ready_sent:
+                sd_notify("READY=1", f"STATUS={self.status_line()}")
+                ready_sent = True
+            log.info("board open: %d spans, %d channels", len(self.board.spans), len(self.engine.by_channel))
+            try:
+                last_status = 0.0
+                while True:
+                    tick = await self.board.next_tick()
+                    self.engine.on_tick(tick)
+                    await asyncio.sleep(0)  # ticks already buffered must not starve the API and timers
+                    if time.monotonic() - last_status > 2.0:
+                        last_status = time.monotonic()
+                        sd_notify(f"STATUS={self.status_line()}")
+            except BoardError as exc:
+                log.error("board lost: %s", exc)
+                self.board_up = False
+                self.api.publish("alarm.raised", span=0, alarm="BOARD_LOST")
+                self._end_all_calls(Cause.NETWORK_OUT_OF_ORDER)
+                with contextlib.suppress(Exception):
+                    await self.board.close()
+
+    async def _watchdog(self) -> None:
+        interval = watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            # Healthy: the loop runs (we are here) and, with the board up, ticks are flowing.
+            if not self.board_up or time.monotonic() - self.engine.last_tick_wall < 2.0:
+                sd_notify("WATCHDOG=1")

@@ -1,0 +1,44 @@
+"""The interface every driver gives the host: a board's spans, its ticks, and a way back.
+
+A driver yields one ``Tick`` per 20 ms: the tick number, one A-law frame per channel as a
+``(channels, 160)`` uint8 array (row = ``Port.channel``), and the events that arrived since the
+previous tick. The host answers each tick with ``send(tick, tx, commands)``: the frames to play
+(same shape) and any commands. A board that gets no answer in time plays silence, as hardware does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from hal.events import Command, Event
+from hal.ports import Span
+
+
+@dataclass
+class Tick:
+    tick: int
+    rx: np.ndarray  # (channels, 160) uint8 A-law
+    events: list[Event] = field(default_factory=list)
+
+
+class BoardError(RuntimeError):
+    """The board is gone or unusable (link closed, device removed)."""
+
+
+class Board(Protocol):
+    name: str
+    spans: list[Span]
+
+    async def open(self) -> None:
+        """Connect to the board and learn its spans; raises BoardError if it is not there."""
+
+    async def next_tick(self) -> Tick:
+        """Wait for the next tick; raises BoardError if the board went away."""
+
+    def send(self, tick: int, tx: np.ndarray, commands: list[Command]) -> None:
+        """Queue the host's frames and commands in answer to ``tick`` (never blocks)."""
+
+    async def close(self) -> None: ...

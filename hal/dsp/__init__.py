@@ -1,0 +1,1 @@
+"""Per-channel DSP, one module per detector or generator (G.711, DTMF, call-progress tones, caller ID)."""

@@ -1,0 +1,180 @@
+"""What each TUI screen shows, as plain lines of text built from API results (no urwid here), so the
+screens are easy to test and identical on any terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mgmt_tui.text import bar, cell
+
+COLS = 80
+
+
+def _t(ts: float | None, fmt: str = "%H:%M:%S") -> str:
+    return dt.datetime.fromtimestamp(ts).strftime(fmt) if ts else "-"
+
+
+def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[dict]) -> list[str]:
+    alarms = "  ".join(f"span {k}: {'+'.join(v)}" for k, v in status.get("alarms", {}).items()) or "no alarms"
+    lines = [
+        f"{cell(status.get('name'), 40)} up {status.get('uptime', 0):.0f}s  board {'UP' if status.get('board') else 'DOWN'}",
+        f"calls {status.get('active_calls', 0)}  CDRs {status.get('cdrs', 0)}  worst tick "
+        f"{status.get('tick_cost_max_ms', 0)} ms  {alarms}",
+        "spans: " + "  ".join(f"{s['id']}:{s['kind']}{'/' + s['signalling'] if s.get('signalling') else ''}"
+                              f"{'!' + '+'.join(s['alarms']) if s.get('alarms') else ''}" for s in spans),
+        "",
+        f"{cell('port', 6)} {cell('kind', 4)} {cell('who', 22)} {cell('state', 12)} call",
+    ]
+    analog = [p for p in ports if p["kind"] != "e1"]
+    for p in analog:
+        who = " ".join(str(x) for x in (p.get("extension"), p.get("name")) if x) or p.get("line") or ""
+        lines.append(f"{cell(p['port'], 6)} {cell(p['kind'], 4)} {cell(who, 22)} {cell(p.get('state'), 12)} "
+                     f"{p.get('call', '')}")
+    e1 = [p for p in ports if p["kind"] == "e1"]
+    if e1:
+        busy = sum(1 for p in e1 if p.get("call"))
+        lines.append(f"E1 timeslots: {len(e1)} ({busy} in calls)")
+    lines += ["", f"{cell('call', 16)} {cell('dir', 8)} {cell('caller', 13)} {cell('called', 10)} {cell('ports', 13)} "
+                  "answered"]
+    for c in calls:
+        route = f"{c.get('src_port')}>{c.get('dst_port') or '-'}"
+        lines.append(f"{cell(c.get('id'), 16)} {cell(c.get('direction'), 8)} {cell(c.get('caller'), 13)} "
+                     f"{cell(c.get('called'), 10)} {cell(route, 13)} {_t(c.get('answer'))}")
+    if not calls:
+        lines.append("(no calls)")
+    return lines
+
+
+def report(day: dt.date, cdrs: list[dict]) -> list[str]:
+    """A day's calls: totals by disposition, answer rate, and calls per hour as a bar chart."""
+    by_disp = Counter(c.get("disposition", "?") for c in cdrs)
+    answered = by_disp.get("ANSWERED", 0)
+    talk = sum(c.get("billsec") or 0 for c in cdrs)
+    lines = [f"Report for {day.isoformat()}: {len(cdrs)} calls, {answered} answered"
+             f" ({100 * answered / len(cdrs):.0f} %)" if cdrs else f"Report for {day.isoformat()}: no calls",
+             f"talk time {talk / 60:.1f} min, average {talk / answered:.0f} s per answered call" if answered else "",
+             ""]
+    for disp, n in sorted(by_disp.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{cell(disp, 12)} {n:5} {bar(n, max(by_disp.values()), 50)}")
+    hours = Counter(dt.datetime.fromtimestamp(c["start"]).hour for c in cdrs if c.get("start"))
+    if hours:
+        lines += ["", "calls per hour"]
+        top = max(hours.values())
+        for h in range(min(hours), max(hours) + 1):
+            lines.append(f"{h:02d}:00 {hours.get(h, 0):4} {bar(hours.get(h, 0), top, 60)}")
+    return lines
+
+
+def diagnostics(spans: list[dict], ports: list[dict], watch: dict | None = None) -> list[str]:
+    """Alarms per span, the last DTMF digits and caller IDs heard (``diag.watch``), and the CAS bits of
+    every E1 timeslot (rx from the far end / tx from the box)."""
+    lines = []
+    if watch is not None:
+        lines += [*heard_lines(watch.get("events", [])), "t: ring an extension (test caller ID)", ""]
+    lines.append("Spans and alarms")
+    for s in spans:
+        lines.append(f"  span {s['id']}: {s['kind']} {s.get('signalling') or ''} ports {s['ports']} "
+                     f"alarms {'+'.join(s['alarms']) if s.get('alarms') else 'none'}")
+    e1 = [p for p in ports if p["kind"] == "e1"]
+    if e1:
+        lines += ["", "E1 CAS bits (ABCD, far end > box / box > far end)"]
+        row = []
+        for p in e1:
+            rx, tx = p.get("cas_rx"), p.get("cas_tx")
+            row.append(f"{cell(p['port'], 5)} {_bits(rx)}/{_bits(tx)}")
+            if len(row) == 5:
+                lines.append("  " + "  ".join(row))
+                row = []
+        if row:
+            lines.append("  " + "  ".join(row))
+    return lines
+
+
+def heard_lines(events: list[dict]) -> list[str]:
+    """The live line of the diagnostics screen: the last DTMF digits (with their port) and caller IDs."""
+    digits = [e for e in events if e.get("kind") == "diag.dtmf"][-16:]
+    cids = [e for e in events if e.get("kind") == "diag.callerid"][-2:]
+    dtmf = " ".join(f"{e['digit']}@{e['port']}" if i == 0 or digits[i - 1]["port"] != e["port"] else e["digit"]
+                    for i, e in enumerate(digits))
+    cid = "  ".join(f"{e['port']} {e.get('number') or '-'} {e.get('name') or ''}".rstrip() for e in cids)
+    return [f"DTMF heard: {dtmf or '(none yet)'}"[:COLS], f"Caller ID:  {cid or '(none yet)'}"[:COLS]]
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+DIALPLAN_FIELDS = (("outbound_prefix", str), ("first_digit_timeout_s", float), ("inter_digit_timeout_s", float),
+                   ("no_answer_timeout_s", float), ("busy_tone_s", float))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One editable setting: its key path for ``config.set``, its label and current value (None = default)."""
+
+    key: str
+    label: str
+    value: object
+    kind: type = str
+
+
+def show_value(value: object) -> str:
+    if value is None:
+        return "(default)"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def config_rows(data: dict) -> list[tuple[str, Field | None]]:
+    """The configuration screen: (text, the field it edits or None) for each row."""
+    rows: list[tuple[str, Field | None]] = [("Extensions: number port name    (arrows move, Enter edits)", None)]
+    for e in data.get("extension", []):
+        f = Field(f"extension[{e.get('number')}].name", f"extension {e.get('number')} name", e.get("name", ""))
+        rows.append((f"  {cell(e.get('number'), 8)} {cell(e.get('port'), 6)} {cell(show_value(f.value), 40)}", f))
+    rows += [("", None), ("Lines: port name / destinations", None)]
+    for ln in data.get("line", []):
+        port = ln.get("port")
+        name = Field(f"line[{port}].name", f"line {port} name", ln.get("name", ""))
+        dest = ln.get("destination", [])
+        dest = Field(f"line[{port}].destination", f"line {port} destinations", [dest] if isinstance(dest, str) else dest,
+                     list)
+        rows.append((f"  {cell(port, 8)} name         {cell(show_value(name.value), 40)}", name))
+        rows.append((f"  {cell(port, 8)} destinations {cell(show_value(dest.value), 56)}", dest))
+    rows += [("", None), ("Dial plan", None)]
+    dp = data.get("dialplan", {})
+    for key, kind in DIALPLAN_FIELDS:
+        f = Field(f"dialplan.{key}", f"dialplan {key}", dp.get(key), kind)
+        rows.append((f"  {cell(key, 24)} {show_value(f.value)}", f))
+    rows += [("", None), ("Recording", None)]
+    mode = Field("recording.mode", "recording mode (all|selected|on_demand|off)", data.get("recording", {}).get("mode"))
+    rows.append((f"  {cell('mode', 24)} {show_value(mode.value)}", mode))
+    return rows
+
+
+def parse_value(f: Field, text: str) -> object:
+    """What the installer typed, as the setting's type; ValueError with a message for the status line."""
+    text = text.strip()
+    if f.kind is list:
+        return [v for v in text.replace(",", " ").split() if v]
+    if f.kind is float:
+        try:
+            n = float(text)
+        except ValueError:
+            n = math.nan
+        if not math.isfinite(n):
+            raise ValueError(f"{f.label}: {text!r} is not a number")
+        return int(n) if n == int(n) else n
+    return text
+
+
+def _bits(v: int | None) -> str:
+    return "----" if v is None else format(v, "04b")
+
+
+SCREENS: dict[str, Callable[..., list[str]]] = {"dashboard": dashboard, "report": report,
+                                                  "diagnostics": diagnostics}

@@ -1,0 +1,103 @@
+"""Uniform call events: what every signalling stack reports to call control, whatever the line.
+
+Above ``signaling`` nothing knows whether a leg is an analog line, a No.1 timeslot or an SS7
+circuit. Causes are ITU-T Q.850 values (``Cause``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Cause(enum.IntEnum):
+    """Q.850 release causes used by the box."""
+
+    UNALLOCATED_NUMBER = 1
+    NORMAL_CLEARING = 16
+    USER_BUSY = 17
+    NO_USER_RESPONSE = 18
+    NO_ANSWER = 19
+    CALL_REJECTED = 21
+    DESTINATION_OUT_OF_ORDER = 27
+    INVALID_NUMBER_FORMAT = 28
+    NORMAL_UNSPECIFIED = 31
+    NO_CIRCUIT_AVAILABLE = 34
+    NETWORK_OUT_OF_ORDER = 38
+    TEMPORARY_FAILURE = 41
+    SWITCHING_EQUIPMENT_CONGESTION = 42
+    RECOVERY_ON_TIMER_EXPIRY = 102
+    PROTOCOL_ERROR = 111
+    INTERWORKING = 127
+
+
+class Progress(enum.StrEnum):
+    DIAL_TONE = "dial_tone"
+    RINGING = "ringing"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+
+
+@dataclass(frozen=True)
+class CallOffered:
+    """A call arrives on a trunk port (FXO ringing, a No.1 seize with its digits, an SS7 IAM)."""
+
+    port: str
+    caller: str | None = None  # ANI / caller ID number, None if withheld or absent
+    called: str | None = None  # DNIS, None on an analog line
+    caller_name: str | None = None
+    category: int | None = None  # calling-party category (No.1 KA/KD, ISUP CPC) where given
+
+
+@dataclass(frozen=True)
+class OffHookIdle:
+    """An extension's phone went off hook with no call on it: it wants to dial."""
+
+    port: str
+
+
+@dataclass(frozen=True)
+class DigitReceived:
+    """A digit dialled on an extension (or received on a trunk after set-up)."""
+
+    port: str
+    digit: str
+
+
+@dataclass(frozen=True)
+class HookFlash:
+    port: str
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """An outgoing leg learned something about the far end (ringback heard, busy heard, ...)."""
+
+    port: str
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    port: str
+
+
+@dataclass(frozen=True)
+class CallReleased:
+    """The leg on this port is gone (far end cleared, the extension hung up, or a failure)."""
+
+    port: str
+    cause: Cause = Cause.NORMAL_CLEARING
+
+
+@dataclass(frozen=True)
+class CallerIdReceived:
+    """Caller ID decoded on a trunk before the call is offered (analog: between rings)."""
+
+    port: str
+    number: str | None
+    name: str | None = None
+
+
+CallEvent = (CallOffered | OffHookIdle | DigitReceived | HookFlash | CallProgress | CallAnswered | CallReleased
+             | CallerIdReceived)

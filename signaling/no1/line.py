@@ -1,0 +1,138 @@
+"""No.1 / R2 line signalling on one E1 timeslot: the A and B bits of TS16 (sans-I/O).
+
+Everything that affects the line state lives here: ``FAR`` says what the far end's (debounced) A/B
+bits mean in each state, ``LOCAL`` which of our own line signals each state allows. The
+register phase, call events and timers are the trunk's (``trunk.py``); this module knows the bits.
+
+Incoming (we are the backward side)::
+
+    idle --far seize--> in_seized (we send seize-ack) --answer()--> in_answered
+    in_answered --clear_back()--> in_cleared_back --far clear-forward--> idle
+    in_seized / in_answered --far clear-forward--> idle (we send idle)
+
+Outgoing (we are the forward side)::
+
+    idle --seize()--> out_seizing --far seize-ack--> out_seized --far answer--> out_answered
+    out_answered --far clear-back--> out_answered (event clear_back; the trunk clears forward)
+    any out_* --clear_forward()--> out_clearing --far idle--> idle
+
+Blocking: ``block()`` sends "blocked" on an idle timeslot (blocked_local, far seizures are
+ignored); far "blocked" bits on an idle timeslot -> blocked_remote until they return to idle.
+Anything the table does not list is a protocol error (event "error"); the trunk turns it into a
+clean release: forced idle with ``release_to_idle()`` -> wait_idle -> idle when the far end is idle.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from signaling.no1.variant import Variant
+
+
+class LineState(enum.StrEnum):
+    IDLE = "idle"
+    BLOCKED_LOCAL = "blocked_local"
+    BLOCKED_REMOTE = "blocked_remote"
+    IN_SEIZED = "in_seized"
+    IN_ANSWERED = "in_answered"
+    IN_CLEARED_BACK = "in_cleared_back"
+    OUT_SEIZING = "out_seizing"
+    OUT_SEIZED = "out_seized"
+    OUT_ANSWERED = "out_answered"
+    OUT_CLEARING = "out_clearing"
+    WAIT_IDLE = "wait_idle"
+
+
+class LineError(Exception):
+    """The local side asked for a line signal its state does not allow."""
+
+
+S = LineState
+_00, _01, _10, _11 = 0b00, 0b01, 0b10, 0b11
+
+# FAR[state][far A/B bits] -> (next state, event for the trunk or None); missing = protocol error
+FAR: dict[LineState, dict[int, tuple[LineState, str | None]]] = {
+    S.IDLE: {_10: (S.IDLE, None), _00: (S.IN_SEIZED, "seized"), _11: (S.BLOCKED_REMOTE, "blocked")},
+    S.BLOCKED_LOCAL: {_10: (S.BLOCKED_LOCAL, None), _00: (S.BLOCKED_LOCAL, None), _01: (S.BLOCKED_LOCAL, None),
+                      _11: (S.BLOCKED_LOCAL, None)},  # while we block, the far end's bits mean nothing
+    S.BLOCKED_REMOTE: {_11: (S.BLOCKED_REMOTE, None), _10: (S.IDLE, "unblocked")},
+    S.IN_SEIZED: {_00: (S.IN_SEIZED, None), _10: (S.IDLE, "clear_forward")},
+    S.IN_ANSWERED: {_00: (S.IN_ANSWERED, None), _10: (S.IDLE, "clear_forward")},
+    S.IN_CLEARED_BACK: {_00: (S.IN_CLEARED_BACK, None), _10: (S.IDLE, "clear_forward")},
+    S.OUT_SEIZING: {_10: (S.OUT_SEIZING, None), _11: (S.OUT_SEIZED, "seize_ack"), _00: (S.OUT_SEIZING, "glare")},
+    S.OUT_SEIZED: {_11: (S.OUT_SEIZED, None), _01: (S.OUT_ANSWERED, "answer"),
+                   _00: (S.OUT_SEIZED, "forced_release")},
+    S.OUT_ANSWERED: {_01: (S.OUT_ANSWERED, None), _11: (S.OUT_ANSWERED, "clear_back"),
+                     _00: (S.OUT_ANSWERED, "forced_release")},
+    S.OUT_CLEARING: {_10: (S.IDLE, "released"), _11: (S.OUT_CLEARING, None), _01: (S.OUT_CLEARING, None),
+                     _00: (S.OUT_CLEARING, None)},
+    S.WAIT_IDLE: {_10: (S.IDLE, "released"), _11: (S.WAIT_IDLE, None), _01: (S.WAIT_IDLE, None),
+                  _00: (S.WAIT_IDLE, None)},
+}
+
+# LOCAL[action] -> (states it is allowed in, next state, line signal we send)
+LOCAL: dict[str, tuple[tuple[LineState, ...], LineState, str]] = {
+    "seize": ((S.IDLE,), S.OUT_SEIZING, "seize"),
+    "ack_seize": ((S.IN_SEIZED,), S.IN_SEIZED, "seize_ack"),
+    "answer": ((S.IN_SEIZED,), S.IN_ANSWERED, "answer"),
+    "clear_back": ((S.IN_ANSWERED,), S.IN_CLEARED_BACK, "clear_back"),
+    # the calling side did not clear forward after clear-back: the called side forces the release
+    "forced_release": ((S.IN_CLEARED_BACK,), S.IN_CLEARED_BACK, "forced_release"),
+    "clear_forward": ((S.OUT_SEIZING, S.OUT_SEIZED, S.OUT_ANSWERED), S.OUT_CLEARING, "clear_forward"),
+    "block": ((S.IDLE,), S.BLOCKED_LOCAL, "blocked"),
+    "unblock": ((S.BLOCKED_LOCAL,), S.IDLE, "idle"),
+    "yield_to_glare": ((S.OUT_SEIZING,), S.IN_SEIZED, "seize_ack"),
+}
+
+
+class CasLine:
+    """The line-signalling state of one timeslot: our bits, the far end's debounced A/B bits."""
+
+    def __init__(self, variant: Variant) -> None:
+        self.variant = variant
+        self.state = LineState.IDLE
+        self.tx = variant.bits("idle")
+        self.far_ab = _10  # assumed idle until the board tells otherwise
+        self.pending_ab: int | None = None
+
+    def bits_changed(self, bits: int) -> bool:
+        """Raw ABCD bits arrived; True if they differ from the settled A/B (a debounce starts)."""
+        ab = (bits >> 2) & 0b11
+        if ab == self.far_ab:
+            self.pending_ab = None
+            return False
+        self.pending_ab = ab
+        return True
+
+    def settle(self) -> str | None:
+        """The pending bits held for the debounce time: apply them; returns the line event."""
+        if self.pending_ab is None:
+            return None
+        ab, self.pending_ab = self.pending_ab, None
+        self.far_ab = ab
+        nxt = FAR[self.state].get(ab)
+        if nxt is None:
+            return "error"
+        self.state, event = nxt
+        return event
+
+    def local(self, action: str) -> int:
+        """Take a local line action; returns the ABCD bits to send."""
+        allowed, nxt, signal = LOCAL[action]
+        if self.state not in allowed:
+            raise LineError(f"{action} not allowed in line state {self.state}")
+        self.state = nxt
+        self.tx = self.variant.bits(signal)
+        return self.tx
+
+    def release_to_idle(self) -> int:
+        """After a protocol error or a release: send idle and wait for the far end's idle."""
+        self.state = LineState.IDLE if self.far_ab == _10 else LineState.WAIT_IDLE
+        self.tx = self.variant.bits("idle")
+        return self.tx
+
+    def force_idle(self) -> int:
+        """A release that did not end (T_RELEASE): count the timeslot idle whatever the far end shows."""
+        self.state = LineState.IDLE
+        self.tx = self.variant.bits("idle")
+        return self.tx

@@ -1,0 +1,202 @@
+"""The simulator's configuration: the board layout, per-line exchange settings, phones, scenarios.
+
+TOML, all sections optional; ``DEFAULT_TOML`` is what ``callbox-sim`` runs with no ``--config``
+(span 1 = 4 FXO lines, span 2 = 8 FXS phones 8001-8008, span 3 = E1 CAS, span 4 = E1 HDLC).
+The format is documented in docs/sim.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hal.ports import build_spans
+from sim.central_office import LineSettings, Scenario
+
+DEFAULT_TOML = """\
+[board]
+name = "callbox-sim"
+record_s = 120       # what phones and CO lines heard, kept this long
+e1_record_s = 30     # per E1 timeslot
+
+[[span]]
+id = 1
+kind = "fxo"
+ports = 4
+
+[[span]]
+id = 2
+kind = "fxs"
+ports = 8
+first_extension = 8001
+
+[[span]]
+id = 3
+kind = "e1"
+signalling = "cas"
+
+[[span]]
+id = 4
+kind = "e1"
+signalling = "hdlc"
+
+[co]
+callerid = "fsk_mdmf"          # fsk_mdmf | fsk_sdmf | dtmf | none
+inter_digit_timeout_s = 3.0
+disconnect = ["busy"]          # plus "loop_current", "polarity" where the line gives them
+
+[co.default_scenario]
+action = "answer"
+after_s = 3.0
+"""
+
+
+class ConfigError(ValueError):
+    """A configuration the simulator cannot use (the message names the key)."""
+
+
+@dataclass
+class PhoneSettings:
+    extension: str
+    callerid: str = "auto"  # fsk | dtmf | auto | none
+    auto_answer_rings: int = 0
+    auto_hangup_s: float | None = None
+
+
+@dataclass
+class SimConfig:
+    name: str = "callbox-sim"
+    layout: list[dict] = field(default_factory=list)
+    record_s: float = 120.0
+    e1_record_s: float = 30.0
+    co_defaults: LineSettings = field(default_factory=LineSettings)
+    co_lines: dict[str, LineSettings] = field(default_factory=dict)
+    default_scenario: Scenario = field(default_factory=Scenario)
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    phones: dict[str, PhoneSettings] = field(default_factory=dict)
+    traffic: dict | None = None
+
+
+def _num(v: object, key: str) -> float:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise ConfigError(f"{key}: must be a number")
+    return float(v)
+
+
+def parse_config(data: dict) -> SimConfig:
+    """Build a SimConfig from parsed TOML; raise ConfigError naming the bad key."""
+    cfg = SimConfig()
+    board = data.get("board", {})
+    if not isinstance(board, dict):
+        raise ConfigError("board: must be a table")
+    cfg.name = str(board.get("name", cfg.name))
+    cfg.record_s = _num(board.get("record_s", cfg.record_s), "board.record_s")
+    cfg.e1_record_s = _num(board.get("e1_record_s", cfg.e1_record_s), "board.e1_record_s")
+    spans = data.get("span")
+    if spans is None:
+        spans = tomllib.loads(DEFAULT_TOML)["span"]
+    if not isinstance(spans, list) or not spans:
+        raise ConfigError("span: must be a non-empty array of tables")
+    ids = set()
+    for i, s in enumerate(spans):
+        key = f"span[{i}]"
+        if not isinstance(s, dict):
+            raise ConfigError(f"{key}: must be a table")
+        kind = s.get("kind")
+        sid = s.get("id", i + 1)
+        if not isinstance(sid, int) or sid < 1 or sid in ids:
+            raise ConfigError(f"{key}.id: must be a unique positive integer")
+        ids.add(sid)
+        if kind in ("fxs", "fxo"):
+            n = s.get("ports")
+            if not isinstance(n, int) or not 1 <= n <= 64:
+                raise ConfigError(f"{key}.ports: must be an integer 1..64")
+            cfg.layout.append({"id": sid, "kind": kind, "ports": n})
+            if kind == "fxs":
+                exts = s.get("extensions")
+                if exts is None:
+                    base = s.get("first_extension", 8001 if sid == 2 else sid * 1000 + 1)
+                    if not isinstance(base, int):
+                        raise ConfigError(f"{key}.first_extension: must be an integer")
+                    exts = [str(base + k) for k in range(n)]
+                if not isinstance(exts, list) or len(exts) != n:
+                    raise ConfigError(f"{key}.extensions: must list {n} extension labels")
+                for k, ext in enumerate(exts, start=1):
+                    cfg.phones[f"{sid}/{k}"] = PhoneSettings(str(ext))
+        elif kind == "e1":
+            sig = s.get("signalling", "cas")
+            if sig not in ("cas", "hdlc"):
+                raise ConfigError(f"{key}.signalling: must be 'cas' or 'hdlc'")
+            cfg.layout.append({"id": sid, "kind": "e1", "signalling": sig})
+        else:
+            raise ConfigError(f"{key}.kind: must be 'fxs', 'fxo' or 'e1'")
+    spans_built = build_spans(cfg.layout)
+    ports = {p.id: p for sp in spans_built for p in sp.ports}
+
+    co = data.get("co", {})
+    if not isinstance(co, dict):
+        raise ConfigError("co: must be a table")
+    base = {k: v for k, v in co.items() if k not in ("line", "scenario", "default_scenario")}
+    try:
+        cfg.co_defaults = LineSettings.from_dict(base)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"co: {exc}") from exc
+    for i, ln in enumerate(co.get("line", [])):
+        port = ln.get("port") if isinstance(ln, dict) else None
+        if port not in ports or ports[port].kind.value != "fxo":
+            raise ConfigError(f"co.line[{i}].port: {port!r} is not an FXO port of the layout")
+        try:
+            cfg.co_lines[port] = LineSettings.from_dict(ln, cfg.co_defaults)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"co.line[{i}]: {exc}") from exc
+    try:
+        if "default_scenario" in co:
+            cfg.default_scenario = Scenario.from_dict(co["default_scenario"])
+        for i, sc in enumerate(co.get("scenario", [])):
+            num = sc.get("number")
+            if not isinstance(num, str) or not num:
+                raise ConfigError(f"co.scenario[{i}].number: must be a string")
+            cfg.scenarios[num] = Scenario.from_dict(sc)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"co.scenario: {exc}") from exc
+
+    for i, ph in enumerate(data.get("phone", [])):
+        port = ph.get("port") if isinstance(ph, dict) else None
+        if port not in cfg.phones:
+            raise ConfigError(f"phone[{i}].port: {port!r} is not an FXS port of the layout")
+        cur = cfg.phones[port]
+        cid = ph.get("callerid", cur.callerid)
+        if cid not in ("fsk", "dtmf", "auto", "none"):
+            raise ConfigError(f"phone[{i}].callerid: must be fsk, dtmf, auto or none")
+        rings = ph.get("auto_answer_rings", 0)
+        if not isinstance(rings, int) or rings < 0:
+            raise ConfigError(f"phone[{i}].auto_answer_rings: must be a non-negative integer")
+        hang = ph.get("auto_hangup_s")
+        cfg.phones[port] = PhoneSettings(str(ph.get("extension", cur.extension)), cid, rings,
+                                         None if hang is None else _num(hang, f"phone[{i}].auto_hangup_s"))
+    exts = [p.extension for p in cfg.phones.values()]
+    if len(set(exts)) != len(exts):
+        raise ConfigError("phone: extension labels must be unique")
+    traffic = data.get("traffic")
+    if traffic is not None and not isinstance(traffic, dict):
+        raise ConfigError("traffic: must be a table")
+    cfg.traffic = traffic
+    return cfg
+
+
+def load_config(path: str | Path | None = None) -> SimConfig:
+    """The config at ``path`` (or the default); raises ConfigError with the file name on problems."""
+    if path is None:
+        return parse_config(tomllib.loads(DEFAULT_TOML))
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{p}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc

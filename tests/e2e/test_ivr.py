@@ -1,0 +1,150 @@
+"""End to end, real time: a caller on the simulated central office walks the travel-agency IVR by
+DTMF; a test integrator on the API socket answers the tour lookup and the caller hears the price
+read back in Mandarin (checked by correlation with the same TTS); the operator key rings an agent
+and the IVR path reaches the CDR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.api.client import ApiClient
+from ivr.tts import Tts
+from tests.conftest import e2e_config
+from tests.support.audio import contains, decode
+from tests.support.processes import DEFAULT_CONFIG, DaemonProcess, SimProcess, wait_for
+from tests.support.world import World
+
+pytestmark = pytest.mark.e2e
+LINE = "1/1"
+
+
+def _ivr_daemon(tmp_path: Path, sim: SimProcess, holidays: str):
+    """The default config with the IVR on PSTN-1/2; the office open around the clock, except on ``holidays``."""
+    flow = (DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8")
+    flow = flow.replace('hours = { mon-fri = ["09:00-18:00"], sat = ["09:00-12:00"] }',
+                        'hours = { mon-sun = ["00:00-24:00"] }').replace(
+        'holidays = ["2026-10-01..2026-10-07", "2027-01-01"]', f"holidays = {holidays}")
+    (tmp_path / "flow.toml").write_text(flow, encoding="utf-8")
+    cfg = e2e_config(tmp_path, ivr_lines=True)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace(f'"{DEFAULT_CONFIG.parent}/ivr/travel-agency.toml"', f'"{tmp_path / "flow.toml"}"'),
+                   encoding="utf-8")
+    d = DaemonProcess(tmp_path, sim, cfg)
+    d.start()
+    return d
+
+
+@pytest.fixture
+def ivr_daemon(tmp_path: Path, sim: SimProcess):
+    d = _ivr_daemon(tmp_path, sim, "[]")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def holiday_daemon(tmp_path: Path, sim: SimProcess):
+    today = dt.date.today()
+    span = f'["{today - dt.timedelta(days=2)}..{today + dt.timedelta(days=300)}"]'
+    d = _ivr_daemon(tmp_path, sim, span)  # a holiday for the whole test: callers go to voicemail
+    yield d
+    d.stop()
+
+
+def _tts(tmp: Path, text: str) -> np.ndarray:
+    return decode(Tts(tmp / "tts").request(text, "cmn-latn-pinyin").result(60).read_bytes())
+
+
+def test_caller_walks_the_menu_and_hears_the_integrators_answer(ivr_daemon: DaemonProcess, tmp_path: Path) -> None:
+    w = World(ivr_daemon.sim)
+    answered: list[dict] = []
+    integrator = ApiClient(str(ivr_daemon.api_socket), timeout=30)
+    integrator.call("subscribe", kinds=["ivr.lookup"])
+
+    def serve() -> None:  # a booking system: answers tour lookups by code
+        while not answered:
+            try:
+                integrator.call("whoami")
+            except Exception:
+                return
+            for ev in integrator.events:
+                if ev["kind"] == "ivr.lookup":
+                    answered.append(ev)
+                    integrator.call("ivr.lookup_reply", request=ev["request"],
+                                    data={"price": "12880", "date": "2026-12-01"})
+            time.sleep(0.1)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    price = _tts(tmp_path, "一万两千八百八十元整")
+    w.co_call(LINE, "13800138000")
+    wait_for(lambda: w.co_state(LINE)["hook"] == "off", 12, "the IVR to answer")
+    time.sleep(1.5)
+    w.co_dial(LINE, "1")  # barges into the welcome: routes menu
+    time.sleep(1.0)
+    w.co_dial(LINE, "3")  # tour code
+    time.sleep(1.0)
+    mark = w.tick()
+    w.co_dial(LINE, "123456#")
+    wait_for(lambda: answered, 15, "the integrator to get the lookup")
+    assert answered[0]["params"] == {"code": "123456"} and answered[0]["caller"] == "13800138000"
+    time.sleep(len(price) / 8000 + 4.0)
+    heard = decode(w.co_heard(LINE, since=mark))
+    assert contains(heard, price) > 0.9  # the caller heard 一万两千八百八十元整
+    time.sleep(8.0)  # the departure date is read next (~7 s); then the tour menu, where 0 is the operator
+    w.co_dial(LINE, "0")
+    phone = w.phone("8001")
+    wait_for(lambda: phone.state()["ringing"], 15, "the operator's phone")
+    phone.off_hook()
+    time.sleep(1.0)
+    w.co_hangup(LINE)
+    (cdr,) = wait_for(lambda: ivr_daemon.api.call("cdr.list"), 10, "the CDR")
+    phone.on_hook()
+    assert cdr["ivr_flow"] == "travel-agency" and cdr["dst"] == "8001"
+    assert "find_tour" in cdr["ivr_path"] and cdr["ivr_keys"].startswith("13123456")
+    integrator.close()
+
+
+def test_a_spoken_message_is_left_and_played_back_to_the_box_owner(holiday_daemon: DaemonProcess,
+                                                                  tmp_path: Path) -> None:
+    w = World(holiday_daemon.sim)
+    wav = tmp_path / "caller.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-w", str(wav), "我想预订下个月去云南的旅行，请回电"],
+                   check=True)
+    w.co_call(LINE, "13800138000")
+    wait_for(lambda: w.co_state(LINE)["hook"] == "off", 12, "the IVR to answer")
+    wait_for(lambda: holiday_daemon.api.call("ivr.calls") and holiday_daemon.api.call("ivr.calls")[0]["voicemail"],
+             30, "the holiday prompt and the beep")
+    time.sleep(0.6)
+    w.call("co.send_wav", line=LINE, path=str(wav))
+    time.sleep(5.0)
+    w.co_silence(LINE)
+    w.co_dial(LINE, "#")
+    wait_for(lambda: not holiday_daemon.api.call("calls"), 20, "the message saved and the call ended")
+    cdr = holiday_daemon.api.call("cdr.list")[-1]
+    assert "holiday" in cdr["ivr_path"]
+    # the box owner (8001 is notified) hears the stutter dial tone, dials *97 and the PIN, presses 1
+    owner = w.phone("8001")
+    owner.off_hook()
+    time.sleep(0.4)
+    mark = w.tick()
+    time.sleep(1.2)
+    assert World.cadence_ms(owner.heard(since=mark))[1] > 0  # stutter, not steady
+    owner.dial("*97")
+    time.sleep(4.0)
+    owner.dial("2468#")
+    time.sleep(6.0)
+    mark = w.tick()
+    owner.dial("1")
+    time.sleep(14.0)
+    heard = decode(owner.heard(since=mark))
+    spoken = decode(subprocess.run(["sox", str(wav), "-t", "raw", "-r", "8000", "-c", "1", "-e", "a-law", "-"],
+                                   capture_output=True, check=True).stdout)
+    assert contains(heard, spoken[8000:16000]) > 0.8  # a second of what the caller said, played back
+    owner.on_hook()

@@ -1,0 +1,68 @@
+"""End to end: a call through the simulator is recorded — caller left, agent right, each measured
+in the file —, indexed under the CDR's call id, fetched through the API byte for byte, read by sox."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from hal.dsp.measure import dominant_frequency, level_dbm0
+from recorder.wav import read
+from tests.support.processes import DaemonProcess, wait_for
+from tests.support.world import World
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: Path) -> None:
+    w = World(daemon.sim)
+    w.co_call("1/1", "13800138000")
+    phone = w.phone("8001")
+    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
+    phone.off_hook()
+    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    w.co_send_tone("1/1", 1000.0)
+    phone.send_tone(400.0)
+    time.sleep(2.0)
+    phone.on_hook()
+    (cdr,) = wait_for(lambda: daemon.api.call("cdr.list"), 10, "the CDR")
+    rows = wait_for(lambda: [r for r in daemon.api.call("recordings.query", call_id=cdr["id"])
+                             if r.get("status") == "complete"], 10, "the finished recording")
+    row = rows[0]
+    assert row["caller"] == "13800138000" and row["agent"] == "8001" and row["trunk"] == "PSTN-1"
+
+    data, offset = b"", 0
+    while True:
+        chunk = daemon.api.call("recordings.fetch", call=cdr["id"], offset=offset)
+        data += chunk["data"]
+        offset += len(chunk["data"])
+        if not chunk["more"]:
+            break
+    assert len(data) == row["size"] and hashlib.sha256(data).hexdigest() == row["sha256"]
+    path = tmp_path / "call.wav"
+    path.write_bytes(data)
+    soxi = subprocess.run(["soxi", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Channels       : 2" in soxi and "8000" in soxi and "A-law" in soxi
+    info, audio = read(path)
+    left, right = audio[:, 0].astype(float), audio[:, 1].astype(float)
+    mid = slice(len(left) // 4, 3 * len(left) // 4)  # the middle of the call: both tones on
+    assert dominant_frequency(left[mid]) == pytest.approx(1000.0, rel=0.02)  # the caller
+    assert dominant_frequency(right[mid]) == pytest.approx(400.0, rel=0.02)  # the agent
+    assert level_dbm0(left[mid]) > -20 and level_dbm0(right[mid]) > -20
+    assert 1.5 < len(left) / 8000 < 4.0  # the answered part of the call
+
+
+def test_recording_api_checks_its_arguments(daemon: DaemonProcess) -> None:
+    from daemon.api.protocol import ApiError
+
+    with pytest.raises(ApiError) as err:
+        daemon.api.call("recordings.fetch", call="no-such-call")
+    assert err.value.code == "not_found"
+    with pytest.raises(ApiError) as err:
+        daemon.api.call("recordings.query", limit="lots")
+    assert err.value.code == "bad_argument"
+    assert "alarms" in daemon.api.call("recordings.status")

@@ -1,0 +1,127 @@
+"""End to end: the daemon as a service — kill -9 recovery, bad config, a noisy board link, systemd
+notifications, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.audio import tone_frequency
+from tests.support.processes import BIN, DaemonProcess, SimProcess, wait_for
+from tests.support.world import World
+
+pytestmark = pytest.mark.e2e
+
+
+def test_kill_9_during_a_call(daemon: DaemonProcess) -> None:
+    w = World(daemon.sim)
+    # one finished call first: its CDR must survive untouched
+    a, b = w.phone("8001"), w.phone("8002")
+    a.off_hook()
+    time.sleep(0.3)
+    a.dial("8002")
+    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
+    b.off_hook()
+    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    b.on_hook()
+    wait_for(lambda: daemon.api.call("cdr.list"), 5, "first CDR")
+    a.on_hook()
+    before = daemon.api.call("cdr.list")
+
+    w.co_call("1/2", "13912345678")
+    phone = w.phone("8001")
+    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
+    phone.off_hook()
+    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "inbound answered")
+    daemon.kill9()
+    phone.on_hook()
+    daemon.start()
+    cdrs = daemon.api.call("cdr.list")
+    assert cdrs[: len(before)] == before  # earlier CDRs intact
+    interrupted = [c for c in cdrs if c.get("interrupted")]
+    assert len(interrupted) == 1
+    assert interrupted[0]["caller"] == "13912345678" and interrupted[0]["disposition"] == "INTERRUPTED"
+    assert not daemon.api.call("calls")
+    # every line back to idle: the CO line was released, the phones are idle and usable again
+    wait_for(lambda: w.co_state("1/2")["hook"] == "on", 3, "CO line 1/2 released")
+    ports = {p["port"]: p for p in daemon.api.call("ports")}
+    assert all("call" not in p for p in ports.values())
+    w.co_call("1/1", "13800000001")
+    wait_for(lambda: any(w.phone(n).state()["ringing"] for n in ("8001", "8002")), 8, "a new call rings")
+
+
+def test_invalid_config_exits_nonzero_naming_file_key_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[box]\nname = "x"\n\n[[extension]]\nnumber = "8001"\nport = "two"\n', encoding="utf-8")
+    r = subprocess.run([str(BIN / "callboxd"), "--config", str(cfg), "--state-dir", str(tmp_path / "s")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert f"{cfg}:6: extension[0].port:" in r.stderr
+
+
+def test_garbage_on_the_board_link_is_dropped(daemon: DaemonProcess) -> None:
+    w = World(daemon.sim)
+    a, b = w.phone("8001"), w.phone("8002")
+    a.off_hook()
+    time.sleep(0.3)
+    a.dial("8002")
+    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
+    b.off_hook()
+    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    a.send_tone(900.0)
+    ticks = daemon.api.call("status")["ticks"]
+    for _ in range(5):
+        w.inject_garbage(2000)
+        time.sleep(0.1)
+    time.sleep(0.5)
+    st = daemon.api.call("status")
+    assert st["link"]["dropped_bytes"] > 0 and st["ticks"] > ticks + 20
+    assert len(daemon.api.call("calls")) == 1  # the call is still up
+    mark = w.tick()
+    time.sleep(0.8)
+    assert tone_frequency(b.heard(since=mark)) == pytest.approx(900.0, rel=0.02)
+    a.on_hook()
+    b.on_hook()
+    assert "dropped" in daemon.log_text() or "garbage" in daemon.log_text() or "bad" in daemon.log_text()
+
+
+def test_systemd_notifications_and_cli(daemon: DaemonProcess) -> None:
+    notices = daemon.read_notices()
+    assert "READY=1" in notices
+    assert any(n.startswith("STATUS=board up") for n in notices)
+    out = subprocess.run([str(BIN / "callbox"), "--socket", str(daemon.api_socket), "status"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and "board: up" in out.stdout
+    out = subprocess.run([str(BIN / "callbox"), "--socket", str(daemon.api_socket), "cdr", "list"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and "disposition" in out.stdout
+
+
+def test_ready_only_once_the_board_is_open(tmp_path: Path) -> None:
+    """Started before the simulator, the daemon waits (no READY=1), then becomes ready when it appears."""
+    sim_dir = tmp_path / "sim"
+
+    class Late(SimProcess):
+        def __init__(self) -> None:  # not started yet: only the paths
+            self.rundir = sim_dir
+            self.board_socket = sim_dir / "board.sock"
+
+    from tests.conftest import e2e_config
+
+    d = DaemonProcess(tmp_path, Late(), e2e_config(tmp_path))  # type: ignore[arg-type]
+    d.start(wait_ready=False, extra_env={"WATCHDOG_USEC": "2000000"})
+    time.sleep(1.5)
+    assert "READY=1" not in d.read_notices()
+    assert d.proc.poll() is None
+    sim = SimProcess(sim_dir)
+    try:
+        wait_for(lambda: "READY=1" in d.read_notices(), 15, "READY=1 after the board appears")
+        wait_for(lambda: "WATCHDOG=1" in d.read_notices(), 5, "WATCHDOG=1 pings")
+    finally:
+        d.stop()
+        sim.stop()
+    assert sys.platform.startswith("linux")

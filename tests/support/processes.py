@@ -1,0 +1,141 @@
+"""Start ``callbox-sim`` and ``callboxd`` as real processes for end-to-end tests.
+
+The daemon gets its own NOTIFY_SOCKET (a datagram socket the test owns), so tests see READY=1,
+STATUS= and WATCHDOG=1 exactly as systemd would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from daemon.api.client import ApiClient
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = ROOT / "packaging" / "callbox.toml"
+BIN = Path(sys.executable).parent
+
+
+def default_config_text(ivr_lines: bool = False) -> str:
+    """The default travel-agency config, movable to any directory (flow paths made absolute). Without
+    ``ivr_lines`` the inbound lines ring their destinations directly (what the foundation's tests test);
+    the IVR's tests keep the flow on PSTN-1 and PSTN-2."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT_CONFIG.parent}/ivr/')
+    return text if ivr_lines else re.sub(r"(?m)^ivr = .*\n", "", text)
+
+
+def wait_for(pred, timeout: float, what: str, interval: float = 0.05):
+    end = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class SimProcess:
+    def __init__(self, rundir: Path, config: Path | None = None) -> None:
+        self.rundir = rundir
+        rundir.mkdir(parents=True, exist_ok=True)
+        self.log = open(rundir / "sim.log", "w")  # noqa: SIM115
+        cmd = [str(BIN / "callbox-sim"), "--rundir", str(rundir)]
+        if config:
+            cmd += ["--config", str(config)]
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.board_socket = rundir / "board.sock"
+        self.control_socket = rundir / "control.sock"
+        wait_for(lambda: self.control_socket.exists() and self.board_socket.exists(), 15, "callbox-sim sockets")
+        from sim.control import SimControl
+
+        self.control = SimControl(str(self.control_socket))
+
+    def call(self, op: str, **args):
+        return self.control.call(op, **args)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class DaemonProcess:
+    def __init__(self, workdir: Path, sim: SimProcess, config: Path = DEFAULT_CONFIG) -> None:
+        self.workdir = workdir
+        self.sim = sim
+        self.config = config
+        self.api_socket = workdir / "api.sock"
+        self.state_dir = workdir / "state"
+        self.notify_path = workdir / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.notify.setblocking(False)
+        self.notices: list[str] = []
+        self.proc: subprocess.Popen | None = None
+        self.api: ApiClient | None = None
+        self.runs = 0
+
+    def start(self, wait_ready: bool = True, extra_env: dict | None = None) -> None:
+        env = dict(os.environ, NOTIFY_SOCKET=str(self.notify_path), **(extra_env or {}))
+        self.runs += 1
+        self.read_notices()
+        self.notices = []  # READY=1 must come from this run, not an earlier one
+        self.log = open(self.workdir / f"callboxd.{self.runs}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(BIN / "callboxd"), "--config", str(self.config), "--state-dir", str(self.state_dir),
+             "--board-socket", str(self.sim.board_socket), "--api-socket", str(self.api_socket), "--log", "stderr"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if wait_ready:
+            wait_for(lambda: "READY=1" in self.read_notices() or self._died(), 20, "READY=1")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"callboxd exited with {self.proc.returncode}: {self.log_text()}")
+            self.api = ApiClient(str(self.api_socket))
+
+    def _died(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def read_notices(self) -> list[str]:
+        while True:
+            try:
+                self.notices += self.notify.recv(4096).decode().split("\n")
+            except BlockingIOError:
+                return self.notices
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.workdir / f"callboxd.{self.runs}.log").read_text()
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        if self.api:
+            self.api.close()
+            self.api = None
+
+    def stop(self) -> int | None:
+        if self.api:
+            self.api.close()
+            self.api = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.notify.close()
+        return rc

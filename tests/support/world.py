@@ -1,0 +1,82 @@
+"""``World``: what an end-to-end test does to the simulated telephone world, in its own words.
+
+A thin layer over ``sim.control.SimControl`` (the simulator's control socket): phones as objects,
+the central office's lines, E1 far ends, and the one audio measurement tests share, a tone's cadence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.control import SimControl
+from tests.support.audio import decode
+
+FRAME_MS = 20
+
+
+class Phone:
+    """One simulated analog phone (by extension number or port)."""
+
+    def __init__(self, control: SimControl, ext: str) -> None:
+        self.control, self.ext = control, ext
+
+    def off_hook(self) -> None:
+        self.control.phone_off_hook(self.ext)
+
+    def on_hook(self) -> None:
+        self.control.phone_on_hook(self.ext)
+
+    def flash(self, ms: int = 300) -> None:
+        self.control.phone_flash(self.ext, ms)
+
+    def dial(self, digits: str) -> None:
+        self.control.phone_dial(self.ext, digits)
+
+    def send_tone(self, freq: float, level: float = -10.0) -> None:
+        self.control.phone_send_tone(self.ext, freq, level)
+
+    def silence(self) -> None:
+        self.control.phone_silence(self.ext)
+
+    def heard(self, since: int | None = None) -> bytes:
+        return self.control.phone_heard(self.ext, since=since)
+
+    def state(self) -> dict[str, Any]:
+        return self.control.phone_state(self.ext)
+
+
+class World(SimControl):
+    def __init__(self, sim: Any) -> None:
+        super().__init__(str(sim.control_socket))
+
+    def phone(self, ext: str) -> Phone:
+        return Phone(self, ext)
+
+    def co_line_with_digits(self, digits: str) -> str | None:
+        """The CO line whose current or last call dialled ``digits`` (complete), if any."""
+        for line, st in self.co_state()["lines"].items():
+            call = st.get("call") or {}
+            if call.get("number") == digits or (st.get("in_call") and self.co_digits(line) == digits):
+                return line
+        return None
+
+    @staticmethod
+    def cadence_ms(alaw: bytes, threshold_dbm0: float = -40.0) -> tuple[int, int]:
+        """The median on and off times (ms) of the tone in ``alaw``, from its 20 ms frames' levels."""
+        lin = decode(alaw).astype(np.float64)
+        frames = lin[: len(lin) // 160 * 160].reshape(-1, 160)
+        on = 10 * np.log10(np.mean(frames ** 2, axis=1) / (32768.0 ** 2 / 2) + 1e-12) + 3.14 > threshold_dbm0
+        edges = np.flatnonzero(np.diff(on.astype(int))) + 1
+        bounds = np.concatenate([[0], edges, [len(on)]])
+        runs = [(bool(on[a]), int(b - a), a > 0 and b < len(on)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+        def typical(kind: bool) -> int:
+            whole = [n for k, n, w in runs if k is kind and w]
+            cut = [n for k, n, w in runs if k is kind and not w]  # cut by the window: a lower bound
+            return int(np.median(whole)) * FRAME_MS if whole else max(cut, default=0) * FRAME_MS
+
+        if len(runs) < 3:
+            return (0, 0)
+        return (typical(True), typical(False))

@@ -1,0 +1,92 @@
+"""Roles: from the peer's Unix credentials (SO_PEERCRED) or a token; each op checks its role; changes
+are audited with who made them."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+
+import pytest
+
+from daemon.api.client import ApiClient
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.roles import highest, role_for
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+def _as_nobody(path: str, calls: list[tuple[str, dict]]) -> list:
+    """Make ``calls`` on the API at ``path`` from a child process running as the user nobody."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, call, report as JSON, exit without cleanup
+        code = 1
+        try:
+            os.close(rfd)
+            os.setgroups([])
+            os.setgid(NOBODY.pw_gid)
+            os.setuid(NOBODY.pw_uid)
+            out = []
+            with ApiClient(path) as c:
+                for op, kw in calls:
+                    try:
+                        out.append(c.call(op, **kw))
+                    except ApiError as e:
+                        out.append({"error": e.code})
+            os.write(wfd, json.dumps(out).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as r:
+        data = r.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data
+    return json.loads(data)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_an_unprivileged_peer_is_an_agent_until_it_shows_a_token(server) -> None:
+    srv, path, _ = server
+    out = _as_nobody(path, [("whoami", {}), ("echo", {"value": 7}), ("integrator.change", {}),
+                            ("auth", {"token": "wrong"}), ("auth", {"token": "tok-int"}),
+                            ("integrator.change", {}), ("admin.change", {})])
+    assert out[0]["role"] == "agent" and out[0]["user"] == "nobody" and out[0]["uid"] == NOBODY.pw_uid
+    assert out[1] == 7
+    assert out[2] == {"error": ErrorCode.FORBIDDEN} and out[3] == {"error": ErrorCode.FORBIDDEN}
+    assert out[4]["role"] == "integrator" and out[5] == "done"
+    assert out[6] == {"error": ErrorCode.FORBIDDEN}
+    assert [a["op"] for a in srv.audited] == ["integrator.change"]  # denied calls change nothing
+    assert "nobody" in srv.audited[0]["who"] and srv.audited[0]["role"] == "integrator"
+
+
+def test_root_is_admin_and_its_changes_are_audited(server) -> None:
+    srv, path, _ = server
+    with ApiClient(path) as c:
+        assert c.call("whoami")["role"] == "admin"
+        assert c.call("admin.change", note="x") == "changed"
+        with pytest.raises(ApiError) as err:
+            c.call("nope")
+        assert err.value.code == ErrorCode.UNKNOWN_OP
+    (rec,) = srv.audited
+    assert rec["op"] == "admin.change" and rec["args"] == {"note": "x"} and rec["who"].startswith("root(uid 0")
+
+
+def test_role_rules() -> None:
+    assert role_for(0, 0, "root") == "admin"
+    assert role_for(NOBODY.pw_uid, NOBODY.pw_gid, "nobody") == "agent"
+    assert highest(["agent", "supervisor", "integrator"]) == "supervisor" and highest([]) == "agent"
+
+
+def test_subscription_filters_by_extension(server) -> None:
+    srv, path, loop = server
+    with ApiClient(path) as a:
+        a.call("subscribe", kinds=["call."], filters={"extension": ["8001"]})
+        for ext in ("8002", "8001"):
+            loop.call_soon_threadsafe(lambda e=ext: srv.publish("call.ringing", extension=e, caller="138"))
+        loop.call_soon_threadsafe(lambda: srv.publish("call.offered", port="1/1"))  # no extension: not for it
+        assert a.call("echo", value=1) == 1
+        assert [e["extension"] for e in a.events] == ["8001"]
+        with pytest.raises(ApiError):
+            a.call("subscribe", kinds=["call."], filters={"colour": ["red"]})

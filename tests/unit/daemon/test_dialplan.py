@@ -1,0 +1,31 @@
+"""Dial plan: extension numbers, the outbound prefix, invalid numbers."""
+
+from pathlib import Path
+
+from daemon.config import load_config
+from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
+
+CFG = load_config(Path(__file__).resolve().parents[3] / "packaging" / "callbox.toml")
+
+
+def test_extension_matches_when_complete() -> None:
+    dp = Dialplan(CFG)
+    assert dp.match("8") == Incomplete(False)
+    assert dp.match("800") == Incomplete(False)
+    assert dp.match("8002") == Extension("8002")
+
+
+def test_outbound_prefix_completes_on_timeout_or_hash() -> None:
+    dp = Dialplan(CFG)
+    assert dp.match("9") == Incomplete(False)
+    assert dp.match("912301") == Incomplete(True)
+    assert dp.match("912301", timed_out=True) == Outside("12301")
+    assert dp.match("912301#") == Outside("12301")
+    assert isinstance(dp.match("9", timed_out=True), Invalid)
+
+
+def test_invalid_numbers() -> None:
+    dp = Dialplan(CFG)
+    assert isinstance(dp.match("7"), Invalid)
+    assert isinstance(dp.match("8009"), Invalid)
+    assert isinstance(dp.match("80", timed_out=True), Invalid)

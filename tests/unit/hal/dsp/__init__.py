@@ -1,0 +1,1 @@
+"""Tests of the per-channel DSP modules."""

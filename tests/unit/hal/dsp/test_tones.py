@@ -1,0 +1,45 @@
+"""Tone generation: China's plan at the right frequency, level and cadence, phase continuous."""
+
+import numpy as np
+import pytest
+
+from hal.dsp.measure import dominant_frequency, level_dbm0
+from hal.dsp.tones import CHINA, ToneGenerator, ToneName, sine
+
+
+def _play(tone: ToneName, seconds: float) -> np.ndarray:
+    gen = ToneGenerator(CHINA[tone])
+    return np.concatenate([gen.generate(160) for _ in range(int(seconds * 50))])
+
+
+def _cadence_ms(x: np.ndarray) -> list[int]:
+    """Lengths (ms) of the on and off runs, measured in 5 ms blocks."""
+    on = (np.abs(x).reshape(-1, 40).max(axis=1) > 0).astype(int)
+    edges = np.flatnonzero(np.diff(on)) + 1
+    return [int(n) * 5 for n in np.diff(np.concatenate([[0], edges, [len(on)]]))]
+
+
+@pytest.mark.parametrize(("tone", "cadence"), [
+    (ToneName.BUSY, [350, 350]), (ToneName.CONGESTION, [700, 700]), (ToneName.RINGBACK, [1000, 4000]),
+    (ToneName.CALL_WAITING, [400, 4000]), (ToneName.FAX_CNG, [500, 3000]),
+])
+def test_cadenced_tones(tone: ToneName, cadence: list[int]) -> None:
+    x = _play(tone, 12)
+    runs = _cadence_ms(x)
+    assert runs[:4] == cadence * 2
+    on = x[: cadence[0] * 8]
+    assert dominant_frequency(on) == pytest.approx(CHINA[tone].freqs[0], rel=0.002)
+    assert level_dbm0(on) == pytest.approx(CHINA[tone].level_dbm0, abs=0.1)
+
+
+def test_dial_tone_is_continuous_450_hz_and_phase_continuous() -> None:
+    x = _play(ToneName.DIAL, 2).astype(np.int32)
+    assert dominant_frequency(x) == pytest.approx(450.0, rel=0.002)
+    assert level_dbm0(x[:8000]) == pytest.approx(-10.0, abs=0.1) and level_dbm0(x[8000:]) == pytest.approx(-10.0, abs=0.1)
+    peak = np.abs(x).max()
+    assert np.abs(np.diff(x)).max() <= 2 * np.pi * 450 / 8000 * peak + 2  # no jump at frame edges
+
+
+def test_sine_level() -> None:
+    assert level_dbm0(sine(1000.0, -20.0, 8000)) == pytest.approx(-20.0, abs=0.05)
+    assert level_dbm0(np.zeros(160)) == -100.0
