@@ -426,6 +426,7 @@ class No1Trunk(PortMachine):
         self._end_call(Cause.RECOVERY_ON_TIMER_EXPIRY)
         if self.line.state is LineState.IN_CLEARED_BACK:
             self._set_cas(self.line.local("forced_release"))  # then clear-forward (idle), or T_RELEASE
+            self.state = T.RELEASING
             self._arm("T_RELEASE", now)
         else:
             self._release_to_idle(now)

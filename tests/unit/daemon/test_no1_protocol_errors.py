@@ -21,6 +21,7 @@ from tests.unit.daemon.test_no1_calls import config
 SPAN, TS = 3, 1
 PORT = f"{SPAN}/{TS}"
 IDLE, SEIZE, ACK = 0b1011, 0b0011, 0b1111
+FORCED_RELEASE = 0b0011  # backward A=0 B=0
 
 
 class Scripted:
@@ -178,7 +179,9 @@ def test_far_end_vanishing_after_answer_is_released_by_timer(tmp_path: Path) -> 
     box.run(1.0)
     assert trunk_state(box) == "in_clearing"
     box.run_until(lambda: trunk_state(box) != "in_clearing", 61, "T_CLEAR_FORWARD")
-    assert sw.scripted.host_bits == IDLE and trunk_state(box) in ("releasing", "idle")
+    assert trunk_state(box) == "releasing" and sw.scripted.host_bits == FORCED_RELEASE
+    box.run_until(lambda: sw.scripted.host_bits == IDLE, 11, "T_RELEASE to force the timeslot idle")
+    assert trunk_state(box) == "idle"
     sw.scripted.bits = IDLE
     box.run(0.5)
     assert box.engine.is_free(PORT)
