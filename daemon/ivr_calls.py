@@ -32,24 +32,21 @@ from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
 from hal.dsp.tones import sine
 from ivr.audio import AudioLibrary, Playback
 from ivr.events import (
-    ArmTimer,
+    Action,
     AudioItem,
-    CancelTimer,
     Digit,
-    HangupRequest,
     HungUp,
-    Play,
+    Input,
     PromptDone,
     PromptFile,
     RecordingDone,
-    StartRecording,
-    StopPlay,
     TimerFired,
+    TransferFailed,
     TtsText,
 )
 from ivr.flow import Flow
 from ivr.flow_config import load_flow
-from ivr.interface import IvrCall
+from ivr.interface import IvrCall, dispatch
 from ivr.mailbox import MailboxSession, StoreRequest, StoreResult, run_store_request
 from ivr.prompts import Prompts
 from ivr.silence import SilenceDetector
@@ -118,7 +115,7 @@ class IvrLeg:
     def arm_timer(self, timer_id: int, at: float) -> None:
         self.cancel_timer(timer_id)
         self.timers[timer_id] = self.service.engine.timers.call_at(
-            at, lambda: self._if_here(lambda: self.ivr.on_timer(timer_id, self.service.engine.now())))
+            at, lambda: self._feed(TimerFired(timer_id, self.service.engine.now())))
 
     def cancel_timer(self, timer_id: int) -> None:
         t = self.timers.pop(timer_id, None)
@@ -138,8 +135,7 @@ class IvrLeg:
 
     def start_recording(self, record_id: int, max_s: float, silence_s: float, terminator: str, beep: bool) -> None:
         def done(path: str, seconds: float, reason: str) -> None:
-            self._if_here(lambda: self.ivr.on_recording_done(record_id, path, seconds, reason,
-                                                             self.service.engine.now()))
+            self._feed(RecordingDone(record_id, path, seconds, reason, self.service.engine.now()))
 
         self.recording = _Recording(self, max_s, silence_s, terminator, beep, done)
 
@@ -165,13 +161,18 @@ class IvrLeg:
 
     # --- from the daemon --------------------------------------------------------------------------
 
+    def _feed(self, event: Input) -> None:
+        """One input to the dialogue this leg runs (a flow here; the mailbox in ``MailboxLeg``)."""
+        if not self.gone:
+            self.ivr.feed(event)
+
     def digit(self, key: str) -> None:
         if self.recording is not None and self.recording.digit(key):
             return
         if self.deposit is not None:
             self.deposit.digit(key)
         else:
-            self.ivr.on_digit(key, self.service.engine.now())
+            self._feed(Digit(key, self.service.engine.now()))
 
     def prompt_done(self, play_id: int) -> None:
         if self.recording is not None and play_id == _Recording.BEEP_ID:
@@ -181,7 +182,7 @@ class IvrLeg:
         elif play_id == self._hangup_after:
             self.service.engine.calls.hangup(self.call.id)
         else:
-            self.ivr.on_prompt_done(play_id, self.service.engine.now())
+            self._feed(PromptDone(play_id, self.service.engine.now()))
 
     def left(self) -> None:
         """The call is over for the IVR (the caller hung up, or it was released)."""
@@ -213,7 +214,7 @@ class IvrLeg:
         log.info("call %s: IVR transfer failed: %s", self.call.id, reason)
         self.service.legs[self.call.id] = self
         self.service.engine.media.prompts[self.channel] = self.playback
-        self.service.later(lambda: self._if_here(lambda: self.ivr.on_transfer_failed(reason, self.service.engine.now())))
+        self.service.later(lambda: self._feed(TransferFailed(reason, self.service.engine.now())))
 
     def _if_here(self, fn: Callable[[], None]) -> None:
         if not self.gone:
@@ -244,51 +245,23 @@ class MailboxLeg(IvrLeg):
     def start(self) -> None:
         self._do(self.session.start())
 
-    def _feed(self, event: Any) -> None:
+    def _feed(self, event: Input) -> None:
         if not self.gone:
             self._do(self.session.handle(event))
 
-    def _do(self, actions: list[Any]) -> None:
-        for a in actions:
-            if isinstance(a, Play):
-                self.play(a.id, a.items, a.barge_in)
-            elif isinstance(a, StopPlay):
-                self.stop_play(a.id)
-            elif isinstance(a, ArmTimer):
-                self.cancel_timer(a.id)
-                self.timers[a.id] = self.service.engine.timers.call_at(
-                    a.at, lambda tid=a.id: self._feed(TimerFired(tid, self.service.engine.now())))
-            elif isinstance(a, CancelTimer):
-                self.cancel_timer(a.id)
-            elif isinstance(a, StoreRequest):
+    def _do(self, actions: list[Action]) -> None:
+        for a in dispatch(self, actions, dict):
+            if isinstance(a, StoreRequest):
                 self._store(a)
-            elif isinstance(a, StartRecording):
-                self._record(a)
-            elif isinstance(a, HangupRequest):
-                self.service.later(lambda: self._if_here(lambda: self.service.engine.calls.hangup(self.call.id)))
 
-    def _record(self, a: StartRecording) -> None:
-        def done(path: str, seconds: float, reason: str) -> None:
-            self._feed(RecordingDone(a.id, path, seconds, reason, self.service.engine.now()))
-
-        self.recording = _Recording(self, a.max_s, a.silence_s, a.terminator, a.beep, done)
+    def hangup(self, cause: int, reason: str, summary: dict[str, object]) -> None:
+        self.service.later(lambda: self._if_here(lambda: self.service.engine.calls.hangup(self.call.id, Cause(cause))))
 
     def _store(self, request: StoreRequest) -> None:
         service = self.service
         fut = service.files.submit(run_store_request, service.voicemail, request)
         fut.add_done_callback(lambda f: service.done.put(
             lambda: self._feed(StoreResult(request.id, f.result(), service.engine.now()))))
-
-    def digit(self, key: str) -> None:
-        if self.recording is not None and self.recording.digit(key):
-            return
-        self._feed(Digit(key, self.service.engine.now()))
-
-    def prompt_done(self, play_id: int) -> None:
-        if self.recording is not None and play_id == _Recording.BEEP_ID:
-            self.recording.beep_done()
-        else:
-            self._feed(PromptDone(play_id, self.service.engine.now()))
 
     def left(self) -> None:
         if self.gone:

@@ -89,33 +89,34 @@ class IvrCall:
         self._do(self.run.start())
 
     def on_digit(self, key: str, now: float) -> None:
-        self._feed(Digit(key, now))
+        self.feed(Digit(key, now))
 
     def on_prompt_done(self, play_id: int, now: float) -> None:
-        self._feed(PromptDone(play_id, now))
+        self.feed(PromptDone(play_id, now))
 
     def on_timer(self, timer_id: int, now: float) -> None:
-        self._feed(TimerFired(timer_id, now))
+        self.feed(TimerFired(timer_id, now))
 
     def on_lookup_answer(self, request_id: int, data: dict[str, object] | None, now: float) -> None:
-        self._feed(LookupAnswer(request_id, data, now))
+        self.feed(LookupAnswer(request_id, data, now))
 
     def on_lookup_failed(self, request_id: int, reason: str, now: float) -> None:
-        self._feed(LookupFailed(request_id, reason, now))
+        self.feed(LookupFailed(request_id, reason, now))
 
     def on_recording_done(self, record_id: int, path: str, seconds: float, reason: str, now: float) -> None:
-        self._feed(RecordingDone(record_id, path, seconds, reason, now))
+        self.feed(RecordingDone(record_id, path, seconds, reason, now))
 
     def on_transfer_failed(self, reason: str, now: float) -> None:
-        self._feed(TransferFailed(reason, now))
+        self.feed(TransferFailed(reason, now))
 
     def on_hangup(self, now: float) -> None:
-        self._feed(HungUp(now))
+        self.feed(HungUp(now))
 
     def summary(self) -> dict[str, object]:
         return self.run.summary()
 
-    def _feed(self, event: Input) -> None:
+    def feed(self, event: Input) -> None:
+        """Any input at all (the ``on_*`` methods are this with the event built for you)."""
         self._do(self.run.handle(event))
 
     def _do(self, actions: list[Action]) -> None:
