@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from daemon.config import Config
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
+from daemon.feature_codes import MORE, FeatureCodes, Matched
 from daemon.timers import Timer, Timers
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
@@ -137,6 +138,7 @@ class CallControl:
         self.lines = lines
         self.timers = timers
         self.dialplan = Dialplan(config)
+        self.features = FeatureCodes()  # parts of the daemon add theirs (voicemail, agents, pickup ...)
         self.journal = journal  # journal(op, call_id, record): op in begin | update | finish
         self.publish = publish
         self.by_port: dict[str, Call] = {}
@@ -192,22 +194,21 @@ class CallControl:
         if call is None or call.a.port != port or call.a.state is not LegState.DIALING:
             return
         call.digits += digit
-        codes = self.ivr.feature_codes() if self.ivr is not None else {}
-        if call.digits in codes:
+        m = self.features.match(call.digits)
+        if isinstance(m, Matched):
             self._disarm(call)
-            call.called = call.digits
-            call.a.state = LegState.ANSWERED
-            self._begin(call)
-            self.ivr.mailbox(call, call.digits)
+            call.called = m.masked
+            log.info("extension %s: feature code %s (%s)", call.a.label, m.masked, m.code.name)
+            m.code.run(call, m.fields)
             return
-        if any(code.startswith(call.digits) for code in codes):
+        if m == MORE:
             self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
             return
         self._route(call, timed_out=False)
 
     def _dial_timeout(self, call: Call) -> None:
         if call.a.state is LegState.DIALING:
-            if not call.digits:
+            if not call.digits or self.features.match(call.digits) == MORE:  # an unfinished code
                 self._fail(call, Cause.NORMAL_UNSPECIFIED, ToneName.BUSY, record=False)
             else:
                 self._route(call, timed_out=True)
@@ -219,18 +220,18 @@ class CallControl:
                 self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
             case Invalid():
                 call.called = call.digits
-                self._begin(call)
+                self.begin(call)
                 self._fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
             case Extension(number=number):
                 call.called = number
                 call.a.state = LegState.OFFERED
-                self._begin(call)
+                self.begin(call)
                 self._offer_extension(call, number)
             case Outside(number=number):
                 call.called = number
                 call.direction = "outbound"
                 call.a.state = LegState.OFFERED
-                self._begin(call)
+                self.begin(call)
                 self._dial_out(call, number)
 
     def _offer_extension(self, call: Call, number: str) -> None:
@@ -286,7 +287,7 @@ class CallControl:
                     caller=ev.caller, called=ev.called, caller_name=ev.caller_name)
         call.category = ev.category
         self._bind(call, ev.port)
-        self._begin(call)
+        self.begin(call)
         self.publish("call.offered", call=call.id, port=ev.port, caller=ev.caller, line=line.name,
                      called=ev.called, category=ev.category)
         if line.ivr and self.ivr is not None:
@@ -443,7 +444,7 @@ class CallControl:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    def _begin(self, call: Call) -> None:
+    def begin(self, call: Call) -> None:
         self.calls[call.id] = call
         self._journal("begin", call)
 
@@ -484,7 +485,7 @@ class CallControl:
                     caller=ext.number, called=number, caller_name=ext.name or None)
         call.dial_after_answer = number
         self._bind(call, ext.port)
-        self._begin(call)
+        self.begin(call)
         self.lines.ring(ext.port, CallerId(number=number))
         self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._click_not_answered(call))
         self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=number,

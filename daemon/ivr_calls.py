@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from daemon.calls import Call
+from daemon.calls import Call, LegState
 from daemon.config import Config
 from daemon.engine import Engine
+from daemon.feature_codes import FeatureCode
 from daemon.timers import Timer
 from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
 from hal.dsp.tones import sine
@@ -438,6 +439,8 @@ class IvrService:
         self._ids = itertools.count()
         self.voicemail.on_change.append(lambda box, new, saved: self.done.put(lambda: self._changed(box, new, saved)))
         engine.calls.ivr = self
+        for code in self.feature_codes():
+            engine.calls.features.add(FeatureCode(code, "voicemail", lambda call, _f, code=code: self.mailbox(call, code)))
         engine.after_tick.append(self._after_tick)
         self.refresh_message_waiting()
 
@@ -473,6 +476,8 @@ class IvrService:
         if box is None:
             ext = self.config.extension_by_port(call.a.port)
             box = f"extension:{ext.number}" if ext else None
+        call.a.state = LegState.ANSWERED
+        self.engine.calls.begin(call)
         leg = MailboxLeg(self, call, box)
         self.legs[call.id] = leg
         leg.start()
