@@ -91,6 +91,10 @@ class Call:
     category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
     timer: Timer | None = None
     tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
+    queue: str | None = None  # the ACD queue the call waited in, if any
+    agent: str | None = None  # the ACD agent ID who took it, if any
+    queued_at: float | None = None  # when it joined that queue (wall clock)
+    wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, self.b) if leg is not None]
@@ -104,6 +108,7 @@ class Call:
             "dst_port": self.b.port if self.b else None, "dst": self.b.label if self.b else None,
             "trunk": next((leg.label for leg in self.legs() if leg.kind == "trunk"), None),
             "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
+            "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
         }
         if self.end is not None:
             rec["duration"] = round(self.end - self.start, 3)
