@@ -12,7 +12,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+
+from daemon.acd.config import AcdConfig, parse_acd
+from daemon.config_checks import Checker, ConfigError
+
+__all__ = ["ConfigError", "Config", "load_config", "parse_config", "DEFAULT_PATH"]
 
 DEFAULT_PATH = Path("/etc/callbox/callbox.toml")
 
@@ -20,15 +24,6 @@ _PORT_RE = re.compile(r"^\d+/\d+$")
 _TIMESLOTS_RE = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
 E1_BEARERS = tuple(list(range(1, 16)) + list(range(17, 32)))
 _NUMBER_RE = re.compile(r"^[0-9*#]+$")
-
-
-class ConfigError(Exception):
-    """A configuration mistake, located: ``file:line: key: message``."""
-
-    def __init__(self, path: Path | str, key: str, line: int | None, message: str) -> None:
-        self.path, self.key, self.line, self.message = str(path), key, line, message
-        where = f"{path}:{line}" if line else str(path)
-        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -156,6 +151,7 @@ class Config:
     extensions: tuple[ExtensionConfig, ...] = ()
     trunks: tuple[No1TrunkConfig, ...] = ()
     trunk_lines: tuple[LineConfig, ...] = ()  # one per No.1 timeslot, so call control treats it as a line
+    acd: AcdConfig = field(default_factory=AcdConfig)
 
     def extension_by_number(self, number: str) -> ExtensionConfig | None:
         return next((e for e in self.extensions if e.number == number), None)
@@ -169,93 +165,6 @@ class Config:
 
     def trunk_by_port(self, port: str) -> No1TrunkConfig | None:
         return next((t for t in self.trunks if port in t.ports()), None)
-
-
-class _Locator:
-    """Finds the line of a key path in TOML text (tables, arrays of tables, dotted-free keys)."""
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-
-    def __init__(self, text: str) -> None:
-        self.index: dict[tuple, int] = {}
-        counts: dict[str, int] = {}
-        table: tuple = ()
-        for lineno, raw in enumerate(text.splitlines(), 1):
-            line = raw.split("#", 1)[0] if '"' not in raw else raw
-            m = self._HEADER.match(line)
-            if m:
-                name = m.group(2)
-                if m.group(1) == "[[":
-                    idx = counts.get(name, 0)
-                    counts[name] = idx + 1
-                    table = (*name.split("."), idx)
-                else:
-                    table = tuple(name.split("."))
-                self.index.setdefault(table, lineno)
-                continue
-            m = self._KEY.match(line)
-            if m:
-                self.index.setdefault((*table, m.group(1)), lineno)
-
-    def line(self, path: tuple) -> int | None:
-        while path:
-            if path in self.index:
-                return self.index[path]
-            path = path[:-1]
-        return None
-
-
-class _Checker:
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.loc = _Locator(text)
-
-    def fail(self, keypath: tuple, message: str) -> ConfigError:
-        key = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in keypath).replace(".[", "[")
-        return ConfigError(self.path, key, self.loc.line(keypath), message)
-
-    def table(self, data: dict, keypath: tuple, known: set[str]) -> dict:
-        if not isinstance(data, dict):
-            raise self.fail(keypath, "must be a table")
-        for key in data:
-            if key not in known:
-                raise self.fail((*keypath, key), f"unknown key (expected one of: {', '.join(sorted(known))})")
-        return data
-
-    def get(self, data: dict, keypath: tuple, key: str, typ: type | tuple, default: Any = ..., *,
-            choices: tuple | None = None, pattern: re.Pattern | None = None,
-            minimum: float | None = None) -> Any:
-        kp = (*keypath, key)
-        if key not in data:
-            if default is ...:
-                raise self.fail(kp, "is required")
-            return default
-        value = data[key]
-        if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
-            names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
-            raise self.fail(kp, f"must be {names}, not {type(value).__name__} {value!r}")
-        if choices is not None and value not in choices:
-            raise self.fail(kp, f"must be one of {', '.join(map(str, choices))}, not {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(kp, f"{value!r} is not valid (expected {pattern.pattern})")
-        if minimum is not None and value < minimum:
-            raise self.fail(kp, f"must be at least {minimum}, not {value!r}")
-        return value
-
-    def str_list(self, data: dict, keypath: tuple, key: str, default: tuple, *, choices: tuple | None = None,
-                 pattern: re.Pattern | None = None) -> tuple[str, ...]:
-        value = data.get(key, list(default))
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail((*keypath, key), "must be a string or a list of strings")
-        for v in value:
-            if choices is not None and v not in choices:
-                raise self.fail((*keypath, key), f"{v!r} is not one of {', '.join(choices)}")
-            if pattern is not None and not pattern.match(v):
-                raise self.fail((*keypath, key), f"{v!r} is not valid (expected {pattern.pattern})")
-        return tuple(value)
 
 
 def load_config(path: Path | str) -> Config:
@@ -276,9 +185,9 @@ def load_config(path: Path | str) -> Config:
 
 
 def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
-    c = _Checker(Path(path), text)
+    c = Checker(Path(path), text)
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
-                              "voicemail"})
+                              "voicemail", "acd", "agent", "queue"})
 
     box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
@@ -325,6 +234,8 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
                 raise c.fail((*kp, "port"), f"port {ext.port} is already used by extension {other.number}")
         extensions.append(ext)
     numbers = {e.number for e in extensions}
+    acd = parse_acd(c, top, numbers)
+    queues = {f"queue:{q.name}" for q in acd.queues}
 
     ivr = _parse_ivr(c, top, Path(path).parent, numbers)
     lines: list[LineConfig] = []
@@ -345,15 +256,13 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         )
         if line.ivr and line.ivr not in dict(ivr.flows):
             raise c.fail((*kp, "ivr"), f"{line.ivr!r} is not a flow of [ivr.flows] ({', '.join(dict(ivr.flows)) or 'none'})")
-        for dest in line.destination:
-            if dest not in numbers:
-                raise c.fail((*kp, "destination"), f"{dest!r} is not a configured extension number")
+        _check_destination(c, kp, line.destination, numbers, queues)
         if any(o.port == line.port for o in lines) or line.port in {e.port for e in extensions}:
             raise c.fail((*kp, "port"), f"port {line.port} is used twice")
         lines.append(line)
 
     trunks = _parse_trunks(c, top, numbers, {ln.port for ln in lines} | {e.port for e in extensions},
-                           tuple(dict(ivr.flows)))
+                           tuple(dict(ivr.flows)), queues)
     trunk_lines = tuple(
         LineConfig(port=p, name=f"{t.name}/{p.split('/')[1]}", destination=t.destination, callerid="none",
                    disconnect=(), outbound=t.outbound, ivr=t.ivr)
@@ -377,14 +286,29 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         extensions=tuple(extensions),
         trunks=trunks,
         trunk_lines=trunk_lines,
+        acd=acd,
     )
+
+
+def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numbers: set[str],
+                       queues: set[str]) -> None:
+    """A line's or trunk's ``destination``: extension numbers to hunt over, or one ``queue:NAME``."""
+    for dest in destination:
+        if dest.startswith("queue:"):
+            if dest not in queues:
+                raise c.fail((*kp, "destination"), f"{dest!r} is not a configured [[queue]] "
+                                                   f"({', '.join(sorted(queues)) or 'none'})")
+            if len(destination) > 1:
+                raise c.fail((*kp, "destination"), "a queue must be the only destination")
+        elif dest not in numbers:
+            raise c.fail((*kp, "destination"), f"{dest!r} is not a configured extension number")
 
 
 _PIN_RE = re.compile(r"^([0-9]{4,12})?$")
 _BOX_RE = re.compile(r"^(extension|agent):[0-9A-Za-z]+$|^queue:[A-Za-z0-9_-]+$")
 
 
-def _parse_ivr(c: _Checker, top: dict, base: Path, numbers: set[str]) -> IvrConfig:
+def _parse_ivr(c: Checker, top: dict, base: Path, numbers: set[str]) -> IvrConfig:
     """``[ivr]`` and ``[[voicemail]]``; every flow file is loaded and validated here, so a bad flow stops
     the daemon at start-up with the flow file's own located errors."""
     from ivr.flow_config import FlowError, load_flow
@@ -423,7 +347,7 @@ def _parse_ivr(c: _Checker, top: dict, base: Path, numbers: set[str]) -> IvrConf
     return IvrConfig(flows=tuple(flows), voicemail_code=code, boxes=tuple(boxes))
 
 
-def _parse_recording(c: _Checker, data: dict) -> RecordingConfig:
+def _parse_recording(c: Checker, data: dict) -> RecordingConfig:
     kp = ("recording",)
     r = c.table(data, kp, {f.name for f in fields(RecordingConfig)})
     num = (int, float)
@@ -458,8 +382,8 @@ def parse_timeslots(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _parse_trunks(c: _Checker, top: dict, numbers: set[str], used_ports: set[str],
-                  flows: tuple[str, ...] = ()) -> tuple[No1TrunkConfig, ...]:
+def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str],
+                  flows: tuple[str, ...] = (), queues: set[str] | None = None) -> tuple[No1TrunkConfig, ...]:
     from signaling.no1.variant import VARIANTS  # the variant tables name the valid timers
 
     raw = top.get("trunk", [])
@@ -525,9 +449,7 @@ def _parse_trunks(c: _Checker, top: dict, numbers: set[str], used_ports: set[str
                 raise c.fail((*kp, key), f"must be an R2 signal 1..15, not {getattr(trunk, key)}")
         if not -30.0 <= trunk.mf_level_dbm0 <= -3.0:
             raise c.fail((*kp, "mf_level_dbm0"), f"must be between -30 and -3 dBm0, not {trunk.mf_level_dbm0}")
-        for dest in trunk.destination:
-            if dest not in numbers:
-                raise c.fail((*kp, "destination"), f"{dest!r} is not a configured extension number")
+        _check_destination(c, kp, trunk.destination, numbers, queues or set())
         if any(o.name == trunk.name for o in trunks):
             raise c.fail((*kp, "name"), f"trunk {trunk.name!r} is defined twice")
         for p in trunk.ports():

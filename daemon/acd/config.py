@@ -1,6 +1,6 @@
 """The ACD's configuration: ``[acd]``, ``[[agent]]`` and ``[[queue]]`` (with ``[[queue.rule]]``).
 
-``parse_acd(checker, top)`` is called by ``daemon.config.parse_config`` with its ``_Checker`` and the
+``parse_acd(checker, top)`` is called by ``daemon.config.parse_config`` with its ``Checker`` and the
 top-level TOML table; every mistake is a located ``ConfigError`` naming the key. The format is
 described in docs/acd.md.
 """
@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.config import ConfigError, _Checker
+from daemon.config_checks import Checker, ConfigError
 
 _ID_RE = re.compile(r"^[0-9]{1,8}$")
 _PIN_RE = re.compile(r"^[0-9]{0,12}$")
@@ -146,7 +146,7 @@ class AcdConfig:
 _NUM = (int, float)
 
 
-def parse_acd(c: _Checker, top: dict, extensions: set[str] | None = None) -> AcdConfig:
+def parse_acd(c: Checker, top: dict, extensions: set[str] | None = None) -> AcdConfig:
     """Check and build the ACD sections of the top-level table ``top``. ``extensions`` (the
     configured extension numbers), if given, is checked against ``always_ring`` and overflow targets."""
     settings = _parse_settings(c, top.get("acd", {}))
@@ -161,12 +161,12 @@ def parse_acd_text(text: str, path: str = "<acd>", extensions: set[str] | None =
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", None, f"TOML syntax: {exc}") from exc
-    c = _Checker(Path(path), text)
+    c = Checker(Path(path), text)
     c.table(data, (), {"acd", "agent", "queue"})
     return parse_acd(c, data, extensions)
 
 
-def _parse_settings(c: _Checker, data: dict) -> AcdSettings:
+def _parse_settings(c: Checker, data: dict) -> AcdSettings:
     kp = ("acd",)
     t = c.table(data, kp, set(AcdSettings.__dataclass_fields__))
     reasons_raw = t.get("pause_reasons", {"0": "pause"})
@@ -190,7 +190,7 @@ def _parse_settings(c: _Checker, data: dict) -> AcdSettings:
     return s
 
 
-def _parse_agents(c: _Checker, raw: list) -> tuple[AgentConfig, ...]:
+def _parse_agents(c: Checker, raw: list) -> tuple[AgentConfig, ...]:
     if not isinstance(raw, list):
         raise c.fail(("agent",), "must be an array of tables ([[agent]])")
     agents: list[AgentConfig] = []
@@ -221,7 +221,7 @@ def _parse_agents(c: _Checker, raw: list) -> tuple[AgentConfig, ...]:
     return tuple(agents)
 
 
-def _parse_overflow(c: _Checker, kp: tuple, text: str) -> Overflow:
+def _parse_overflow(c: Checker, kp: tuple, text: str) -> Overflow:
     kind, _, target = text.partition(":")
     if kind not in OVERFLOW_KINDS:
         raise c.fail((*kp, "overflow"), f"{text!r}: kind must be one of {', '.join(OVERFLOW_KINDS)}")
@@ -230,14 +230,14 @@ def _parse_overflow(c: _Checker, kp: tuple, text: str) -> Overflow:
     return Overflow(kind, target)
 
 
-def _parse_hhmm(c: _Checker, kp: tuple, text: object) -> int:
+def _parse_hhmm(c: Checker, kp: tuple, text: object) -> int:
     m = _HHMM_RE.match(text) if isinstance(text, str) else None
     if m is None or int(m.group(1)) * 60 + int(m.group(2)) > 24 * 60:
         raise c.fail(kp, f"must be a time HH:MM, not {text!r}")
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
-def _parse_rule(c: _Checker, kp: tuple, r: dict) -> RuleConfig:
+def _parse_rule(c: Checker, kp: tuple, r: dict) -> RuleConfig:
     c.table(r, kp, {"kind", "timeout_s", "min_level", "boost", "group", "skill", "ranges"})
     kind = c.get(r, kp, "kind", str, choices=RULES)
     ranges: list[TimeRange] = []
@@ -267,7 +267,7 @@ def _parse_rule(c: _Checker, kp: tuple, r: dict) -> RuleConfig:
     )
 
 
-def _parse_queues(c: _Checker, raw: list, agent_ids: set[str],
+def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
                   extensions: set[str] | None) -> tuple[QueueConfig, ...]:
     if not isinstance(raw, list):
         raise c.fail(("queue",), "must be an array of tables ([[queue]])")
