@@ -4,7 +4,9 @@
 ``key`` is a path like ``box.name``, ``dialplan.no_answer_timeout_s``, ``recording.mode``,
 ``extension[8001].name``, ``line[1/1].destination`` or ``trunk[CT-1].dnis_length`` (arrays of tables
 are addressed by their identifying key: extension by number, line by port, trunk by name, voicemail
-by box); a ``value`` of nil removes the key (back to its default). Changes are made with tomlkit, so
+by box, agent by id, queue by name); a ``value`` of nil removes the key (back to its default). A key
+naming an entry itself (``agent[1024]``) takes a table (the entry is added, or replaced whole) or nil
+(removed). Changes are made with tomlkit, so
 comments and layout survive. The result is validated with ``daemon.config.parse_config`` before
 anything is written (a mistake is a ``bad_argument`` reply naming file, line and key); then the file
 is written atomically (temp file in the same directory, fsync, rename, fsync of the directory; the
@@ -36,7 +38,7 @@ from daemon.config import Config, ConfigError, parse_config
 log = logging.getLogger(__name__)
 
 # arrays of tables and the key that identifies one entry in a path (``extension[8001]``)
-ID_KEYS = {"extension": "number", "line": "port", "trunk": "name", "voicemail": "box"}
+ID_KEYS = {"extension": "number", "line": "port", "trunk": "name", "voicemail": "box", "agent": "id", "queue": "name"}
 # settings the daemon's command line may override: the running value is kept whatever the file says
 OVERRIDABLE = ("state_dir", "board_socket", "api_socket", "log")
 # settings only read at start-up: (Config field, the key an installer knows it by)
@@ -103,7 +105,8 @@ def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
         container = nxt
     name, ident = parts[-1]
     if ident is not None:
-        raise PathError(f"{key}: the path must end with a setting, not a [[{name}]] entry")
+        _set_entry(container, name, ident, key, value)
+        return
     if value is None:
         if name in container:
             del container[name]
@@ -121,6 +124,36 @@ def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
         container[name] = value
     if created is not None:
         created.add(tomlkit.nl())
+
+
+def _set_entry(container: Any, name: str, ident: str, key: str, value: Any) -> None:
+    """``agent[1024]`` itself: a table of settings adds that entry (or replaces it whole); nil removes it."""
+    id_key = ID_KEYS.get(name)
+    if id_key is None:
+        raise PathError(f"{key}: {name} is not an array of tables ({', '.join(ID_KEYS)} are)")
+    aot = container.get(name)
+    if aot is not None and not isinstance(aot, AoT | list):
+        raise PathError(f"{key}: {name} is not an array of tables")
+    found = [i for i, item in enumerate(aot or []) if str(item.get(id_key)) == ident]
+    if value is None:
+        for i in reversed(found):
+            del aot[i]
+        return
+    if not isinstance(value, dict):
+        raise PathError(f"{key}: a [[{name}]] entry is set to a table of its settings (nil removes it)")
+    table = tomlkit.table()
+    table[id_key] = ident
+    for k, v in value.items():
+        if k != id_key:
+            table[k] = v
+    table.add(tomlkit.nl())
+    if aot is None:
+        container[name] = tomlkit.aot()
+        aot = container[name]
+    if found:
+        aot[found[0]] = table
+    else:
+        aot.append(table)
 
 
 def edit_text(text: str, changes: list[dict]) -> str:

@@ -15,7 +15,7 @@ import signal
 import time
 from typing import Any
 
-from daemon import config_edit, diagnostics
+from daemon import config_edit, diagnostics, flow_edit
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR, SUPERVISOR
 from daemon.api.server import ApiServer
@@ -87,6 +87,7 @@ class Service:
         api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True)
         config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
+        flow_edit.register(api, self)  # ivr.flows, ivr.flow.get, ivr.flow.set
 
     def status(self) -> dict[str, Any]:
         e = self.engine

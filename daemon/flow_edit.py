@@ -1,0 +1,218 @@
+"""IVR flow files through the API: ``ivr.flow.get`` and ``ivr.flow.set`` (admin; set is audited).
+
+The flows are the files named by ``[ivr] flows`` in the box configuration (docs/ivr.md), addressed
+by their name there. ``ivr.flow.set`` takes ``flow`` and either the whole TOML ``text`` or
+``changes``: ``[{key, value}, ...]`` where ``key`` is a dotted path into the flow file such as
+``prompts.welcome`` (TTS text), ``nodes.main.choices.1`` (a menu key's target), ``nodes.main.prompt``,
+``schedules.office.holidays`` or ``lists.blacklist.numbers`` (or a list of path segments, for names
+with dots); a ``value`` of nil removes the key. Changes are made with tomlkit, so comments and
+layout survive; a table value given for an inline table (``choices``, ``hours``) stays inline.
+
+The result is checked by ``ivr.flow_config`` exactly as at start-up (every problem, each naming
+file, line, flow and node) before anything is written; then the file is written atomically (temp
+file, fsync, rename, directory fsync, the previous file kept as ``<name>.bak``) and applied without
+dropping calls: calls already in the flow finish with the flow they started in, the next call
+entering it gets the new one, and its new prompts are synthesised off the tick at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import InlineTable, Table
+
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.roles import ADMIN
+from daemon.config_edit import write_atomically
+from ivr.flow import Flow, FlowError
+from ivr.flow_config import parse_flow
+
+log = logging.getLogger(__name__)
+
+
+class FlowPathError(ValueError):
+    """A key path that does not name a place in the flow file: the message names the path."""
+
+
+def split_key(key: Any) -> list[str]:
+    """``"nodes.main.choices.1"`` (or ``["nodes", "main", "choices", "1"]``) -> the path's segments."""
+    parts = key.split(".") if isinstance(key, str) else key
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
+        raise FlowPathError(f"{key!r} is not a key path (like prompts.welcome or nodes.main.choices.1)")
+    return parts
+
+
+_BARE = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _toml(value: Any) -> str:
+    """``value`` as TOML text, tables inline (``{ 1 = "routes", 2 = "booking" }``)."""
+    if isinstance(value, dict):
+        items = [f"{k if _BARE.match(str(k)) else json.dumps(str(k), ensure_ascii=False)} = {_toml(v)}"
+                 for k, v in value.items()]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    return tomlkit.item(value).as_string()
+
+
+def _item(value: Any, old: Any) -> Any:
+    if isinstance(value, dict) and not isinstance(old, Table):
+        return tomlkit.parse(f"x = {_toml(value)}")["x"]
+    return tomlkit.item(value)
+
+
+def _put(container: Any, name: str, value: Any) -> None:
+    """Set ``container[name]``, keeping the old line's comment and spacing."""
+    old = container.get(name)
+    item = _item(value, old)
+    trivia = getattr(old, "trivia", None)
+    if trivia is not None and hasattr(item, "trivia"):
+        item.trivia.comment = trivia.comment
+        item.trivia.comment_ws = trivia.comment_ws
+        item.trivia.indent = trivia.indent
+        item.trivia.trail = trivia.trail
+    container[name] = item
+
+
+def _set_plain(data: dict, parts: list[str], value: Any, shown: str) -> None:
+    for name in parts[:-1]:
+        nxt = data.setdefault(name, {})
+        if not isinstance(nxt, dict):
+            raise FlowPathError(f"{shown}: {name} is not a table")
+        data = nxt
+    if value is None:
+        data.pop(parts[-1], None)
+    else:
+        data[parts[-1]] = value
+
+
+def set_value(doc: tomlkit.TOMLDocument, key: Any, value: Any) -> None:
+    """Set (``value`` not None) or remove (None) the value at ``key`` in ``doc``, in place. Inside an
+    inline table (a menu's ``choices``, a schedule's ``hours``) the inline table is written anew."""
+    parts = split_key(key)
+    shown = ".".join(parts)
+    container: Any = doc
+    for i, name in enumerate(parts[:-1]):
+        nxt = container.get(name)
+        if nxt is None and value is None:
+            return
+        if nxt is None and i >= 2 or isinstance(nxt, InlineTable):
+            plain = nxt.unwrap() if nxt is not None else {}
+            _set_plain(plain, parts[i + 1:], value, shown)
+            _put(container, name, plain)
+            return
+        if nxt is None:  # a node's, prompt's or schedule's own [section]
+            container[name] = tomlkit.table()
+            nxt = container[name]
+        if not isinstance(nxt, Table | dict):
+            raise FlowPathError(f"{shown}: {'.'.join(parts[:i + 1])} is not a table")
+        container = nxt
+    if value is None:
+        if parts[-1] in container:
+            del container[parts[-1]]
+    else:
+        _put(container, parts[-1], value)
+
+
+def edit_flow_text(text: str, changes: list[dict]) -> str:
+    """``text`` with ``changes`` (``[{key, value}]``) made; layout and comments kept."""
+    doc = tomlkit.parse(text)
+    for change in changes:
+        set_value(doc, change["key"], change.get("value"))
+    return tomlkit.dumps(doc)
+
+
+def validate_flow_text(text: str, path: Path | str) -> Flow:
+    """Check ``text`` as the flow file at ``path`` (relative prompt files resolved beside it), as the
+    daemon does at start-up; ``FlowError`` lists every problem, located."""
+    from ivr.validate import validate
+
+    path = Path(path)
+    return validate(parse_flow(text, str(path), base_dir=path.parent))
+
+
+class FlowOps:
+    """The ``ivr.flow.*`` ops of one running service."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self._lock = asyncio.Lock()
+
+    def _path(self, req: dict) -> tuple[str, Path]:
+        name = req.get("flow")
+        flows = dict(self.service.config.ivr.flows)
+        if not isinstance(name, str):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"need flow: one of {', '.join(flows) or '(none configured)'}")
+        if name not in flows:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no flow {name!r} in [ivr] flows ({', '.join(flows) or 'none'})")
+        return name, Path(flows[name])
+
+    def list(self, req: dict) -> list[dict]:
+        return [{"flow": name, "path": path} for name, path in self.service.config.ivr.flows]
+
+    def get(self, req: dict) -> dict:
+        name, path = self._path(req)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ApiError(ErrorCode.NOT_FOUND, f"{path}: cannot read: {exc.strerror}") from exc
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            data = None
+        return {"flow": name, "path": str(path), "text": text, "data": data}
+
+    async def set(self, req: dict) -> dict:
+        name, path = self._path(req)
+        text, changes = req.get("text"), req.get("changes")
+        if (text is None) == (changes is None):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'text' (the whole flow file) or 'changes' ([{key, value}])")
+        if text is not None and not isinstance(text, str):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
+        if changes is not None and (not isinstance(changes, list) or not changes or not all(
+                isinstance(c, dict) and isinstance(c.get("key"), str | list) for c in changes)):
+            raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            try:
+                old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
+            try:
+                new_text = text if text is not None else edit_flow_text(old_text, changes)
+            except (FlowPathError, ValueError, TypeError) as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
+            except tomlkit.exceptions.TOMLKitError as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
+            try:
+                flow = await loop.run_in_executor(None, validate_flow_text, new_text, path)
+            except FlowError as exc:
+                raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+            await loop.run_in_executor(None, write_atomically, path, new_text)
+            applied = self.apply(name, flow)
+        log.info("IVR flow %s (%s) saved%s", name, path, " and applied" if applied else "; applies at the next start")
+        return {"flow": name, "path": str(path), "saved": True, "applied": applied}
+
+    def apply(self, name: str, flow: Flow) -> bool:
+        """The next call entering ``name`` gets ``flow``; calls in the old one keep theirs."""
+        ivr = getattr(self.service, "ivr", None)
+        if ivr is None or name not in ivr.flows:
+            return False
+        ivr.flows[name] = flow
+        # new TTS texts are synthesised now, off the tick; ``ready()`` waits for what is still running
+        ivr.preloaded = [f for f in ivr.preloaded if not f.done()] + ivr.library.preload(flow)
+        return True
+
+
+def register(api: Any, service: Any) -> None:
+    """Register ``ivr.flows``, ``ivr.flow.get`` (admin) and ``ivr.flow.set`` (admin, audited)."""
+    ops = FlowOps(service)
+    api.op("ivr.flows", ops.list, roles=ADMIN)
+    api.op("ivr.flow.get", ops.get, roles=ADMIN)
+    api.op("ivr.flow.set", ops.set, roles=ADMIN, audit=True)
