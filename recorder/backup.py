@@ -6,8 +6,10 @@ temporary name, fsync'd, renamed, directory fsync'd), reads the copy back and co
 with the row's. The row's ``copy`` becomes ``verified``; on an error (destination missing, full, a
 checksum that differs) it becomes ``retry`` with ``copy_error`` set, and after ``max_attempts``
 ``failed`` (and the ``recorder.backup_failed`` alarm is raised by the caller from the result).
-``verify`` re-reads verified copies and marks any that no longer match as ``mismatch`` (so the next
-``run_once`` copies them again). All of this runs off the tick (the recorder's housekeeping thread).
+``verify`` re-reads verified copies, stamps the good ones ``copy_checked`` and marks any that no
+longer match as ``mismatch`` (so the next ``run_once`` copies them again); the recorder's
+housekeeping thread runs it every ``verify_interval`` (a day by default). All of this runs off the
+tick.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,11 +36,14 @@ class BackupResult:
 
 
 class BackupCopier:
-    def __init__(self, root: str | Path, dest: str | Path, index: RecordingIndex, max_attempts: int = 5) -> None:
+    def __init__(self, root: str | Path, dest: str | Path, index: RecordingIndex, max_attempts: int = 5,
+                 clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
         self.dest = Path(dest)
         self.index = index
         self.max_attempts = max_attempts
+        self.clock = clock
+        self.checked = 0  # copies the last ``verify`` read back
 
     def copy_path(self, row: dict) -> Path:
         return self.dest / row["file"]
@@ -57,7 +64,7 @@ class BackupCopier:
                 self.index.update(rid, copy=state, copy_attempts=attempts, copy_error=err)
                 (result.failed if state == "failed" else result.retry).append(rid)
                 continue
-            self.index.update(rid, copy="verified", copy_attempts=attempts, copy_error="")
+            self.index.update(rid, copy="verified", copy_attempts=attempts, copy_error="", copy_checked=self.clock())
             result.verified.append(rid)
         return result
 
@@ -81,9 +88,14 @@ class BackupCopier:
         if got != row["sha256"]:
             raise ValueError(f"checksum of the copy {got[:12]}… differs from {row['sha256'][:12]}…")
 
-    def verify(self, rows: list[dict] | None = None) -> list[str]:
-        """Re-read verified copies; mark those that differ (or vanished) ``mismatch``. Returns their ids."""
-        bad = []
+    def verify(self, rows: list[dict] | None = None, now: float | None = None) -> list[str]:
+        """Re-read verified copies; mark those that differ (or vanished) ``mismatch``. Returns their ids.
+
+        Every copy read back and found equal gets ``copy_checked = now`` (one index transaction for
+        all of them), so each file's row says when its copy was last known good.
+        """
+        now = self.clock() if now is None else now
+        bad, good = [], []
         for row in rows if rows is not None else self.index.query(limit=1 << 30):
             if row.get("copy") != "verified" or row.get("status") == "purged":
                 continue
@@ -91,7 +103,12 @@ class BackupCopier:
                 ok = sha256_file(self.copy_path(row)) == row["sha256"]
             except OSError:
                 ok = False
-            if not ok:
-                self.index.update(row["id"], copy="mismatch", copy_error="copy does not match its checksum")
+            if ok:
+                good.append((row["id"], {"copy_checked": now}))
+            else:
+                self.index.update(row["id"], copy="mismatch", copy_error="copy does not match its checksum",
+                                  copy_checked=now)
                 bad.append(row["id"])
+        self.index.update_many(good)
+        self.checked = len(good) + len(bad)
         return bad

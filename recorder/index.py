@@ -2,7 +2,7 @@
 
 A row (msgpack map) holds: ``id`` (recording id = ``<call id>-<segment>``), ``call_id``, ``segment``,
 ``start``/``end`` (epoch seconds), ``caller``, ``called``, ``trunk``, ``agent``, ``queue``,
-``direction``, ``reason`` (why it was recorded), ``file`` (path relative to the recordings
+``direction``, ``extension`` (the agent's extension), ``reason`` (why it was recorded), ``file`` (path relative to the recordings
 directory), ``format``, ``size`` (bytes), ``duration`` (seconds of audio), ``sha256`` (of the whole
 file), ``status`` (``recording`` → ``complete`` | ``interrupted``; ``purged`` once retention deleted
 it), ``note`` (why interrupted: ``crash``, ``disk full``, ``write error``), and the second copy's
@@ -13,7 +13,7 @@ Tables (no dupsort: see shared/reference on reopening dupsort tables):
 
 * ``rec``    key = start in µs (8 bytes big-endian) + id → row: time-ordered, a range scan is a time range;
 * ``id``     id → ``rec`` key;
-* ``call``, ``agent``, ``number`` (caller and called)  value + NUL + ``rec`` key → empty;
+* ``call``, ``agent`` (agent ID and extension), ``number`` (caller and called)  value + NUL + ``rec`` key → empty;
 * ``open``   ids of rows still ``recording`` (what recovery looks at after a crash);
 * ``copyq``  ids of rows whose second copy is to be made (``pending``, ``retry``, ``mismatch``).
 
@@ -36,7 +36,7 @@ _TIME = struct.Struct(">Q")
 _MAP_SIZE = 32 << 20
 _MAP_MAX = 16 << 30
 COPY_TODO = ("pending", "retry", "mismatch")
-_SECONDARY = {"call": ("call_id",), "agent": ("agent",), "number": ("caller", "called")}
+_SECONDARY = {"call": ("call_id",), "agent": ("agent", "extension"), "number": ("caller", "called")}
 
 
 def rec_key(start: float, rec_id: str) -> bytes:
@@ -104,6 +104,25 @@ class RecordingIndex:
 
         return self._write(fn)
 
+    def update_many(self, changes: list[tuple[str, dict[str, Any]]]) -> int:
+        """Several ``update``s in one transaction (one fsync); returns how many rows existed."""
+
+        def fn(txn: lmdb.Transaction) -> int:
+            n = 0
+            for rec_id, fields in changes:
+                key = txn.get(rec_id.encode(), db=self.ids)
+                if key is None:
+                    continue
+                row = msgpack.unpackb(txn.get(key, db=self.rec))
+                self._drop_secondary(txn, bytes(key), row)
+                row.update(fields)
+                txn.put(key, msgpack.packb(row), db=self.rec)
+                self._add_secondary(txn, bytes(key), row)
+                n += 1
+            return n
+
+        return self._write(fn) if changes else 0
+
     def _add_secondary(self, txn: lmdb.Transaction, key: bytes, row: dict) -> None:
         for name, fields in _SECONDARY.items():
             for value in {str(row.get(f) or "") for f in fields} - {""}:
@@ -167,7 +186,8 @@ class RecordingIndex:
               limit: int = 100, newest_first: bool = False) -> list[dict]:
         """Rows matching every given criterion, in start-time order, at most ``limit``.
 
-        ``number`` matches the caller or the called number exactly. Uses the most selective index
+        ``number`` matches the caller or the called number exactly, ``agent`` the agent ID or the
+        extension. Uses the most selective index
         (call id, then agent, then number) and filters the rest.
         """
         if call_id is not None:
@@ -184,7 +204,7 @@ class RecordingIndex:
         for row in rows:
             if since is not None and row["start"] < since or until is not None and row["start"] > until:
                 continue
-            if agent is not None and row.get("agent") != agent:
+            if agent is not None and agent not in (row.get("agent"), row.get("extension")):
                 continue
             if number is not None and number not in (row.get("caller"), row.get("called")):
                 continue

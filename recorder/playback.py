@@ -1,21 +1,47 @@
 """Playing a recording back over the phone (supervisor feature code): the file as A-law frames.
 
-``frames(path)`` reads a recording (any format we write, or any 8 kHz A-law/PCM WAV) and returns
-what a phone should hear: both channels mixed (sum, clipped) and encoded to A-law, shaped
-(ticks, 160) with the last frame padded with silence. The daemon's media layer plays row ``n`` on
-tick ``n`` like any other generator. Reading and mixing are file work: do it off the tick (an
-executor) and hand the array to the tick side.
+What a phone should hear of a recording is both channels mixed (sum, clipped) and encoded to A-law,
+160 samples a tick. Two ways to get it:
+
+* ``frames(path)`` reads the whole file at once and returns (ticks, 160) A-law, the last frame
+  padded with silence (tests, short files);
+* ``Player(path, submit)`` streams it: the file is read and mixed ``chunk_ticks`` at a time by
+  ``submit`` (an executor's ``submit``: file work never runs on the tick), and ``frame()`` — the
+  media layer's prompt interface, called on the tick — hands out one buffered frame and asks for
+  the next chunk when less than ``low_ticks`` are left. A read that is late gives silence, never a
+  wait. A 1-hour recording therefore costs a few chunks of memory, not the whole file.
+
+The constructor reads the header and nothing else; ``prime()`` (blocking: in the executor) reads the
+first chunk so playback starts with audio.
 """
 
 from __future__ import annotations
 
+import collections
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
-from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
+from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
 from recorder import wav
+
+log = logging.getLogger(__name__)
+
+_SILENCE = np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8)
+
+
+def mix_to_alaw(samples: np.ndarray) -> np.ndarray:
+    """(frames, channels) 16-bit linear → (ticks, 160) A-law of the channels' sum, last tick padded."""
+    mixed = np.clip(samples.astype(np.int32).sum(axis=1), -32768, 32767).astype(np.int16)
+    ticks = -(-len(mixed) // FRAME_SAMPLES)
+    out = np.full(ticks * FRAME_SAMPLES, ALAW_SILENCE, np.uint8)
+    out[: len(mixed)] = linear_to_alaw(mixed)
+    return out.reshape(ticks, FRAME_SAMPLES)
 
 
 def frames(path: str | Path) -> np.ndarray:
@@ -23,8 +49,99 @@ def frames(path: str | Path) -> np.ndarray:
     info, samples = wav.read(path)
     if info.sample_rate != SAMPLE_RATE:
         raise wav.WavError(f"{path}: {info.sample_rate} Hz, phones need {SAMPLE_RATE}")
-    mixed = np.clip(samples.astype(np.int32).sum(axis=1), -32768, 32767).astype(np.int16)
-    ticks = -(-len(mixed) // FRAME_SAMPLES)
-    out = np.full(ticks * FRAME_SAMPLES, ALAW_SILENCE, np.uint8)
-    out[: len(mixed)] = linear_to_alaw(mixed)
-    return out.reshape(ticks, FRAME_SAMPLES)
+    return mix_to_alaw(samples)
+
+
+class FileReader:
+    """Sequential reads of a WAV file's audio, mixed to A-law frames (blocking: off the tick)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.info = wav.read_info(self.path)
+        i = self.info
+        if i.sample_rate != SAMPLE_RATE:
+            raise wav.WavError(f"{path}: {i.sample_rate} Hz, phones need {SAMPLE_RATE}")
+        if (i.format_tag, i.bits_per_sample) not in ((wav.WAVE_FORMAT_ALAW, 8), (wav.WAVE_FORMAT_PCM, 16)):
+            raise wav.WavError(f"{path}: format {i.format_tag}/{i.bits_per_sample} bits not supported")
+        self.pos = 0  # bytes of audio read so far
+        self.size = i.data_size - i.data_size % i.block_align
+
+    def read(self, ticks: int) -> np.ndarray:
+        """The next ``ticks`` ticks (fewer at the end; (0, 160) once all is read)."""
+        want = min(ticks * FRAME_SAMPLES * self.info.block_align, self.size - self.pos)
+        if want <= 0:
+            return np.zeros((0, FRAME_SAMPLES), np.uint8)
+        with open(self.path, "rb") as f:
+            f.seek(self.info.data_offset + self.pos)
+            raw = f.read(want)
+        raw = raw[: len(raw) - len(raw) % self.info.block_align]
+        self.pos += len(raw) if raw else want  # a file cut short on disk ends the playback
+        if self.info.format_tag == wav.WAVE_FORMAT_ALAW:
+            lin = alaw_to_linear(np.frombuffer(raw, np.uint8))
+        else:
+            lin = np.frombuffer(raw, "<i2").astype(np.int16)
+        return mix_to_alaw(lin.reshape(-1, self.info.channels))
+
+
+class Player:
+    """A recording as a media-layer prompt: ``frame() -> (alaw frame, play_id when it ends, else None)``."""
+
+    def __init__(self, path: str | Path, submit: Callable[..., Future], play_id: int = 0, *,
+                 chunk_ticks: int = 250, low_ticks: int = 100) -> None:
+        self.reader = FileReader(path)
+        self.submit = submit
+        self.play_id = play_id
+        self.chunk_ticks, self.low_ticks = chunk_ticks, low_ticks
+        self._chunks: collections.deque[np.ndarray] = collections.deque()
+        self._pos = 0  # next frame of _chunks[0]
+        self._buffered = 0
+        self._pending: Future | None = None
+        self._eof = False
+        self.finished = False
+        self.late_ticks = 0  # ticks played as silence because a read was late
+
+    @property
+    def duration(self) -> float:
+        return self.reader.info.duration
+
+    def prime(self) -> Player:
+        """Read the first chunk now (blocking: call it in the executor). Returns self."""
+        self._take(self.reader.read(self.chunk_ticks))
+        return self
+
+    def _take(self, chunk: np.ndarray) -> None:
+        if len(chunk) == 0:
+            self._eof = True
+            return
+        self._chunks.append(chunk)
+        self._buffered += len(chunk)
+        if len(chunk) < self.chunk_ticks:
+            self._eof = True
+
+    def frame(self) -> tuple[np.ndarray, Any]:
+        """One tick (on the tick: no file access, at most an executor submit)."""
+        pending = self._pending
+        if pending is not None and pending.done():
+            self._pending = None
+            try:
+                self._take(pending.result())
+            except Exception as exc:  # the file vanished (retention) or went bad: end the playback
+                log.warning("recorder: playback of %s stopped: %s", self.reader.path, exc)
+                self._eof = True
+        if not self._eof and self._pending is None and self._buffered < self.low_ticks:
+            self._pending = self.submit(self.reader.read, self.chunk_ticks)
+        if self._buffered == 0:
+            if self._eof and not self.finished:
+                self.finished = True
+                return _SILENCE, self.play_id
+            if not self._eof:
+                self.late_ticks += 1
+            return _SILENCE, None
+        chunk = self._chunks[0]
+        out = chunk[self._pos]
+        self._pos += 1
+        self._buffered -= 1
+        if self._pos >= len(chunk):
+            self._chunks.popleft()
+            self._pos = 0
+        return out, None

@@ -4,7 +4,8 @@ Modes (``RecordingPolicy.mode``):
 
 * ``all``       every call is recorded from the moment both parties are bridged;
 * ``selected``  a call is recorded when its trunk, its agent or its queue is listed
-                (``trunks`` / ``agents`` / ``queues``); any one match is enough;
+                (``trunks`` / ``agents`` / ``queues``); any one match is enough. ``agents`` may
+                name ACD agent IDs or extension numbers: a call matches by either;
 * ``on_demand`` nothing automatically, only what a feature code or the API starts;
 * ``off``       nothing, not even on demand.
 
@@ -33,15 +34,16 @@ class CallInfo:
     caller: str = ""
     called: str = ""
     trunk: str = ""  # the line / span the call came in on or went out through ("" for internal)
-    agent: str = ""  # the agent (extension number) on the call
+    agent: str = ""  # the ACD agent ID on the call (the extension number when no agent is logged in)
     queue: str = ""  # the ACD queue that routed it
     direction: str = ""  # inbound | outbound | internal
+    extension: str = ""  # the agent's extension number
 
     @classmethod
     def from_parties(cls, call_id: str, parties: Mapping[str, Any]) -> CallInfo:
         """From the ``parties`` dict the daemon passes to ``Recorder.start`` (unknown keys ignored)."""
         return cls(call_id, **{k: str(parties.get(k) or "") for k in
-                               ("caller", "called", "trunk", "agent", "queue", "direction")})
+                               ("caller", "called", "trunk", "agent", "queue", "direction", "extension")})
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ def decide(call: CallInfo, policy: RecordingPolicy) -> Decision:
     if policy.mode == "selected":
         if call.trunk and call.trunk in policy.trunks:
             return Decision(True, f"trunk:{call.trunk}")
-        if call.agent and call.agent in policy.agents:
-            return Decision(True, f"agent:{call.agent}")
+        for who in (call.agent, call.extension):
+            if who and who in policy.agents:
+                return Decision(True, f"agent:{who}")
         if call.queue and call.queue in policy.queues:
             return Decision(True, f"queue:{call.queue}")
         return Decision(False, "not selected")

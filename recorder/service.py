@@ -47,6 +47,7 @@ class RecorderConfig:
     queue_ticks: int = 250  # writer queue: 5 s of ticks
     check_interval: float = 1.0  # free-space check
     housekeeping_interval: float = 300.0  # retention + backup; 0: only when housekeep() is called
+    verify_interval: float = 86400.0  # second copies read back and checked; 0: only when verify_copies() is called
     backup_attempts: int = 5
     max_segment_bytes: int = 1 << 30  # a longer call continues in a new file (segment)
     sync_interval: float = 10.0  # open files: header sizes updated and data fdatasync'd this often
@@ -77,11 +78,13 @@ class Recorder:
             self.writer.emit("recording.recovered", **row)
         self.taps = RecordingTaps(self.writer.offer)
         self.backup = BackupCopier(self.directory, config.backup_dir, self.index,
-                                   config.backup_attempts) if backup else None
+                                   config.backup_attempts, clock=clock) if backup else None
+        self.copies = self._count_copies()  # files by second-copy status (refreshed by housekeeping)
+        self.last_verify: dict[str, Any] | None = None  # the last verify_copies() summary
         self._hk_lock = threading.Lock()
         self._stop = threading.Event()
         self._hk: threading.Thread | None = None
-        if config.housekeeping_interval > 0:
+        if config.housekeeping_interval > 0 or (backup and config.verify_interval > 0):
             self._hk = threading.Thread(target=self._housekeeping, name="recorder-housekeeping", daemon=True)
             self._hk.start()
 
@@ -93,7 +96,8 @@ class Recorder:
 
         ``a_ch`` is the caller's channel (left), ``b_ch`` the agent's (right) or None for a one-party
         recording (right = what the box played to the caller). ``parties``: caller, called, trunk,
-        agent, queue, direction (strings; missing ones are empty). Never blocks.
+        agent (ACD agent ID, or the extension), queue, direction, extension (strings; missing ones are
+        empty). Never blocks.
         """
         if call_id in self.taps.taps:
             return True
@@ -104,7 +108,7 @@ class Recorder:
         fmt = Format.parse(fmt) if fmt is not None else self.config.policy.format
         row = dict(call_id=call_id, start=self.clock(), caller=info.caller, called=info.called,
                    trunk=info.trunk, agent=info.agent, queue=info.queue, direction=info.direction,
-                   reason=decision.reason)
+                   extension=info.extension, reason=decision.reason)
         tap = Tap(call_id, a_ch, b_ch, fmt, decision.reason)  # checks the channels first
         self.writer.request(OpenRequest(call_id, fmt, row))
         self.taps.add(tap)
@@ -190,7 +194,14 @@ class Recorder:
     def stats(self) -> dict[str, Any]:
         w = self.writer
         return dict(active=len(self.taps.taps), dropped_ticks=w.dropped, gap_ticks=w.gap_ticks,
-                    queued=w.pending(), bytes_written=w.bytes_written, disk_full=w.disk_full)
+                    queued=w.pending(), bytes_written=w.bytes_written, disk_full=w.disk_full,
+                    copies=dict(self.copies), last_verify=self.last_verify)
+
+    def copy_status(self, key: str) -> list[dict[str, Any]]:
+        """The second-copy status of each file of ``key`` (a call id or a recording id)."""
+        rows = self.index.query(call_id=key, limit=1000) or [r for r in [self.index.get(key)] if r is not None]
+        return [{k: row.get(k) for k in ("id", "call_id", "file", "status", "size", "sha256", "copy", "copy_attempts",
+                                         "copy_error", "copy_checked")} for row in rows]
 
     # --- housekeeping (its own thread) -----------------------------------------------------------
 
@@ -205,6 +216,7 @@ class Recorder:
             for row in purged:
                 self.writer.emit("recording.purged", id=row["id"], file=row["file"], reason=row.get("purge_reason"))
             result = self.backup.run_once() if self.backup is not None else None
+            self.copies = self._count_copies()
         if result is not None:
             if result.failed:
                 self.writer.alarm("recorder.backup_failed", True, f"gave up copying {', '.join(result.failed)}")
@@ -212,10 +224,48 @@ class Recorder:
                 self.writer.alarm("recorder.backup_failed", False, "")
         return dict(purged=[r["id"] for r in purged], backup=result)
 
+    def verify_copies(self, now: float | None = None) -> dict[str, Any]:
+        """Read every verified second copy back and compare its checksum (``copy_checked`` on each good
+        row); a copy that differs or vanished becomes ``mismatch`` (event ``recording.copy_mismatch``)
+        and is copied again at once. Blocking: its own thread or an executor, never the loop."""
+        if self.backup is None:
+            return {"at": None, "checked": 0, "mismatch": [], "recopied": []}
+        now = self.clock() if now is None else now
+        with self._hk_lock:
+            bad = self.backup.verify(now=now)
+            for rid in bad:
+                self.writer.emit("recording.copy_mismatch", id=rid)
+            result = self.backup.run_once() if bad else None
+            summary = {"at": now, "checked": self.backup.checked, "mismatch": bad,
+                       "recopied": [r for r in bad if result is not None and r in result.verified]}
+            self.last_verify = summary
+            self.copies = self._count_copies()
+        if bad:
+            log.warning("recorder: %d second copies did not match; copied again: %s", len(bad), summary["recopied"])
+        self.writer.emit("recording.copies_verified", **summary)
+        return summary
+
+    def _count_copies(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for row in self.index.rows():
+            if row.get("status") in ("complete", "interrupted") and row.get("size"):
+                counts[row.get("copy") or "none"] = counts.get(row.get("copy") or "none", 0) + 1
+        return counts
+
     def _housekeeping(self) -> None:
-        while not self._stop.wait(self.config.housekeeping_interval):
+        cfg = self.config
+        now = time.monotonic()
+        next_hk = now + cfg.housekeeping_interval if cfg.housekeeping_interval > 0 else float("inf")
+        next_verify = now + cfg.verify_interval if self.backup is not None and cfg.verify_interval > 0 else float("inf")
+        while not self._stop.wait(max(0.0, min(next_hk, next_verify) - time.monotonic())):
+            now = time.monotonic()
             try:
-                self.housekeep()
+                if now >= next_hk:
+                    next_hk = now + cfg.housekeeping_interval
+                    self.housekeep()
+                if now >= next_verify:
+                    next_verify = now + cfg.verify_interval
+                    self.verify_copies()
             except Exception:
                 log.exception("recorder: housekeeping failed")
 
