@@ -59,6 +59,7 @@ class LegState(enum.StrEnum):
     OFFERED = "offered"
     ALERTING = "alerting"
     ANSWERED = "answered"
+    FEATURE = "feature"  # an extension hearing a feature code's reply: keys ignored, no CDR
     RELEASED = "released"
 
 
@@ -123,6 +124,11 @@ class Call:
         return rec
 
 
+def _queue_of(destination: tuple[str, ...]) -> str | None:
+    """The ACD queue a line's destination names (``queue:travel``), if it names one."""
+    return destination[0].split(":", 1)[1] if destination and destination[0].startswith("queue:") else None
+
+
 def disposition(answered: bool, cause: Cause | None) -> str:
     if answered:
         return "ANSWERED"
@@ -155,6 +161,9 @@ class CallControl:
         self.on_bridge: Callable[[Call], None] = lambda call: None
         self.ivr: Any = None  # daemon.ivr_calls.IvrService once attached: answers calls of lines with a flow
         self.on_unbridge: Callable[[Call], None] = lambda call: None
+        # keys pressed on a connected leg (in-call codes: recording on demand, the recording playback)
+        self.on_connected_digit: Callable[[Call, str, str], None] = lambda call, port, digit: None
+        self.acd: Any = None  # daemon.acd_calls.AcdService once attached: queues, agents, their rings
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -193,8 +202,13 @@ class CallControl:
 
     def _digit(self, port: str, digit: str) -> None:
         call = self.by_port.get(port)
+        if call is not None and self.acd is not None and self.acd.digit(call, port, digit):
+            return
         if call is not None and self.ivr is not None and self.ivr.owns(call.id) and port == call.a.port:
             self.ivr.digit(call, digit)
+            return
+        if call is not None and any(leg.port == port and leg.state is LegState.ANSWERED for leg in call.legs()):
+            self.on_connected_digit(call, port, digit)
             return
         if call is None or call.a.port != port or call.a.state is not LegState.DIALING:
             return
@@ -298,7 +312,10 @@ class CallControl:
         if line.ivr and self.ivr is not None:
             self._enter_ivr(call, line.ivr)
             return
-        if not line.destination:
+        queue = _queue_of(line.destination)
+        if queue is not None and self.acd is not None and self.acd.enqueue(call, queue):
+            return
+        if not line.destination or queue is not None:
             self.lines.release(ev.port, Cause.UNALLOCATED_NUMBER)
             self._end(call, Cause.UNALLOCATED_NUMBER)
             return
@@ -336,6 +353,8 @@ class CallControl:
     # --- answer, release, timeouts ----------------------------------------------------------------
 
     def _answered(self, port: str) -> None:
+        if self.acd is not None and self.acd.answered_port(port):
+            return
         call = self.by_port.get(port)
         if call is not None and call.dial_after_answer is not None and port == call.a.port:
             self._agent_answered_click(call)
@@ -358,6 +377,8 @@ class CallControl:
         self._journal("update", call)
 
     def _released(self, port: str, cause: Cause) -> None:
+        if self.acd is not None and self.acd.released_port(port):
+            return
         call = self.by_port.get(port)
         if call is None:
             return
@@ -369,7 +390,7 @@ class CallControl:
         self._unbind(port)
         self.lines.disconnect(port)
         leg = call.a if call.a.port == port else call.b
-        dialing = call.a.state is LegState.DIALING
+        dialing = call.a.state in (LegState.DIALING, LegState.FEATURE)
         if leg is not None:
             leg.state = LegState.RELEASED
         if dialing:
@@ -438,6 +459,8 @@ class CallControl:
         call.end = time.time()
         call.cause = cause
         self.calls.pop(call.id, None)
+        if self.acd is not None:
+            self.acd.ended(call)
         cdr = call.record()
         self._journal("finish", call)
         self.publish("call.ended", call=call.id, cdr=cdr)
@@ -459,9 +482,13 @@ class CallControl:
 
     def _bind(self, call: Call, port: str) -> None:
         self.by_port[port] = call
+        if self.acd is not None and call.queue is None:  # an agent's phone busy with a non-ACD call
+            self.acd.phone_in_use(port, True)
 
     def _unbind(self, port: str) -> None:
-        self.by_port.pop(port, None)
+        call = self.by_port.pop(port, None)
+        if call is not None and self.acd is not None and call.queue is None:
+            self.acd.phone_in_use(port, False)
 
     def _arm(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
         self._disarm(call)
@@ -611,6 +638,8 @@ class CallControl:
         or None once the extension rings (``failed`` is told if it then goes unanswered)."""
         if to == "number":
             return self._ivr_dial_out(call, target, failed)
+        if to == "queue" and self.acd is not None and self.acd.has_queue(target):
+            return None if self.acd.enqueue(call, target) else f"queue {target} does not take the call"
         if to == "extension":
             candidates = [target]
         elif to == "queue":

@@ -88,13 +88,17 @@ class IvrLeg:
     """One call in a flow: ``ivr.interface.CallControl`` on a trunk port, then maybe a voicemail deposit."""
 
     def __init__(self, service: IvrService, call: Call, flow: Flow) -> None:
-        self.service, self.call = service, call
+        self._attach(service, call, flow.voice)
+        self.ivr = IvrCall(flow, self, call.caller, call.called, now=service.engine.now(), wall=service.wall())
+
+    def _attach(self, service: IvrService, call: Call, voice: str | None) -> None:
+        """What every leg the IVR service holds has: the caller's channel, its prompt player, timers."""
+        self.service, self.call, self.voice = service, call, voice
         self.port = call.a.port
         self.channel = service.engine.ports[self.port].port.channel
         self.playback = Playback(service.library)
         self.timers: dict[int, Timer] = {}
         self.lookups: set[str] = set()
-        self.ivr = IvrCall(flow, self, call.caller, call.called, now=service.engine.now(), wall=service.wall())
         self.deposit: _Deposit | None = None
         self.recording: _Recording | None = None
         self.gone = False
@@ -225,7 +229,7 @@ class IvrLeg:
         play_id = -2
         self._hangup_after = play_id
         self.service.engine.media.prompts[self.channel] = self.playback
-        self.playback.play(play_id, [TtsText(text, self.ivr.run.flow.voice)])
+        self.playback.play(play_id, [TtsText(text, self.voice)])
 
 
 class MailboxLeg(IvrLeg):
@@ -233,15 +237,8 @@ class MailboxLeg(IvrLeg):
     prompts, keys and timers as a flow; store work on the voicemail worker thread."""
 
     def __init__(self, service: IvrService, call: Call, box: str | None) -> None:
-        self.service, self.call = service, call
-        self.port = call.a.port
-        self.channel = service.engine.ports[self.port].port.channel
-        self.playback = Playback(service.library)
-        self.timers, self.lookups = {}, set()
-        self.deposit, self.recording, self.gone, self._hangup_after = None, None, False, None
-        self.session = MailboxSession(now=service.engine.now(), box=box, box_kind="extension",
-                                      voice=next(iter(service.flows.values())).voice if service.flows else None)
-        service.engine.media.prompts[self.channel] = self.playback
+        self._attach(service, call, service.voice)
+        self.session = MailboxSession(now=service.engine.now(), box=box, box_kind="extension", voice=self.voice)
 
     def start(self) -> None:
         self._do(self.session.start())
@@ -271,6 +268,22 @@ class MailboxLeg(IvrLeg):
             self.recording.end("hangup")
         self._feed(HungUp(self.service.engine.now()))
         self.gone = True
+        self._leave()
+
+
+class DepositLeg(IvrLeg):
+    """A call sent straight to a voicemail box, not by a flow (an ACD queue's overflow)."""
+
+    def __init__(self, service: IvrService, call: Call, box: Box) -> None:
+        self._attach(service, call, service.voice)
+        self.deposit = _Deposit(self, box)
+
+    def left(self) -> None:
+        if self.gone:
+            return
+        self.gone = True
+        if self.deposit is not None:
+            self.deposit.end("hangup")
         self._leave()
 
 
@@ -420,6 +433,7 @@ class IvrService:
         self.has_integrator = has_integrator
         state = Path(config.state_dir)
         self.flows: dict[str, Flow] = {name: load_flow(path) for name, path in config.ivr.flows}
+        self.voice = next(iter(self.flows.values())).voice if self.flows else None  # for prompts outside a flow
         self.tts = Tts(state / "tts")
         self.prompts = Prompts(state / "prompts")
         self.library = AudioLibrary(self.tts, self.prompts)
@@ -428,6 +442,10 @@ class IvrService:
         for ext in config.extensions:
             self.voicemail.configure(Box(f"extension:{ext.number}", notify_extension=ext.number),
                                      pin=ext.voicemail_pin or None)
+        for q in config.acd.queues:  # a queue's own box (its overflow to "voicemail")
+            self.voicemail.configure(Box(f"queue:{q.name}"))
+        for a in config.acd.agents:  # an agent's own box, wherever they sit
+            self.voicemail.configure(Box(f"agent:{a.id}"), pin=a.pin if len(a.pin) >= 4 else None)
         for b in config.ivr.boxes:
             self.voicemail.configure(Box(b.box, max_message_s=b.max_message_s,
                                          notify_extension=b.notify_extension or None), pin=b.pin or None)
@@ -481,6 +499,15 @@ class IvrService:
         leg = MailboxLeg(self, call, box)
         self.legs[call.id] = leg
         leg.start()
+
+    def deposit_voicemail(self, call: Call, box: str) -> str | None:
+        """Take a call that no flow holds (an ACD overflow) to leave a message in ``box``; why not, or None."""
+        try:
+            b = self.voicemail.box(box_id(box))
+        except VoicemailError as exc:
+            return str(exc)
+        self.legs[call.id] = DepositLeg(self, call, b)
+        return None
 
     def digit(self, call: Call, key: str) -> None:
         self.legs[call.id].digit(key)

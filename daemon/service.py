@@ -15,7 +15,8 @@ import signal
 import time
 from typing import Any
 
-from daemon import config_edit, diagnostics, flow_edit
+from daemon import acd_api, config_edit, diagnostics, flow_edit
+from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR, SUPERVISOR
 from daemon.api.server import ApiServer
@@ -47,6 +48,7 @@ class Service:
         self.board_up = False
         self.recording: Recording | None = None
         self.ivr: IvrService | None = None
+        self.acd: AcdService | None = None
         self.started = time.time()
         self._stop = asyncio.Event()
         self._register_ops()
@@ -244,11 +246,15 @@ class Service:
         for rec in self.store.recover_interrupted():
             log.warning("call %s was interrupted by a restart: CDR marked interrupted", rec.get("id"))
         self.recording = await Recording.open(self.config, self.engine, self.api)
-        if self.config.ivr.flows or self.config.ivr.boxes:
+        if self.config.ivr.flows or self.config.ivr.boxes or self.config.acd.queues:
             self.ivr = await loop.run_in_executor(None, lambda: IvrService(
                 self.config, self.engine, env=self.store.env, has_integrator=lambda k: self.api.subscribers(k) > 0))
             self.api.op("ivr.lookup_reply", self._ivr_lookup_reply, roles=INTEGRATOR)
             self.api.op("ivr.calls", lambda req: self.ivr.calls() if self.ivr else [])
+        if self.config.acd.queues or self.config.acd.agents:
+            self.acd = AcdService(self.config, self.engine, env=self.store.env,
+                                  library=self.ivr.library if self.ivr else None, submit=self.writer.submit)
+            acd_api.register(self.api, self)
         await self.api.start()
         tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog())]
         await self._stop.wait()
@@ -263,6 +269,8 @@ class Service:
             await self.recording.close()
         if self.ivr is not None:
             await loop.run_in_executor(None, self.ivr.close)
+        if self.acd is not None:
+            await loop.run_in_executor(None, self.acd.close)
         await self.api.stop()
         with contextlib.suppress(Exception):
             await self.board.close()

@@ -44,7 +44,7 @@ class Store:
     def __init__(self, directory: str | Path, map_size: int = _MAP_SIZE) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(self.directory / "callbox.lmdb"), map_size=map_size, max_dbs=8,
+        self.env = lmdb.open(str(self.directory / "callbox.lmdb"), map_size=map_size, max_dbs=16,
                              sync=True, metasync=True, writemap=False, subdir=True)
         self._reserve()
         self.cdr = self.env.open_db(b"cdr")

@@ -26,6 +26,7 @@ class ErrorCode:
     BAD_ARGUMENT = "bad_argument"
     NOT_FOUND = "not_found"
     FORBIDDEN = "forbidden"  # the connection's role may not call this op
+    REFUSED = "refused"  # valid, but cannot be done now (wrong PIN, agent on a call, record exists)
     INTERNAL = "internal"
 
 

@@ -258,7 +258,8 @@ class ApiServer:
                     result = await result
             if entry.audit and self.audit is not None:
                 self.audit({"who": client.peer.describe(), "role": client.role, "op": op,
-                            "args": {k: v for k, v in req.items() if k not in ("id", "op", "token")}})
+                            "args": {k: "****" if k == "pin" else v for k, v in req.items()
+                                     if k not in ("id", "op", "token")}})
             return {"id": rid, "ok": True, "result": result}
         except ApiError as exc:
             log.info("api: %s", exc)

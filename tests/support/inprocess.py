@@ -10,8 +10,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import lmdb
 import numpy as np
 
+from daemon.acd_calls import AcdService
 from daemon.config import load_config
 from daemon.engine import Engine
 from daemon.ivr_calls import IvrService
@@ -39,7 +41,7 @@ class Box:
     """Engine + world, stepped together: ``run(seconds)`` advances both by 20 ms ticks."""
 
     def __init__(self, config: Path | None = None, world: SimWorld | None = None, *, ivr: bool = False,
-                 wall: Callable[[], dt.datetime] | None = None) -> None:
+                 acd: bool = False, wall: Callable[[], dt.datetime] | None = None, epoch: float | None = None) -> None:
         self.world = world or SimWorld(load_sim_config())
         self.tmp = Path(tempfile.mkdtemp(prefix="callbox-box-"))
         if config is None:
@@ -56,17 +58,26 @@ class Box:
         self.engine.queue_commands(self.engine.reset_lines())
         self.integrator = False  # whether an "integrator" is there to answer IVR lookups (see self.events)
         self.ivr: IvrService | None = None
-        if ivr:
+        self.acd: AcdService | None = None
+        if ivr or acd:
             self.ivr = IvrService(self.config, self.engine, has_integrator=lambda kind: self.integrator,
                                   wall=wall or (lambda: dt.datetime.now(dt.UTC)))
             for fut in self.ivr.preloaded:  # real TTS: wait until the flow's prompts exist
                 fut.result(timeout=120)
+        if acd:
+            self.env = lmdb.open(str(self.tmp / "acd.lmdb"), max_dbs=8, map_size=64 << 20)
+            self.acd = AcdService(self.config, self.engine, env=self.env, library=self.ivr.library, epoch=epoch)
+            for fut in self.acd.preloaded:
+                fut.exception(timeout=60)
 
     def _settle(self) -> None:
         """On a virtual clock the IVR's worker threads (TTS, prompt files, voicemail store) must look
         instantaneous: wait, in real time, for what the next tick would otherwise play as silence."""
         if self.ivr is None:
             return
+        for player in list(self.acd.players.values()) if self.acd else []:
+            for fut in list(player.speech._queue)[:1]:
+                fut.exception(timeout=60)
         for leg in list(self.ivr.legs.values()):
             for fut in list(getattr(leg.playback, "_queue", []))[:1]:
                 fut.exception(timeout=60)
