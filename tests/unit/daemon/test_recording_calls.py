@@ -1,0 +1,267 @@
+"""Recording through the whole box in one process (virtual clock): on-demand start and stop mid-call by
+the in-call code ``*1`` and by the API ops, recording by agent and by queue, and a supervisor's
+playback over the phone (``*35``). Every check is a measurement of the audio in the file or heard."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.api.protocol import ApiError
+from daemon.api.server import ApiServer
+from daemon.recording import Recording, recorder_config
+from hal.dsp.g711 import alaw_to_linear
+from hal.dsp.measure import dominant_frequency
+from recorder import Recorder, playback, wav
+from sim.audio import SamplesSource
+from tests.support.audio import tone_frequency
+from tests.support.inprocess import Box
+from tests.support.processes import default_config_text
+
+SUPERVISOR = """
+[[agent]]
+id = "9001"
+name = "Supervisor"
+pin = "2580"
+supervisor = true
+
+[[agent]]
+id = "1023"
+name = "Agent"
+pin = "4711"
+"""
+
+
+def _noise(seed: int, seconds: float, amp: float = 3000.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(0, amp, int(seconds * 8000)), -32000, 32000).astype(np.int16)
+
+
+def _offset(sent: np.ndarray, got: np.ndarray, lead: int = 4000) -> tuple[int, float]:
+    """Where ``got`` starts within ``sent`` (samples; negative: ``got`` starts up to ``lead`` samples
+    before it) and the correlation of the overlap."""
+    sent = np.concatenate([np.zeros(lead), sent.astype(np.float64)])
+    probe = got[lead:lead + 4000].astype(np.float64)
+    size = 1 << (len(sent) + len(probe) - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(sent, size) * np.conj(np.fft.rfft(probe, size)), size)
+    lag = int(np.argmax(xc[: len(sent)])) - 2 * lead  # got[lead] is at padded index lag + 2 * lead
+    a, b = max(0, -lag), max(0, lag)  # overlap: got[a:], sent[lead + b:]
+    m = min(len(got) - a, len(sent) - lead - b)
+    return lag, float(np.corrcoef(sent[lead + b:lead + b + m], got[a:a + m].astype(np.float64))[0, 1])
+
+
+@pytest.fixture
+def make_box(tmp_path: Path) -> Iterator:
+    made: list[tuple[Box, Recording]] = []
+
+    def make(recording: str = "", extra: str = "") -> tuple[Box, Recording]:
+        text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
+        if recording:
+            text = re.sub(r"(?m)^\[recording\]\n(.*\n)*?\n", "[recording]\n" + recording.strip() + "\n\n", text, count=1)
+        cfg = tmp_path / "callbox.toml"
+        cfg.write_text(text + extra, encoding="utf-8")
+        box = Box(cfg)
+        rec = Recording(box.engine, ApiServer(str(tmp_path / "api.sock"), {}), Recorder(recorder_config(box.config)))
+        made.append((box, rec))
+        box.run(0.2)
+        return box, rec
+
+    yield make
+    for _, rec in made:
+        rec.close_sync()
+
+
+def _settled(box: Box, rec: Recording, seconds: float) -> None:
+    """Run, letting the recording's files thread keep up (on a virtual clock it must look instant)."""
+    for _ in range(round(seconds / 0.1)):
+        rec.files.submit(lambda: None).result(timeout=10)
+        box.run(0.1)
+
+
+def _inbound(box: Box, caller_audio: np.ndarray | None = None, **call_fields: str):
+    """A call from the network on PSTN-1; the extension the line's hunt rings answers it."""
+    w = box.world
+    w.co.call("1/1", "13800138000")
+    box.run_until(lambda: any(c.b is not None for c in box.engine.calls.calls.values()), 8, "an extension rung")
+    call = next(iter(box.engine.calls.calls.values()))
+    phone = w.phone(call.b.label)
+    box.run_until(lambda: phone.ringing, 8, f"{call.b.label} ringing")
+    for k, v in call_fields.items():  # what the ACD sets before it bridges an agent
+        setattr(call, k, v)
+    line = w.co.line("1/1")
+    if caller_audio is not None:
+        line.party.say(SamplesSource(caller_audio))
+    phone.off_hook()
+    box.run_until(lambda: call.answer is not None, 2, "answer")
+    return call, line, phone
+
+
+def _hangup(box: Box, line, phone) -> None:
+    phone.on_hook()
+    box.run_until(lambda: not box.engine.calls.calls, 5, "the call to clear")
+    box.run(1.0)  # the box released the trunk: the line goes idle
+
+
+def test_in_call_code_starts_and_stops_recording_mid_call(make_box) -> None:
+    box, rec = make_box('mode = "on_demand"\non_demand = true')
+    caller = _noise(1, 12.0)
+    call, line, phone = _inbound(box, caller)
+    sent_at = box.world.tick  # the caller's clip starts about here
+    box.run(1.0)
+    assert not rec.recorder.recording(call.id)  # on_demand: nothing yet
+    phone.dial("*1")
+    box.run_until(lambda: rec.recorder.recording(call.id), 1.0, "*1 to start the recording")
+    started = box.world.tick
+    mark = box.world.tick
+    box.run(0.3)
+    assert dominant_frequency(alaw_to_linear(np.frombuffer(box.heard(call.b.label, mark), np.uint8))[:1200]) == \
+        pytest.approx(1400, rel=0.02)  # the beep to the agent
+    phone.mouth.tone(400.0)
+    box.run(2.0)
+    phone.mouth.silence()
+    phone.dial("*1")
+    box.run_until(lambda: not rec.recorder.recording(call.id), 1.0, "*1 to stop it")
+    stopped = box.world.tick
+    box.run(1.5)
+    _hangup(box, line, phone)
+    rec.recorder.flush()
+
+    [row] = rec.recorder.query(call_id=call.id)
+    assert row["status"] == "complete" and row["reason"] == "demand" and row["agent"] == call.b.label
+    info, audio = wav.read(rec.recorder.path(call.id))
+    assert (stopped - started) * 0.02 - 0.05 <= info.duration <= (stopped - started) * 0.02 + 0.05
+    lag, c = _offset(caller, audio[:, 0])
+    assert c > 0.9  # left: the caller, exactly the part between the two *1
+    assert abs(lag / 8000 - (started - sent_at) * 0.02) < 0.1
+    middle = audio[int(0.5 * 8000):int(2.0 * 8000), 1].astype(float)
+    assert dominant_frequency(middle) == pytest.approx(400, rel=0.02)  # right: the agent
+    [cdr] = box.cdrs()
+    assert cdr["id"] == call.id and cdr["disposition"] == "ANSWERED"
+
+
+def test_api_start_and_stop_mid_call_and_policy_refusals(make_box) -> None:
+    box, rec = make_box('mode = "selected"\nagents = ["8002"]\non_demand = true\nallow_stop = false')
+    caller = _noise(2, 10.0)
+    call, line, phone = _inbound(box, caller)
+    sent_at = box.world.tick
+    box.run(1.0)
+    assert not rec.recorder.recording(call.id)
+    assert rec._api_start({"call": call.id}) == {"call": call.id, "recording": True}
+    started = box.world.tick
+    box.run(2.0)
+    assert rec._api_stop({"call": call.id}) == {"call": call.id, "recording": False}  # demand: may stop
+    stopped = box.world.tick
+    box.run(1.0)
+    with pytest.raises(ApiError) as err:
+        rec._api_start({"call": "nope"})
+    assert err.value.code == "not_found"
+    _hangup(box, line, phone)
+    rec.recorder.flush()
+    info, audio = wav.read(rec.recorder.path(call.id))
+    assert abs(info.duration - (stopped - started) * 0.02) <= 0.05
+    lag, c = _offset(caller, audio[:, 0])
+    assert c > 0.9 and abs(lag / 8000 - (started - sent_at) * 0.02) < 0.1
+
+
+def test_policy_by_agent_and_by_queue(make_box) -> None:
+    box, rec = make_box('mode = "selected"\nagents = ["1023"]\nqueues = ["vip"]\nallow_stop = false',
+                        SUPERVISOR)
+    calls = []
+    for seed, fields in ((3, {"agent": "1023", "queue": "travel"}), (4, {"agent": "1099", "queue": "vip"}),
+                         (5, {"agent": "1099", "queue": "travel"}), (6, {})):
+        caller = _noise(seed, 4.0)
+        call, line, phone = _inbound(box, caller, **fields)
+        box.run(1.5)
+        if seed == 3:  # recorded by policy and allow_stop = false: *1 may not pause it
+            phone.dial("*1")
+            box.run(0.5)
+            assert rec.recorder.recording(call.id)
+            with pytest.raises(ApiError) as err:
+                rec._api_stop({"call": call.id})
+            assert err.value.code == "forbidden"
+        _hangup(box, line, phone)
+        calls.append((call, caller))
+    rec.recorder.flush()
+    rows = {r["call_id"]: r for r in rec.recorder.query(limit=100)}
+    (a, ca), (q, cq), (n1, _), (n2, _) = calls
+    assert rows[a.id]["reason"] == "agent:1023" and rows[a.id]["agent"] == "1023"
+    assert rows[a.id]["extension"] == a.b.label
+    assert rows[q.id]["reason"] == "queue:vip" and rows[q.id]["queue"] == "vip"
+    assert n1.id not in rows and n2.id not in rows
+    for call, caller in ((a, ca), (q, cq)):
+        _, audio = wav.read(rec.recorder.path(call.id))
+        assert _offset(caller, audio[:, 0])[1] > 0.9
+    assert [r["call_id"] for r in rec.recorder.query(agent="1023")] == [a.id]
+    assert a.id in [r["call_id"] for r in rec.recorder.query(agent=a.b.label)]
+
+
+def test_supervisor_plays_an_agents_recordings_over_the_phone(make_box) -> None:
+    box, rec = make_box('mode = "all"', SUPERVISOR)
+    recorded = []
+    for seed, freq in ((7, 600.0), (8, 900.0)):  # an older call, then the newest, both taken by 8001
+        box.engine.calls._hunt_pos.clear()
+        call, line, phone = _inbound(box, _noise(seed, 3.0))
+        assert call.b.label == "8001"
+        phone.mouth.tone(freq)
+        box.run(2.5)
+        _hangup(box, line, phone)
+        rec.recorder.flush()
+        recorded.append(playback.frames(rec.recorder.path(call.id)))
+    sup = box.world.phone("8008")
+
+    # a wrong PIN: refused, busy tone, nothing played
+    sup.off_hook()
+    box.run(0.3)
+    sup.dial("*358001#1111#")
+    box.run_until(lambda: [c for c in box.cdrs() if c["called"] == "*35##"], 5, "the refused playback to end")
+    mark = box.world.tick
+    box.run(1.0)
+    assert tone_frequency(box.heard("8008", mark)) == pytest.approx(450.0, rel=0.02)  # busy tone
+    assert box.cdrs()[-1]["cause"] == 21 and not rec.sessions
+    sup.on_hook()
+    box.run(1.0)
+
+    sup.off_hook()
+    box.run(0.3)
+    sup.dial("*358001#2580#")
+    box.run_until(lambda: box.engine.calls.calls and rec.sessions, 5, "the playback to start")
+    mark = box.world.tick
+    _settled(box, rec, 3.5)
+    newest = alaw_to_linear(np.frombuffer(box.heard("8008", mark), np.uint8))
+    expected = alaw_to_linear(recorded[1]).reshape(-1)
+    lag, c = _offset(newest, expected)
+    assert c > 0.9, "the supervisor hears the newest recording, both parties mixed"
+    sup.dial("#")
+    _settled(box, rec, 0.5)
+    mark = box.world.tick
+    _settled(box, rec, 3.5)
+    older = alaw_to_linear(np.frombuffer(box.heard("8008", mark), np.uint8))
+    assert _offset(older, alaw_to_linear(recorded[0]).reshape(-1)[2000:])[1] > 0.9, "# plays the one before"
+    sup.on_hook()
+    box.run_until(lambda: not box.engine.calls.calls, 5, "the playback call to end")
+    box.run(0.5)
+    assert not rec.sessions and not box.engine.media.prompts
+    assert [(c["called"], c["src"]) for c in box.cdrs()][-2:] == [("*35##", "8008")] * 2  # who listened
+
+
+def test_recordings_status_per_file(make_box, tmp_path: Path) -> None:
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    box, rec = make_box(f'mode = "all"\nbackup_dir = "{backup}"')
+    call, line, phone = _inbound(box, _noise(9, 2.0))
+    box.run(1.0)
+    _hangup(box, line, phone)
+    rec.recorder.flush()
+    rec.recorder.housekeep()
+    status = asyncio.run(rec._status({"call": call.id}))
+    [f] = status["files"]
+    assert f["copy"] == "verified" and f["copy_checked"] and (backup / f["file"]).read_bytes() == \
+        rec.recorder.fetch(f["id"])
+    assert asyncio.run(rec._status({}))["copies"] == {"verified": 1}
+    summary = asyncio.run(rec._api_verify({}))
+    assert summary["checked"] == 1 and summary["mismatch"] == []
