@@ -265,3 +265,48 @@ def test_recordings_status_per_file(make_box, tmp_path: Path) -> None:
     assert asyncio.run(rec._status({}))["copies"] == {"verified": 1}
     summary = asyncio.run(rec._api_verify({}))
     assert summary["checked"] == 1 and summary["mismatch"] == []
+
+
+def test_policy_by_agent_and_queue_with_the_real_acd(tmp_path: Path) -> None:
+    """Calls through the ACD's "domestic" queue: the one agent 1001 takes is recorded (agents = ["1001"]),
+    the one agent 1004 takes is not; the row carries the agent ID, the queue and the extension."""
+    from tests.unit.daemon.test_acd_calls import login
+
+    text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
+    text = re.sub(r'(?m)^destination = \["80[0-9", ]*\]$', 'destination = ["queue:domestic"]', text, count=4)
+    text = re.sub(r"(?m)^\[recording\]\n(.*\n)*?\n", '[recording]\nmode = "selected"\nagents = ["1001"]\n\n', text,
+                  count=1)
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text(text, encoding="utf-8")
+    box = Box(cfg, acd=True)
+    box.run(0.2)
+    rec = Recording(box.engine, ApiServer(str(tmp_path / "api.sock"), {}), Recorder(recorder_config(box.config)))
+    try:
+        login(box, "8002", "1001", "1001")
+        login(box, "8005", "1004", "1004")
+        w = box.world
+        taken = []
+        for port, phone_ext, seed in (("1/1", "8002", 11), ("1/2", "8005", 12)):
+            caller = _noise(seed, 12.0)
+            w.co.call(port, "1380000000" + port[-1])
+            phone = w.phone(phone_ext)
+            box.run_until(lambda phone=phone: phone.ringing, 10, f"{phone_ext} ringing")
+            w.co.line(port).party.say(SamplesSource(caller))
+            phone.off_hook()
+            box.run(5.0)  # the agent-ID greeting, then the bridge
+            call = next(c for c in box.engine.calls.calls.values() if c.a.port == port)
+            taken.append((call, caller, phone))
+        for _call, _, phone in taken:
+            phone.on_hook()
+        box.run_until(lambda: not box.engine.calls.calls, 5, "the calls to clear")
+        rec.recorder.flush()
+        (c1, caller1, _), (c2, _, _) = taken
+        [row] = rec.recorder.query(call_id=c1.id)
+        assert (row["agent"], row["queue"], row["extension"], row["reason"]) == ("1001", "domestic", "8002",
+                                                                                  "agent:1001")
+        _, audio = wav.read(rec.recorder.path(c1.id))
+        assert _offset(caller1, audio[:, 0])[1] > 0.9 and audio.shape[0] > 2 * 8000
+        assert rec.recorder.query(call_id=c2.id) == []
+        assert [r["call_id"] for r in rec.recorder.query(agent="1001")] == [c1.id]
+    finally:
+        rec.close_sync()
