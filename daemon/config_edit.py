@@ -112,7 +112,7 @@ def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
             del container[name]
     elif name in container:
         old = container[name]
-        new_item = tomlkit.item(value)
+        new_item = _item(value)
         trivia = getattr(old, "trivia", None)
         if trivia is not None and hasattr(new_item, "trivia"):  # keep the line's own comment and spacing
             new_item.trivia.comment = trivia.comment
@@ -121,9 +121,18 @@ def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
             new_item.trivia.trail = trivia.trail
         container[name] = new_item
     else:
-        container[name] = value
+        container[name] = _item(value)
     if created is not None:
         created.add(tomlkit.nl())
+
+
+def _item(value: Any) -> Any:
+    """A TOML item for ``value``; a table value is written inline (``skills = { mandarin = 5 }``)."""
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        table.update(value)
+        return table
+    return tomlkit.item(value)
 
 
 def _set_entry(container: Any, name: str, ident: str, key: str, value: Any) -> None:

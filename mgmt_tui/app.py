@@ -1,17 +1,24 @@
 """The TUI application: screens chosen by number keys, refreshed from the API every second.
 
-Keys: ``1`` dashboard, ``2`` report (``[``/``]`` previous/next day), ``3`` diagnostics (``t`` rings an
-extension with a test caller ID; the last DTMF digits and caller IDs heard are shown live), ``4``
-configuration (arrows choose a setting, Enter edits it, Enter again saves it through ``config.set``
-— the daemon validates it; its error is shown and the edit stays open —, Esc cancels), ``r``
-refresh now, ``q`` quit; arrows/PgUp/PgDn scroll. Works at 80x24 without a mouse; with ``ascii`` (a
-VT100 or a serial console) every non-ASCII character is shown as ``?`` and no colour is used.
+Keys: ``1`` dashboard (box, spans, the ACD's queues and agents, ports, calls), ``2`` report (``v``
+switches calls / queues / agents, ``[``/``]`` previous/next day, ``g`` go to a date, ``t`` today),
+``3`` diagnostics (``t`` rings an extension with a test caller ID; the last DTMF digits and caller IDs
+heard are shown live), ``4`` configuration (lines, trunks, extensions, dial plan, recording), ``5``
+ACD (settings, agents, queues and strategies), ``6`` IVR (prompts' TTS text, menus' digit targets,
+schedules and holidays, black/white lists; ``f`` next flow). On the forms: arrows choose, Enter edits
+a setting or opens an agent / queue / menu (Esc goes back), Enter again saves it through
+``config.set`` / ``ivr.flow.set`` — the daemon validates it; its error (file, line, key) is shown and
+the edit stays open —, Esc cancels, ``a`` adds an agent or queue, ``d`` deletes one, Tab jumps to
+the next section. ``r`` refreshes, ``q`` quits; arrows/PgUp/PgDn scroll. Works at 80x24 without a
+mouse; with ``ascii`` (a VT100 or a serial console) every non-ASCII character is shown as ``?`` and
+no colour is used.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,21 +26,29 @@ import urwid
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
-from mgmt_tui import views
+from mgmt_tui import acd_views, forms, views
+from mgmt_tui.forms import Row
 from mgmt_tui.text import ascii_only
 
-SCREEN_KEYS = {"1": "dashboard", "2": "report", "3": "diagnostics", "4": "config"}
-TITLES = {"dashboard": "Dashboard", "report": "Report", "diagnostics": "Diagnostics", "config": "Config"}
+SCREEN_KEYS = {"1": "dashboard", "2": "report", "3": "diagnostics", "4": "config", "5": "acd", "6": "ivr"}
+TITLES = {"dashboard": "Dashboard", "report": "Report", "diagnostics": "Diagnostics", "config": "Config",
+          "acd": "ACD", "ivr": "IVR"}
+FORMS = ("config", "acd", "ivr")
+REPORT_VIEWS = ("calls", "queues", "agents")
 REFRESH_S = 1.0
 RING_SECONDS = 5
 
 
 class FieldRow(urwid.WidgetWrap):
-    """A selectable line of the configuration screen; ``>`` marks the one the cursor is on."""
+    """A selectable line of a form; ``>`` marks the one the cursor is on."""
 
-    def __init__(self, text: str, field: views.Field) -> None:
-        self.text, self.field = text, field
+    def __init__(self, text: str, row: Row) -> None:
+        self.text, self.row = text, row
         super().__init__(urwid.Text("  " + text, wrap="clip"))
+
+    @property
+    def field(self) -> views.Field | None:
+        return self.row.field
 
     def selectable(self) -> bool:
         return True
@@ -53,6 +68,10 @@ class TuiApp:
         self.ascii = ascii_mode
         self.screen = "dashboard"
         self.day = dt.date.today()
+        self.report_view = "calls"
+        self.flow: str | None = None  # the IVR flow on screen 6
+        self.opened: dict[str, tuple[str, str] | None] = {}  # screen -> the agent / queue / menu open
+        self.back_focus: dict[str, int] = {}
         self.error: str | None = None
         self.message = ""  # the outcome of the last action (saved, rung, the daemon's error)
         self.editing: tuple[views.Field, urwid.Edit] | None = None
@@ -73,27 +92,71 @@ class TuiApp:
     def _show(self, s: str) -> str:
         return ascii_only(s) if self.ascii else s
 
+    def _snapshot(self) -> tuple[dict | None, str]:
+        """The ACD's live view, or None and why not (a daemon without the ACD)."""
+        try:
+            return self._call("acd.snapshot"), ""
+        except ApiError as exc:
+            return None, f"not available ({exc.code}: {exc.message})" if exc.message else f"not available ({exc.code})"
+
     def lines(self) -> list[str]:
         """The current screen's text, fetched fresh from the daemon."""
         if self.screen == "dashboard":
-            return views.dashboard(self._call("status"), self._call("spans"), self._call("ports"), self._call("calls"))
+            status, spans, ports, calls = (self._call("status"), self._call("spans"), self._call("ports"),
+                                           self._call("calls"))
+            snap, why = self._snapshot()
+            return views.dashboard(status, spans, ports, calls, acd_views.acd_panel(snap, time.time(), why))
         if self.screen == "report":
-            start = dt.datetime.combine(self.day, dt.time()).timestamp()
-            cdrs, cursor = [], None
-            while True:
-                page = self._call("cdr.page", since=start, until=start + 86400 - 0.001, limit=1000, cursor=cursor)
-                cdrs += page["cdrs"]
-                cursor = page["next"]
-                if cursor is None:
-                    break
-            return views.report(self.day, cdrs)
-        if self.screen == "config":
-            return [text for text, _ in self.config_rows()]
+            return self.report_lines()
+        if self.screen in FORMS:
+            return [r.text for r in self.form_rows()]
         try:
             watch = self._call("diag.watch")
         except ApiError as exc:
             watch = {"events": [{"kind": "diag.dtmf", "port": "-", "digit": f"({exc.code})"}]}
         return views.diagnostics(self._call("spans"), self._call("ports"), watch)
+
+    def report_lines(self) -> list[str]:
+        start = dt.datetime.combine(self.day, dt.time()).timestamp()
+        end = dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time()).timestamp()
+        tabs = "  ".join(f"[{v}]" if v == self.report_view else v for v in REPORT_VIEWS)
+        head = [f"{tabs}   v: next view  [ ]: day  g: go to date  t: today", ""]
+        if self.report_view == "calls":
+            cdrs, cursor = [], None
+            while True:
+                page = self._call("cdr.page", since=start, until=end - 0.001, limit=1000, cursor=cursor)
+                cdrs += page["cdrs"]
+                cursor = page["next"]
+                if cursor is None:
+                    break
+            return head + views.report(self.day, cdrs)
+        snap, why = self._snapshot()
+        try:
+            records = self._call("acd.intervals", since=start, until=end, limit=300)
+        except ApiError as exc:
+            return [*head, f"ACD statistics: not available ({exc.code})"]
+        today = dt.date.today()
+        records = acd_views.day_records(records, snap, self.day, today)
+        if self.report_view == "queues":
+            return head + acd_views.queue_report(self.day, records, today)
+        names = {a["id"]: a.get("name") or "" for a in (snap or {}).get("agents", [])}
+        return head + acd_views.agent_report(self.day, records, names, today)
+
+    def form_rows(self) -> list[Row]:
+        opened = self.opened.get(self.screen)
+        if self.screen == "config":
+            return [Row(t, f) for t, f in views.config_rows(self._call("config.get")["data"] or {})]
+        if self.screen == "acd":
+            return forms.acd_rows(self._call("config.get")["data"] or {}, opened)
+        flows = [f["flow"] for f in self._call("ivr.flows")]
+        if not flows:
+            return [Row("No IVR flows: name them in [ivr] flows (screen 4 / the config file)")]
+        if self.flow not in flows:
+            self.flow = flows[0]
+        data = self._call("ivr.flow.get", flow=self.flow)["data"]
+        if data is None:
+            return [Row(f"flow {self.flow}: the file does not parse as TOML; fix it in the file")]
+        return forms.ivr_rows(self.flow, data, flows, opened)
 
     def config_rows(self) -> list[tuple[str, views.Field | None]]:
         return views.config_rows(self._call("config.get")["data"] or {})
@@ -104,9 +167,9 @@ class TuiApp:
             return
         rows: list[urwid.Widget]
         try:
-            if self.screen == "config":
-                rows = [FieldRow(self._show(t), f) if f else urwid.Text(self._show(t), wrap="clip")
-                        for t, f in self.config_rows()]
+            if self.screen in FORMS:
+                rows = [FieldRow(self._show(r.text), r) if r.selectable else urwid.Text(self._show(r.text), wrap="clip")
+                        for r in self.form_rows()]
             else:
                 rows = [urwid.Text(self._show(line), wrap="clip") for line in self.lines()]
             self.error = None
@@ -122,21 +185,24 @@ class TuiApp:
         focus = self.body.focus if self.body else 0
         self.body[:] = rows or [urwid.Text("")]
         focus = min(focus or 0, len(self.body) - 1)
-        if self.screen == "config" and not self.body[focus].selectable():
+        if self.screen in FORMS and not self.body[focus].selectable():
             focus = next((i for i, w in enumerate(self.body) if w.selectable()), focus)
         self.listbox.set_focus(focus)  # (the list box keeps the rows above it, e.g. a heading, in view)
         self._frame()
 
     def _frame(self) -> None:
         menu = "  ".join(f"{k}:{TITLES[v]}" + ("*" if v == self.screen else "") for k, v in SCREEN_KEYS.items())
-        extra = f"  day {self.day.isoformat()} ([ ])" if self.screen == "report" else ""
-        self.header.set_text(self._show(f"callbox  {menu}{extra}"))
+        self.header.set_text(self._show(f"callbox  {menu}"))
         if self.editing is not None:
             keys = "Enter save  Esc cancel"
-        elif self.screen == "config":
-            keys = "Enter edit  r reload  q quit"
+        elif self.screen in FORMS:
+            keys = ("Enter edit/open  Esc back" if self.opened.get(self.screen) else "Enter edit/open") + (
+                "  a add  d del" if self.screen == "acd" else "  f flow" if self.screen == "ivr" else "") + \
+                "  Tab  q"
         elif self.screen == "diagnostics":
             keys = "t ring  r refresh  q quit"
+        elif self.screen == "report":
+            keys = f"{self.day.isoformat()}  v view  [ ] day  g date  q quit"
         else:
             keys = "r refresh  q quit  arrows scroll"
         note = self.error or self.message
@@ -144,32 +210,32 @@ class TuiApp:
 
     # --- editing --------------------------------------------------------------------------------
 
+    def _focused_row(self) -> Row | None:
+        widget = self.body.get_focus()[0] if self.body else None
+        return widget.row if isinstance(widget, FieldRow) else None
+
     def _start_edit(self, field: views.Field, initial: str) -> None:
-        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="clip")
+        note = ""
+        if self.ascii and not initial.isascii():  # this terminal cannot show (or type) it: start empty
+            initial, note = "", "the current value is not ASCII: type a new one, Esc keeps it"
+        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="any")
         edit.set_edit_pos(len(initial))
-        pos = self.body.focus if self.screen == "config" else len(self.body)
-        if self.screen == "config":
+        in_place = self.screen in FORMS and isinstance(self.body.get_focus()[0], FieldRow)
+        pos = self.body.focus if in_place else len(self.body)
+        if in_place:
             self.body[pos] = edit
         else:
             self.body.append(edit)
         self.listbox.set_focus(pos)
         self.editing = (field, edit)
-        self.message = ""
+        self.message = note
         self._frame()
 
     def _save_edit(self) -> None:
         assert self.editing is not None
         field, edit = self.editing
         try:
-            if field.key == "diag.ring":
-                number = edit.edit_text.strip()
-                self._call("diag.ring", extension=number, seconds=RING_SECONDS, number="10000", name="TEST")
-                self.message = f"ringing {number} for {RING_SECONDS} s (caller ID 10000 TEST)"
-            else:
-                value = views.parse_value(field, edit.edit_text)
-                result = self._call("config.set", changes=[{"key": field.key, "value": value}])
-                later = result.get("restart_required") or []
-                self.message = f"saved {field.key}" + (f"; restart needed for {', '.join(later)}" if later else "")
+            self.message = self._apply(field, edit.edit_text)
         except (ValueError, ApiError) as exc:  # the edit stays open with what was typed
             self.message = str(exc).replace("\n", " ")
             self._frame()
@@ -180,17 +246,129 @@ class TuiApp:
             return
         self._end_edit()
 
+    def _apply(self, field: views.Field, text: str) -> str:
+        """Carry out a finished edit through the API; the outcome for the status line."""
+        if field.action == "diag.ring":
+            number = text.strip()
+            self._call("diag.ring", extension=number, seconds=RING_SECONDS, number="10000", name="TEST")
+            return f"ringing {number} for {RING_SECONDS} s (caller ID 10000 TEST)"
+        if field.action == "date":
+            try:
+                self.day = dt.date.fromisoformat(text.strip())
+            except ValueError:
+                raise ValueError(f"{text.strip()!r} is not a date YYYY-MM-DD") from None
+            return ""
+        if field.action == "delete":
+            if text.strip().lower() not in ("y", "yes"):
+                return "not deleted"
+            self._call("config.set", changes=[{"key": field.key, "value": None}])
+            self.opened[self.screen] = None
+            return f"deleted {field.key}"
+        if field.action == "add" and field.flow is None:  # a new [[agent]] / [[queue]]
+            ident = text.strip()
+            if not ident:
+                raise ValueError(f"{field.label}: type it, or Esc")
+            result = self._call("config.set", changes=[{"key": f"{field.key}[{ident}]", "value": {}}])
+            self.back_focus[self.screen] = self.body.focus or 0
+            self.opened[self.screen] = (field.key, ident)
+            self.listbox.set_focus(0)
+            return f"added {field.key} {ident}" + self._later(result)
+        if field.flow is not None:
+            if field.action == "add":  # new keys of an inline table: menu key=node
+                pairs = views.parse_value(field, text)
+                if not pairs:
+                    raise ValueError(f"{field.label}: type key=value, or Esc")
+                changes = [{"key": f"{field.key}.{k}", "value": v} for k, v in pairs.items()]
+            else:
+                value = None if not text.strip() else views.parse_value(field, text)
+                changes = [{"key": field.key, "value": value}]
+            result = self._call("ivr.flow.set", flow=field.flow, changes=changes)
+            return f"saved {field.flow}: {', '.join(c['key'] for c in changes)}" + (
+                "" if result.get("applied") else "; used from the next start")
+        value = views.parse_value(field, text)
+        result = self._call("config.set", changes=[{"key": field.key, "value": value}])
+        return f"saved {field.key}" + self._later(result)
+
+    @staticmethod
+    def _later(result: dict) -> str:
+        later = result.get("restart_required") or []
+        return f"; restart needed for {', '.join(later)}" if later else ""
+
     def _cancel_edit(self) -> None:
         self.message = "cancelled"
         self._end_edit()
 
     def _end_edit(self) -> None:
         self.editing = None
-        if self.screen != "config":  # the prompt was added at the bottom: back to the top of the screen
+        if self.screen not in FORMS:  # the prompt was added at the bottom: back to the top of the screen
             self.listbox.set_focus(0)
         self.refresh()
 
     # --- keys -------------------------------------------------------------------------------------
+
+    def _open(self, target: tuple[str, str]) -> None:
+        self.back_focus[self.screen] = self.body.focus or 0
+        self.opened[self.screen] = target
+        self.listbox.set_focus(0)
+        self.message = ""
+
+    def _back(self) -> bool:
+        if not self.opened.get(self.screen):
+            return False
+        self.opened[self.screen] = None
+        self.refresh()
+        self.listbox.set_focus(min(self.back_focus.get(self.screen, 0), len(self.body) - 1))
+        return True
+
+    def _next_section(self) -> None:
+        """Tab: the first selectable row after the next heading (wrapping to the top)."""
+        n, here = len(self.body), self.body.focus or 0
+        for step in range(1, n + 1):
+            i = (here + step) % n
+            w = self.body[i]
+            if not w.selectable() and isinstance(w, urwid.Text) and w.text and not w.text.startswith(" "):
+                j = next((k for k in range(i + 1, n) if self.body[k].selectable()), None)
+                if j is not None and j != here:
+                    self.listbox.set_focus(j)
+                    return
+
+    def _form_key(self, key: str) -> bool:
+        row = self._focused_row()
+        if key == "enter":
+            if row is not None and row.field is not None:
+                f = row.field
+                initial = "" if f.action or f.key.endswith(".pin") else (
+                    views.show_value(f.value) if f.value is not None else "")
+                self._start_edit(f, initial)
+                return True
+            if row is not None and row.open is not None:
+                self._open(row.open)
+            elif row is not None and row.add is not None:
+                self._start_edit(row.add, "")
+                return True
+        elif key in ("esc", "backspace", "left"):
+            if not self._back():
+                return key == "esc"
+            return True
+        elif key == "a" and row is not None and row.add is not None:
+            self._start_edit(row.add, "")
+            return True
+        elif key == "d" and row is not None and row.delete is not None:
+            self._start_edit(row.delete, "")
+            return True
+        elif key == "tab":
+            self._next_section()
+            return True
+        elif key == "f" and self.screen == "ivr":
+            flows = [f["flow"] for f in self._call("ivr.flows")]
+            if flows:
+                self.flow = flows[(flows.index(self.flow) + 1) % len(flows)] if self.flow in flows else flows[0]
+                self.opened["ivr"] = None
+                self.listbox.set_focus(0)
+        else:
+            return False
+        self.refresh()
+        return True
 
     def keypress(self, key: str) -> bool:
         """Handle a key the widgets did not; True if it was ours."""
@@ -203,19 +381,24 @@ class TuiApp:
                 return False
             return True
         if key in SCREEN_KEYS:
+            if self.screen != SCREEN_KEYS[key] and self.body:
+                self.listbox.set_focus(0)
             self.screen = SCREEN_KEYS[key]
             self.message = ""
-        elif key == "enter" and self.screen == "config":
-            row = self.body.get_focus()[0]
-            if isinstance(row, FieldRow):
-                f = row.field
-                self._start_edit(f, views.show_value(f.value) if f.value is not None else "")
-            return True
+        elif self.screen in FORMS and key not in ("q", "Q", "r", "R"):
+            return self._form_key(key)
         elif key in ("t", "T") and self.screen == "diagnostics":
-            self._start_edit(views.Field("diag.ring", "ring extension", ""), "")
+            self._start_edit(views.Field("diag.ring", "ring extension", "", action="diag.ring"), "")
             return True
         elif key in ("[", "]") and self.screen == "report":
             self.day += dt.timedelta(days=-1 if key == "[" else 1)
+        elif key in ("t", "T") and self.screen == "report":
+            self.day = dt.date.today()
+        elif key in ("g", "G") and self.screen == "report":
+            self._start_edit(views.Field("report.day", "go to day (YYYY-MM-DD)", "", action="date"), "")
+            return True
+        elif key in ("v", "V") and self.screen == "report":
+            self.report_view = REPORT_VIEWS[(REPORT_VIEWS.index(self.report_view) + 1) % len(REPORT_VIEWS)]
         elif key in ("q", "Q"):
             raise urwid.ExitMainLoop()
         elif key not in ("r", "R"):
@@ -245,7 +428,7 @@ class TuiApp:
         self.loop.run()
 
     def _tick(self, loop: urwid.MainLoop, _: object) -> None:
-        if self.screen != "config":  # the configuration changes only when someone saves: no polling
+        if self.screen not in FORMS:  # the configuration changes only when someone saves: no polling
             self.refresh()
         loop.set_alarm_in(REFRESH_S, self._tick)
 

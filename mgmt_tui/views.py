@@ -18,7 +18,10 @@ def _t(ts: float | None, fmt: str = "%H:%M:%S") -> str:
     return dt.datetime.fromtimestamp(ts).strftime(fmt) if ts else "-"
 
 
-def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[dict]) -> list[str]:
+def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[dict],
+              acd: list[str] | None = None) -> list[str]:
+    """Box and board state, spans with alarms, the ACD's queues and agents (``acd``: the lines of
+    ``acd_views.acd_panel``), every analog port's live state (two a line) and the calls in progress."""
     alarms = "  ".join(f"span {k}: {'+'.join(v)}" for k, v in status.get("alarms", {}).items()) or "no alarms"
     lines = [
         f"{cell(status.get('name'), 40)} up {status.get('uptime', 0):.0f}s  board {'UP' if status.get('board') else 'DOWN'}",
@@ -26,14 +29,18 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
         f"{status.get('tick_cost_max_ms', 0)} ms  {alarms}",
         "spans: " + "  ".join(f"{s['id']}:{s['kind']}{'/' + s['signalling'] if s.get('signalling') else ''}"
                               f"{'!' + '+'.join(s['alarms']) if s.get('alarms') else ''}" for s in spans),
-        "",
-        f"{cell('port', 6)} {cell('kind', 4)} {cell('who', 22)} {cell('state', 12)} call",
     ]
+    if acd:
+        lines += ["", *acd]
+    head = f"{cell('port', 4)} {cell('kind', 4)} {cell('who', 17)} {cell('state', 11)}"
+    lines += ["", f"{head} {head}".rstrip()]
     analog = [p for p in ports if p["kind"] != "e1"]
+    cells = []
     for p in analog:
         who = " ".join(str(x) for x in (p.get("extension"), p.get("name")) if x) or p.get("line") or ""
-        lines.append(f"{cell(p['port'], 6)} {cell(p['kind'], 4)} {cell(who, 22)} {cell(p.get('state'), 12)} "
-                     f"{p.get('call', '')}")
+        cells.append(f"{cell(p['port'], 4)} {cell(p['kind'], 4)} {cell(who, 17)} {cell(p.get('state'), 11)}")
+    for i in range(0, len(cells), 2):
+        lines.append(" ".join(cells[i:i + 2]).rstrip())
     e1 = [p for p in ports if p["kind"] == "e1"]
     if e1:
         busy = sum(1 for p in e1 if p.get("call"))
@@ -112,12 +119,20 @@ DIALPLAN_FIELDS = (("outbound_prefix", str), ("first_digit_timeout_s", float), (
 
 @dataclass(frozen=True)
 class Field:
-    """One editable setting: its key path for ``config.set``, its label and current value (None = default)."""
+    """One editable setting: its key path for ``config.set`` (or, with ``flow``, ``ivr.flow.set``), its
+    label and current value (None = default). ``kind`` is the value's type: ``str``, ``int``, ``float``,
+    ``bool``, ``list`` (typed with commas) or ``dict`` (``key=value`` pairs; ``item`` is the type of
+    the values: ``str``, ``int`` or ``list``); ``choices`` the values allowed; ``action`` marks a
+    prompt that is not a setting (``add``, ``delete``, ``date``, ``diag.ring``)."""
 
     key: str
     label: str
     value: object
     kind: type = str
+    flow: str | None = None
+    item: type = str
+    choices: tuple[str, ...] = ()
+    action: str | None = None
 
 
 def show_value(value: object) -> str:
@@ -125,6 +140,8 @@ def show_value(value: object) -> str:
         return "(default)"
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return " ".join(f"{k}={show_value(v)}" for k, v in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -143,8 +160,21 @@ def config_rows(data: dict) -> list[tuple[str, Field | None]]:
         dest = ln.get("destination", [])
         dest = Field(f"line[{port}].destination", f"line {port} destinations", [dest] if isinstance(dest, str) else dest,
                      list)
+        ivr = Field(f"line[{port}].ivr", f"line {port} IVR flow (empty: ring the destinations)", ln.get("ivr"))
         rows.append((f"  {cell(port, 8)} name         {cell(show_value(name.value), 40)}", name))
         rows.append((f"  {cell(port, 8)} destinations {cell(show_value(dest.value), 56)}", dest))
+        rows.append((f"  {cell(port, 8)} IVR flow     {cell(show_value(ivr.value), 40)}", ivr))
+    if data.get("trunk"):
+        rows += [("", None), ("E1 trunks (No.1): name / setting", None)]
+    for t in data.get("trunk", []):
+        name = t.get("name")
+        for key, kind, label in (("destination", list, "destinations"), ("direction", str, "direction"),
+                                 ("dnis_length", int, "dnis_length"), ("ivr", str, "IVR flow")):
+            value = t.get(key)
+            value = [value] if kind is list and isinstance(value, str) else value
+            f = Field(f"trunk[{name}].{key}", f"trunk {name} {label}", value, kind,
+                      choices=("in", "out", "both") if key == "direction" else ())
+            rows.append((f"  {cell(name, 8)} {cell(label, 12)} {cell(show_value(value), 56)}", f))
     rows += [("", None), ("Dial plan", None)]
     dp = data.get("dialplan", {})
     for key, kind in DIALPLAN_FIELDS:
@@ -161,6 +191,28 @@ def parse_value(f: Field, text: str) -> object:
     text = text.strip()
     if f.kind is list:
         return [v for v in text.replace(",", " ").split() if v]
+    if f.kind is dict:
+        out: dict[str, object] = {}
+        for pair in text.split():
+            k, eq, v = pair.partition("=")
+            if not eq or not k:
+                raise ValueError(f"{f.label}: {pair!r} is not key=value")
+            sub = Field(f.key, f"{f.label} {k}", None, f.item)
+            out[k] = parse_value(sub, v.replace(",", " ") if f.item is list else v)
+        return out
+    if f.kind is bool:
+        if text.lower() in ("y", "yes", "true", "on", "1"):
+            return True
+        if text.lower() in ("n", "no", "false", "off", "0"):
+            return False
+        raise ValueError(f"{f.label}: {text!r} is not yes or no")
+    if f.kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{f.label}: {text!r} is not a whole number") from None
+    if f.choices and text not in f.choices:
+        raise ValueError(f"{f.label}: {text!r} is not one of {', '.join(f.choices)}")
     if f.kind is float:
         try:
             n = float(text)

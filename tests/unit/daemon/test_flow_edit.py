@@ -17,7 +17,7 @@ from daemon.api.protocol import ApiError
 from daemon.config_edit import PathError, edit_text, validate
 from daemon.flow_edit import FlowOps, FlowPathError, edit_flow_text, split_key, validate_flow_text
 from ivr.flow import FlowError
-from tests.support.processes import DEFAULT_CONFIG, default_config_text
+from tests.support.processes import DEFAULT_CONFIG
 
 FLOW = DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml"
 TEXT = FLOW.read_text(encoding="utf-8")
@@ -125,7 +125,20 @@ def test_without_a_running_ivr_the_file_is_saved_for_the_next_start(tmp_path: Pa
     assert reply["saved"] and not reply["applied"] and "timeout_s = 4" in path.read_text(encoding="utf-8")
 
 
-ACD = """
+BOX = """
+[[line]]
+port = "1/4"
+name = "PSTN-4"
+destination = ["8007", "8008"]
+
+[[extension]]
+number = "8007"
+port = "2/7"
+
+[[extension]]
+number = "8008"
+port = "2/8"
+
 [acd]
 interval_min = 15
 
@@ -141,17 +154,19 @@ groups = ["day"]
 
 
 def test_config_set_adds_replaces_and_removes_entries() -> None:
-    text = default_config_text() + ACD
+    text = BOX
     new = edit_text(text, [{"key": "agent[1002]", "value": {"name": "李明", "groups": ["day"]}},
                            {"key": "queue[backup]", "value": {"groups": ["day"], "strategy": "ring_all"}},
                            {"key": "queue[travel].overflow", "value": "queue:backup"},
                            {"key": "agent[1001].name", "value": "王小芳"},
+                           {"key": "agent[1001].skills", "value": {"mandarin": 5}},
                            {"key": "line[1/4].destination", "value": ["8007"]},
                            {"key": "extension[8008]", "value": None}])
     cfg = validate(new, "/etc/callbox/callbox.toml")
     assert [(a.id, a.name) for a in cfg.acd.agents] == [("1001", "王小芳"), ("1002", "李明")]
     assert [q.name for q in cfg.acd.queues] == ["travel", "backup"] and cfg.acd.queues[1].strategy == "ring_all"
-    assert str(cfg.acd.queues[0].overflow) == "queue:backup"
+    assert str(cfg.acd.queues[0].overflow) == "queue:backup" and cfg.acd.agents[0].skills == (("mandarin", 5),)
+    assert "skills = {mandarin = 5}" in new  # a table value is written inline
     assert cfg.extension_by_number("8008") is None and cfg.extension_by_number("8007") is not None
     again = edit_text(new, [{"key": "agent[1002]", "value": {"name": "张三"}}])  # replaced whole
     assert [(a.id, a.name, a.groups) for a in validate(again, "/x.toml").acd.agents][1] == ("1002", "张三", ())

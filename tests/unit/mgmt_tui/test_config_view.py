@@ -23,7 +23,8 @@ def test_config_rows_list_extensions_lines_dialplan_and_recording() -> None:
     assert fields["dialplan.no_answer_timeout_s"][1].value == 30
     assert fields["dialplan.busy_tone_s"][0].strip() == "busy_tone_s              (default)"
     assert fields["recording.mode"][1].value == "all"
-    assert len(fields) == 8 + 4 * 2 + 5 + 1
+    assert fields["line[1/1].ivr"][1].value is None and "IVR flow" in fields["line[1/1].ivr"][0]
+    assert len(fields) == 8 + 4 * 3 + 5 + 1
     assert all(width(t) <= 80 for t, _ in rows) and all(ascii_only(t).isascii() for t, _ in rows)
 
 

@@ -1,0 +1,217 @@
+"""The configuration forms of the TUI as rows of text, each optionally editing one setting: the ACD
+(``[acd]``, agents, queues and their strategies) through ``config.set``, and the IVR flows (prompts'
+TTS text, menus' prompts and digit targets, schedules and holidays, black/white lists, transfer
+targets) through ``ivr.flow.set``. No urwid here; the daemon validates every change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mgmt_tui.text import cell
+from mgmt_tui.views import Field, show_value
+
+STRATEGIES = ("ring_all", "round_robin", "longest_idle", "fewest_calls", "fewest_rings", "least_talk_time",
+              "highest_skill", "sticky", "new_caller", "time_of_day", "vip_first")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a form: ``field`` is edited by Enter, ``open`` (a detail form) is opened by Enter,
+    ``add`` is the prompt ``a`` starts here, ``delete`` the one ``d`` starts."""
+
+    text: str
+    field: Field | None = None
+    open: tuple[str, str] | None = None
+    add: Field | None = None
+    delete: Field | None = None
+
+    @property
+    def selectable(self) -> bool:
+        return self.field is not None or self.open is not None or self.add is not None
+
+
+def _row(label: str, f: Field, cols: int = 18) -> Row:
+    return Row(f"  {cell(label, cols)} {show_value(f.value)}", f)
+
+
+# --- ACD -------------------------------------------------------------------------------------------
+
+ACD_SETTINGS = (("utc_offset_min", int, "local time, minutes east of UTC"), ("interval_min", int,
+                "statistics interval (5 10 15 30 60)"), ("service_level_s", float, "service level T, s"),
+                ("short_abandon_s", float, "short abandon under, s"), ("recent_calls", int,
+                "calls for the estimated wait"), ("pause_after_missed", int, "missed rings that pause (0 never)"),
+                ("missed_pause_reason", str, "pause reason after missed rings"))
+AGENT_FIELDS = (("name", str, (), str), ("pin", str, (), str), ("groups", list, (), str),
+                ("skills", dict, (), int), ("extension", str, (), str), ("wrap_up_s", float, (), str),
+                ("supervisor", bool, (), str))
+QUEUE_FIELDS = (("strategy", str, STRATEGIES, str), ("priority", int, (), str), ("groups", list, (), str),
+                ("agents", list, (), str), ("skill", str, (), str), ("ring_timeout_s", float, (), str),
+                ("wrap_up_s", float, (), str), ("max_wait_s", float, (), str), ("max_length", int, (), str),
+                ("overflow", str, (), str), ("announce_first_s", float, (), str),
+                ("announce_every_s", float, (), str), ("announce_position", bool, (), str),
+                ("announce_wait", bool, (), str), ("announce_agent_id", bool, (), str), ("music", str, (), str),
+                ("always_ring", list, (), str), ("default_handle_s", float, (), str),
+                ("service_level_s", float, (), str))
+ADD_AGENT = Field("agent", "new agent id (digits)", "", action="add")
+ADD_QUEUE = Field("queue", "new queue name", "", action="add")
+
+
+def _rule_text(rule: dict) -> str:
+    kind = rule.get("kind", "?")
+    if kind == "time_of_day":
+        ranges = [f"{r.get('from', '')}-{r.get('to', '')}:{'+'.join(r.get('groups', []))}".lstrip("-")
+                  for r in rule.get("ranges", [])]
+        return f"time_of_day {' '.join(ranges)}"
+    extra = {k: v for k, v in rule.items() if k != "kind"}
+    return kind + ("(" + ",".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else "")
+
+
+def acd_rows(data: dict, open_: tuple[str, str] | None = None) -> list[Row]:
+    """The ACD form: settings, agents and queues (one line each, Enter opens its form), or the form of
+    the agent / queue ``open_`` names (``("agent", "1023")``, ``("queue", "travel")``)."""
+    if open_ is not None:
+        return _acd_entry(data, *open_)
+    acd = data.get("acd") or {}
+    rows = [Row("ACD settings ([acd])   Enter edits; Tab jumps to the next section")]
+    for key, kind, label in ACD_SETTINGS:
+        rows.append(Row(f"  {cell(key, 20)} {cell(show_value(acd.get(key)), 14)} {label}",
+                        Field(f"acd.{key}", f"acd {key}", acd.get(key), kind)))
+    reasons = acd.get("pause_reasons")
+    rows.append(_row("pause_reasons", Field("acd.pause_reasons", "acd pause_reasons (code=label ...)", reasons,
+                                            dict), 20))
+    agents = data.get("agent") or []
+    rows += [Row(""), Row(f"Agents ({len(agents)})   Enter opens, a adds, d deletes")]
+    for a in agents:
+        aid = str(a.get("id"))
+        skills = show_value(a.get("skills")) if a.get("skills") else ""
+        text = (f"  {cell(aid, 6)} {cell(a.get('name'), 10)} groups {cell(show_value(a.get('groups') or []), 16)} "
+                f"{cell(skills, 36)}")
+        rows.append(Row(text.rstrip(), open=("agent", aid), add=ADD_AGENT,
+                        delete=Field(f"agent[{aid}]", f"delete agent {aid}? (y/n)", "", action="delete")))
+    if not agents:
+        rows.append(Row("  (none: press a to add an agent)", add=ADD_AGENT))
+    queues = data.get("queue") or []
+    rows += [Row(""), Row(f"Queues ({len(queues)})   Enter opens, a adds, d deletes")]
+    for q in queues:
+        name = str(q.get("name"))
+        members = ",".join([*q.get("groups", []), *q.get("agents", [])])
+        text = (f"  {cell(name, 12)} {cell(q.get('strategy', 'longest_idle'), 15)} members "
+                f"{cell(members or '-', 18)} overflow {cell(q.get('overflow', 'hangup'), 14)}")
+        rows.append(Row(text.rstrip(), open=("queue", name), add=ADD_QUEUE,
+                        delete=Field(f"queue[{name}]", f"delete queue {name}? (y/n)", "", action="delete")))
+    if not queues:
+        rows.append(Row("  (none: press a to add a queue)", add=ADD_QUEUE))
+    return rows
+
+
+def _acd_entry(data: dict, kind: str, ident: str) -> list[Row]:
+    id_key, spec = ("id", AGENT_FIELDS) if kind == "agent" else ("name", QUEUE_FIELDS)
+    entry = next((e for e in data.get(kind) or [] if str(e.get(id_key)) == ident), None)
+    if entry is None:
+        return [Row(f"{kind} {ident} is no longer in the configuration   Esc: back")]
+    title = f"{'Agent' if kind == 'agent' else 'Queue'} {ident}" + (f" {entry.get('name', '')}" if kind == "agent"
+                                                                    else "")
+    rows = [Row(f"{title}   Enter edits, Esc back to the list")]
+    for key, ftype, choices, item in spec:
+        value = entry.get(key)
+        shown = "*" * len(str(value)) if key == "pin" and value else show_value(value)
+        label = f"{kind} {ident} {key}" + (f" ({'|'.join(choices)})" if choices else "")
+        f = Field(f"{kind}[{ident}].{key}", label, value, ftype, item=item, choices=choices)
+        rows.append(Row(f"  {cell(key, 18)} {shown}", f))
+    if kind == "queue":
+        rules = entry.get("rule") or entry.get("rules") or []
+        rows.append(Row(f"  {cell('rules', 18)} {'; '.join(_rule_text(r) for r in rules) or '(none)'}"
+                        "   (edit in the file)"))
+    return rows
+
+
+# --- IVR flows -------------------------------------------------------------------------------------
+
+def _prompt_field(flow: str, name: str, spec: object) -> Field:
+    if isinstance(spec, dict) and "file" in spec:
+        return Field(f"prompts.{name}.file", f"prompt {name} file (WAV)", spec.get("file"), flow=flow)
+    if isinstance(spec, dict):
+        return Field(f"prompts.{name}.tts", f"prompt {name} TTS text", spec.get("tts"), flow=flow)
+    return Field(f"prompts.{name}", f"prompt {name} TTS text", spec, flow=flow)
+
+
+def _prompt_text(spec: object) -> str:
+    if isinstance(spec, dict):
+        return f"(file {spec['file']})" if "file" in spec else str(spec.get("tts", ""))
+    return str(spec) if spec is not None else "(missing)"
+
+
+def ivr_rows(flow: str, data: dict, flows: list[str], open_: tuple[str, str] | None = None) -> list[Row]:
+    """One flow file's form: prompts (TTS text), menus (Enter opens: prompt, digit targets, timeouts),
+    schedules and holidays, caller black/white lists, screening and transfer targets."""
+    nodes = data.get("nodes") or {}
+    prompts = data.get("prompts") or {}
+    if open_ is not None:
+        return _menu(flow, open_[1], nodes.get(open_[1]), prompts)
+    others = f"   f: next flow ({len(flows)})" if len(flows) > 1 else ""
+    rows = [Row(f"IVR flow {flow}   Enter edits or opens; Tab jumps to the next section{others}"), Row(""),
+            Row("Prompts: name and TTS text (or WAV file)")]
+    for name, spec in prompts.items():
+        rows.append(Row(f"  {cell(name, 14)} {_prompt_text(spec)}", _prompt_field(flow, name, spec)))
+    rows += [Row(""), Row("Menus: prompt and digit targets (Enter opens)")]
+    for name, node in nodes.items():
+        if node.get("kind") == "menu":
+            keys = " ".join(f"{k}={v}" for k, v in (node.get("choices") or {}).items())
+            prompt = show_value(node.get("prompt"))
+            rows.append(Row(f"  {cell(name, 12)} {cell(prompt, 14)} {keys}", open=("menu", name)))
+    rows += [Row(""), Row("Schedules and holidays (dates: 2026-10-01 or 2026-10-01..2026-10-07)")]
+    for name, spec in (data.get("schedules") or {}).items():
+        for key, kind, item in (("timezone", str, str), ("hours", dict, list), ("holidays", list, str),
+                                ("workdays", list, str)):
+            value = spec.get(key)
+            if kind is list and value is not None:
+                value = [str(v) for v in value]
+            f = Field(f"schedules.{name}.{key}", f"schedule {name} {key}" + (
+                " (day=HH:MM-HH:MM,... e.g. mon-fri=09:00-18:00)" if key == "hours" else ""), value, kind, flow,
+                item)
+            rows.append(Row(f"  {cell(name, 10)} {cell(key, 9)} {show_value(value)}", f))
+    rows += [Row(""), Row("Caller lists (black/white): numbers, a trailing * matches a prefix")]
+    for name, spec in (data.get("lists") or {}).items():
+        nums = spec.get("numbers") or []
+        f = Field(f"lists.{name}.numbers", f"list {name} numbers", nums, list, flow)
+        rows.append(Row(f"  {cell(name, 12)} {show_value(nums) or '(empty)'}", f))
+    screening = [(n, s) for n, s in nodes.items() if s.get("kind") == "callers"]
+    if screening:
+        rows += [Row(""), Row("Screening (callers nodes)")]
+    for name, node in screening:
+        for key, choices in (("blacklist", ()), ("blacklist_action", ("warn", "drop")), ("warning", ()),
+                             ("whitelist", ()), ("whitelist_to", ())):
+            label = f"node {name} {key}" + (f" ({'|'.join(choices)})" if choices else "")
+            f = Field(f"nodes.{name}.{key}", label, node.get(key), flow=flow, choices=choices)
+            rows.append(Row(f"  {cell(name, 10)} {cell(key, 16)} {show_value(node.get(key))}", f))
+    transfers = [(n, s) for n, s in nodes.items() if s.get("kind") == "transfer"]
+    if transfers:
+        rows += [Row(""), Row("Transfers: where each goes (queue name, extension, voicemail box)")]
+    for name, node in transfers:
+        f = Field(f"nodes.{name}.target", f"node {name} ({node.get('to')}) target", node.get("target"), flow=flow)
+        rows.append(Row(f"  {cell(name, 12)} {cell(node.get('to'), 10)} {show_value(node.get('target'))}", f))
+    return rows
+
+
+def _menu(flow: str, name: str, node: dict | None, prompts: dict) -> list[Row]:
+    if node is None:
+        return [Row(f"menu {name} is no longer in the flow   Esc: back")]
+    rows = [Row(f"Menu {name} of flow {flow}   Enter edits (an empty target removes the key), Esc back")]
+    prompt = node.get("prompt")
+    rows.append(_row("prompt", Field(f"nodes.{name}.prompt", f"menu {name} prompt (prompt names)",
+                                     [prompt] if isinstance(prompt, str) else prompt, list, flow)))
+    for p in [prompt] if isinstance(prompt, str) else prompt or []:
+        spec = prompts.get(p)
+        rows.append(Row(f"  {cell('  text of ' + p, 18)} {_prompt_text(spec)}", _prompt_field(flow, p, spec)))
+    for key, target in (node.get("choices") or {}).items():
+        rows.append(_row(f"key {key}", Field(f"nodes.{name}.choices.{key}", f"menu {name} key {key} goes to",
+                                             target, flow=flow)))
+    rows.append(Row(f"  {cell('add a key', 18)} (Enter: key=node, e.g. 4=complaints)",
+                    Field(f"nodes.{name}.choices", f"menu {name} new key (key=node)", None, dict, flow,
+                          action="add")))
+    for key, kind in (("timeout_s", float), ("retries", int), ("fallback", str), ("on_timeout", str),
+                      ("invalid_prompt", list), ("timeout_prompt", list)):
+        value = node.get(key)
+        value = [value] if kind is list and isinstance(value, str) else value
+        rows.append(_row(key, Field(f"nodes.{name}.{key}", f"menu {name} {key}", value, kind, flow)))
+    return rows

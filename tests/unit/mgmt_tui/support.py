@@ -1,0 +1,230 @@
+"""A fake daemon for headless TUI tests: real validation and editing (``daemon.config_edit``,
+``daemon.flow_edit``) of an in-memory configuration and flow, and real ACD replies (``acd.snapshot``,
+``acd.intervals``) from a ``daemon.acd.engine.Engine`` driven on a virtual clock that starts today."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from daemon.acd.engine import Engine
+from daemon.api.protocol import ApiError, ErrorCode
+from daemon.config import ConfigError
+from daemon.config_edit import PathError, edit_text, validate
+from daemon.flow_edit import FlowPathError, edit_flow_text, validate_flow_text
+from ivr.flow import FlowError
+from tests.support.processes import DEFAULT_CONFIG
+from tests.unit.daemon.acd.support import RecordingHost
+
+FLOW_TEXT = (DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8")
+
+CONFIG = """\
+[box]
+name = "示例旅行社 呼叫中心"
+
+[ivr]
+flows = {{ "travel-agency" = "{flow}" }}
+
+[dialplan]
+no_answer_timeout_s = 30
+
+[acd]
+utc_offset_min = 480
+interval_min = 15
+service_level_s = 20
+pause_reasons = {{ 0 = "暂停", 1 = "午餐" }}
+
+[[line]]
+port = "1/1"
+name = "PSTN-1"
+destination = ["8001", "8002"]
+
+[[extension]]
+number = "8001"
+port = "2/1"
+name = "前台"
+
+[[extension]]
+number = "8002"
+port = "2/2"
+name = "国内线路"
+
+[[extension]]
+number = "8003"
+port = "2/3"
+name = "出境游"
+
+[[agent]]
+id = "1001"
+name = "王芳"
+pin = "1001"
+groups = ["sales"]
+extension = "8001"
+
+[[agent]]
+id = "1002"
+name = "李明"
+groups = ["sales"]
+skills = {{ tickets = 8 }}
+
+[[agent]]
+id = "1003"
+name = "Zhang"
+groups = ["service"]
+
+[[queue]]
+name = "sales"
+groups = ["sales"]
+strategy = "longest_idle"
+rules = [{{ kind = "sticky", timeout_s = 30 }}, {{ kind = "vip" }}]
+wrap_up_s = 10
+ring_timeout_s = 15
+
+[[queue]]
+name = "service"
+agents = ["1003"]
+strategy = "ring_all"
+overflow = "queue:sales"
+"""
+
+STATUS = {"name": "示例旅行社 呼叫中心", "uptime": 42.0, "board": True, "active_calls": 2, "cdrs": 3,
+          "tick_cost_max_ms": 0.7, "alarms": {}}
+SPANS = [{"id": 1, "kind": "fxo", "signalling": None, "ports": 1, "alarms": []},
+         {"id": 2, "kind": "fxs", "signalling": None, "ports": 3, "alarms": []}]
+PORTS = [{"port": "1/1", "kind": "fxo", "line": "PSTN-1", "state": "connected", "call": "c1"},
+         {"port": "2/1", "kind": "fxs", "extension": "8001", "name": "前台", "state": "connected", "call": "c1"},
+         {"port": "2/2", "kind": "fxs", "extension": "8002", "name": "国内线路", "state": "ringing"},
+         {"port": "2/3", "kind": "fxs", "extension": "8003", "name": "出境游", "state": "idle"}]
+
+
+class FakeDaemon:
+    """``connect`` for a ``TuiApp``: the object is its own client (``call``, ``close``)."""
+
+    def __init__(self, tmp: Path, acd: bool = True) -> None:
+        self.flow_path = tmp / "travel-agency.toml"
+        self.flow_text = FLOW_TEXT
+        self.config_path = tmp / "callbox.toml"
+        self.config_text = CONFIG.format(flow=self.flow_path)
+        self.flow_path.write_text(self.flow_text, encoding="utf-8")  # config validation loads the flow file
+        self.calls: list[tuple[str, dict]] = []
+        self.acd_enabled = acd
+        self.t0 = dt.datetime.combine(dt.date.today(), dt.time(0)).timestamp()
+        self.t0 -= self.t0 % 900
+        self.intervals: list[dict] = []
+        self.host = RecordingHost(self.t0)
+        cfg = validate(self.config_text, self.config_path)
+        self.engine = Engine(cfg.acd, self.host, publish=self._event)
+        self._busy_day()
+
+    def __call__(self) -> FakeDaemon:
+        return self
+
+    def close(self) -> None:
+        pass
+
+    # --- the ACD, driven through a morning --------------------------------------------------------
+
+    def _event(self, kind: str, **data: Any) -> None:
+        if kind == "stats.interval":
+            self.intervals.append(data)
+
+    def at(self, seconds: float) -> float:
+        target = self.t0 + seconds
+        while (wake := self.engine.next_wakeup()) <= target:
+            self.host.t = max(wake, self.host.t)
+            self.engine.tick(self.host.t)
+        self.host.t = target
+        return target
+
+    def _busy_day(self) -> None:
+        e = self.engine
+        e.login("1001", "1001", "8001", self.at(0))
+        e.login("1002", "", "8002", self.at(1))
+        for i in range(4):  # four answered calls in the first interval, one abandoned
+            base = 10 + i * 100
+            e.call_arrived(f"a{i}", "sales", f"1380000000{i}", self.at(base))
+            agent = next(a for a in e.snapshot(self.host.t)["agents"] if a["call"] == f"a{i}")
+            e.answered(f"a{i}", agent["extension"], self.at(base + 5))
+            e.hangup(f"a{i}", self.at(base + 60))
+        e.pause("1002", "1", self.at(500))
+        e.call_arrived("x", "sales", "13900000000", self.at(520))
+        e.answered("x", "8001", self.at(522))
+        e.call_arrived("lost", "sales", "13700000000", self.at(530))
+        e.hangup("lost", self.at(560))  # abandoned after 30 s
+        e.hangup("x", self.at(700))
+        self.at(905)  # the first interval closes
+        e.call_arrived("w1", "sales", "13600000001", self.at(910))  # waiting now (1001 rings)
+        e.call_arrived("w2", "service", "13600000002", self.at(915))  # nobody in service: waits
+        self.at(930)
+
+    # --- the API ---------------------------------------------------------------------------------
+
+    def call(self, op: str, **args: Any) -> Any:
+        self.calls.append((op, args))
+        if op.startswith("acd.") and not self.acd_enabled:
+            raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+        handler = getattr(self, "op_" + op.replace(".", "_"), None)
+        if handler is None:
+            raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+        return handler(**args)
+
+    def op_status(self) -> dict:
+        return STATUS
+
+    def op_spans(self) -> list:
+        return SPANS
+
+    def op_ports(self) -> list:
+        return PORTS
+
+    def op_calls(self) -> list:
+        return [{"id": "c1", "direction": "inbound", "caller": "13800138000", "called": None, "src_port": "1/1",
+                 "dst_port": "2/1", "answer": self.t0}]
+
+    def op_acd_snapshot(self) -> dict:
+        return self.engine.snapshot(self.host.t)
+
+    def op_acd_intervals(self, since: float = 0.0, until: float | None = None, limit: int = 96) -> list:
+        return [r for r in self.intervals if r["start"] >= since and (until is None or r["start"] < until)][:limit]
+
+    def op_cdr_page(self, **_: Any) -> dict:
+        return {"cdrs": [], "next": None}
+
+    def op_config_get(self) -> dict:
+        return {"path": str(self.config_path), "text": self.config_text, "data": tomllib.loads(self.config_text)}
+
+    def op_config_set(self, changes: list[dict]) -> dict:
+        try:
+            new = edit_text(self.config_text, changes)
+            validate(new, self.config_path)
+        except (PathError, ValueError) as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{self.config_path}: {exc}") from exc
+        except ConfigError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+        self.config_text = new
+        return {"path": str(self.config_path), "saved": True, "ports_changed": [], "restart_required": []}
+
+    def op_ivr_flows(self) -> list:
+        return [{"flow": "travel-agency", "path": str(self.flow_path)}]
+
+    def op_ivr_flow_get(self, flow: str) -> dict:
+        if flow != "travel-agency":
+            raise ApiError(ErrorCode.NOT_FOUND, f"no flow {flow!r}")
+        return {"flow": flow, "path": str(self.flow_path), "text": self.flow_text,
+                "data": tomllib.loads(self.flow_text)}
+
+    def op_ivr_flow_set(self, flow: str, changes: list[dict]) -> dict:
+        try:
+            new = edit_flow_text(self.flow_text, changes)
+            validate_flow_text(new, self.flow_path)
+        except FlowPathError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{self.flow_path}: {exc}") from exc
+        except FlowError as exc:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+        self.flow_text = new
+        return {"flow": flow, "path": str(self.flow_path), "saved": True, "applied": True}
+
+    def sets(self, op: str) -> list[dict]:
+        return [args for o, args in self.calls if o == op]
