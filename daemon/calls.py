@@ -164,10 +164,14 @@ class CallControl:
         # keys pressed on a connected leg (in-call codes: recording on demand, the recording playback)
         self.on_connected_digit: Callable[[Call, str, str], None] = lambda call, port, digit: None
         self.acd: Any = None  # daemon.acd_calls.AcdService once attached: queues, agents, their rings
+        # daemon.extension_features.ExtensionFeatures once attached: hook flash, forwarding, DND, call waiting
+        self.extensions: Any = None
 
     # --- events ---------------------------------------------------------------------------------
 
     def handle(self, ev: CallEvent) -> None:
+        if self.extensions is not None and self.extensions.intercept(ev):
+            return
         match ev:
             case OffHookIdle(port=port):
                 self._start_dialing(port)
@@ -256,6 +260,8 @@ class CallControl:
     def _offer_extension(self, call: Call, number: str) -> None:
         ext = self.config.extension_by_number(number)
         assert ext is not None
+        if self.extensions is not None and self.extensions.offer(call, number):
+            return  # forwarded, refused (DND) or waiting (call waiting)
         if ext.port == call.a.port or not self.lines.is_free(ext.port):
             self._fail(call, Cause.USER_BUSY, ToneName.BUSY)
             return
@@ -285,8 +291,9 @@ class CallControl:
         if call is not None and call.transfer_to is not None and call.transfer_to.port == port:
             if progress is Progress.RINGING and call.transfer_to.state is LegState.OFFERED:
                 call.transfer_to.state = LegState.ALERTING
-                self.lines.play(call.a.port, None)
-                self.lines.connect(call.a.port, port)  # the caller hears the far end's own ringback
+                staying = call.a if call.a.state is not LegState.RELEASED or call.b is None else call.b
+                self.lines.play(staying.port, None)
+                self.lines.connect(staying.port, port)  # the caller hears the far end's own ringback
             return
         if call is None or call.b is None or call.b.port != port:
             return
@@ -334,6 +341,8 @@ class CallControl:
                 continue
             if ext.port in self.by_port or not self.lines.is_free(ext.port):
                 continue
+            if self.extensions is not None and self.extensions.skip_hunt(number):
+                continue  # do not disturb
             self._hunt_pos[line.port] = (start + i + 1) % len(dests)
             call.tried.append(number)
             call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
@@ -418,6 +427,8 @@ class CallControl:
     def _no_answer(self, call: Call) -> None:
         if call.answer is not None or call.end is not None:
             return
+        if self.extensions is not None and self.extensions.no_answer(call):
+            return  # forwarded on no answer, or a waiting call given up
         if call.direction == "inbound" and call.b is not None:
             b = call.b
             self._release_leg(call, b, Cause.NO_ANSWER)
@@ -429,6 +440,8 @@ class CallControl:
 
     def _fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
         """End an extension-originated call that did not connect; the caller hears ``tone``."""
+        if self.extensions is not None and self.extensions.failed(call, cause, tone, record):
+            return  # a consultation: the held party stays, the extension hears the tone
         self._disarm(call)
         if call.b is not None and call.b.state is not LegState.RELEASED:
             self._release_leg(call, call.b, cause)

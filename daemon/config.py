@@ -24,6 +24,7 @@ _PORT_RE = re.compile(r"^\d+/\d+$")
 _TIMESLOTS_RE = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
 E1_BEARERS = tuple(list(range(1, 16)) + list(range(17, 32)))
 _NUMBER_RE = re.compile(r"^[0-9*#]+$")
+_GROUP_RE = re.compile(r"^([A-Za-z0-9_\-]{1,32})?$")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class ExtensionConfig:
     flash_max_ms: int = 600
     disconnect: str = "busy"  # busy | loop_current
     voicemail_pin: str = ""  # the PIN of the extension's own voicemail box ("" = box without PIN)
+    pickup_group: str = ""  # *# picks up calls ringing at extensions of the same group ("" = none)
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             flash_max_ms=c.get(e, kp, "flash_max_ms", int, 600, minimum=50),
             disconnect=c.get(e, kp, "disconnect", str, "busy", choices=("busy", "loop_current")),
             voicemail_pin=c.get(e, kp, "voicemail_pin", str, "", pattern=_PIN_RE),
+            pickup_group=c.get(e, kp, "pickup_group", str, "", pattern=_GROUP_RE),
         )
         if ext.flash_max_ms <= ext.flash_min_ms:
             raise c.fail((*kp, "flash_max_ms"), "must be greater than flash_min_ms")

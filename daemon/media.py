@@ -2,9 +2,11 @@
 
 Per tick, ``receive`` decodes the whole rx array once and runs the receivers a port asked for
 (DTMF, call-progress, caller ID) over just those channels; ``transmit`` builds the whole tx array:
-bridged channels copy their partner's A-law frame (no transcoding), channels with a generator
-(tone, DTMF, caller-ID burst) get its frame, everything else A-law silence. Generators override the
-bridge, so signalling tones always reach the line. No per-sample Python anywhere.
+bridged channels copy their partner's A-law frame (no transcoding), channels in a conference or tap
+get their mix (``daemon.conference``: ``mixer`` routes, ``rooms`` membership), channels with a
+generator (tone, DTMF, caller-ID burst) get its frame, everything else A-law silence. Generators
+override the bridge and the mix, so signalling tones always reach the line; an *overlay* tone (call
+waiting) is added on top of whatever the channel hears instead. No per-sample Python anywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from daemon.conference import Mixer, Rooms
 from hal.clock import FRAME_SAMPLES
 from hal.dsp.callerid import CallerId, FskCallerIdReceiver, dtmf_cid_encode, fsk_encode
 from hal.dsp.dtmf import DtmfBank, DtmfSender
@@ -69,6 +72,9 @@ class Media:
         self._progress_list: list[int] = []
         self.mf_tx: dict[int, R2MfSender] = {}  # No.1 register tones (compelled: on until set to 0)
         self.mf_rx = R2MfBank()
+        self.mixer = Mixer()  # conferences and supervisor taps (override the bridge copy)
+        self.rooms = Rooms(self.mixer)
+        self.overlays: dict[int, ToneGenerator] = {}  # tones mixed over what a channel hears (call waiting)
 
     # --- control (between ticks) ----------------------------------------------------------------
 
@@ -77,6 +83,13 @@ class Media:
             self.tones.pop(ch, None)
         else:
             self.tones[ch] = ToneGenerator(CHINA[tone])
+
+    def overlay(self, ch: int, tone: ToneName | None) -> None:
+        """Mix ``tone`` over what the channel hears (None: stop), e.g. the call-waiting tone."""
+        if tone is None:
+            self.overlays.pop(ch, None)
+        else:
+            self.overlays[ch] = ToneGenerator(CHINA[tone])
 
     def send_dtmf(self, ch: int, digits: str) -> None:
         sender = self.dtmf_tx.get(ch)
@@ -137,6 +150,9 @@ class Media:
         self.bursts.pop(ch, None)
         self.mf_tx.pop(ch, None)
         self.prompts.pop(ch, None)
+        self.overlays.pop(ch, None)
+        self.rooms.leave(ch)
+        self.mixer.clear(ch)
         if ch in self.mf_rx.channels:
             self.mf_rx.listen(ch, None)
 
@@ -165,6 +181,8 @@ class Media:
         bridged = self.feed >= 0
         if bridged.any():
             tx[bridged] = rx[self.feed[bridged]]
+        if self.mixer:
+            self.mixer.apply(rx, tx)
         if self.prompts:  # IVR prompts are A-law already: copied, never transcoded
             self.prompts_done = []
             for ch, playback in self.prompts.items():
@@ -190,4 +208,9 @@ class Media:
                         frames.append(frame)
             if chans:
                 tx[chans] = linear_to_alaw(np.stack(frames))
+        if self.overlays:
+            chans = list(self.overlays)
+            tones = np.stack([gen.generate(FRAME_SAMPLES) for gen in self.overlays.values()]).astype(np.int32)
+            mixed = np.clip(alaw_to_linear(tx[chans]).astype(np.int32) + tones, -32768, 32767)
+            tx[chans] = linear_to_alaw(mixed)
         return tx
