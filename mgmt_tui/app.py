@@ -283,7 +283,7 @@ class TuiApp:
                 value = None if not text.strip() else views.parse_value(field, text)
                 changes = [{"key": field.key, "value": value}]
             result = self._call("ivr.flow.set", flow=field.flow, changes=changes)
-            return f"saved {field.flow}: {', '.join(c['key'] for c in changes)}" + (
+            return f"saved {', '.join(c['key'] for c in changes)}" + (
                 "" if result.get("applied") else "; used from the next start")
         value = views.parse_value(field, text)
         result = self._call("config.set", changes=[{"key": field.key, "value": value}])

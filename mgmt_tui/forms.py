@@ -196,13 +196,13 @@ def ivr_rows(flow: str, data: dict, flows: list[str], open_: tuple[str, str] | N
 def _menu(flow: str, name: str, node: dict | None, prompts: dict) -> list[Row]:
     if node is None:
         return [Row(f"menu {name} is no longer in the flow   Esc: back")]
-    rows = [Row(f"Menu {name} of flow {flow}   Enter edits (an empty target removes the key), Esc back")]
+    rows = [Row(f"Menu {name} of flow {flow}   Enter edits (empty: key removed), Esc back")]
     prompt = node.get("prompt")
     rows.append(_row("prompt", Field(f"nodes.{name}.prompt", f"menu {name} prompt (prompt names)",
                                      [prompt] if isinstance(prompt, str) else prompt, list, flow)))
     for p in [prompt] if isinstance(prompt, str) else prompt or []:
         spec = prompts.get(p)
-        rows.append(Row(f"  {cell('  text of ' + p, 18)} {_prompt_text(spec)}", _prompt_field(flow, p, spec)))
+        rows.append(Row(f"  {cell('  ' + p + ':', 18)} {_prompt_text(spec)}", _prompt_field(flow, p, spec)))
     for key, target in (node.get("choices") or {}).items():
         rows.append(_row(f"key {key}", Field(f"nodes.{name}.choices.{key}", f"menu {name} key {key} goes to",
                                              target, flow=flow)))
