@@ -66,3 +66,46 @@ def test_recording_api_checks_its_arguments(daemon: DaemonProcess) -> None:
         daemon.api.call("recordings.query", limit="lots")
     assert err.value.code == "bad_argument"
     assert "alarms" in daemon.api.call("recordings.status")
+
+
+def test_on_demand_start_and_stop_through_the_api_are_audited(sim, tmp_path: Path) -> None:
+    import re
+
+    from tests.conftest import e2e_config
+
+    cfg = e2e_config(tmp_path)
+    cfg.write_text(re.sub(r'(?m)^mode = "all".*$', 'mode = "on_demand"', cfg.read_text(encoding="utf-8"), count=1),
+                   encoding="utf-8")
+    d = DaemonProcess(tmp_path, sim, cfg)
+    d.start()
+    try:
+        w = World(sim)
+        w.co_call("1/3", "13800138000")
+        phone = w.phone("8003")
+        wait_for(lambda: phone.state()["ringing"], 10, "8003 ringing")
+        phone.off_hook()
+        [call] = wait_for(lambda: [c for c in d.api.call("calls") if c.get("answer")], 5, "answer")
+        w.co_send_tone("1/3", 1000.0)
+        phone.send_tone(400.0)
+        time.sleep(1.0)
+        assert d.api.call("recordings.query", call_id=call["id"]) == []  # on_demand: not yet
+        assert d.api.call("recordings.start", call=call["id"]) == {"call": call["id"], "recording": True}
+        started = time.monotonic()
+        time.sleep(2.0)
+        assert d.api.call("recordings.stop", call=call["id"]) == {"call": call["id"], "recording": False}
+        stopped = time.monotonic()
+        time.sleep(1.0)
+        phone.on_hook()
+        [row] = wait_for(lambda: [r for r in d.api.call("recordings.query", call_id=call["id"])
+                                  if r["status"] == "complete"], 10, "the recording")
+        assert row["reason"] == "demand" and abs(row["duration"] - (stopped - started)) < 0.3
+        data = d.api.call("recordings.fetch", call=call["id"])["data"]
+        path = tmp_path / "demand.wav"
+        path.write_bytes(data)
+        _, audio = read(path)
+        assert dominant_frequency(audio[:, 0].astype(float)) == pytest.approx(1000.0, rel=0.02)
+        assert dominant_frequency(audio[:, 1].astype(float)) == pytest.approx(400.0, rel=0.02)
+        audit = [a["op"] for a in d.api.call("audit.list")]
+        assert "recordings.start" in audit and "recordings.stop" in audit
+    finally:
+        d.stop()
