@@ -1,0 +1,265 @@
+"""Pickup, forwarding, do-not-disturb and call waiting on the whole box in one process (virtual clock),
+with what each party hears measured (each phone sends its own tone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lmdb
+import pytest
+
+from daemon.config import ConfigError, load_config
+from daemon.extension_features import ExtensionFeatures
+from daemon.extension_settings import SettingsStore
+from tests.support.audio import tone_frequency
+from tests.support.inprocess import Box
+from tests.support.processes import default_config_text
+from tests.support.tone_levels import heard_tones, level_at
+from tests.support.world import World
+
+TONES = {"8001": 500.0, "8002": 700.0, "8003": 1100.0, "8004": 1300.0, "8005": 1700.0}
+GROUPS = {"8001": "sales", "8002": "sales", "8003": "sales", "8004": "", "8005": ""}
+
+
+def config_text(tmp: Path) -> str:
+    text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp / "state"}"')
+    for number, group in GROUPS.items():
+        if group:
+            text = text.replace(f'number = "{number}"\n', f'number = "{number}"\npickup_group = "{group}"\n', 1)
+    return text
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Box:
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text(config_text(tmp_path), encoding="utf-8")
+    b = Box(cfg)
+    b.features = ExtensionFeatures(b.engine)
+    b.run(0.2)
+    return b
+
+
+def ph(box: Box, number: str):
+    return box.world.phone(number)
+
+
+def dial(box: Box, number: str, digits: str) -> None:
+    p = ph(box, number)
+    if not p.is_off_hook:
+        p.off_hook()
+        box.run(0.5)
+    p.mouth.silence()
+    p.dial(digits)
+    box.run(0.2 * len(digits) + 0.5)
+
+
+def talk(box: Box, *numbers: str) -> None:
+    for n in numbers:
+        ph(box, n).mouth.tone(TONES[n])
+
+
+def listen(box: Box, *numbers: str, seconds: float = 1.0) -> dict[str, set[str]]:
+    box.run(0.3)
+    mark = box.world.tick
+    box.run(seconds)
+    return {n: heard_tones(box.heard(n, mark), {k: v for k, v in TONES.items() if k != n}) for n in numbers}
+
+
+def hears_tone(box: Box, number: str, seconds: float = 1.0) -> float:
+    mark = box.world.tick
+    box.run(seconds)
+    return tone_frequency(box.heard(number, mark))
+
+
+def ring(box: Box, caller: str, callee: str) -> None:
+    dial(box, caller, callee)
+
+
+# --- pickup ---------------------------------------------------------------------------------------------
+
+
+def test_group_pickup_answers_the_call_ringing_in_my_group(box: Box) -> None:
+    ring(box, "8004", "8001")
+    box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
+    dial(box, "8002", "*#")
+    box.run(1.0)
+    talk(box, "8004", "8002")
+    assert listen(box, "8004", "8002") == {"8004": {"8002"}, "8002": {"8004"}}
+    box.run(6.0)
+    assert not ph(box, "8001").ringing and box.engine.is_free("2/1")
+    (call,) = box.engine.calls.calls.values()
+    assert call.b is not None and call.b.label == "8002" and call.answer is not None
+
+
+def test_group_pickup_outside_the_group_is_refused(box: Box) -> None:
+    ring(box, "8004", "8001")
+    box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
+    dial(box, "8005", "*#")  # 8005 has no pickup group
+    assert hears_tone(box, "8005") == pytest.approx(450.0, rel=0.02)  # congestion
+    (call,) = box.engine.calls.calls.values()
+    assert call.b is not None and call.b.label == "8001" and call.answer is None
+
+
+def test_directed_pickup(box: Box) -> None:
+    ring(box, "8004", "8001")
+    box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
+    dial(box, "8005", "*8001#")
+    box.run(1.0)
+    talk(box, "8004", "8005")
+    assert listen(box, "8004", "8005") == {"8004": {"8005"}, "8005": {"8004"}}
+
+
+def test_pickup_group_config_errors_name_key_and_line(tmp_path: Path) -> None:
+    text = config_text(tmp_path).replace('pickup_group = "sales"', 'pickup_group = "sales team"', 1)
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "sales team" in ln)
+    assert exc.value.key == "extension[0].pickup_group" and exc.value.line == line
+    assert str(cfg) in str(exc.value)
+
+
+# --- forwarding and DND ---------------------------------------------------------------------------------
+
+
+def confirm(box: Box, number: str, code: str) -> None:
+    dial(box, number, code)
+    mark = box.world.tick
+    box.run(1.2)
+    heard = box.heard(number, mark)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    on, off = World.cadence_ms(heard)
+    assert on > 300 and off < 100, "stutter tone confirms the code"
+    ph(box, number).on_hook()
+    box.run(1.0)
+
+
+def test_forward_always_then_cancel(box: Box) -> None:
+    confirm(box, "8002", "*728003#")
+    assert box.features.settings.get("8002").forward_always == "8003"
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing in place of 8002")
+    assert not ph(box, "8002").ringing
+    ph(box, "8003").off_hook()
+    box.run(0.5)
+    talk(box, "8001", "8003")
+    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+    ph(box, "8001").on_hook()
+    ph(box, "8003").on_hook()
+    box.run(1.5)
+    confirm(box, "8002", "*73")
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing again")
+
+
+def test_forward_busy(box: Box) -> None:
+    confirm(box, "8002", "*908003#")
+    ph(box, "8002").off_hook()  # busy
+    box.run(0.5)
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing")
+    ph(box, "8003").off_hook()
+    box.run(0.5)
+    talk(box, "8001", "8003", "8002")
+    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+
+
+def test_forward_on_no_answer(box: Box) -> None:
+    confirm(box, "8002", "*928003#")
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
+    box.run_until(lambda: ph(box, "8003").ringing, 40, "8003 ringing after the no-answer time")
+    assert box.engine.is_free("2/2")
+    ph(box, "8003").off_hook()
+    box.run(0.5)
+    talk(box, "8001", "8003")
+    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+
+
+def test_do_not_disturb(box: Box) -> None:
+    confirm(box, "8002", "*78")
+    ring(box, "8001", "8002")
+    mark = box.world.tick
+    box.run(1.5)
+    heard = box.heard("8001", mark)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy
+    assert not ph(box, "8002").ringing and box.engine.is_free("2/2")
+    ph(box, "8001").on_hook()
+    box.run(1.0)
+    # inbound hunting skips it
+    box.world.co.call("1/2", "13800138000")
+    box.run_until(lambda: any(ph(box, n).ringing for n in ("8001", "8003")), 8, "another agent ringing")
+    assert not ph(box, "8002").ringing
+    for n in ("8001", "8003"):
+        if ph(box, n).ringing:
+            ph(box, n).off_hook()
+    box.world.co.line("1/2").hangup()
+    box.run(2.0)
+    for n in ("8001", "8003"):
+        ph(box, n).on_hook()
+    box.run(1.0)
+    confirm(box, "8002", "*79")
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 rings once DND is off")
+
+
+def test_settings_persist_in_lmdb(tmp_path: Path) -> None:
+    env = lmdb.open(str(tmp_path / "db"), max_dbs=4)
+    store = SettingsStore(env)
+    store.update("8002", forward_busy="98001234", dnd=True)
+    env.close()
+    env = lmdb.open(str(tmp_path / "db"), max_dbs=4)
+    again = SettingsStore(env)
+    assert again.get("8002").forward_busy == "98001234" and again.get("8002").dnd
+    assert again.get("8003").forward_busy == ""
+
+
+# --- call waiting ---------------------------------------------------------------------------------------
+
+
+def test_call_waiting_tone_flash_answers_and_swaps(box: Box) -> None:
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    talk(box, "8001", "8002")
+    ring(box, "8003", "8002")  # a second call for 8002
+    box.run(0.5)
+    talk(box, "8003")
+    mark = box.world.tick
+    box.run(4.4)
+    heard = box.heard("8002", mark)
+    bursts = [level_at(heard[i:i + 2400], 450.0) for i in range(0, len(heard) - 2400, 400)]
+    assert max(bursts) > -18, "a call-waiting tone burst (-13 dBm0, 400 ms in 4.4 s)"
+    assert sum(b > -18 for b in bursts) < len(bursts) / 4, "only a burst, not a continuous tone"
+    assert level_at(heard, TONES["8001"]) > -15, "the first caller is still heard"
+    assert level_at(heard, TONES["8003"]) < -40
+    assert listen(box, "8003")["8003"] == set()  # hears only ringback
+    ph(box, "8002").flash()
+    box.run(0.6)
+    talk(box, "8002")
+    assert listen(box, "8001", "8002", "8003") == {"8001": set(), "8002": {"8003"}, "8003": {"8002"}}
+    ph(box, "8002").flash()  # swap back
+    box.run(0.6)
+    assert listen(box, "8001", "8002", "8003") == {"8001": {"8002"}, "8002": {"8001"}, "8003": set()}
+    ph(box, "8002").on_hook()  # 8001's call ends; 8003 (held) rings back
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "recall of the held call")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    talk(box, "8002")
+    assert listen(box, "8002", "8003") == {"8002": {"8003"}, "8003": {"8002"}}
+
+
+def test_waiting_call_unanswered_gets_busy(box: Box) -> None:
+    ring(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    ring(box, "8003", "8002")
+    box.run(31.0)
+    assert tone_frequency(box.heard("8003", box.world.tick - 50)) == pytest.approx(450.0, rel=0.02)
+    assert 2 not in box.engine.media.overlays and not box.features.waiting
+    talk(box, "8001", "8002")
+    assert listen(box, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}
