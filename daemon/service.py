@@ -15,7 +15,7 @@ import signal
 import time
 from typing import Any
 
-from daemon import acd_api, config_edit, diagnostics, flow_edit
+from daemon import acd_api, config_edit, diagnostics, flow_edit, supervisor
 from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR, SUPERVISOR
@@ -23,6 +23,8 @@ from daemon.api.server import ApiServer
 from daemon.cdr_csv import cdrs_to_csv
 from daemon.config import Config
 from daemon.engine import Engine
+from daemon.extension_features import ExtensionFeatures
+from daemon.extension_settings import SettingsStore
 from daemon.ivr_calls import IvrService
 from daemon.recording import Recording
 from daemon.store import Store, StoreWriter
@@ -45,6 +47,8 @@ class Service:
                              group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit)
         self.board = SimBoardDriver(config.board_socket)
         self.engine = Engine(config, self.board, self._journal, self.api.publish)
+        # hook flash, pickup, forwarding, DND, call waiting, supervisor taps (settings in LMDB)
+        self.features = ExtensionFeatures(self.engine, SettingsStore(self.store.env, self.writer.submit))
         self.board_up = False
         self.recording: Recording | None = None
         self.ivr: IvrService | None = None
@@ -89,6 +93,7 @@ class Service:
         api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True)
         config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
+        supervisor.register(api, self)  # supervisor.listen/whisper/barge/stop/taps, call.conference
         flow_edit.register(api, self)  # ivr.flows, ivr.flow.get, ivr.flow.set
 
     def status(self) -> dict[str, Any]:
@@ -236,8 +241,9 @@ class Service:
         alarms = ",".join(f"span{s.span.id}:{'+'.join(sorted(s.span.alarms))}" for s in e.spans.values()
                           if s.span.alarms)
         board = "board up" if self.board_up else "board DOWN"
+        rec = ",".join(a.removeprefix("recorder.") for a in self.recording.recorder.alarms) if self.recording else ""
         return (f"{board}, {len(e.calls.calls)} calls, {self.store.cdr_count()} CDRs"
-                + (f", alarms {alarms}" if alarms else ""))
+                + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else ""))
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -89,6 +89,7 @@ def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_
     wait_for(lambda: ("recorder.disk_full", True) in _alarms(d), 5, "the disk-full alarm event")
     assert "recorder.disk_full" in d.api.call("status")["recorder_alarms"]
     assert d.api.call("recordings.status")["disk_full"] is True
+    wait_for(lambda: any("rec: disk_full" in n for n in d.read_notices()), 5, "STATUS= naming the alarm")
 
     # a call while the disk is full: audio both ways, a CDR, no recording (and no error)
     call1 = _answered_call(d, w, "1/3", "8003")
