@@ -241,8 +241,9 @@ class Service:
         alarms = ",".join(f"span{s.span.id}:{'+'.join(sorted(s.span.alarms))}" for s in e.spans.values()
                           if s.span.alarms)
         board = "board up" if self.board_up else "board DOWN"
+        rec = ",".join(a.removeprefix("recorder.") for a in self.recording.recorder.alarms) if self.recording else ""
         return (f"{board}, {len(e.calls.calls)} calls, {self.store.cdr_count()} CDRs"
-                + (f", alarms {alarms}" if alarms else ""))
+                + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else ""))
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
