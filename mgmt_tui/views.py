@@ -32,13 +32,13 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
     ]
     if acd:
         lines += ["", *acd]
-    head = f"{cell('port', 4)} {cell('kind', 4)} {cell('who', 17)} {cell('state', 11)}"
+    head = f"{cell('port', 4)} {cell('kind', 4)} {cell('who', 18)} {cell('state', 10)}"
     lines += ["", f"{head} {head}".rstrip()]
     analog = [p for p in ports if p["kind"] != "e1"]
     cells = []
     for p in analog:
         who = " ".join(str(x) for x in (p.get("extension"), p.get("name")) if x) or p.get("line") or ""
-        cells.append(f"{cell(p['port'], 4)} {cell(p['kind'], 4)} {cell(who, 17)} {cell(p.get('state'), 11)}")
+        cells.append(f"{cell(p['port'], 4)} {cell(p['kind'], 4)} {cell(who, 18)} {cell(p.get('state'), 10)}")
     for i in range(0, len(cells), 2):
         lines.append(" ".join(cells[i:i + 2]).rstrip())
     e1 = [p for p in ports if p["kind"] == "e1"]

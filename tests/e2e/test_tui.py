@@ -5,15 +5,18 @@ tmux at 80x24, TERM=vt100, that changes an extension's name through the keys and
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import urwid
 
 from mgmt_tui.app import TuiApp, client_factory
-from tests.support.processes import BIN, DaemonProcess, wait_for
+from tests.conftest import e2e_config
+from tests.support.processes import BIN, DEFAULT_CONFIG, DaemonProcess, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
@@ -169,6 +172,106 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
         row = next(p for p in daemon.api.call("ports") if p.get("extension") == "8001")
         assert row["name"] == "Wang Xiaoming"  # the API agrees
         subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=True)
+        wait_for(lambda: subprocess.run([*tmux, "has-session", "-t", session], capture_output=True).returncode != 0,
+                 5, "the TUI to quit on q")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_acd_dashboard_report_and_agent_form(daemon: DaemonProcess) -> None:
+    """The default travel agency's queues and agents on the dashboard (an agent logged in through the
+    API shows idle at its extension), the queue report, and an agent renamed on the ACD form."""
+    daemon.api.call("agent.login", agent="1001", pin="1001", extension="8002")
+    app = TuiApp(client_factory(str(daemon.api_socket)))
+    app.refresh()
+    rows = app.render((80, 24))
+    text = "\n".join(rows)
+    assert all(len(r) <= 80 for r in rows)
+    assert any(r.startswith("domestic ") for r in rows) and "agents (" in text
+    assert "1001 王芳   idle  8002" in text and "PSTN-1" in text
+    app.press("2")
+    app.press("v")
+    assert f"Queues for {dt.date.today().isoformat()} (today, so far)" in "\n".join(app.render((80, 24)))
+    app.press("5")
+    app.press("tab")
+    assert "1001" in next(r for r in app.render((80, 24)) if r.startswith(">"))
+    app.press("enter")
+    _focus_on(app, "name")
+    app.press("enter")
+    for _ in range(5):
+        app.press("backspace")
+    _type(app, "Wang Fang")
+    app.press("enter")
+    assert "saved agent[1001].name" in app.footer.get_text()[0]
+    agent = next(a for a in daemon.api.call("config.get")["data"]["agent"] if a["id"] == "1001")
+    assert agent["name"] == "Wang Fang"
+
+
+@pytest.fixture
+def ivr_daemon(tmp_path: Path, sim) -> DaemonProcess:
+    """The default config with the IVR answering PSTN-1 and PSTN-2, its flow a copy the test may edit."""
+    flow = tmp_path / "flow.toml"
+    flow.write_text((DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8"),
+                    encoding="utf-8")
+    cfg = e2e_config(tmp_path, ivr_lines=True)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        f'"{DEFAULT_CONFIG.parent}/ivr/travel-agency.toml"', f'"{flow}"'), encoding="utf-8")
+    d = DaemonProcess(tmp_path, sim, cfg)
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux comes with scripts/setup.sh")
+def test_tui_in_tmux_blacklists_a_caller_on_the_ivr_screen(ivr_daemon: DaemonProcess, tmp_path: Path) -> None:
+    """In tmux at 80x24, TERM=vt100: the IVR screen's black list gets a number through the keys; the
+    daemon saves the flow file and the next call from that number is turned away by the flow."""
+    session = f"callbox-tui-{time.monotonic_ns()}"
+    tmux = ["tmux", "-L", session]
+    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    f"env TERM=vt100 {BIN / 'callbox-tui'} --socket {ivr_daemon.api_socket}"], check=True)
+
+    def pane() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+    def keys(*k: str) -> None:
+        subprocess.run([*tmux, "send-keys", "-t", session, *k], check=True)
+
+    try:
+        wait_for(lambda: "PSTN-1" in pane(), 10, "the dashboard in tmux")
+        keys("6")
+        wait_for(lambda: "IVR flow travel-agency" in pane(), 5, "the IVR screen")
+        keys("Tab", "Tab", "Tab")
+        wait_for(lambda: "> " in pane() and "blacklist" in next(
+            (r for r in pane().splitlines() if r.startswith(">")), ""), 5, "the black list row")
+        keys("Enter")
+        wait_for(lambda: "list blacklist numbers:" in pane(), 5, "the edit box")
+        keys("-l", "13800138000")
+        keys("Enter")
+        wait_for(lambda: "saved lists.blacklist.numbers" in pane(), 5, "the list saved")
+        screen = pane().splitlines()
+        assert len(screen) <= 24 and all(len(r) <= 80 and r.isascii() for r in screen)
+        assert any("blacklist" in r and "13800138000" in r for r in screen)
+        flow = (tmp_path / "flow.toml").read_text(encoding="utf-8")
+        assert 'numbers = ["13800138000"]' in flow and "# e.g." in flow  # saved, comments kept
+        assert any(r["op"] == "ivr.flow.set" for r in ivr_daemon.api.call("audit.list"))
+
+        # the change is live: a call from that number is warned and released by the screening node
+        w = World(ivr_daemon.sim)
+        w.co_call("1/1", "13800138000")
+        cdr = wait_for(lambda: next(iter(ivr_daemon.api.call("cdr.list")), None), 30, "the blacklisted call's CDR")
+        assert cdr["ivr_path"] == ["screen"] and cdr["cause"] == 21  # the box released the call
+
+        # a mistake is refused with the daemon's located message; nothing is written
+        keys("Enter")
+        wait_for(lambda: "list blacklist numbers:" in pane(), 5, "the edit box again")
+        keys("-l", ",12ab")
+        keys("Enter")
+        wait_for(lambda: "must be a list of digit strings" in pane(), 5, "the daemon's error")
+        assert (tmp_path / "flow.toml").read_text(encoding="utf-8") == flow
+        keys("Escape")
+        wait_for(lambda: "cancelled" in pane(), 5, "the edit cancelled")  # (Esc then q at once is Meta-q)
+        keys("q")
         wait_for(lambda: subprocess.run([*tmux, "has-session", "-t", session], capture_output=True).returncode != 0,
                  5, "the TUI to quit on q")
     finally:
