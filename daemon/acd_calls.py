@@ -235,7 +235,11 @@ class AcdService:
         ext = self.config.extension_by_number(extension)
         if (ext is None or ext.port in self.calls.by_port or ext.port in self.ringing
                 or not self.engine.is_free(ext.port)):
-            self.acd.ring_failed(call, extension, self.now())  # queued by the engine until this input ends
+            # queued by the engine until this input ends; a phone off the hook (the agent just logged in
+            # from it, or hears busy tone) is in use first, so the call is not offered there again at once
+            if ext is not None and ext.port not in self.ringing:
+                self.acd.extension_in_use(extension, True, self.now())  # until the port is idle again
+            self.acd.ring_failed(call, extension, self.now())
             return
         self.ringing[ext.port] = call
         self.engine.ring(ext.port, CallerId(number=caller, name=name))
@@ -377,12 +381,14 @@ class AcdService:
 
     def _after_tick(self, rx: np.ndarray, tx: np.ndarray) -> None:
         for call_id, player in list(self.players.items()):
+            c = self.calls.calls.get(call_id) or self.replying.get(call_id)
+            if c is None or c.end is not None or c.a.state is LegState.RELEASED:  # hung up meanwhile
+                if c is not None:
+                    self._drop_player(c)
+                self.players.pop(call_id, None)
+                continue
             while player.finished:
                 what = player.finished.pop(0)
-                c = self.calls.calls.get(call_id) or self.replying.get(call_id)
-                if c is None or c.end is not None or c.a.state is LegState.RELEASED:
-                    self.players.pop(call_id, None)
-                    break
                 if what == AGENT_ID and c.b is not None:
                     self._bridge(c)
                 elif what == GOODBYE:

@@ -500,8 +500,8 @@ class CallControl:
 
     def _unbind(self, port: str) -> None:
         call = self.by_port.pop(port, None)
-        if call is not None and self.acd is not None and call.queue is None:
-            self.acd.phone_in_use(port, False)
+        if call is not None and self.acd is not None and call.queue is None and self.lines.is_free(port):
+            self.acd.phone_in_use(port, False)  # else once the phone is back on the hook (released_port_idle)
 
     def _arm(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
         self._disarm(call)
@@ -680,4 +680,6 @@ class CallControl:
     def released_port_idle(self, port: str) -> None:
         """A port became free (extension hung up): waiting inbound calls may now be offered."""
         if port not in self.by_port:
+            if self.acd is not None and self.lines.is_free(port):
+                self.acd.phone_in_use(port, False)
             self._retry_waiting()

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daemon.acd_calls import CALLBACK_OFFER_TEXT
 from ivr.events import TtsText
+from sim.central_office import Scenario
 from tests.support.audio import contains, decode, tone_frequency
 from tests.support.inprocess import Box
 from tests.support.processes import default_config_text
@@ -18,13 +20,19 @@ from tests.support.processes import default_config_text
 CALLERS = {"1/1": "13800000001", "1/2": "13800000002", "1/3": "13800000003"}
 
 
-def acd_box(tmp_path: Path, queue_text: str = "", **kw: object) -> Box:
-    """The default travel-agency config with PSTN-1..3 going straight to the "domestic" queue."""
+def acd_box(tmp_path: Path, domestic: dict[str, str] | None = None, **kw: object) -> Box:
+    """The default travel-agency config with the four CO lines going straight to the "domestic" queue;
+    ``domestic`` replaces keys of that queue (TOML values as text)."""
     text = default_config_text()
-    text = re.sub(r'(?m)^destination = \["80[0-9", ]*\]$', 'destination = ["queue:domestic"]', text, count=3)
+    text = re.sub(r'(?m)^destination = \["80[0-9", ]*\]$', 'destination = ["queue:domestic"]', text, count=4)
     text = text.replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
-    if queue_text:
-        text = text.replace('name = "domestic"\n', f'name = "domestic"\n{queue_text}\n', 1)
+    head, _, rest = text.partition('name = "domestic"\n')
+    block, sep, tail = rest.partition("[[queue]]")
+    for key, value in (domestic or {}).items():
+        block, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", block)
+        if n == 0:
+            block = f"{key} = {value}\n" + block
+    text = head + 'name = "domestic"\n' + block + sep + tail
     path = tmp_path / "callbox.toml"
     path.write_text(text, encoding="utf-8")
     box = Box(path, acd=True, **kw)
@@ -52,7 +60,7 @@ def login(box: Box, ext: str, agent: str, pin: str) -> bytes:
     box.run(4.5)
     heard = box.heard(ext, mark)
     phone.on_hook()
-    box.run(0.5)
+    box.run(1.0)  # longer than a hook flash
     return heard
 
 
@@ -139,3 +147,186 @@ def talk(box: Box, port: str, ext: str) -> None:
     assert tone_frequency(line.recorder.heard(mark)[0]) == pytest.approx(600.0, rel=0.02)
     line.party.silence()
     phone.mouth.silence()
+
+
+def call_in(box: Box, port: str, number: str) -> None:
+    box.world.co.call(port, number)
+    box.run_until(lambda: any(c.a.port == port and c.queue for c in box.engine.calls.calls.values()), 10,
+                  f"the call on {port} queued")
+
+
+def serve(box: Box, ext: str, port: str) -> None:
+    """``ext`` is ringing: answer, check the audio both ways, then the caller hangs up and the agent too."""
+    phone = box.world.phone(ext)
+    box.run_until(lambda: phone.ringing, 20, f"{ext} ringing")
+    phone.off_hook()
+    box.run(4.0)
+    talk(box, port, ext)
+    box.world.co.line(port).hangup()
+    box.run(1.0)
+    phone.on_hook()
+    box.run(0.5)
+
+
+def test_a_returning_caller_reaches_the_agent_who_served_them(tmp_path: Path) -> None:
+    box = acd_box(tmp_path)
+    login(box, "8005", "1004", "1004")
+    call_in(box, "1/1", "13911112222")
+    serve(box, "8005", "1/1")
+    login(box, "8002", "1001", "1001")  # 1001 is now the longest idle (1004 is in wrap-up)
+    box.run(12.0)
+    assert agent_state(box, "1004") == "idle"
+    call_in(box, "1/2", "13911112222")  # the same customer again: sticky to 1004
+    box.run_until(lambda: box.world.phone("8005").ringing, 5, "1004's phone")
+    assert not box.world.phone("8002").ringing
+    serve(box, "8005", "1/2")
+    box.run(12.0)
+    call_in(box, "1/3", "13700000000")  # a new caller: longest idle (1001)
+    box.run_until(lambda: box.world.phone("8002").ringing, 5, "1001's phone")
+    assert box.acd is not None and box.acd.acd.customers.get("13911112222").last_agent == "1004"
+
+
+def test_a_vip_overtakes_waiting_callers(tmp_path: Path) -> None:
+    box = acd_box(tmp_path)
+    assert box.acd is not None
+    box.acd.acd.customers.create("13988889999", name="金卡客户", level=2)
+    login(box, "8002", "1001", "1001")
+    call_in(box, "1/1", "13800000001")
+    a1 = box.world.phone("8002")
+    box.run_until(lambda: a1.ringing, 10, "ringing")
+    a1.off_hook()
+    box.run(4.0)
+    call_in(box, "1/2", "13800000002")  # waits
+    box.run(5.0)
+    call_in(box, "1/3", "13988889999")  # a VIP, later
+    box.run(2.0)
+    snap = box.acd.acd.snapshot(box.acd.now())["queues"]["domestic"]["calls"]
+    assert [c["caller"] for c in snap] == ["13988889999", "13800000002"]
+    pops = [d for k, d in box.events if k == "call.queued" and d["caller"] == "13988889999"]
+    assert pops and pops[0]["customer"]["name"] == "金卡客户"
+    box.world.co.line("1/1").hangup()
+    box.run(1.0)
+    a1.on_hook()
+    box.run_until(lambda: a1.ringing, 15, "the agent rung after wrap-up")
+    box.run_until(lambda: a1.shown_caller_id is not None, 8, "caller ID on the agent's display")
+    assert a1.shown_caller_id.number == "13988889999"
+    a1.off_hook()
+    box.run(4.0)
+    talk(box, "1/3", "8002")
+
+
+def test_a_caller_who_waits_too_long_overflows_to_voicemail(tmp_path: Path) -> None:
+    box = acd_box(tmp_path, {"max_wait_s": "20"})
+    assert box.ivr is not None
+    call_in(box, "1/1", "13800000001")
+    line = box.world.co.line("1/1")
+    box.run(21.0)
+    assert any(k == "call.overflow" for k, _ in box.events)
+    box.run(1.0)  # the beep
+    line.party.tone(700.0, -15.0)
+    box.run(3.0)
+    line.party.silence()
+    line.hangup()
+    box.run_until(lambda: box.ivr.voicemail.counts("queue:general")[0] == 1, 10, "the message stored")
+    (cdr,) = box.cdrs()
+    assert cdr["queue"] == "domestic" and 19 < cdr["wait_s"] < 23 and cdr["agent"] is None
+    assert box.acd is not None
+    q = box.acd.acd.snapshot(box.acd.now())["stats"]["today"]["queues"]["domestic"]
+    assert (q["offered"], q["overflowed"], q["answered"]) == (1, 1, 0)
+
+
+def test_a_callback_keeps_its_place_and_is_dialled_back(tmp_path: Path) -> None:
+    box = acd_box(tmp_path, {"max_wait_s": "15", "overflow": '"callback"'})
+    w = box.world
+    w.co.scenarios["13800000001"] = Scenario("answer", after_s=2.0)
+    call_in(box, "1/1", "13800000001")
+    line = w.co.line("1/1")
+    mark = w.tick
+    box.run(21.0)
+    assert contains(decode(line.recorder.heard(mark)[0]), tts(box, CALLBACK_OFFER_TEXT)[8000:24000]) > 0.9
+    line.party.dial("1")
+    box.run_until(lambda: not box.engine.calls.calls, 10, "the caller released after the goodbye")
+    assert box.acd is not None
+    snap = box.acd.acd.snapshot(box.acd.now())["queues"]["domestic"]
+    assert snap["callbacks"] == 1
+    login(box, "8002", "1001", "1001")
+    agent = w.phone("8002")
+    box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
+    box.run_until(lambda: agent.shown_caller_id is not None, 8, "caller ID on the agent's display")
+    assert agent.shown_caller_id.number == "13800000001"
+    agent.off_hook()
+    box.run_until(lambda: any(ln.call and ln.call.digits == "13800000001" for ln in w.co.lines.values()), 20,
+                  "the customer's number dialled")
+    out = next(ln for ln in w.co.lines.values() if ln.call and ln.call.digits == "13800000001")
+    box.run_until(lambda: any(c.answer for c in box.engine.calls.calls.values()), 10, "the customer answers")
+    box.run(0.5)
+    talk(box, out.id, "8002")
+    agent.on_hook()
+    box.run(1.0)
+    assert agent_state(box, "1001") == "wrap_up"
+    dial_back = [c for c in box.cdrs() if c["direction"] == "outbound"]
+    assert dial_back and dial_back[0]["called"] == "13800000001" and dial_back[0]["queue"] == "domestic"
+
+
+def test_an_agent_who_does_not_answer_is_skipped_and_stays_available(tmp_path: Path) -> None:
+    box = acd_box(tmp_path, {"ring_timeout_s": "10"})
+    login(box, "8002", "1001", "1001")
+    login(box, "8005", "1004", "1004")
+    call_in(box, "1/1", "13800000001")
+    a1, a2 = box.world.phone("8002"), box.world.phone("8005")
+    box.run_until(lambda: a1.ringing, 10, "the first agent rung")
+    box.run(11.0)  # no answer
+    assert not a1.ringing
+    box.run_until(lambda: a2.ringing, 5, "the call moved on to the other agent")
+    assert agent_state(box, "1001") == "idle"  # skipped for this call, still available
+    a2.off_hook()
+    box.run(4.0)
+    talk(box, "1/1", "8005")
+    call_in(box, "1/2", "13800000002")
+    box.run_until(lambda: a1.ringing, 10, "1001 offered the next call")
+    a1.off_hook()
+    box.run(4.0)
+    talk(box, "1/2", "8002")
+    assert box.acd is not None and not box.acd.acd.invariant_errors()
+    agents = box.acd.acd.snapshot(box.acd.now())["stats"]["today"]["agents"]
+    assert agents["1001"]["missed"] == 1 and agents["1001"]["answered"] == 1
+
+
+def test_an_agent_whose_phone_is_off_hook_is_not_offered_calls(tmp_path: Path) -> None:
+    box = acd_box(tmp_path)
+    login(box, "8002", "1001", "1001")
+    login(box, "8005", "1004", "1004")
+    busy = box.world.phone("8002")
+    busy.off_hook()  # 1001 (longest idle) picks up the phone to dial
+    box.run(0.5)
+    call_in(box, "1/1", "13800000001")
+    box.run_until(lambda: box.world.phone("8005").ringing, 10, "the other agent rung")
+    busy.on_hook()
+    box.run(1.0)
+    assert box.acd is not None and not box.acd.acd.invariant_errors()
+
+
+def test_agent_feature_codes_pause_resume_logout_and_a_wrong_pin(tmp_path: Path) -> None:
+    box = acd_box(tmp_path)
+    phone = box.world.phone("8002")
+    phone.off_hook()
+    box.run(0.5)
+    phone.dial("*211001#9999#")
+    assert box.acd is not None
+    box.run_until(lambda: box.acd.replying, 5, "the reply")
+    mark = box.world.tick
+    box.run(3.0)
+    assert contains(decode(box.heard("8002", mark)), tts(box, "操作失败")) > 0.9
+    assert agent_state(box, "1001") == "logged_out"
+    phone.on_hook()
+    box.run(1.0)
+    login(box, "8002", "1001", "1001")
+    for code, state in (("*231#", "paused"), ("*24", "idle"), ("*22", "logged_out")):
+        phone.off_hook()
+        box.run(0.5)
+        phone.dial(code)
+        box.run_until(lambda state=state: agent_state(box, "1001") == state, 8, f"{code} → {state}")
+        box.run(3.0)
+        phone.on_hook()
+        box.run(1.0)
+    assert not box.cdrs(), "feature codes leave no CDR"
