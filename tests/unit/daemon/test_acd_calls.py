@@ -330,3 +330,41 @@ def test_agent_feature_codes_pause_resume_logout_and_a_wrong_pin(tmp_path: Path)
         phone.on_hook()
         box.run(1.0)
     assert not box.cdrs(), "feature codes leave no CDR"
+
+
+def test_ivr_to_queue_screen_pop_carries_the_customer_and_the_keys(tmp_path: Path) -> None:
+    """Through the default flow (1 routes, 1 domestic) into the domestic queue; the agent's screen pop
+    (call.ringing) names the queue, the customer record and the keys the caller pressed."""
+    import datetime as dt
+
+    opened = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
+    text = default_config_text(ivr_lines=True).replace('state_dir = "/var/lib/callbox"',
+                                                      f'state_dir = "{tmp_path / "state"}"')
+    path = tmp_path / "callbox.toml"
+    path.write_text(text, encoding="utf-8")
+    box = Box(path, acd=True, wall=lambda: opened)
+    box.run(0.2)
+    assert box.acd is not None
+    box.acd.acd.customers.create("13800138000", name="张三", level=0, notes="常客")
+    login(box, "8002", "1001", "1001")
+    box.world.co.call("1/1", "13800138000")
+    box.run_until(lambda: box.ivr.legs, 10, "the IVR to answer")
+    box.run(2.0)
+    box.world.co.line("1/1").party.dial("1")
+    box.run(4.0)
+    box.world.co.line("1/1").party.dial("1")
+    agent = box.world.phone("8002")
+    box.run_until(lambda: agent.ringing, 60, "the domestic agent rung")
+    pop = [d for k, d in box.events if k == "call.ringing" and d.get("queue") == "domestic"][-1]
+    assert pop["agent"] == "1001" and pop["extension"] == "8002" and pop["caller"] == "13800138000"
+    assert pop["customer"]["name"] == "张三" and pop["customer"]["notes"] == "常客"
+    assert pop["ivr"]["keys"] == "11" and pop["ivr"]["flow"] == "travel-agency"
+    agent.off_hook()
+    box.run(4.0)
+    talk(box, "1/1", "8002")
+    box.world.co.line("1/1").hangup()
+    box.run(1.0)
+    agent.on_hook()
+    box.run(1.0)
+    (cdr,) = box.cdrs()
+    assert cdr["ivr_keys"] == "11" and cdr["queue"] == "domestic" and cdr["agent"] == "1001"
