@@ -1,0 +1,100 @@
+"""The ACD through the socket API against the running daemon and simulator: customer records,
+agents logging in, pausing and out, the supervisor's snapshot, a queued call's screen pop to the
+agent's subscriber with the customer record, and the CDR and audit trail it leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.api.client import ApiClient
+from daemon.api.protocol import ApiError
+from tests.conftest import e2e_config
+from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.world import World
+
+
+@pytest.fixture
+def acd_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
+    path = e2e_config(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('destination = ["8003", "8004", "8005", "8006", "8001", "8002"]',
+                                 'destination = ["queue:domestic"]'), encoding="utf-8")
+    d = DaemonProcess(tmp_path, sim, path)
+    d.start()
+    yield d
+    d.stop()
+
+
+def next_event(client: ApiClient, kind: str, timeout: float = 10.0) -> dict:
+    client.sock.settimeout(timeout)
+    while True:
+        for i, ev in enumerate(client.events):
+            if ev["kind"] == kind:
+                return client.events.pop(i)
+        client.events.append(client._read())
+
+
+def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: DaemonProcess) -> None:
+    api = acd_daemon.api
+    created = api.call("customer.create", number="13800138000", name="张三", level=1)
+    assert created["name"] == "张三" and created["level"] == 1
+    with pytest.raises(ApiError) as err:
+        api.call("customer.create", number="13800138000", name="again")
+    assert err.value.code == "refused"
+    assert api.call("customer.update", number="13800138000", notes="常客")["notes"] == "常客"
+    listing = api.call("customer.list")
+    assert listing["total"] == 1 and listing["customers"][0]["number"] == "13800138000"
+    with pytest.raises(ApiError) as err:
+        api.call("customer.update", number="13800138000", level=12)
+    assert err.value.code == "bad_argument"
+
+    with pytest.raises(ApiError) as err:
+        api.call("agent.login", agent="1001", pin="0000", extension="8002")
+    assert err.value.code == "refused" and "PIN" in err.value.message
+    with pytest.raises(ApiError) as err:
+        api.call("agent.login", agent="9999", pin="1", extension="8002")
+    assert err.value.code == "not_found"
+    assert api.call("agent.login", agent="1001", pin="1001", extension="8002")["state"] == "idle"
+    assert api.call("agent.pause", agent="1001", reason="1")["state"] == "paused"
+    assert api.call("agent.resume", agent="1001")["state"] == "idle"
+    snap = api.call("acd.snapshot")
+    me = next(a for a in snap["agents"] if a["id"] == "1001")
+    assert me["extension"] == "8002" and me["state"] == "idle"
+    assert snap["queues"]["domestic"]["staffed"] == 1
+
+    with ApiClient(str(acd_daemon.api_socket)) as pop:
+        pop.call("subscribe", kinds=["call.ringing"], filters={"agent": ["1001"]})
+        w = World(acd_daemon.sim)
+        w.co_call("1/3", "13800138000")
+        ev = next_event(pop, "call.ringing")
+        assert (ev["agent"], ev["extension"], ev["queue"], ev["caller"]) == ("1001", "8002", "domestic",
+                                                                             "13800138000")
+        assert ev["customer"]["name"] == "张三" and ev["customer"]["notes"] == "常客"
+    agent = w.phone("8002")
+    wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
+    agent.off_hook()
+    call = wait_for(lambda: next((c for c in api.call("calls") if c.get("agent") == "1001"), None), 10,
+                    "the call connected to the agent")
+    assert call["queue"] == "domestic"
+    api.call("call.hangup", call=call["id"])
+    (cdr,) = wait_for(lambda: api.call("cdr.list"), 5, "the CDR")
+    assert (cdr["queue"], cdr["agent"], cdr["dst"]) == ("domestic", "1001", "8002")
+    agent.on_hook()
+    wait_for(lambda: next(a for a in api.call("acd.snapshot")["agents"] if a["id"] == "1001")["state"]
+             == "wrap_up", 5, "wrap-up")
+    stats = api.call("acd.snapshot")["stats"]["today"]["queues"]["domestic"]
+    assert stats["offered"] == 1 and stats["answered"] == 1
+    assert isinstance(api.call("acd.intervals", since=0), list)
+    assert api.call("customer.get", number="13800138000")["last_agent"] == "1001"
+
+    assert api.call("agent.logout", agent="1001")["state"] == "logged_out"
+    assert api.call("customer.delete", number="13800138000") == {"deleted": "13800138000"}
+    with pytest.raises(ApiError) as err:
+        api.call("customer.get", number="13800138000")
+    assert err.value.code == "not_found"
+    audit = api.call("audit.list")
+    login = next(a for a in audit if a["op"] == "agent.login")
+    assert login["args"]["pin"] == "****"
