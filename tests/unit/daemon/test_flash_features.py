@@ -200,3 +200,62 @@ def test_held_party_hangs_up_during_consultation(box: Box) -> None:
     assert listen(box, ("X", "T")) == {"X": {"T"}, "T": {"X"}}
     assert len(box.engine.calls.calls) == 1
     assert any(c["caller"] == "8001" for c in box.cdrs())
+
+
+def _inbound_to_agent(box: Box) -> tuple[object, object]:
+    """A caller on CO line 1/2 reaches an agent (the first extension to ring), who answers."""
+    box.world.co.call("1/2", "13800138000")
+    box.run_until(lambda: any(box.world.phone(n).ringing for n in ("8001", "8002", "8003")), 8, "an agent ringing")
+    agent = next(box.world.phone(n) for n in ("8001", "8002", "8003") if box.world.phone(n).ringing)
+    agent.off_hook()
+    box.run(0.5)
+    return box.world.co.line("1/2"), agent
+
+
+def test_attended_transfer_of_a_trunk_caller(box: Box) -> None:
+    line, agent = _inbound_to_agent(box)
+    third = box.world.phone("8005")
+    agent.flash()
+    box.run(0.6)
+    agent.dial("8005")
+    box.run_until(lambda: third.ringing, 5, "8005 ringing")
+    third.off_hook()
+    box.run(0.5)
+    line.party.tone(500.0)
+    agent.mouth.tone(700.0)
+    third.mouth.tone(1100.0)
+    box.run(0.3)
+    mark = box.world.tick
+    box.run(1.0)
+    assert heard_tones(line.recorder.heard(mark)[0], {"X": 700.0, "T": 1100.0}) == set()  # on hold
+    agent.on_hook()
+    box.run(1.5)
+    mark = box.world.tick
+    box.run(1.0)
+    assert heard_tones(line.recorder.heard(mark)[0], {"X": 700.0, "T": 1100.0}) == {"T"}
+    assert heard_tones(box.heard("8005", mark), {"A": 500.0, "X": 700.0}) == {"A"}
+
+
+def test_held_caller_sent_back_to_the_ivr() -> None:
+    box = Box(ivr=True)
+    ExtensionFeatures(box.engine)
+    box.run(0.2)
+    box.world.co.call("1/3", "13800138000")  # 1/3 rings its destinations (the IVR is on 1/1 and 1/2)
+    box.run_until(lambda: any(box.world.phone(n).ringing for n in ("8003", "8004")), 8, "an agent ringing")
+    agent = next(box.world.phone(n) for n in ("8003", "8004") if box.world.phone(n).ringing)
+    agent.off_hook()
+    box.run(0.5)
+    (call,) = box.engine.calls.calls.values()
+    assert box.ivr is not None and not box.ivr.owns(call.id)
+    agent.flash()
+    box.run(0.6)
+    agent.dial("*401#")
+    box.run(2.0)
+    assert box.ivr.owns(call.id) and call.b is None
+    mark = box.world.tick
+    box.run(2.0)
+    heard = box.world.co.line("1/3").recorder.heard(mark)[0]
+    assert tone_frequency(heard) > 0, "the caller hears the flow's prompt"
+    agent.on_hook()
+    box.run(1.0)
+    assert box.ivr.owns(call.id)
