@@ -51,6 +51,9 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
         api.call("customer.update", number="13800138000", level=12)
     assert err.value.code == "bad_argument"
 
+    watcher = ApiClient(str(acd_daemon.api_socket))
+    watcher.call("subscribe", kinds=["agent.", "queue.stats", "call.queued", "call.connected", "call.ended"],
+                 filters={"queue": ["domestic"], "agent": ["1001"]})
     with pytest.raises(ApiError) as err:
         api.call("agent.login", agent="1001", pin="0000", extension="8002")
     assert err.value.code == "refused" and "PIN" in err.value.message
@@ -91,6 +94,18 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
     assert api.call("customer.get", number="13800138000")["last_agent"] == "1001"
 
     assert api.call("agent.logout", agent="1001")["state"] == "logged_out"
+    states = []
+    while not states or states[-1]["state"] != "logged_out":
+        states.append(next_event(watcher, "agent.state"))
+    seen = [e["state"] for e in states]
+    assert seen[:6] == ["idle", "paused", "idle", "reserved", "busy", "wrap_up"] and seen[-1] == "logged_out"
+    queued = next_event(watcher, "call.queued")
+    assert queued["customer"]["name"] == "张三" and queued["position"] == 1
+    assert next_event(watcher, "call.connected")["agent"] == "1001"
+    assert next_event(watcher, "queue.stats")["live"]["staffed"] >= 0
+    ended = next_event(watcher, "call.ended")
+    assert ended.get("agent") == "1001" or ended["cdr"]["agent"] == "1001"
+    watcher.close()
     assert api.call("customer.delete", number="13800138000") == {"deleted": "13800138000"}
     with pytest.raises(ApiError) as err:
         api.call("customer.get", number="13800138000")

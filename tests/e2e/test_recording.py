@@ -109,3 +109,38 @@ def test_on_demand_start_and_stop_through_the_api_are_audited(sim, tmp_path: Pat
         assert "recordings.start" in audit and "recordings.stop" in audit
     finally:
         d.stop()
+
+
+def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: DaemonProcess,
+                                                                        tmp_path: Path) -> None:
+    """The daemon dies (SIGKILL) during a recorded call; on restart the partial file is repaired,
+    indexed as interrupted, read by soxi and holds the caller's tone up to the crash."""
+    w = World(daemon.sim)
+    w.co_call("1/1", "13800138000")
+    phone = w.phone("8001")
+    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
+    phone.off_hook()
+    call = wait_for(lambda: next((c for c in daemon.api.call("calls") if c.get("answer")), None), 5, "answer")
+    w.co_send_tone("1/1", 1000.0)
+    phone.send_tone(400.0)
+    time.sleep(3.0)  # the writer has flushed some of it
+    daemon.kill9()
+    phone.on_hook()
+    daemon.start()
+    rows = wait_for(lambda: daemon.api.call("recordings.query", call_id=call["id"]), 10, "the index entry")
+    assert rows[0]["status"] == "interrupted"
+    data, offset = b"", 0
+    while True:
+        chunk = daemon.api.call("recordings.fetch", call=call["id"], offset=offset)
+        data += chunk["data"]
+        offset += len(chunk["data"])
+        if not chunk["more"]:
+            break
+    path = tmp_path / "partial.wav"
+    path.write_bytes(data)
+    soxi = subprocess.run(["soxi", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Channels       : 2" in soxi and "A-law" in soxi
+    _info, audio = read(path)
+    assert len(audio) > 8000  # at least a second survived
+    left = audio[:, 0].astype(float)
+    assert dominant_frequency(left[len(left) // 2:]) == pytest.approx(1000.0, rel=0.02)
