@@ -217,6 +217,13 @@ class AcdService:
         elif call.queue is not None:
             self._in(self.acd.hangup, call.id)
 
+    def agent_left(self, call: Call) -> None:
+        """The agent handed the call on (transfer): their conversation ends for the ACD (wrap-up); the
+        call's own end later is not the ACD's any more."""
+        if call.id in self.acd.talking and call.id not in self.left:
+            self.left.add(call.id)
+            self._in(self.acd.hangup, call.id)
+
     def phone_in_use(self, port: str, in_use: bool) -> None:
         """An extension's phone is taken by (or freed from) a call that is not the ACD's."""
         ext = self.config.extension_by_port(port)

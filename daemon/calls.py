@@ -677,6 +677,12 @@ class CallControl:
             return f"no extension {target}"
         return "busy"
 
+    def agent_left(self, call: Call) -> None:
+        """The extension that took a queued call handed it on (hook-flash transfer, back to the IVR): the
+        ACD ends that agent's conversation (wrap-up) while the call goes on without it."""
+        if self.acd is not None and call.queue is not None:
+            self.acd.agent_left(call)
+
     def released_port_idle(self, port: str) -> None:
         """A port became free (extension hung up): waiting inbound calls may now be offered."""
         if port not in self.by_port:

@@ -391,6 +391,7 @@ class FlashFeatures:
         else:
             held.b = new
         cc._bind(held, t.port)
+        cc.agent_left(held)
         self.lines.disconnect(s.port)
         self.lines.play(h.port, None)
         self.lines.play(t.port, None)
@@ -421,6 +422,7 @@ class FlashFeatures:
             agent.state = LegState.RELEASED
         held.transfer_to = t
         cc._bind(held, t.port)
+        cc.agent_left(held)
         if t.kind == "extension":
             self.lines.play(h.port, ToneName.RINGBACK)
         elif t.state is LegState.ALERTING:
@@ -596,6 +598,7 @@ class FlashFeatures:
         if held.b is not None:
             held.b.state = LegState.RELEASED
         held.b = None
+        cc.agent_left(held)
         self.lines.play(h.port, None)
         cc.publish("call.transferred", call=held.id, port=h.port, ivr=flow, caller=held.caller)
         cc._journal("update", held)

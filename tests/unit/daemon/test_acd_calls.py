@@ -368,3 +368,31 @@ def test_ivr_to_queue_screen_pop_carries_the_customer_and_the_keys(tmp_path: Pat
     box.run(1.0)
     (cdr,) = box.cdrs()
     assert cdr["ivr_keys"] == "11" and cdr["queue"] == "domestic" and cdr["agent"] == "1001"
+
+
+def test_an_agent_who_transfers_the_call_goes_to_wrap_up_while_the_call_goes_on(tmp_path: Path) -> None:
+    from daemon.extension_features import ExtensionFeatures
+
+    box = acd_box(tmp_path)
+    ExtensionFeatures(box.engine)  # hook flash, as the daemon attaches it
+    login(box, "8002", "1001", "1001")
+    call_in(box, "1/1", "13800000001")
+    agent, third = box.world.phone("8002"), box.world.phone("8008")
+    box.run_until(lambda: agent.ringing, 10, "ringing")
+    agent.off_hook()
+    box.run(4.0)
+    agent.flash()
+    box.run(1.0)
+    agent.dial("8008")
+    box.run_until(lambda: third.ringing, 5, "the third party rung")
+    third.off_hook()
+    box.run(1.0)
+    agent.on_hook()  # attended transfer
+    box.run_until(lambda: agent_state(box, "1001") == "wrap_up", 3, "the agent in wrap-up")
+    talk(box, "1/1", "8008")
+    box.world.co.line("1/1").hangup()
+    box.run(1.0)
+    third.on_hook()
+    box.run(1.0)
+    assert box.acd is not None and not box.acd.acd.invariant_errors()
+    assert box.acd.acd.snapshot(box.acd.now())["stats"]["today"]["agents"]["1001"]["answered"] == 1
