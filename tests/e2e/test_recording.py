@@ -35,13 +35,7 @@ def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: 
     row = rows[0]
     assert row["caller"] == "13800138000" and row["agent"] == "8001" and row["trunk"] == "PSTN-1"
 
-    data, offset = b"", 0
-    while True:
-        chunk = daemon.api.call("recordings.fetch", call=cdr["id"], offset=offset)
-        data += chunk["data"]
-        offset += len(chunk["data"])
-        if not chunk["more"]:
-            break
+    data = fetch_all(daemon, cdr["id"])
     assert len(data) == row["size"] and hashlib.sha256(data).hexdigest() == row["sha256"]
     path = tmp_path / "call.wav"
     path.write_bytes(data)
@@ -129,13 +123,7 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
     daemon.start()
     rows = wait_for(lambda: daemon.api.call("recordings.query", call_id=call["id"]), 10, "the index entry")
     assert rows[0]["status"] == "interrupted"
-    data, offset = b"", 0
-    while True:
-        chunk = daemon.api.call("recordings.fetch", call=call["id"], offset=offset)
-        data += chunk["data"]
-        offset += len(chunk["data"])
-        if not chunk["more"]:
-            break
+    data = fetch_all(daemon, call["id"])
     path = tmp_path / "partial.wav"
     path.write_bytes(data)
     soxi = subprocess.run(["soxi", str(path)], capture_output=True, text=True, check=True).stdout
@@ -144,3 +132,13 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
     assert len(audio) > 8000  # at least a second survived
     left = audio[:, 0].astype(float)
     assert dominant_frequency(left[len(left) // 2:]) == pytest.approx(1000.0, rel=0.02)
+
+
+def fetch_all(daemon: DaemonProcess, call_id: str) -> bytes:
+    """A recording's bytes through ``recordings.fetch``, chunk by chunk."""
+    data = b""
+    while True:
+        chunk = daemon.api.call("recordings.fetch", call=call_id, offset=len(data))
+        data += chunk["data"]
+        if not chunk["more"]:
+            return data
