@@ -266,6 +266,48 @@ def plan_apply(running: Config, old_file: Config | None, new_file: Config) -> tu
     return dataclasses.replace(new_file, **keep), restart
 
 
+def read_for_api(path: Path) -> tuple[str, dict | None]:
+    """A TOML file's text and data (None if it does not parse) for a ``*.get`` op; ``not_found`` if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ApiError(ErrorCode.NOT_FOUND, f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return text, None
+
+
+def text_or_changes(req: dict, whole: str, key_types: type | tuple = str) -> tuple[str | None, list | None]:
+    """A ``*.set`` request's ``text`` (the whole file) or ``changes`` ([{key, value}]), checked."""
+    text, changes = req.get("text"), req.get("changes")
+    if (text is None) == (changes is None):
+        raise ApiError(ErrorCode.BAD_ARGUMENT, f"give either 'text' ({whole}) or 'changes' ([{{key, value}}])")
+    if text is not None and not isinstance(text, str):
+        raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
+    if changes is not None and (not isinstance(changes, list) or not changes or not all(
+            isinstance(c, dict) and isinstance(c.get("key"), key_types) for c in changes)):
+        raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
+    return text, changes
+
+
+async def read_and_edit(path: Path, text: str | None, changes: list | None,
+                        edit: Any, edit_errors: tuple[type[Exception], ...]) -> tuple[str, str]:
+    """(old text, new text) of ``path``: ``text`` as given, or ``edit(old, changes)``; read off the loop.
+    A change that cannot be made is ``bad_argument`` naming the file."""
+    loop = asyncio.get_running_loop()
+    try:
+        old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return old_text, text if text is not None else edit(old_text, changes)
+    except (*edit_errors, ValueError, TypeError) as exc:
+        raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
+    except tomlkit.exceptions.TOMLKitError as exc:
+        raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
+
+
 class ConfigOps:
     """The ``config.*`` ops of one running service."""
 
@@ -278,38 +320,15 @@ class ConfigOps:
         return Path(self.service.config.path)
 
     def get(self, req: dict) -> dict:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ApiError(ErrorCode.NOT_FOUND, f"{self.path}: cannot read: {exc.strerror}") from exc
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            data = None
+        text, data = read_for_api(self.path)
         return {"path": str(self.path), "text": text, "data": data}
 
     async def set(self, req: dict) -> dict:
-        text, changes = req.get("text"), req.get("changes")
-        if (text is None) == (changes is None):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'text' (the whole file) or 'changes' ([{key, value}])")
-        if text is not None and not isinstance(text, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
-        if changes is not None and (not isinstance(changes, list) or not changes or not all(
-                isinstance(c, dict) and isinstance(c.get("key"), str) for c in changes)):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
+        text, changes = text_or_changes(req, "the whole file")
         loop = asyncio.get_running_loop()
         async with self._lock:
             path = self.path
-            try:
-                old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
-            try:
-                new_text = text if text is not None else edit_text(old_text, changes)
-            except (PathError, ValueError, TypeError) as exc:
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
-            except tomlkit.exceptions.TOMLKitError as exc:
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
+            old_text, new_text = await read_and_edit(path, text, changes, edit_text, (PathError,))
             try:
                 new_file = validate(new_text, path)
             except ConfigError as exc:

@@ -21,7 +21,6 @@ import asyncio
 import json
 import logging
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from tomlkit.items import InlineTable, Table
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN
-from daemon.config_edit import write_atomically
+from daemon.config_edit import read_and_edit, read_for_api, text_or_changes, write_atomically
 from ivr.flow import Flow, FlowError
 from ivr.flow_config import parse_flow
 
@@ -158,38 +157,15 @@ class FlowOps:
 
     def get(self, req: dict) -> dict:
         name, path = self._path(req)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ApiError(ErrorCode.NOT_FOUND, f"{path}: cannot read: {exc.strerror}") from exc
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            data = None
+        text, data = read_for_api(path)
         return {"flow": name, "path": str(path), "text": text, "data": data}
 
     async def set(self, req: dict) -> dict:
         name, path = self._path(req)
-        text, changes = req.get("text"), req.get("changes")
-        if (text is None) == (changes is None):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'text' (the whole flow file) or 'changes' ([{key, value}])")
-        if text is not None and not isinstance(text, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
-        if changes is not None and (not isinstance(changes, list) or not changes or not all(
-                isinstance(c, dict) and isinstance(c.get("key"), str | list) for c in changes)):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
+        text, changes = text_or_changes(req, "the whole flow file", str | list)
         loop = asyncio.get_running_loop()
         async with self._lock:
-            try:
-                old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
-            try:
-                new_text = text if text is not None else edit_flow_text(old_text, changes)
-            except (FlowPathError, ValueError, TypeError) as exc:
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
-            except tomlkit.exceptions.TOMLKitError as exc:
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
+            old_text, new_text = await read_and_edit(path, text, changes, edit_flow_text, (FlowPathError,))
             try:
                 flow = await loop.run_in_executor(None, validate_flow_text, new_text, path)
             except FlowError as exc:
