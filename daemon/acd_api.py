@@ -45,7 +45,7 @@ def register(api: ApiServer, service: Any) -> None:
             values = [_str(req, a, "" if a == "pin" else None) for a in args]
             svc = acd()
             try:
-                svc._in(getattr(svc.acd, fn_name), agent, *values)
+                svc.feed(getattr(svc.acd, fn_name), agent, *values)
             except AgentError as exc:
                 raise ApiError(ErrorCode.REFUSED, str(exc)) from exc
             return next(a for a in svc.acd.snapshot(svc.now())["agents"] if a["id"] == agent)

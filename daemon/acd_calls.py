@@ -117,8 +117,8 @@ class AcdService:
     def now(self) -> float:
         return self.epoch0 + self.engine.now()
 
-    def _in(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """One input to the ACD engine, then its timer re-armed at the engine's next wake-up."""
+    def feed(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """One input to the ACD engine (``fn`` of ``self.acd``, ``now`` added), then its timer re-armed."""
         result = fn(*args, self.now())
         self._rearm()
         return result
@@ -127,7 +127,7 @@ class AcdService:
         if self._timer is not None:
             self._timer.cancel()
         at = max(self.acd.next_wakeup() - self.epoch0, self.engine.now())
-        self._timer = self.engine.timers.call_at(at, lambda: self._in(self.acd.tick))
+        self._timer = self.engine.timers.call_at(at, lambda: self.feed(self.acd.tick))
 
     def _publish(self, kind: str, **data: Any) -> None:
         if kind == "call.offered":  # the ACD's screen pop is the box's call.ringing, with all it knows
@@ -151,16 +151,11 @@ class AcdService:
         answered and joins the queue. False: no such queue."""
         if queue not in self.acd.queues:
             return False
-        if call.answer is None:
-            self.engine.answer(call.a.port)
-            call.answer = time.time()
-            call.a.state = LegState.ANSWERED
-            self.engine.publish("call.answered", call=call.id, port=call.a.port, queue=queue)
         call.queue, call.queued_at = queue, time.time()
+        self.calls.answer_inbound(call, queue=queue)
         self.joined[call.id] = self.now()  # waits are measured on the ACD's clock (virtual in tests)
         self.engine.media.detect(self._channel(call.a.port), "dtmf", True)  # callback keys
-        self.calls._journal("update", call)
-        if not self._in(self.acd.call_arrived, call.id, queue, call.caller):
+        if not self.feed(self.acd.call_arrived, call.id, queue, call.caller):
             call.queue = None
             return False
         return True
@@ -172,7 +167,7 @@ class AcdService:
             return False
         ext = self.config.extension_by_port(port)
         assert ext is not None
-        if not self._in(self.acd.answered, call_id, ext.number):
+        if not self.feed(self.acd.answered, call_id, ext.number):
             self.ringing.pop(port, None)  # a late answer after the ring was stopped
             self.engine.release(port, Cause.NORMAL_CLEARING)
         return True
@@ -184,7 +179,7 @@ class AcdService:
             return False
         ext = self.config.extension_by_port(port)
         assert ext is not None
-        self._in(self.acd.ring_failed, call_id, ext.number)
+        self.feed(self.acd.ring_failed, call_id, ext.number)
         return True
 
     def digit(self, call: Call, port: str, key: str) -> bool:
@@ -194,7 +189,7 @@ class AcdService:
         if call.id in self.callback_offered:
             if key == "1":
                 self.callback_offered.discard(call.id)
-                if self._in(self.acd.callback_accepted, call.id, None):
+                if self.feed(self.acd.callback_accepted, call.id, None):
                     self.detached.add(call.id)
                     self.players[call.id].say(GOODBYE, [TtsText(CALLBACK_TAKEN_TEXT)], music_after=False)
             elif key == "2":
@@ -210,25 +205,25 @@ class AcdService:
         self.callback_offered.discard(call.id)
         acd_call = self.dial_backs.pop(call.id, None)
         if acd_call is not None:
-            self._in(self.acd.hangup, acd_call)
+            self.feed(self.acd.hangup, acd_call)
         elif call.id in self.detached or call.id in self.left:
             self.detached.discard(call.id)
             self.left.discard(call.id)
         elif call.queue is not None:
-            self._in(self.acd.hangup, call.id)
+            self.feed(self.acd.hangup, call.id)
 
     def agent_left(self, call: Call) -> None:
         """The agent handed the call on (transfer): their conversation ends for the ACD (wrap-up); the
         call's own end later is not the ACD's any more."""
         if call.id in self.acd.talking and call.id not in self.left:
             self.left.add(call.id)
-            self._in(self.acd.hangup, call.id)
+            self.feed(self.acd.hangup, call.id)
 
     def phone_in_use(self, port: str, in_use: bool) -> None:
         """An extension's phone is taken by (or freed from) a call that is not the ACD's."""
         ext = self.config.extension_by_port(port)
         if ext is not None and self.acd.agent_at(ext.number) is not None:
-            self._in(self.acd.extension_in_use, ext.number, in_use)
+            self.feed(self.acd.extension_in_use, ext.number, in_use)
 
     def agent_extension(self, agent_id: str) -> str | None:
         """The extension the agent is logged in at (None: logged out or unknown)."""
@@ -284,7 +279,8 @@ class AcdService:
         c = Call(self.calls._new_id(), "internal" if internal else "outbound",
                  Leg(ext.port, "extension", extension, LegState.OFFERED), caller=extension, called=number,
                  caller_name=ext.name or None)
-        c.queue = next((e.queue for e in [self.acd.talking.get(call)] if e is not None), None)
+        talk = self.acd.talking.get(call)
+        c.queue = talk.queue if talk is not None else None
         c.agent = agent.id if agent else None
         self.dial_backs[c.id] = call
         self.calls._bind(c, ext.port)
@@ -426,9 +422,6 @@ class AcdService:
     def _drop_player(self, c: Call) -> None:
         self.replying.pop(c.id, None)
         player = self.players.pop(c.id, None)
-        if player is None:
-            return
-        media = self.engine.media
-        for ch, p in list(media.prompts.items()):
-            if p is player:
-                del media.prompts[ch]
+        ch = self._channel(c.a.port)
+        if player is not None and self.engine.media.prompts.get(ch) is player:
+            del self.engine.media.prompts[ch]

@@ -637,12 +637,18 @@ class CallControl:
         self.publish("call.transferred", call=call.id, number=number, port=line.port, caller=call.caller)
         return None
 
-    def _enter_ivr(self, call: Call, flow: str) -> None:
+    def answer_inbound(self, call: Call, **event: Any) -> None:
+        """The box itself answers an inbound call's trunk leg (a flow or a queue takes it), once."""
+        if call.answer is not None:
+            return
         self.lines.answer(call.a.port)
         call.answer = time.time()
         call.a.state = LegState.ANSWERED
-        self.publish("call.answered", call=call.id, port=call.a.port, ivr=flow)
+        self.publish("call.answered", call=call.id, port=call.a.port, **event)
         self._journal("update", call)
+
+    def _enter_ivr(self, call: Call, flow: str) -> None:
+        self.answer_inbound(call, ivr=flow)
         self.ivr.enter(call, flow)
 
     def ivr_transfer(self, call: Call, to: str, target: str, failed: Callable[[str], None]) -> str | None:

@@ -63,6 +63,8 @@ class QueuePlayer:
             return out, None
         if not self.music_on or len(self.music) == 0:
             return np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8), None
-        idx = (self.pos + np.arange(FRAME_SAMPLES)) % len(self.music)
-        self.pos = (self.pos + FRAME_SAMPLES) % len(self.music)
-        return self.music[idx], None
+        start, end = self.pos, self.pos + FRAME_SAMPLES
+        self.pos = end % len(self.music)
+        if end <= len(self.music):
+            return self.music[start:end], None  # a view: nothing allocated on most frames
+        return np.take(self.music, np.arange(start, end), mode="wrap"), None

@@ -4,6 +4,7 @@ agent's subscriber with the customer record, and the CDR and audit trail it leav
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
 from tests.conftest import e2e_config
+from tests.support.audio import tone_frequency
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
@@ -82,6 +84,14 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
     call = wait_for(lambda: next((c for c in api.call("calls") if c.get("agent") == "1001"), None), 10,
                     "the call connected to the agent")
     assert call["queue"] == "domestic"
+    time.sleep(3.5)  # "工号一零零一为您服务" to the caller, then the bridge
+    w.co_send_tone("1/3", 1000.0)
+    agent.send_tone(600.0)
+    time.sleep(0.4)
+    mark = w.tick()
+    time.sleep(1.0)
+    assert tone_frequency(agent.heard(since=mark)) == pytest.approx(1000.0, rel=0.02)  # the caller, at the agent
+    assert tone_frequency(w.co_heard("1/3", since=mark)) == pytest.approx(600.0, rel=0.02)  # and back
     api.call("call.hangup", call=call["id"])
     (cdr,) = wait_for(lambda: api.call("cdr.list"), 5, "the CDR")
     assert (cdr["queue"], cdr["agent"], cdr["dst"]) == ("domestic", "1001", "8002")

@@ -301,9 +301,12 @@ def test_an_agent_whose_phone_is_off_hook_is_not_offered_calls(tmp_path: Path) -
     box.run(0.5)
     call_in(box, "1/1", "13800000001")
     box.run_until(lambda: box.world.phone("8005").ringing, 10, "the other agent rung")
+    assert box.acd is not None
+    agents = box.acd.acd.snapshot(box.acd.now())["stats"]["today"]["agents"]
+    assert agents["1001"]["missed"] == 0  # never offered: the phone was known to be in use
     busy.on_hook()
     box.run(1.0)
-    assert box.acd is not None and not box.acd.acd.invariant_errors()
+    assert not box.acd.acd.invariant_errors()
 
 
 def test_agent_feature_codes_pause_resume_logout_and_a_wrong_pin(tmp_path: Path) -> None:
