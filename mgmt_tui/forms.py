@@ -5,6 +5,7 @@ targets) through ``ivr.flow.set``. No urwid here; the daemon validates every cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mgmt_tui.text import cell
@@ -79,28 +80,30 @@ def acd_rows(data: dict, open_: tuple[str, str] | None = None) -> list[Row]:
     reasons = acd.get("pause_reasons")
     rows.append(_row("pause_reasons", Field("acd.pause_reasons", "acd pause_reasons (code=label ...)", reasons,
                                             dict), 20))
-    agents = data.get("agent") or []
-    rows += [Row(""), Row(f"Agents ({len(agents)})   Enter opens, a adds, d deletes")]
-    for a in agents:
-        aid = str(a.get("id"))
+    def agent_line(a: dict) -> str:
         skills = show_value(a.get("skills")) if a.get("skills") else ""
-        text = (f"  {cell(aid, 6)} {cell(a.get('name'), 10)} groups {cell(show_value(a.get('groups') or []), 16)} "
-                f"{cell(skills, 36)}")
-        rows.append(Row(text.rstrip(), open=("agent", aid), add=ADD_AGENT,
-                        delete=Field(f"agent[{aid}]", f"delete agent {aid}? (y/n)", "", action="delete")))
-    if not agents:
-        rows.append(Row("  (none: press a to add an agent)", add=ADD_AGENT))
-    queues = data.get("queue") or []
-    rows += [Row(""), Row(f"Queues ({len(queues)})   Enter opens, a adds, d deletes")]
-    for q in queues:
-        name = str(q.get("name"))
+        return (f"  {cell(str(a.get('id')), 6)} {cell(a.get('name'), 10)} groups "
+                f"{cell(show_value(a.get('groups') or []), 16)} {cell(skills, 36)}")
+
+    def queue_line(q: dict) -> str:
         members = ",".join([*q.get("groups", []), *q.get("agents", [])])
-        text = (f"  {cell(name, 12)} {cell(q.get('strategy', 'longest_idle'), 15)} members "
+        return (f"  {cell(str(q.get('name')), 12)} {cell(q.get('strategy', 'longest_idle'), 15)} members "
                 f"{cell(members or '-', 18)} overflow {cell(q.get('overflow', 'hangup'), 14)}")
-        rows.append(Row(text.rstrip(), open=("queue", name), add=ADD_QUEUE,
-                        delete=Field(f"queue[{name}]", f"delete queue {name}? (y/n)", "", action="delete")))
-    if not queues:
-        rows.append(Row("  (none: press a to add a queue)", add=ADD_QUEUE))
+
+    rows += _entries("agent", "id", data.get("agent") or [], agent_line, ADD_AGENT)
+    rows += _entries("queue", "name", data.get("queue") or [], queue_line, ADD_QUEUE)
+    return rows
+
+
+def _entries(kind: str, key: str, entries: list[dict], line: Callable[[dict], str], add: Field) -> list[Row]:
+    """A list section of the ACD screen: a heading, one row per entry (Enter opens, d deletes), a adds."""
+    rows = [Row(""), Row(f"{kind.capitalize()}s ({len(entries)})   Enter opens, a adds, d deletes")]
+    for e in entries:
+        ident = str(e.get(key))
+        rows.append(Row(line(e).rstrip(), open=(kind, ident), add=add,
+                        delete=Field(f"{kind}[{ident}]", f"delete {kind} {ident}? (y/n)", "", action="delete")))
+    if not entries:
+        rows.append(Row(f"  (none: press a to add {'an' if kind[0] in 'aeiou' else 'a'} {kind})", add=add))
     return rows
 
 
