@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, ApiError, pack, unpack
@@ -57,3 +59,27 @@ class ApiClient:
                 return msg.get("result")
             err = msg.get("error") or {}
             raise ApiError(err.get("code", "?"), err.get("message", ""))
+
+    def next_event(self, kind: str, timeout: float = 10.0,
+                   where: Callable[[dict], bool] | None = None) -> dict:
+        """The first event of ``kind`` (matching ``where``) received, waiting up to ``timeout`` seconds;
+        it is taken out of ``events``, the others stay. ``TimeoutError`` if none comes."""
+        end = time.monotonic() + timeout
+        old = self.sock.gettimeout()
+        try:
+            while True:
+                for i, ev in enumerate(self.events):
+                    if ev.get("kind") == kind and (where is None or where(ev)):
+                        return self.events.pop(i)
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {kind} event within {timeout}s")
+                self.sock.settimeout(left)
+                try:
+                    msg = self._read()
+                except TimeoutError:
+                    continue
+                if msg.get("type") == "event":
+                    self.events.append(msg)
+        finally:
+            self.sock.settimeout(old)

@@ -30,15 +30,6 @@ def acd_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     d.stop()
 
 
-def next_event(client: ApiClient, kind: str, timeout: float = 10.0) -> dict:
-    client.sock.settimeout(timeout)
-    while True:
-        for i, ev in enumerate(client.events):
-            if ev["kind"] == kind:
-                return client.events.pop(i)
-        client.events.append(client._read())
-
-
 def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: DaemonProcess) -> None:
     api = acd_daemon.api
     created = api.call("customer.create", number="13800138000", name="张三", level=1)
@@ -74,7 +65,7 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
         pop.call("subscribe", kinds=["call.ringing"], filters={"agent": ["1001"]})
         w = World(acd_daemon.sim)
         w.co_call("1/3", "13800138000")
-        ev = next_event(pop, "call.ringing")
+        ev = pop.next_event("call.ringing")
         assert (ev["agent"], ev["extension"], ev["queue"], ev["caller"]) == ("1001", "8002", "domestic",
                                                                              "13800138000")
         assert ev["customer"]["name"] == "张三" and ev["customer"]["notes"] == "常客"
@@ -106,14 +97,14 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
     assert api.call("agent.logout", agent="1001")["state"] == "logged_out"
     states = []
     while not states or states[-1]["state"] != "logged_out":
-        states.append(next_event(watcher, "agent.state"))
+        states.append(watcher.next_event("agent.state"))
     seen = [e["state"] for e in states]
     assert seen[:6] == ["idle", "paused", "idle", "reserved", "busy", "wrap_up"] and seen[-1] == "logged_out"
-    queued = next_event(watcher, "call.queued")
+    queued = watcher.next_event("call.queued")
     assert queued["customer"]["name"] == "张三" and queued["position"] == 1
-    assert next_event(watcher, "call.connected")["agent"] == "1001"
-    assert next_event(watcher, "queue.stats")["live"]["staffed"] >= 0
-    ended = next_event(watcher, "call.ended")
+    assert watcher.next_event("call.connected")["agent"] == "1001"
+    assert watcher.next_event("queue.stats")["live"]["staffed"] >= 0
+    ended = watcher.next_event("call.ended")
     assert ended.get("agent") == "1001" or ended["cdr"]["agent"] == "1001"
     watcher.close()
     assert api.call("customer.delete", number="13800138000") == {"deleted": "13800138000"}
