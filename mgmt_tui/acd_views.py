@@ -26,6 +26,15 @@ def mmss(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def state_label(agent: dict) -> str:
+    """An agent's state from ``acd.snapshot`` in a few columns: ``idle``, ``RING``, ``p:1`` (paused,
+    reason code 1)."""
+    state = agent.get("state", "?")
+    if state == "paused" and agent.get("pause_reason"):
+        return f"p:{agent['pause_reason']}"
+    return STATE_SHORT.get(state, state)
+
+
 def _ago(seconds: float) -> str:
     """Time in a state in three columns: ``7m``, ``2h``."""
     s = max(0, int(seconds))
@@ -77,9 +86,7 @@ def acd_panel(snapshot: dict | None, now: float, note: str = "") -> list[str]:
     row: list[str] = []
     for a in agents:
         state = a.get("state", "?")
-        label = STATE_SHORT.get(state, state)
-        if state == "paused" and a.get("pause_reason"):
-            label = f"p:{a['pause_reason']}"
+        label = state_label(a)
         since = _ago(now - a["since"]) if a.get("since") and state != "logged_out" else ""
         ext = a.get("extension") if state != "logged_out" else None
         row.append(f"{cell(a.get('id'), 5)}{cell(a.get('name'), 7)}{cell(label, 6)}"

@@ -9,9 +9,13 @@ schedules and holidays, black/white lists; ``f`` next flow). On the forms: arrow
 a setting or opens an agent / queue / menu (Esc goes back), Enter again saves it through
 ``config.set`` / ``ivr.flow.set`` — the daemon validates it; its error (file, line, key) is shown and
 the edit stays open —, Esc cancels, ``a`` adds an agent or queue, ``d`` deletes one, Tab jumps to
-the next section. ``r`` refreshes, ``q`` quits; arrows/PgUp/PgDn scroll. Works at 80x24 without a
-mouse; with ``ascii`` (a VT100 or a serial console) every non-ASCII character is shown as ``?`` and
-no colour is used.
+the next section. On the ACD screen's agent list (each agent's live state beside it) ``l`` logs the
+agent in (asks the PIN, masked, then the extension: the current, last seen or configured one), ``o``
+logs it out, ``p`` pauses it (asks a reason code of ``[acd] pause_reasons``), ``u`` resumes it — the
+daemon's answer (the new state, or its error, e.g. a wrong PIN) on the status line (docs/tui.md).
+``r`` refreshes, ``q`` quits; arrows/PgUp/PgDn scroll. Works at 80x24 without a mouse; with
+``ascii`` (a VT100 or a serial console) every non-ASCII character is shown as ``?`` and no colour is
+used.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ FORMS = ("config", "acd", "ivr")
 REPORT_VIEWS = ("calls", "queues", "agents")
 REFRESH_S = 1.0
 RING_SECONDS = 5
+AGENT_OPS = {"l": "agent.login", "o": "agent.logout", "p": "agent.pause", "u": "agent.resume"}
+AGENT_DONE = {"agent.login": "logged in", "agent.logout": "logged out", "agent.pause": "paused",
+              "agent.resume": "resumed"}
 
 
 class FieldRow(urwid.WidgetWrap):
@@ -75,6 +82,10 @@ class TuiApp:
         self.error: str | None = None
         self.message = ""  # the outcome of the last action (saved, rung, the daemon's error)
         self.editing: tuple[views.Field, urwid.Edit] | None = None
+        self.pin: str | None = None  # a login's PIN, between its prompt and the extension's
+        self.acd_config: dict | None = None  # the ACD screen's last configuration and agents' states
+        self.acd_live: dict[str, dict] | None = None
+        self.last_extension: dict[str, str] = {}  # agent -> where it was last seen logged in
         self.header = urwid.Text("")
         self.footer = urwid.Text("")
         self.body = urwid.SimpleFocusListWalker([])
@@ -95,9 +106,13 @@ class TuiApp:
     def _snapshot(self) -> tuple[dict | None, str]:
         """The ACD's live view, or None and why not (a daemon without the ACD)."""
         try:
-            return self._call("acd.snapshot"), ""
+            snap = self._call("acd.snapshot")
         except ApiError as exc:
             return None, f"not available ({exc.code}: {exc.message})" if exc.message else f"not available ({exc.code})"
+        for a in (snap or {}).get("agents") or []:
+            if a.get("extension") and a.get("state") != "logged_out":
+                self.last_extension[a["id"]] = a["extension"]
+        return snap, ""
 
     def lines(self) -> list[str]:
         """The current screen's text, fetched fresh from the daemon."""
@@ -147,7 +162,15 @@ class TuiApp:
         if self.screen == "config":
             return [Row(t, f) for t, f in views.config_rows(self._call("config.get")["data"] or {})]
         if self.screen == "acd":
-            return forms.acd_rows(self._call("config.get")["data"] or {}, opened)
+            try:
+                self.acd_config = self._call("config.get")["data"] or {}
+            except ApiError as exc:  # a supervisor: no configuration, but the agent keys work
+                if exc.code != "forbidden":
+                    raise
+                self.acd_config = None
+            snap, _ = self._snapshot() if opened is None or self.acd_config is None else (None, "")
+            self.acd_live = None if snap is None else {a["id"]: a for a in snap.get("agents") or []}
+            return forms.acd_rows(self.acd_config, opened, self.acd_live)
         flows = [f["flow"] for f in self._call("ivr.flows")]
         if not flows:
             return [Row("No IVR flows: name them in [ivr] flows (screen 4 / the config file)")]
@@ -195,10 +218,13 @@ class TuiApp:
         self.header.set_text(self._show(f"callbox  {menu}"))
         if self.editing is not None:
             keys = "Enter save  Esc cancel"
+        elif self.screen == "acd" and self.acd_config is None:
+            keys = "l/o log in/out  p/u pause/resume  r refresh  q quit"
         elif self.screen in FORMS:
             keys = ("Enter edit/open  Esc back" if self.opened.get(self.screen) else "Enter edit/open") + (
-                "  a add  d del" if self.screen == "acd" else "  f flow" if self.screen == "ivr" else "") + \
-                "  Tab  q"
+                "  a add  d del" if self.screen == "acd" else "  f flow" if self.screen == "ivr" else "") + (
+                "  l/o log in/out  p/u pause/resume" if self.screen == "acd" and not self.opened.get("acd")
+                else "") + "  Tab  q"
         elif self.screen == "diagnostics":
             keys = "t ring  r refresh  q quit"
         elif self.screen == "report":
@@ -214,11 +240,13 @@ class TuiApp:
         widget = self.body.get_focus()[0] if self.body else None
         return widget.row if isinstance(widget, FieldRow) else None
 
-    def _start_edit(self, field: views.Field, initial: str) -> None:
+    def _start_edit(self, field: views.Field, initial: str, mask: str | None = None) -> None:
+        """A prompt for ``field`` in place of the focused row (or at the bottom); ``mask``: the
+        character shown for each one typed (a PIN)."""
         note = ""
         if self.ascii and not initial.isascii():  # this terminal cannot show (or type) it: start empty
             initial, note = "", "the current value is not ASCII: type a new one, Esc keeps it"
-        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="any")
+        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="any", mask=mask)
         edit.set_edit_pos(len(initial))
         in_place = self.screen in FORMS and isinstance(self.body.get_focus()[0], FieldRow)
         pos = self.body.focus if in_place else len(self.body)
@@ -234,6 +262,12 @@ class TuiApp:
     def _save_edit(self) -> None:
         assert self.editing is not None
         field, edit = self.editing
+        if field.action == "agent.pin":  # the login's first step: now its extension
+            self.pin = edit.edit_text
+            self.editing = None
+            self.refresh()
+            self._ask_extension(field.key)
+            return
         try:
             self.message = self._apply(field, edit.edit_text)
         except (ValueError, ApiError) as exc:  # the edit stays open with what was typed
@@ -252,6 +286,12 @@ class TuiApp:
             number = text.strip()
             self._call("diag.ring", extension=number, seconds=RING_SECONDS, number="10000", name="TEST")
             return f"ringing {number} for {RING_SECONDS} s (caller ID 10000 TEST)"
+        if field.action in ("agent.login", "agent.pause"):
+            if field.action == "agent.login":  # (the PIN is kept only if the daemon could not be reached)
+                done = self._agent_op(field.action, field.key, pin=self.pin or "", extension=text.strip())
+                self.pin = None
+                return done
+            return self._agent_op(field.action, field.key, reason=views.parse_value(field, text))
         if field.action == "date":
             try:
                 self.day = dt.date.fromisoformat(text.strip())
@@ -296,7 +336,66 @@ class TuiApp:
 
     def _cancel_edit(self) -> None:
         self.message = "cancelled"
+        self.pin = None
         self._end_edit()
+
+    # --- agents (the ACD screen) --------------------------------------------------------------------
+
+    def _agent_conf(self, agent: str) -> dict:
+        """The agent's ``[[agent]]`` table as the ACD screen last read it (empty if not readable)."""
+        return next((a for a in (self.acd_config or {}).get("agent") or [] if str(a.get("id")) == agent), {})
+
+    def _agent_name(self, agent: str) -> str:
+        name = self._agent_conf(agent).get("name") or ((self.acd_live or {}).get(agent) or {}).get("name")
+        return f"agent {agent}" + (f" {name}" if name else "")
+
+    def _pause_reasons(self) -> dict[str, str]:
+        """``[acd] pause_reasons`` (code -> name); empty when the configuration is not readable."""
+        reasons = ((self.acd_config or {}).get("acd") or {}).get("pause_reasons") or {}
+        return {str(code): str(name) for code, name in sorted(reasons.items())}
+
+    def _agent_key(self, key: str, agent: str) -> None:
+        """``l`` / ``o`` / ``p`` / ``u`` on an agent's row: log in (PIN, then extension), log out,
+        pause (a reason), resume."""
+        op = AGENT_OPS[key]
+        if op == "agent.login":
+            self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)}, PIN", None,
+                                         action="agent.pin"), "", mask="*")
+        elif op == "agent.pause":
+            reasons = self._pause_reasons()
+            shown = ", ".join(f"{code} {name}" for code, name in reasons.items())
+            self._start_edit(views.Field(agent, f"pause {self._agent_name(agent)}, reason"
+                                         + (f" ({shown})" if shown else " code"), None, choices=tuple(reasons),
+                                         action="agent.pause"), next(iter(reasons), ""))
+        else:
+            self.message = self._agent_op(op, agent)
+            self.refresh()
+
+    def _ask_extension(self, agent: str) -> None:
+        """The login's second prompt: the extension, the agent's current, last seen or configured one
+        already typed in."""
+        live = (self.acd_live or {}).get(agent) or {}
+        current = live.get("extension") if live.get("state") not in (None, "logged_out") else None
+        default = current or self.last_extension.get(agent) or self._agent_conf(agent).get("extension") or ""
+        self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)} at extension", None,
+                                     action="agent.login"), str(default))
+
+    def _agent_op(self, op: str, agent: str, **args: Any) -> str:
+        """Carry out an agent op; the daemon's answer (the agent's new state, or its error) for the
+        status line."""
+        try:
+            a = self._call(op, agent=agent, **args)
+        except ApiError as exc:
+            return f"{op.split('.')[1]} {agent}: {exc.code}: {exc.message}"
+        state = a.get("state") or "?"
+        where = f" at {a['extension']}" if a.get("extension") and state != "logged_out" else ""
+        if state == "paused" and a.get("pause_reason") is not None:
+            code = str(a["pause_reason"])
+            name = self._pause_reasons().get(code)
+            state = f"paused ({code}{' ' + name if name else ''})"
+        if op in ("agent.logout", "agent.pause") and state in ("reserved", "busy"):
+            return f"agent {agent} is {state}{where}: {op.split('.')[1]} when the call ends"
+        return f"{AGENT_DONE[op]} agent {agent}: {state}{where}"
 
     def _end_edit(self) -> None:
         self.editing = None
@@ -355,6 +454,9 @@ class TuiApp:
             return True
         elif key == "d" and row is not None and row.delete is not None:
             self._start_edit(row.delete, "")
+            return True
+        elif key in AGENT_OPS and self.screen == "acd" and row is not None and row.agent is not None:
+            self._agent_key(key, row.agent)
             return True
         elif key == "tab":
             self._next_section()
@@ -428,7 +530,8 @@ class TuiApp:
         self.loop.run()
 
     def _tick(self, loop: urwid.MainLoop, _: object) -> None:
-        if self.screen not in FORMS:  # the configuration changes only when someone saves: no polling
+        # the configuration changes only when someone saves: no polling, but for the agents' live states
+        if self.screen not in FORMS or (self.screen == "acd" and not self.opened.get("acd")):
             self.refresh()
         loop.set_alarm_in(REFRESH_S, self._tick)
 

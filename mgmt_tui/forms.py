@@ -1,13 +1,16 @@
 """The configuration forms of the TUI as rows of text, each optionally editing one setting: the ACD
 (``[acd]``, agents, queues and their strategies) through ``config.set``, and the IVR flows (prompts'
 TTS text, menus' prompts and digit targets, schedules and holidays, black/white lists, transfer
-targets) through ``ivr.flow.set``. No urwid here; the daemon validates every change."""
+targets) through ``ivr.flow.set``. The ACD form's agent rows also show each agent's live state (from
+``acd.snapshot``) and carry the agent's ID for the login / logout / pause / resume keys. No urwid
+here; the daemon validates every change."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mgmt_tui.acd_views import state_label
 from mgmt_tui.text import cell
 from mgmt_tui.views import Field, show_value
 
@@ -18,17 +21,19 @@ STRATEGIES = ("ring_all", "round_robin", "longest_idle", "fewest_calls", "fewest
 @dataclass(frozen=True)
 class Row:
     """One line of a form: ``field`` is edited by Enter, ``open`` (a detail form) is opened by Enter,
-    ``add`` is the prompt ``a`` starts here, ``delete`` the one ``d`` starts."""
+    ``add`` is the prompt ``a`` starts here, ``delete`` the one ``d`` starts; ``agent`` the ACD agent
+    the agent keys (log in, log out, pause, resume) act on here."""
 
     text: str
     field: Field | None = None
     open: tuple[str, str] | None = None
     add: Field | None = None
     delete: Field | None = None
+    agent: str | None = None
 
     @property
     def selectable(self) -> bool:
-        return self.field is not None or self.open is not None or self.add is not None
+        return self.field is not None or self.open is not None or self.add is not None or self.agent is not None
 
 
 def _row(label: str, f: Field, cols: int = 18) -> Row:
@@ -67,9 +72,16 @@ def _rule_text(rule: dict) -> str:
     return kind + ("(" + ",".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else "")
 
 
-def acd_rows(data: dict, open_: tuple[str, str] | None = None) -> list[Row]:
-    """The ACD form: settings, agents and queues (one line each, Enter opens its form), or the form of
-    the agent / queue ``open_`` names (``("agent", "1023")``, ``("queue", "travel")``)."""
+AGENT_KEYS_HINT = "l/o log in/out, p/u pause/resume"
+
+
+def acd_rows(data: dict | None, open_: tuple[str, str] | None = None, live: dict[str, dict] | None = None) -> list[Row]:
+    """The ACD form: settings, agents (with their live state from ``live``, the snapshot's agents by
+    ID) and queues, one line each (Enter opens its form), or the form of the agent / queue ``open_``
+    names (``("agent", "1023")``, ``("queue", "travel")``). ``data`` None (the configuration is not
+    readable with this connection's role): only the agents from ``live``, for the agent keys."""
+    if data is None:
+        return _live_agents(live)
     if open_ is not None:
         return _acd_entry(data, *open_)
     acd = data.get("acd") or {}
@@ -80,28 +92,56 @@ def acd_rows(data: dict, open_: tuple[str, str] | None = None) -> list[Row]:
     reasons = acd.get("pause_reasons")
     rows.append(_row("pause_reasons", Field("acd.pause_reasons", "acd pause_reasons (code=label ...)", reasons,
                                             dict), 20))
-    def agent_line(a: dict) -> str:
-        skills = show_value(a.get("skills")) if a.get("skills") else ""
-        return (f"  {cell(str(a.get('id')), 6)} {cell(a.get('name'), 10)} groups "
-                f"{cell(show_value(a.get('groups') or []), 16)} {cell(skills, 36)}")
+
+    def agent_row(a: dict) -> str:
+        return _agent_line(a, (live or {}).get(str(a.get("id"))), live is not None)
 
     def queue_line(q: dict) -> str:
         members = ",".join([*q.get("groups", []), *q.get("agents", [])])
         return (f"  {cell(str(q.get('name')), 12)} {cell(q.get('strategy', 'longest_idle'), 15)} members "
                 f"{cell(members or '-', 18)} overflow {cell(q.get('overflow', 'hangup'), 14)}")
 
-    rows += _entries("agent", "id", data.get("agent") or [], agent_line, ADD_AGENT)
+    rows += _entries("agent", "id", data.get("agent") or [], agent_row, ADD_AGENT, AGENT_KEYS_HINT)
     rows += _entries("queue", "name", data.get("queue") or [], queue_line, ADD_QUEUE)
     return rows
 
 
-def _entries(kind: str, key: str, entries: list[dict], line: Callable[[dict], str], add: Field) -> list[Row]:
-    """A list section of the ACD screen: a heading, one row per entry (Enter opens, d deletes), a adds."""
-    rows = [Row(""), Row(f"{kind.capitalize()}s ({len(entries)})   Enter opens, a adds, d deletes")]
+def _agent_line(a: dict, now: dict | None, acd_up: bool = True) -> str:
+    """An agent on the list: ID, name, live state and extension (``now``: its snapshot entry; ``-``
+    without one), groups and skills."""
+    state, ext = "-", ""
+    if now is not None:
+        state = state_label(now)
+        ext = (now.get("extension") or "") if now.get("state") != "logged_out" else ""
+    elif acd_up:
+        state = "?"  # configured, but not (yet) in the running ACD
+    skills = show_value(a.get("skills")) if a.get("skills") else ""
+    return (f"  {cell(str(a.get('id')), 6)} {cell(a.get('name'), 10)} {cell(state, 7)} {cell(ext or ' ', 5)} "
+            f"groups {cell(show_value(a.get('groups') or []), 12)} {cell(skills, 22)}")
+
+
+def _live_agents(live: dict[str, dict] | None) -> list[Row]:
+    """Without the configuration (a supervisor's connection): the running ACD's agents, for the keys."""
+    rows = [Row("ACD settings, agents' and queues' forms: the admin role only (config.get)"), Row("")]
+    if live is None:
+        return [*rows, Row("Agents: the ACD is not available")]
+    rows.append(Row(f"Agents ({len(live)})   {AGENT_KEYS_HINT}"))
+    for ident, a in live.items():
+        rows.append(Row(_agent_line({"id": ident, "name": a.get("name")}, a).rstrip(), agent=ident))
+    return rows
+
+
+def _entries(kind: str, key: str, entries: list[dict], line: Callable[[dict], str], add: Field,
+             keys: str = "") -> list[Row]:
+    """A list section of the ACD screen: a heading, one row per entry (Enter opens, d deletes), a adds;
+    agents' rows also carry the agent for the agent keys (``keys``: their help on the heading)."""
+    rows = [Row(""), Row(f"{kind.capitalize()}s ({len(entries)})   Enter opens, a adds, d deletes"
+                         + (f"; {keys}" if keys else ""))]
     for e in entries:
         ident = str(e.get(key))
         rows.append(Row(line(e).rstrip(), open=(kind, ident), add=add,
-                        delete=Field(f"{kind}[{ident}]", f"delete {kind} {ident}? (y/n)", "", action="delete")))
+                        delete=Field(f"{kind}[{ident}]", f"delete {kind} {ident}? (y/n)", "", action="delete"),
+                        agent=ident if kind == "agent" else None))
     if not entries:
         rows.append(Row(f"  (none: press a to add {'an' if kind[0] in 'aeiou' else 'a'} {kind})", add=add))
     return rows

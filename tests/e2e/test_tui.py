@@ -1,7 +1,8 @@
 """The TUI against a running daemon: screens rendered headless at 80x24 and switched by keys, the
 ASCII fallback, a lost daemon shown (not a crash), the configuration screen editing a setting through
 the daemon (its errors shown, nothing lost), the diagnostics ring and live digits; and one real run in
-tmux at 80x24, TERM=vt100, that changes an extension's name through the keys and sees it take effect."""
+tmux at 80x24, TERM=vt100, that changes an extension's name through the keys and sees it take effect,
+then logs an ACD agent in on the ACD screen (PIN masked) and sees it in ``acd.snapshot``."""
 
 from __future__ import annotations
 
@@ -171,6 +172,19 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
         wait_for(lambda: "8001 Wang Xiaoming" in pane(), 5, "the dashboard to show the new name")
         row = next(p for p in daemon.api.call("ports") if p.get("extension") == "8001")
         assert row["name"] == "Wang Xiaoming"  # the API agrees
+
+        # log agent 1001 in on the ACD screen: the PIN masked, the configured extension (8002) typed in
+        subprocess.run([*tmux, "send-keys", "-t", session, "5", "Tab", "l"], check=True)
+        wait_for(lambda: "log in agent 1001 ??, PIN:" in pane(), 5, "the PIN prompt")
+        subprocess.run([*tmux, "send-keys", "-t", session, "-l", "1001"], check=True)
+        wait_for(lambda: "PIN: ****" in pane(), 5, "the PIN typed, masked")
+        subprocess.run([*tmux, "send-keys", "-t", session, "Enter"], check=True)
+        wait_for(lambda: "at extension: 8002" in pane(), 5, "the extension prompt")
+        subprocess.run([*tmux, "send-keys", "-t", session, "Enter"], check=True)
+        wait_for(lambda: "logged in agent 1001: idle at 8002" in pane(), 5, "the login done")
+        agent = next(a for a in daemon.api.call("acd.snapshot")["agents"] if a["id"] == "1001")
+        assert (agent["state"], agent["extension"]) == ("idle", "8002")
+        assert any(r.startswith("> ") and r.split()[1:5] == ["1001", "??", "idle", "8002"] for r in pane().splitlines())
         subprocess.run([*tmux, "send-keys", "-t", session, "q"], check=True)
         wait_for(lambda: subprocess.run([*tmux, "has-session", "-t", session], capture_output=True).returncode != 0,
                  5, "the TUI to quit on q")

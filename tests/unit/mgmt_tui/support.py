@@ -1,14 +1,18 @@
 """A fake daemon for headless TUI tests: real validation and editing (``daemon.config_edit``,
 ``daemon.flow_edit``) of an in-memory configuration and flow, and real ACD replies (``acd.snapshot``,
-``acd.intervals``) from a ``daemon.acd.engine.Engine`` driven on a virtual clock that starts today."""
+``acd.intervals``) from a ``daemon.acd.engine.Engine`` driven on a virtual clock that starts today;
+the agent ops (``agent.login`` / ``logout`` / ``pause`` / ``resume``) are the daemon's own handlers
+(``daemon.acd_api``) on that engine."""
 
 from __future__ import annotations
 
 import datetime as dt
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from daemon import acd_api
 from daemon.acd.engine import Engine
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.config import ConfigError
@@ -72,7 +76,9 @@ skills = {{ tickets = 8 }}
 [[agent]]
 id = "1003"
 name = "Zhang"
+pin = "7294"
 groups = ["service"]
+extension = "8003"
 
 [[queue]]
 name = "sales"
@@ -102,7 +108,7 @@ PORTS = [{"port": "1/1", "kind": "fxo", "line": "PSTN-1", "state": "connected", 
 class FakeDaemon:
     """``connect`` for a ``TuiApp``: the object is its own client (``call``, ``close``)."""
 
-    def __init__(self, tmp: Path, acd: bool = True) -> None:
+    def __init__(self, tmp: Path, acd: bool = True, admin: bool = True) -> None:
         self.flow_path = tmp / "travel-agency.toml"
         self.flow_text = FLOW_TEXT
         self.config_path = tmp / "callbox.toml"
@@ -110,12 +116,18 @@ class FakeDaemon:
         self.flow_path.write_text(self.flow_text, encoding="utf-8")  # config validation loads the flow file
         self.calls: list[tuple[str, dict]] = []
         self.acd_enabled = acd
+        self.admin = admin  # False: a supervisor's connection (config.get and the forms are forbidden)
         self.t0 = dt.datetime.combine(dt.date.today(), dt.time(0)).timestamp()
         self.t0 -= self.t0 % 900
         self.intervals: list[dict] = []
         self.host = RecordingHost(self.t0)
         cfg = validate(self.config_text, self.config_path)
         self.engine = Engine(cfg.acd, self.host, publish=self._event)
+        self.acd_ops: dict[str, Any] = {}
+        service = SimpleNamespace(config=cfg, acd=SimpleNamespace(
+            acd=self.engine, now=lambda: self.host.t, feed=lambda fn, *args: fn(*args, self.host.t)))
+        acd_api.register(SimpleNamespace(op=lambda name, handler, **_: self.acd_ops.__setitem__(name, handler)),
+                         service)
         self._busy_day()
 
     def __call__(self) -> FakeDaemon:
@@ -163,8 +175,12 @@ class FakeDaemon:
 
     def call(self, op: str, **args: Any) -> Any:
         self.calls.append((op, args))
-        if op.startswith("acd.") and not self.acd_enabled:
+        if op.startswith(("acd.", "agent.")) and not self.acd_enabled:
             raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+        if op.startswith(("config.", "ivr.flow")) and not self.admin:
+            raise ApiError(ErrorCode.FORBIDDEN, f"{op} needs the admin role")
+        if op.startswith("agent."):
+            return self.acd_ops[op](args)
         handler = getattr(self, "op_" + op.replace(".", "_"), None)
         if handler is None:
             raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
@@ -225,6 +241,10 @@ class FakeDaemon:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
         self.flow_text = new
         return {"flow": flow, "path": str(self.flow_path), "saved": True, "applied": True}
+
+    def agent(self, agent: str) -> dict:
+        """The agent's entry of ``acd.snapshot`` now."""
+        return next(a for a in self.engine.snapshot(self.host.t)["agents"] if a["id"] == agent)
 
     def sets(self, op: str) -> list[dict]:
         return [args for o, args in self.calls if o == op]
