@@ -3,11 +3,13 @@ closed statistics intervals, and the customer records (CRUD). docs/api.md lists 
 
 Agent requests run on the loop like the feature codes do (``daemon.acd_calls.AcdService``); a
 request the ACD refuses (wrong PIN, agent on a call, unknown reason code) is a ``refused`` error
-with the ACD's reason. Customer writes are single LMDB transactions, committed before the reply.
+with the ACD's reason. Customer writes are single LMDB transactions, committed before the reply; so is
+a cancelled callback's removal, and ``acd.intervals`` waits for intervals being written.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from daemon.acd.agents import AgentError
@@ -51,21 +53,35 @@ def register(api: ApiServer, service: Any) -> None:
             return next(a for a in svc.acd.snapshot(svc.now())["agents"] if a["id"] == agent)
         return handler
 
+    async def flushed() -> None:
+        """Wait until the ACD's store writes queued so far are done (they run in order on one thread)."""
+        barrier = acd().acd.submit(lambda: None)
+        if barrier is not None:
+            await asyncio.wrap_future(barrier)
+
     def snapshot(req: dict) -> dict:
         return acd().acd.snapshot(acd().now())
 
-    def intervals(req: dict) -> list[dict]:
+    async def intervals(req: dict) -> list[dict]:
         store = acd().acd.intervals
         if store is None:
             return []
         since, until = _num(req, "since", 0.0), _num(req, "until")
         limit = int(_num(req, "limit", 96) or 96)
+        await flushed()  # an interval whose stats.interval event was sent is in the reply
         out = []
         for rec in store.scan(since or 0.0, until):
             out.append(rec)
             if len(out) >= limit:
                 break
         return out
+
+    async def callback_cancel(req: dict) -> dict:
+        call, svc = _str(req, "call"), acd()
+        if not svc.feed(svc.acd.cancel_callback, call):
+            raise ApiError(ErrorCode.NOT_FOUND, f"no callback {call} waiting")
+        await flushed()
+        return {"call": call, "cancelled": True}
 
     def customers() -> Any:
         c = acd().acd.customers
@@ -133,6 +149,7 @@ def register(api: ApiServer, service: Any) -> None:
     api.op("agent.logout", agent_op("logout"), audit=True)
     api.op("agent.pause", agent_op("pause", "reason"), audit=True)
     api.op("agent.resume", agent_op("resume"), audit=True)
+    api.op("callback.cancel", callback_cancel, roles=SUPERVISOR, audit=True)
     api.op("customer.get", customer_get, roles=ALL)
     api.op("customer.list", customer_list, roles=INTEGRATOR)
     api.op("customer.create", customer_create, roles=INTEGRATOR, audit=True)

@@ -71,13 +71,9 @@ class AcdService:
         self.epoch0 = (time.time() if epoch is None else epoch) - engine.now()
         self.music: dict[str, np.ndarray] = {"": default_music()}
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acd-music")
-        prompts = Prompts(state / "prompts")
+        self._prompts = Prompts(state / "prompts")
         self.preloaded: list[Future[Any]] = []
-        for q in config.acd.queues:
-            if q.music and q.music not in self.music:
-                fut = self._loader.submit(prompts.load, q.music)
-                fut.add_done_callback(lambda f, path=q.music: self._music_loaded(path, f))
-                self.preloaded.append(fut)
+        self._load_music(config)
         self.acd = AcdEngine(
             config.acd, self,
             customers=Customers(env) if env is not None else None,
@@ -101,6 +97,22 @@ class AcdService:
             engine.calls.features.add(code)
         engine.after_tick.append(self._after_tick)
         self._rearm()
+
+    def _load_music(self, config: Config) -> None:
+        """Load each queue's hold music not loaded yet, off the loop (the box's own plays meanwhile)."""
+        for q in config.acd.queues:
+            if q.music and q.music not in self.music:
+                self.music[q.music] = self.music[""]
+                fut = self._loader.submit(self._prompts.load, q.music)
+                fut.add_done_callback(lambda f, path=q.music: self._music_loaded(path, f))
+                self.preloaded.append(fut)
+
+    def reconfigure(self, config: Config) -> list[str]:
+        """A configuration saved through the API (``config.set``): the ACD takes it live. Returns the
+        ``[acd]`` settings that wait for a restart."""
+        self.config = config
+        self._load_music(config)
+        return self.feed(self.acd.reconfigure, config.acd) or []
 
     def _music_loaded(self, path: str, fut: Future[Any]) -> None:
         if fut.exception() is not None:

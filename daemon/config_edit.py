@@ -46,7 +46,7 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
-LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines"}
+LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "acd"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 
 
@@ -258,6 +258,10 @@ def plan_apply(running: Config, old_file: Config | None, new_file: Config) -> tu
         pins = {e.number: e.voicemail_pin for e in base.extensions}
         restart += [f"extension[{e.number}].voicemail_pin" for e in new_file.extensions
                     if pins.get(e.number) != e.voicemail_pin]
+    if not (running.acd.queues or running.acd.agents):  # the ACD starts only with something to run
+        if base.acd != new_file.acd:
+            restart.append("acd")
+        keep["acd"] = running.acd
     for fld in dataclasses.fields(Config):  # sections added to Config later: start-up only until known otherwise
         if fld.name not in keep and fld.name not in LIVE_FIELDS:
             if getattr(base, fld.name) != getattr(new_file, fld.name):
@@ -350,6 +354,8 @@ class ConfigOps:
         svc.config = applied
         svc.api.server_info["name"] = applied.name
         svc.api.tokens = dict(applied.api_tokens)
+        if svc.acd is not None:
+            restart += svc.acd.reconfigure(applied)
         log.info("configuration %s saved and applied (ports changed: %s; restart required for: %s)",
                  applied.path, ", ".join(ports) or "none", ", ".join(restart) or "nothing")
         return {"path": applied.path, "saved": True, "ports_changed": ports, "restart_required": restart}

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 DEBS=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev
       libspandsp2 espeak-ng sox libspeexdsp1 procps tmux tzdata
-      libopenr2-dev dahdi-source)  # OpenR2 interop peer (tests/interop/openr2): library + DAHDI headers
+      libopenr2-dev dahdi-source  # OpenR2 interop peer (tests/interop/openr2): library + DAHDI headers
+      faketime)  # the box's wall clock set near a statistics-interval boundary (tests/e2e/test_acd_events.py)
 
 missing=()
 for pkg in "${DEBS[@]}"; do

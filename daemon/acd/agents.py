@@ -137,6 +137,26 @@ class Agents:
     def pause_reason_label(self, code: str) -> str:
         return self._reasons.get(code, code)
 
+    def reconfigure(self, configs: Iterable[AgentConfig], settings: AcdSettings, now: float) -> list[AgentChanged]:
+        """Apply a new agent list and ``[acd]`` settings without touching calls: a kept agent keeps its
+        state with its new settings; a new one starts logged out; a removed one that is logged out goes
+        at once, one still logged in is logged out (after the call it is on) and goes at the next
+        reconfiguration or restart."""
+        self.settings = settings
+        self._reasons = dict(settings.pause_reasons)
+        wanted = {c.id: c for c in configs}
+        events: list[AgentChanged] = []
+        for aid, agent in list(self.by_id.items()):
+            if aid in wanted:
+                agent.config = wanted[aid]
+            elif agent.state is AgentState.LOGGED_OUT:
+                del self.by_id[aid]
+            else:
+                events += self.logout(aid, now)
+        for aid, cfg in wanted.items():
+            self.by_id.setdefault(aid, Agent(cfg))
+        return events
+
     # --- requests (feature codes, API) --------------------------------------------------------------
 
     def login(self, agent_id: str, pin: str, extension: str, now: float) -> list[AgentChanged]:

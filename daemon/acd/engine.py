@@ -16,6 +16,7 @@ that offer is for a call waiting in a queue that lists the agent as ringing, and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -112,8 +113,9 @@ class Engine:
         self.entries: dict[str, Entry] = {}
         self.talking: dict[str, Talk] = {}
         self.bell_busy: dict[str, str] = {}  # always-ring extension → call it rings for
-        self._order = {a.id: i for i, a in enumerate(config.agents)}
-        self._members = {q.name: [a.id for a in config.members(q)] for q in config.queues}
+        self._order: dict[str, int] = {}
+        self._members: dict[str, list[str]] = {}
+        self._index_members()
         self._seq = itertools.count()
         self._running = False  # inside an input (see ``_input``)
         self._deferred: list[tuple[Callable[..., Any], tuple, dict]] = []
@@ -267,6 +269,16 @@ class Engine:
         self._dispatch(now)
         return True
 
+    @_input
+    def cancel_callback(self, call: str, now: float) -> bool:
+        """A supervisor drops a waiting callback (the customer called again, or asked not to be
+        called): False if ``call`` is not a callback still waiting (or ringing an agent)."""
+        entry = self.entries.get(call)
+        if entry is None or entry.live:
+            return False
+        self.hangup(call, now)  # run by the decorator once this input returns
+        return True
+
     # --- agents (feature codes, API) -----------------------------------------------------------------
 
     @_input
@@ -352,6 +364,51 @@ class Engine:
                 times.append(t)
         times += [e.replan_at for e in self.entries.values() if e.replan_at is not None and not e.ringing]
         return min(times)
+
+    # --- configuration ------------------------------------------------------------------------------
+
+    #: ``[acd]`` settings read only at start (the statistics intervals are cut by them)
+    START_ONLY = ("utc_offset_min", "interval_min", "recent_calls")
+
+    @_input
+    def reconfigure(self, config: AcdConfig, now: float) -> list[str]:
+        """Apply a changed ACD configuration live, without dropping a call: queues and agents take
+        their new settings at once (waiting callers keep their places; the next decision uses the new
+        strategy, rules, timers and announcements), new ones are added, and members are recomputed.
+        A removed queue with callers still waiting keeps serving them (and goes at the next
+        reconfiguration or restart); for removed agents see ``Agents.reconfigure``. Returns the
+        ``[acd]`` settings that changed but take effect only at the next start (``START_ONLY``: the
+        running values are kept)."""
+        self._roll(now)
+        old = self.config.settings
+        later = [f"acd.{f}" for f in self.START_ONLY if getattr(old, f) != getattr(config.settings, f)]
+        settings = dataclasses.replace(config.settings, **{f: getattr(old, f) for f in self.START_ONLY})
+        self.config = config = dataclasses.replace(config, settings=settings)
+        self.stats.short_abandon_s = settings.short_abandon_s
+        self._agent_events(self.agents.reconfigure(config.agents, settings, now))
+        for name, q in list(self.queues.items()):
+            if config.queue(name) is None and not q.entries:
+                del self.queues[name], self.memory[name]
+        for qc in config.queues:
+            if qc.name in self.queues:
+                self.queues[qc.name].config = qc
+            else:
+                self.queues[qc.name] = Queue(qc, settings.recent_calls)
+                self.memory[qc.name] = Memory()
+        self._index_members()
+        for q in self.queues.values():
+            self._queue_changed(q, now)
+        self._dispatch(now)
+        return later
+
+    def _index_members(self) -> None:
+        """Each queue's member agents (a removed queue still draining keeps the agents still here)."""
+        config = self.config
+        self._order = {a.id: i for i, a in enumerate(config.agents)}
+        members = {q.name: [a.id for a in config.members(q)] for q in config.queues}
+        for name in self.queues:
+            members.setdefault(name, [a for a in self._members.get(name, []) if a in self._order])
+        self._members = members
 
     # --- reading (API) ------------------------------------------------------------------------------
 

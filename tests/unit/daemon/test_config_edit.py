@@ -103,3 +103,19 @@ def test_live_changes_and_restart_required() -> None:
     assert applied.board_socket == old.board_socket and applied.recording.mode == "all"
     assert applied.extension_by_number("8001").name == "A" and applied.extension_by_number("8002").port == "2/2"
     assert applied.dialplan.inter_digit_timeout_s == 3
+
+
+def test_acd_changes_are_live_once_the_acd_runs() -> None:
+    import dataclasses
+
+    from daemon.acd.config import AcdConfig
+
+    old = validate(TEXT, "/etc/callbox/callbox.toml")
+    new = validate(edit_text(TEXT, [{"key": "queue[domestic].wrap_up_s", "value": 3},
+                                    {"key": "agent[1009]", "value": {"name": "新人", "groups": ["domestic"]}}]),
+                   old.path)
+    applied, restart = plan_apply(old, old, new)
+    assert restart == [] and applied.acd == new.acd
+    no_acd = dataclasses.replace(old, acd=AcdConfig())  # started without agents or queues: no ACD runs
+    applied, restart = plan_apply(no_acd, old, new)
+    assert restart == ["acd"] and applied.acd == AcdConfig()
