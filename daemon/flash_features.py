@@ -523,6 +523,7 @@ class FlashFeatures:
         if h is not None:
             self.lines.play(h.port, None)
         self.sessions[port] = Session(port, current, Phase.CONSULT, swap=True)
+        cc.publish("call.held", call=current.id, port=port)
         b = waiting.b
         assert b is not None and b.port == port
         cc._disarm(waiting)

@@ -157,7 +157,8 @@ class Supervisors:
         tap = Tap(ext.port, own, monitored, agent, mode)
         self.taps[ext.port] = tap
         other = self._other(tap)
-        cc.lines.ring(ext.port, CallerId(number=other.label if other else target, name=mode.upper()))
+        shown = self._label(agent) if mode == "conference" else other.label if other else target
+        cc.lines.ring(ext.port, CallerId(number=shown, name=mode.upper()))
         tap.timer = cc.timers.call_at(cc.lines.now() + cc.config.dialplan.no_answer_timeout_s,
                                       lambda: self._end(tap, Cause.NO_ANSWER))
         cc.publish("call.ringing", call=own.id, port=ext.port, extension=ext.number, caller=target, **{mode: True})
@@ -201,9 +202,12 @@ class Supervisors:
         tap.state = "active"
         self.cc.lines.play(tap.port, None)
         self._join(tap)
-        kind = "call.conference" if tap.mode == "conference" else f"supervisor.{tap.mode}"
-        self.cc.publish(kind, supervisor=tap.own.a.label, call=tap.target.id, extension=self._label(tap.agent),
-                        port=tap.port)
+        if tap.mode == "conference":  # the extension that joined, as the op named it, and its own call
+            self.cc.publish("call.conference", call=tap.target.id, extension=tap.own.a.label, port=tap.port,
+                            leg=tap.own.id)
+        else:
+            self.cc.publish(f"supervisor.{tap.mode}", supervisor=tap.own.a.label, call=tap.target.id,
+                            extension=self._label(tap.agent), port=tap.port)
 
     def _join(self, tap: Tap) -> None:
         rooms = self.ext.media.rooms
