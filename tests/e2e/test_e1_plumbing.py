@@ -1,9 +1,11 @@
-"""End to end: CAS bits and HDLC frames cross a simulated E1 both ways; far-end alarms reach the daemon."""
+"""End to end: CAS bits and HDLC frames cross a simulated E1 both ways; far-end alarms reach the daemon
+(and its API subscribers: ``e1.hdlc``, ``alarm.raised``, ``alarm.cleared``)."""
 
 from __future__ import annotations
 
 import pytest
 
+from daemon.api.client import ApiClient
 from tests.support.processes import DaemonProcess, wait_for
 from tests.support.world import World
 
@@ -28,16 +30,23 @@ def test_hdlc_frames_both_ways(daemon: DaemonProcess) -> None:
     msu = bytes([0x80, 0x81, 0x3F]) + bytes(range(40))
     daemon.api.call("e1.send_hdlc", span=HDLC_SPAN, data=msu)
     wait_for(lambda: msu in w.e1_received_hdlc(HDLC_SPAN), 3, "frame at the far end")
-    w.e1_send_hdlc(HDLC_SPAN, b"\x01\x02\x03fisu")
-    wait_for(lambda: b"\x01\x02\x03fisu" in daemon.api.call("e1.hdlc_received", span=HDLC_SPAN), 3,
-             "frame at the daemon")
+    with ApiClient(str(daemon.api_socket)) as events:
+        events.call("subscribe", kinds=["e1.hdlc"])
+        w.e1_send_hdlc(HDLC_SPAN, b"\x01\x02\x03fisu")
+        ev = events.next_event("e1.hdlc", timeout=3)
+    assert (ev["span"], ev["data"]) == (HDLC_SPAN, b"\x01\x02\x03fisu")
+    assert b"\x01\x02\x03fisu" in daemon.api.call("e1.hdlc_received", span=HDLC_SPAN)
 
 
 def test_far_end_alarm_reaches_the_daemon(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
-    daemon.api.call("subscribe", kinds=["alarm."])
-    w.e1_alarm(CAS_SPAN, "LOS", True)
-    wait_for(lambda: daemon.api.call("status")["alarms"].get(str(CAS_SPAN)) == ["LOS"], 3, "LOS at the daemon")
-    assert any(e["kind"] == "alarm.raised" and e["alarm"] == "LOS" for e in daemon.api.events)
-    w.e1_alarm(CAS_SPAN, "LOS", False)
-    wait_for(lambda: not daemon.api.call("status")["alarms"], 3, "LOS cleared")
+    with ApiClient(str(daemon.api_socket)) as events:
+        events.call("subscribe", kinds=["alarm."])
+        w.e1_alarm(CAS_SPAN, "LOS", True)
+        wait_for(lambda: daemon.api.call("status")["alarms"].get(str(CAS_SPAN)) == ["LOS"], 3, "LOS at the daemon")
+        raised = events.next_event("alarm.raised", timeout=3)
+        assert (raised["span"], raised["alarm"]) == (CAS_SPAN, "LOS")
+        w.e1_alarm(CAS_SPAN, "LOS", False)
+        wait_for(lambda: not daemon.api.call("status")["alarms"], 3, "LOS cleared")
+        cleared = events.next_event("alarm.cleared", timeout=3)
+        assert (cleared["span"], cleared["alarm"]) == (CAS_SPAN, "LOS")

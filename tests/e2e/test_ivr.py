@@ -1,7 +1,8 @@
 """End to end, real time: a caller on the simulated central office walks the travel-agency IVR by
 DTMF; a test integrator on the API socket answers the tour lookup and the caller hears the price
 read back in Mandarin (checked by correlation with the same TTS); the operator key rings an agent
-and the IVR path reaches the CDR."""
+and the IVR path reaches the CDR. On a holiday a caller leaves a spoken message (``voicemail.message``,
+``voicemail.changed``), which the box owner hears back and saves."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -117,6 +119,8 @@ def test_a_spoken_message_is_left_and_played_back_to_the_box_owner(holiday_daemo
     wav = tmp_path / "caller.wav"
     subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-w", str(wav), "我想预订下个月去云南的旅行，请回电"],
                    check=True)
+    events = ApiClient(str(holiday_daemon.api_socket))
+    events.call("subscribe", kinds=["voicemail."])
     w.co_call(LINE, "13800138000")
     wait_for(lambda: w.co_state(LINE)["hook"] == "off", 12, "the IVR to answer")
     wait_for(lambda: holiday_daemon.api.call("ivr.calls") and holiday_daemon.api.call("ivr.calls")[0]["voicemail"],
@@ -129,6 +133,12 @@ def test_a_spoken_message_is_left_and_played_back_to_the_box_owner(holiday_daemo
     wait_for(lambda: not holiday_daemon.api.call("calls"), 20, "the message saved and the call ended")
     cdr = wait_for(lambda: holiday_daemon.api.call("cdr.list"), 5, "the CDR (written off the loop)")[-1]
     assert "holiday" in cdr["ivr_path"]
+    msg = events.next_event("voicemail.message")
+    assert msg == {"type": "event", "kind": "voicemail.message", "box": "queue:general", "message": ANY,
+                   "caller": "13800138000", "seconds": ANY, "call": cdr["id"]}
+    assert 4.0 < msg["seconds"] < 8.0  # the 5 s the caller spoke, up to the #
+    changed = events.next_event("voicemail.changed", where=lambda e: e["box"] == "queue:general")
+    assert (changed["new"], changed["saved"]) == (1, 0)
     # the box owner (8001 is notified) hears the stutter dial tone, dials *97 and the PIN, presses 1
     owner = w.phone("8001")
     owner.off_hook()
@@ -147,4 +157,8 @@ def test_a_spoken_message_is_left_and_played_back_to_the_box_owner(holiday_daemo
     spoken = decode(subprocess.run(["sox", str(wav), "-t", "raw", "-r", "8000", "-c", "1", "-e", "a-law", "-"],
                                    capture_output=True, check=True).stdout)
     assert contains(heard, spoken[8000:16000]) > 0.8  # a second of what the caller said, played back
+    owner.dial("2")  # save it
+    changed = events.next_event("voicemail.changed", where=lambda e: e["box"] == "queue:general")
+    assert (changed["new"], changed["saved"]) == (0, 1)
     owner.on_hook()
+    events.close()

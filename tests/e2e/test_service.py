@@ -1,5 +1,5 @@
-"""End to end: the daemon as a service — kill -9 recovery, bad config, a noisy board link, systemd
-notifications, the CLI."""
+"""End to end: the daemon as a service — kill -9 recovery, bad config, a noisy board link, the board
+lost and back (``alarm.raised`` BOARD_LOST, ``board.up``), systemd notifications, the CLI."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.api.client import ApiClient
 from tests.support.audio import tone_frequency
 from tests.support.processes import BIN, DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
@@ -87,6 +88,37 @@ def test_garbage_on_the_board_link_is_dropped(daemon: DaemonProcess) -> None:
     a.on_hook()
     b.on_hook()
     assert "dropped" in daemon.log_text() or "garbage" in daemon.log_text() or "bad" in daemon.log_text()
+
+
+def test_board_lost_and_back_is_reported_and_calls_work_again(daemon: DaemonProcess, sim: SimProcess) -> None:
+    with ApiClient(str(daemon.api_socket)) as events:
+        events.call("subscribe", kinds=["board.", "alarm."])
+        sim.stop()  # the board goes away (the simulator exits)
+        lost = events.next_event("alarm.raised", timeout=5)
+        assert (lost["span"], lost["alarm"]) == (0, "BOARD_LOST")
+        assert daemon.api.call("status")["board"] is False
+        again = SimProcess(sim.rundir)  # and comes back: the daemon reopens it by itself
+        try:
+            up = events.next_event("board.up", timeout=15)
+            assert up.keys() == {"type", "kind"}  # board.up carries no fields
+            assert daemon.api.call("status")["board"] is True
+            w = World(again)
+            a, b = w.phone("8001"), w.phone("8002")
+            a.off_hook()
+            time.sleep(0.4)
+            a.dial("8002")
+            wait_for(lambda: b.state()["ringing"], 5, "8002 ringing on the new board")
+            b.off_hook()
+            wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+            a.send_tone(900.0)
+            time.sleep(0.3)
+            mark = w.tick()
+            time.sleep(1.0)
+            assert tone_frequency(b.heard(since=mark)) == pytest.approx(900.0, rel=0.02)
+            a.on_hook()
+            b.on_hook()
+        finally:
+            again.stop()
 
 
 def test_systemd_notifications_and_cli(daemon: DaemonProcess) -> None:
