@@ -18,7 +18,7 @@ from typing import Any
 from daemon import acd_api, config_edit, diagnostics, flow_edit, supervisor
 from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
-from daemon.api.roles import ADMIN, INTEGRATOR, SUPERVISOR
+from daemon.api.roles import ADMIN, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.server import ApiServer
 from daemon.cdr_csv import cdrs_to_csv
 from daemon.config import Config
@@ -76,6 +76,8 @@ class Service:
     def _register_ops(self) -> None:
         api = self.api
         api.op("status", lambda req: self.status())
+        api.op("ops", lambda req: [{"op": name, "roles": [r for r in ROLES if r in op.roles], "audit": op.audit}
+                                   for name, op in sorted(api.ops.items())])
         api.op("ports", lambda req: self.engine.port_states())
         api.op("calls", lambda req: [c.record() for c in self.engine.calls.calls.values()])
         api.op("cdr.list", self._cdr_list, roles=INTEGRATOR)

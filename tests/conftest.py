@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import DaemonProcess, SimProcess, default_config_text
+from tests.support.processes import DEFAULT_CONFIG, DaemonProcess, SimProcess, default_config_text
 
 E2E_CONFIG_EXTRA = """
 [dialplan]
@@ -29,6 +29,20 @@ def e2e_config(tmp: Path, ivr_lines: bool = False) -> Path:
     return path
 
 
+def ivr_e2e_config(tmp: Path, holidays: str = "[]") -> Path:
+    """``e2e_config`` with the IVR answering PSTN-1 and PSTN-2, its flow a copy in ``tmp`` (a test may
+    change it): the office open around the clock, except on ``holidays`` (a TOML list of dates)."""
+    flow = (DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8")
+    flow = flow.replace('hours = { mon-fri = ["09:00-18:00"], sat = ["09:00-12:00"] }',
+                        'hours = { mon-sun = ["00:00-24:00"] }').replace(
+        'holidays = ["2026-10-01..2026-10-07", "2027-01-01"]', f"holidays = {holidays}")
+    (tmp / "flow.toml").write_text(flow, encoding="utf-8")
+    cfg = e2e_config(tmp, ivr_lines=True)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
+        f'"{DEFAULT_CONFIG.parent}/ivr/travel-agency.toml"', f'"{tmp / "flow.toml"}"'), encoding="utf-8")
+    return cfg
+
+
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[SimProcess]:
     proc = SimProcess(tmp_path / "sim")
@@ -39,6 +53,15 @@ def sim(tmp_path: Path) -> Iterator[SimProcess]:
 @pytest.fixture
 def daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     d = DaemonProcess(tmp_path, sim, e2e_config(tmp_path))
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def ivr_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
+    """The daemon with ``ivr_e2e_config``."""
+    d = DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path))
     d.start()
     yield d
     d.stop()

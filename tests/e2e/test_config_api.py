@@ -1,7 +1,8 @@
 """Configuration through the API against a running daemon: a change is validated, saved atomically
 with comments kept, audited, and applied while a call is up on other ports without disturbing it
 (audio measured both ways); a mistake is refused naming file, line and key, and nothing is written;
-only admin may read or change the configuration, only supervisor+ run diagnostics."""
+only admin may read or change the configuration, only supervisor+ run diagnostics. An IVR flow read and
+changed through the API: the next caller hears the new prompt."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from daemon.api.protocol import ApiError, ErrorCode
+from ivr.tts import Tts
 from tests.conftest import e2e_config
-from tests.support.audio import tone_frequency
+from tests.support.audio import contains, decode, tone_frequency
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import Phone, World
 from tests.unit.daemon.api.test_roles import _as_nobody
@@ -159,3 +161,24 @@ def test_roles_config_is_admin_only_and_diagnostics_supervisor(tmp_path: Path, s
 
 def e2e_config_text(d: DaemonProcess) -> str:
     return Path(d.config).read_text(encoding="utf-8")
+
+
+def test_an_ivr_prompt_changed_through_the_api_is_heard_by_the_next_caller(ivr_daemon: DaemonProcess,
+                                                                            tmp_path: Path) -> None:
+    api = ivr_daemon.api
+    assert api.call("ivr.flows") == [{"flow": "travel-agency", "path": str(tmp_path / "flow.toml")}]
+    got = api.call("ivr.flow.get", flow="travel-agency")
+    assert got["data"]["prompts"]["welcome"].startswith("您好，欢迎致电") and "[prompts]" in got["text"]
+    with pytest.raises(ApiError) as err:
+        api.call("ivr.flow.get", flow="no-such-flow")
+    assert err.value.code == ErrorCode.NOT_FOUND
+    welcome = "您好，这里是测试旅行社，预订请按2"
+    reply = api.call("ivr.flow.set", flow="travel-agency", changes=[{"key": "prompts.welcome", "value": welcome}])
+    assert reply["saved"] and reply["applied"]
+    assert api.call("ivr.flow.get", flow="travel-agency")["data"]["prompts"]["welcome"] == welcome
+    w = World(ivr_daemon.sim)
+    w.co_call("1/1", "13800000000")
+    mark = w.tick()
+    spoken = decode(Tts(tmp_path / "tts").request(welcome, "cmn-latn-pinyin").result(60).read_bytes())
+    wait_for(lambda: len(w.co_heard("1/1", since=mark)) > len(spoken) + 16000, 20, "the welcome prompt")
+    assert contains(decode(w.co_heard("1/1", since=mark)), spoken) > 0.8

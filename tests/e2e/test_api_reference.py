@@ -1,0 +1,66 @@
+"""docs/api.md against the running daemon and the e2e suite: every op the daemon serves is documented
+with the roles that may call it and whether it is audited (and nothing documented is missing); every
+event kind the code publishes by name is documented; and every documented op and event is used by
+an end-to-end test (a test that drives the running daemon and simulator through the socket)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.processes import ROOT, DaemonProcess
+
+pytestmark = pytest.mark.e2e
+
+DOC = ROOT / "docs" / "api.md"
+ROLE_WORDS = {"all": ["agent", "integrator", "supervisor", "admin"], "integrator+": ["integrator", "supervisor", "admin"],
+              "supervisor+": ["supervisor", "admin"], "admin": ["admin"]}
+PUBLISHED = re.compile(r"""publish\(\s*["']([a-z0-9_]+\.[a-z0-9_.]+)["']""")
+
+
+def doc_table(section: str) -> list[tuple[list[str], str]]:
+    """The rows of a section's table: (the names in the first cell, the second cell)."""
+    rows, current = [], None
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+        elif current == section and line.startswith("| `"):
+            cells = line.split("|")
+            rows.append((re.findall(r"`([a-z0-9_.]+)`", cells[1]), cells[2].strip()))
+    return rows
+
+
+def e2e_sources() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "e2e").glob("test_*.py"))
+
+
+def test_every_op_is_documented_with_its_roles(daemon: DaemonProcess) -> None:
+    served = {o["op"]: o for o in daemon.api.call("ops")}
+    documented: dict[str, tuple[list[str], bool]] = {}
+    for names, access in doc_table("Ops"):
+        word = access.split(",")[0].split()[0]
+        assert word in ROLE_WORDS, f"docs/api.md: {names}: unknown access {access!r}"
+        for name in names:
+            documented[name] = (ROLE_WORDS[word], "audited" in access)
+    assert sorted(set(served) - set(documented)) == [], "ops the daemon serves that docs/api.md does not list"
+    assert sorted(set(documented) - set(served)) == [], "ops docs/api.md lists that the daemon does not serve"
+    wrong = {name: (served[name]["roles"], served[name]["audit"]) for name, doc in documented.items()
+             if (served[name]["roles"], served[name]["audit"]) != doc}
+    assert wrong == {}, "ops whose roles or audit differ from docs/api.md"
+
+
+def test_every_event_published_by_name_is_documented() -> None:
+    documented = {name for names, _ in doc_table("Events") for name in names}
+    published = set()
+    for pkg in ("daemon", "ivr", "recorder", "fax", "hal", "signaling", "drivers"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            published |= set(PUBLISHED.findall(path.read_text(encoding="utf-8")))
+    assert sorted(published - documented) == []
+
+
+def test_every_documented_op_and_event_has_an_end_to_end_test() -> None:
+    tests = e2e_sources()
+    untested = [name for section in ("Ops", "Events") for names, _ in doc_table(section) for name in names
+                if not re.search(rf"""["']{re.escape(name)}["']""", tests)]
+    assert untested == []
