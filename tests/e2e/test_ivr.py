@@ -18,43 +18,21 @@ import pytest
 
 from daemon.api.client import ApiClient
 from ivr.tts import Tts
-from tests.conftest import e2e_config
+from tests.conftest import ivr_e2e_config
 from tests.support.audio import contains, decode
-from tests.support.processes import DEFAULT_CONFIG, DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
 LINE = "1/1"
 
 
-def _ivr_daemon(tmp_path: Path, sim: SimProcess, holidays: str):
-    """The default config with the IVR on PSTN-1/2; the office open around the clock, except on ``holidays``."""
-    flow = (DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8")
-    flow = flow.replace('hours = { mon-fri = ["09:00-18:00"], sat = ["09:00-12:00"] }',
-                        'hours = { mon-sun = ["00:00-24:00"] }').replace(
-        'holidays = ["2026-10-01..2026-10-07", "2027-01-01"]', f"holidays = {holidays}")
-    (tmp_path / "flow.toml").write_text(flow, encoding="utf-8")
-    cfg = e2e_config(tmp_path, ivr_lines=True)
-    text = cfg.read_text(encoding="utf-8")
-    cfg.write_text(text.replace(f'"{DEFAULT_CONFIG.parent}/ivr/travel-agency.toml"', f'"{tmp_path / "flow.toml"}"'),
-                   encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, cfg)
-    d.start()
-    return d
-
-
-@pytest.fixture
-def ivr_daemon(tmp_path: Path, sim: SimProcess):
-    d = _ivr_daemon(tmp_path, sim, "[]")
-    yield d
-    d.stop()
-
-
 @pytest.fixture
 def holiday_daemon(tmp_path: Path, sim: SimProcess):
     today = dt.date.today()
     span = f'["{today - dt.timedelta(days=2)}..{today + dt.timedelta(days=300)}"]'
-    d = _ivr_daemon(tmp_path, sim, span)  # a holiday for the whole test: callers go to voicemail
+    d = DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path, span))  # a holiday: callers go to voicemail
+    d.start()
     yield d
     d.stop()
 

@@ -16,8 +16,7 @@ import pytest
 import urwid
 
 from mgmt_tui.app import TuiApp, client_factory
-from tests.conftest import e2e_config
-from tests.support.processes import BIN, DEFAULT_CONFIG, DaemonProcess, wait_for
+from tests.support.processes import BIN, DaemonProcess, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
@@ -219,21 +218,6 @@ def test_acd_dashboard_report_and_agent_form(daemon: DaemonProcess) -> None:
     assert "saved agent[1001].name" in app.footer.get_text()[0]
     agent = next(a for a in daemon.api.call("config.get")["data"]["agent"] if a["id"] == "1001")
     assert agent["name"] == "Wang Fang"
-
-
-@pytest.fixture
-def ivr_daemon(tmp_path: Path, sim) -> DaemonProcess:
-    """The default config with the IVR answering PSTN-1 and PSTN-2, its flow a copy the test may edit."""
-    flow = tmp_path / "flow.toml"
-    flow.write_text((DEFAULT_CONFIG.parent / "ivr" / "travel-agency.toml").read_text(encoding="utf-8"),
-                    encoding="utf-8")
-    cfg = e2e_config(tmp_path, ivr_lines=True)
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(
-        f'"{DEFAULT_CONFIG.parent}/ivr/travel-agency.toml"', f'"{flow}"'), encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, cfg)
-    d.start()
-    yield d
-    d.stop()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux comes with scripts/setup.sh")
