@@ -436,9 +436,10 @@ class TuiApp:
         if key == "enter":
             if row is not None and row.field is not None:
                 f = row.field
-                initial = "" if f.action or f.key.endswith(".pin") else (
+                secret = f.key.endswith(".pin") or f.key.endswith("_pin")
+                initial = "" if f.action or secret else (
                     views.show_value(f.value) if f.value is not None else "")
-                self._start_edit(f, initial)
+                self._start_edit(f, initial, mask="*" if secret else None)
                 return True
             if row is not None and row.open is not None:
                 self._open(row.open)
