@@ -132,6 +132,7 @@ class RecordingConfig:
     max_age_days: float = 0.0  # 0: keep
     max_gb: float = 0.0  # 0: no quota
     min_free_mb: int = 64  # stop recording (alarm) under this much free space; resume at twice it
+    housekeeping_interval_s: float = 300.0  # retention and the second copy run this often
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,7 @@ def _parse_recording(c: Checker, data: dict) -> RecordingConfig:
         max_age_days=float(c.get(r, kp, "max_age_days", num, 0.0, minimum=0)),
         max_gb=float(c.get(r, kp, "max_gb", num, 0.0, minimum=0)),
         min_free_mb=c.get(r, kp, "min_free_mb", int, 64, minimum=1),
+        housekeeping_interval_s=float(c.get(r, kp, "housekeeping_interval_s", num, 300.0, minimum=1)),
     )
 
 

@@ -70,7 +70,8 @@ def recorder_config(config: Config) -> RecorderConfig:
                                queues=frozenset(r.queues), on_demand=r.on_demand, allow_stop=r.allow_stop,
                                format=r.format),
         max_age_days=r.max_age_days or None, max_bytes=int(r.max_gb * (1 << 30)) or None,
-        min_free_bytes=r.min_free_mb << 20, resume_free_bytes=2 * r.min_free_mb << 20)
+        min_free_bytes=r.min_free_mb << 20, resume_free_bytes=2 * r.min_free_mb << 20,
+        housekeeping_interval=r.housekeeping_interval_s)
 
 
 def parties(call: Call) -> dict[str, str]:
@@ -217,8 +218,8 @@ class Recording:
         recorder = await loop.run_in_executor(None, lambda: Recorder(recorder_config(config), on_event=on_event))
         rec = cls(engine, api, recorder)
         attached.append(rec)
-        for ev in early:
-            rec._event(ev)
+        for ev in early:  # crash recovery's come before any client can connect: kept for later subscribers
+            rec._event(ev, startup=ev.get("event") == "recording.recovered")
         for row in getattr(recorder, "recovered", None) or []:
             log.warning("recording of call %s was interrupted by a restart: repaired", row.get("call_id"))
         return rec
@@ -230,8 +231,8 @@ class Recording:
         if call.b is None:
             return
         try:
-            if self.recorder.start(call.id, parties(call), self._channel(call.a.port), self._channel(call.b.port)):
-                self.api.publish("recording.started", call=call.id)
+            # recording.started comes from the writer once the segment's file is open
+            self.recorder.start(call.id, parties(call), self._channel(call.a.port), self._channel(call.b.port))
         except Exception:
             log.exception("recording of call %s could not start; the call goes on", call.id)
 
@@ -279,14 +280,14 @@ class Recording:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
         if not ok:
             raise ApiError(ErrorCode.FORBIDDEN, "on-demand recording is off ([recording] mode / on_demand)")
-        self.api.publish("recording.demand", call=call.id, action="start", by="api")
+        self.api.publish("recording.demand", call=call.id, action="start", by="api", ok=True)
         return {"call": call.id, "recording": True}
 
     def _api_stop(self, req: dict) -> dict:
         call = self._api_call(req)
         if not self.stop_demand(call):
             raise ApiError(ErrorCode.FORBIDDEN, "this call is recorded by policy and [recording] allow_stop is false")
-        self.api.publish("recording.demand", call=call.id, action="stop", by="api")
+        self.api.publish("recording.demand", call=call.id, action="stop", by="api", ok=True)
         return {"call": call.id, "recording": False}
 
     def _connected_digit(self, call: Call, port: str, digit: str) -> None:
@@ -380,12 +381,17 @@ class Recording:
             except Exception:
                 log.exception("recording: a deferred step failed")
 
-    def _event(self, ev: dict) -> None:
+    def _event(self, ev: dict, startup: bool = False) -> None:
+        """A recorder event as an API event; ``call`` added to the ones naming a ``call_id`` (so a
+        subscription filtered by call gets them)."""
         kind = ev.get("event", "event")
         data = {k: v for k, v in ev.items() if k != "event"}
+        if "call_id" in data and "call" not in data:
+            data["call"] = data["call_id"]
         if kind.startswith("alarm") or kind == "recorder.alarm":
             log.warning("recorder alarm: %s", data)
-        self.api.publish(kind if kind.startswith(("recording.", "recorder.")) else f"recording.{kind}", **data)
+        kind = kind if kind.startswith(("recording.", "recorder.")) else f"recording.{kind}"
+        (self.api.publish_startup if startup else self.api.publish)(kind, **data)
 
     def _query(self, req: dict) -> list[dict]:
         args = {k: v for k, v in req.items() if k not in ("id", "op")}

@@ -141,9 +141,12 @@ class Supervisors:
         if tap is not None:
             if tap.agent != agent or tap.mode == "conference" or mode == "conference":
                 raise ValueError(f"extension {extension} is already monitoring another call")
-            tap.mode = mode
+            changed, tap.mode = tap.mode != mode, mode
             if tap.state == "active":
                 self._join(tap)
+                if changed:  # as a mode key on the phone does
+                    self.cc.publish(f"supervisor.{mode}", supervisor=tap.own.a.label, call=tap.target.id,
+                                    extension=self._label(tap.agent), port=tap.port)
             return tap
         monitored = self.monitorable(agent)
         if monitored is None:
@@ -247,7 +250,7 @@ class Supervisors:
             if own.a.state is not LegState.RELEASED and cc.by_port.get(tap.port) is own:
                 cc._release_leg(own, own.a, cause)
             cc._end(own, cause)
-        cc.publish("supervisor.ended", supervisor=own.a.label, call=tap.target.id)
+        cc.publish("supervisor.ended", supervisor=own.a.label, call=tap.target.id, extension=self._label(tap.agent))
 
     def call_changed(self, call: Call) -> None:
         """``call`` is about to change (hold, transfer): taps on it end now."""

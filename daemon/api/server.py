@@ -11,7 +11,9 @@ peer credentials or an ``auth`` token. Ops registered with ``audit=True`` (the o
 something) are reported to the ``audit`` callback with who called them, once they have succeeded.
 Subscriptions take kind prefixes and optional field filters (``extension``, ``agent``, ``queue``,
 ``port``, ...): with filters, an event is delivered only if it carries one of the filtered fields
-and every filtered field it carries matches.
+and every filtered field it carries matches. Events of the daemon's start-up (``publish_startup``:
+recordings a crash left, repaired) happen before any client can connect; they are kept and sent to
+each client when it subscribes to them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ CLIENT_QUEUE = 1000
 PENDING_MAX = 20000  # events waiting for fan-out; beyond this they are counted and dropped
 FANOUT_BUDGET = 1000  # client deliveries per loop callback (~1 ms), so fan-out never holds up a tick
 FILTER_FIELDS = ("extension", "agent", "queue", "port", "span", "call")
+STARTUP_EVENTS = 1000  # start-up events kept for later subscribers
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class ApiServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: deque[tuple[str, dict]] = deque()
         self._fanout_scheduled = False
+        self.startup_events: deque[tuple[str, dict]] = deque(maxlen=STARTUP_EVENTS)
         self.events_dropped = 0
         self.op("hello", lambda req: {"protocol": PROTOCOL_VERSION, **self.server_info})
         self.op("subscribe", self._subscribe)
@@ -148,6 +152,12 @@ class ApiServer:
             self._fanout_scheduled = True
             self._loop.call_soon(self._fanout)
 
+    def publish_startup(self, kind: str, **data: Any) -> None:
+        """An event of the daemon's start-up: published, and kept for every client that subscribes to it
+        later (nobody can be connected yet when it happens)."""
+        self.startup_events.append((kind, data))
+        self.publish(kind, **data)
+
     def _fanout(self) -> None:
         self._fanout_scheduled = False
         budget = FANOUT_BUDGET
@@ -184,6 +194,9 @@ class ApiServer:
                                f"'filters' must map some of {', '.join(FILTER_FIELDS)} to lists of values")
             client.subscribed = set(kinds)
             client.filters = {f: set(v) for f, v in filters.items()}
+            for kind, data in self.startup_events:  # before the reply: they happened before it
+                if client.wants(kind, data):
+                    client.push(pack({"type": "event", "kind": kind, **data}))
             return {"kinds": kinds, "filters": filters}
         if op == "auth":
             token = req.get("token")
