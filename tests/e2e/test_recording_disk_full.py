@@ -1,7 +1,9 @@
 """End to end, real processes: the daemon's recordings directory on a small tmpfs. Filled up, recording
 stops with an alarm (API event and status) while calls carry audio both ways and leave CDRs; freed,
 the alarm clears and the call in progress is recorded again from that moment (both voices measured
-in the file fetched through the API)."""
+in the file fetched through the API). The events on the way: ``recorder.alarm`` raised and cleared,
+``recording.suspended`` for each call that starts while the disk is full, ``recording.started`` for
+the segment opened on resume, then ``recording.finished``."""
 
 from __future__ import annotations
 
@@ -65,7 +67,16 @@ def _fill(path: Path) -> None:
 
 def _alarms(d: DaemonProcess) -> list[tuple[str, bool]]:
     d.api.call("status")  # events are read while waiting for a reply
-    return [(e["name"], e["active"]) for e in d.api.events if e.get("kind") == "recorder.alarm"]
+    alarms = [e for e in d.api.events if e.get("kind") == "recorder.alarm"]
+    assert all(isinstance(e["detail"], str) for e in alarms)
+    return [(e["name"], e["active"]) for e in alarms]
+
+
+def _suspended(d: DaemonProcess, call: str) -> dict:
+    """The ``recording.suspended`` event of ``call`` (a recording that waits for space)."""
+    ev = d.api.next_event("recording.suspended", timeout=5, where=lambda e: e.get("call_id") == call)
+    assert (ev["call"], ev["note"]) == (call, "disk full")
+    return ev
 
 
 def _answered_call(d: DaemonProcess, w: World, line: str, ext: str) -> str:
@@ -93,6 +104,7 @@ def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_
 
     # a call while the disk is full: audio both ways, a CDR, no recording (and no error)
     call1 = _answered_call(d, w, "1/3", "8003")
+    _suspended(d, call1)
     time.sleep(1.0)
     since = w.tick()
     time.sleep(1.0)
@@ -105,11 +117,15 @@ def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_
 
     # a second call; space comes back while it is connected: recorded from then on
     call2 = _answered_call(d, w, "1/3", "8004")
+    _suspended(d, call2)
     time.sleep(1.0)
     assert d.api.call("recordings.query", call_id=call2) == []
+    assert not [e for e in d.api.events if e.get("kind") == "recording.started"]  # nothing recorded while full
     filler.unlink()
     wait_for(lambda: ("recorder.disk_full", False) in _alarms(d), 5, "the alarm to clear")
     freed = time.monotonic()
+    resumed = d.api.next_event("recording.started", timeout=5)
+    assert (resumed["call_id"], resumed["call"], resumed["id"]) == (call2, call2, f"{call2}-1")
     assert d.api.call("status")["recorder_alarms"] == {}
     time.sleep(2.5)
     w.phone("8004").on_hook()
@@ -119,6 +135,8 @@ def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_
                     10, "the resumed recording")
     [row] = rows
     assert ended - freed - 1.5 < row["duration"] <= ended - freed + 1.5  # from the resume to the hang-up
+    finished = d.api.next_event("recording.finished", where=lambda e: e.get("call_id") == call2)
+    assert (finished["id"], finished["status"], finished["sha256"]) == (row["id"], "complete", row["sha256"])
     data, offset = b"", 0
     while True:
         chunk = d.api.call("recordings.fetch", call=call2, offset=offset)
