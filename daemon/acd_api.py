@@ -9,7 +9,6 @@ a cancelled callback's removal, and ``acd.intervals`` waits for intervals being 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from daemon.acd.agents import AgentError
@@ -53,12 +52,6 @@ def register(api: ApiServer, service: Any) -> None:
             return next(a for a in svc.acd.snapshot(svc.now())["agents"] if a["id"] == agent)
         return handler
 
-    async def flushed() -> None:
-        """Wait until the ACD's store writes queued so far are done (they run in order on one thread)."""
-        barrier = acd().acd.submit(lambda: None)
-        if barrier is not None:
-            await asyncio.wrap_future(barrier)
-
     def snapshot(req: dict) -> dict:
         return acd().acd.snapshot(acd().now())
 
@@ -68,7 +61,7 @@ def register(api: ApiServer, service: Any) -> None:
             return []
         since, until = _num(req, "since", 0.0), _num(req, "until")
         limit = int(_num(req, "limit", 96) or 96)
-        await flushed()  # an interval whose stats.interval event was sent is in the reply
+        await service.writer.flushed()  # an interval whose stats.interval event was sent is in the reply
         out = []
         for rec in store.scan(since or 0.0, until):
             out.append(rec)
@@ -80,7 +73,7 @@ def register(api: ApiServer, service: Any) -> None:
         call, svc = _str(req, "call"), acd()
         if not svc.feed(svc.acd.cancel_callback, call):
             raise ApiError(ErrorCode.NOT_FOUND, f"no callback {call} waiting")
-        await flushed()
+        await service.writer.flushed()
         return {"call": call, "cancelled": True}
 
     def customers() -> Any:

@@ -63,8 +63,12 @@ class AcdService:
     """The ACD on the box's calls: ``daemon.acd.engine.Host`` plus what call control reports."""
 
     def __init__(self, config: Config, engine: Engine, *, env: Any = None, library: AudioLibrary | None = None,
-                 submit: Callable[..., Any] = _inline, epoch: float | None = None) -> None:
+                 submit: Callable[..., Any] = _inline, epoch: float | None = None,
+                 publish_startup: Callable[..., None] | None = None) -> None:
         self.config, self.engine = config, engine
+        # callbacks restored from the store are announced before any client can connect: the API
+        # keeps such start-up events for later subscribers
+        self._startup_publish = publish_startup
         self.calls = engine.calls
         state = Path(config.state_dir)
         self.library = library or AudioLibrary(Tts(state / "tts"), Prompts(state / "prompts"))
@@ -80,6 +84,7 @@ class AcdService:
             intervals=IntervalStore(env) if env is not None else None,
             callbacks=CallbackStore(env) if env is not None else None,
             submit=submit, publish=self._publish, now=self.now())
+        self._startup_publish = None
         self.ringing: dict[str, str] = {}  # extension port → the ACD call it rings for
         self.players: dict[str, QueuePlayer] = {}  # call id → what its caller (or feature-code user) hears
         self.callback_offered: set[str] = set()
@@ -151,7 +156,7 @@ class AcdService:
                                 callback=data["callback"], rules=data["rules"],
                                 ivr=(call.ivr or {}) if call is not None else {})
             return
-        self.engine.publish(kind, **data)
+        (self._startup_publish or self.engine.publish)(kind, **data)
 
     # --- from call control ----------------------------------------------------------------------------
 

@@ -129,17 +129,20 @@ class Service:
             raise ApiError(ErrorCode.BAD_ARGUMENT, "cursor must be the 'next' bytes of a previous page")
         return since, until, limit, cursor
 
-    def _cdr_list(self, req: dict) -> list[dict]:
+    async def _cdr_list(self, req: dict) -> list[dict]:
         since, until, limit, _ = self._cdr_range(req)
+        await self.writer.flushed()
         return self.store.cdrs(since=since, until=until, limit=limit, reverse=bool(req.get("newest_first")))
 
-    def _cdr_page(self, req: dict) -> dict:
+    async def _cdr_page(self, req: dict) -> dict:
         since, until, limit, cursor = self._cdr_range(req, 100)
+        await self.writer.flushed()
         rows, nxt = self.store.cdr_page(since, until, limit, cursor, reverse=bool(req.get("newest_first")))
         return {"cdrs": rows, "next": nxt}
 
-    def _cdr_export_csv(self, req: dict) -> dict:
+    async def _cdr_export_csv(self, req: dict) -> dict:
         since, until, limit, cursor = self._cdr_range(req, 5000)
+        await self.writer.flushed()
         rows, nxt = self.store.cdr_page(since, until, limit, cursor)
         return {"csv": cdrs_to_csv(rows, header=cursor is None), "rows": len(rows), "next": nxt}
 
@@ -187,10 +190,11 @@ class Service:
             raise ApiError(ErrorCode.NOT_FOUND, f"no lookup {request!r} is waiting (timed out, or the caller left)")
         return {"request": request}
 
-    def _audit_list(self, req: dict) -> list[dict]:
+    async def _audit_list(self, req: dict) -> list[dict]:
         limit = req.get("limit", 100)
         if not isinstance(limit, int) or not 1 <= limit <= 10000:
             raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..10000")
+        await self.writer.flushed()
         return self.store.audit_log(limit=limit)
 
     def _e1_set_cas(self, req: dict) -> dict:
@@ -261,7 +265,8 @@ class Service:
             self.api.op("ivr.calls", lambda req: self.ivr.calls() if self.ivr else [])
         if self.config.acd.queues or self.config.acd.agents:
             self.acd = AcdService(self.config, self.engine, env=self.store.env,
-                                  library=self.ivr.library if self.ivr else None, submit=self.writer.submit)
+                                  library=self.ivr.library if self.ivr else None, submit=self.writer.submit,
+                                  publish_startup=self.api.publish_startup)
             acd_api.register(self.api, self)
         await self.api.start()
         tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog())]

@@ -17,6 +17,7 @@ full disk, loudly).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import itertools
 import logging
@@ -217,6 +218,11 @@ class StoreWriter:
 
     def add_audit(self, record: dict) -> concurrent.futures.Future:
         return self.submit(self.store.add_audit, dict(record))
+
+    async def flushed(self) -> None:
+        """Wait until every write submitted so far is committed (they run in order on one thread), so a
+        read that follows sees them: the CDR of a call whose end was just reported, an audited change."""
+        await asyncio.wrap_future(self.submit(lambda: None))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

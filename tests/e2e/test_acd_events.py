@@ -139,6 +139,8 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     assert [(c["call"], c["kind"], c["caller"]) for c in calls] == [(over["call"], "callback", "13800000002")]
 
     events = subscriber(acd, "callback.", "call.ringing")
+    restored = events.next_event("callback.restored", 1)  # a start-up event, kept for this subscriber
+    assert (restored["call"], restored["queue"], restored["number"]) == (over["call"], "booking", "13800000002")
     w.co_scenario("13800000002", "answer", after_s=1.0)
     acd.api.call("agent.login", agent="1003", pin="1003", extension="8004")
     ring = events.next_event("call.ringing", 10, where=lambda e: e.get("agent") == "1003")

@@ -1,15 +1,23 @@
 """docs/api.md against the running daemon and the e2e suite: every op the daemon serves is documented
 with the roles that may call it and whether it is audited (and nothing documented is missing); every
 event kind the code publishes by name is documented; and every documented op and event is used by
-an end-to-end test (a test that drives the running daemon and simulator through the socket)."""
+an end-to-end test (a test that drives the running daemon and simulator through the socket); and
+every op refuses each role below the ones it names."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, DaemonProcess
+from daemon.api.protocol import ErrorCode
+from tests.conftest import e2e_config
+from tests.support.processes import ROOT, DaemonProcess, SimProcess
+from tests.unit.daemon.api.test_roles import _as_nobody
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +72,38 @@ def test_every_documented_op_and_event_has_an_end_to_end_test() -> None:
     untested = [name for section in ("Ops", "Events") for names, _ in doc_table(section) for name in names
                 if not re.search(rf"""["']{re.escape(name)}["']""", tests)]
     assert untested == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_every_op_refuses_the_roles_below_it(tmp_path: Path, sim: SimProcess) -> None:
+    """A client as the user nobody (an agent), then raised to integrator and to supervisor by tokens,
+    calls every op its role may not call: each is ``forbidden`` and nothing is audited (changed)."""
+    workdir = Path(tempfile.mkdtemp(prefix="callbox-roles-"))  # not under tmp_path: nobody must reach the socket
+    os.chmod(workdir, 0o755)
+    d = DaemonProcess(workdir, sim, e2e_config(tmp_path))
+    try:
+        d.start()
+        os.chmod(d.api_socket, 0o666)
+        d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"},
+                                          {"key": "api.tokens.tok-sup", "value": "supervisor"}])
+        audited = len(d.api.call("audit.list"))
+        ops = d.api.call("ops")
+        calls: list[tuple[str, dict]] = []
+        expected: list[tuple[str, str]] = []
+        for role, token in (("agent", None), ("integrator", "tok-int"), ("supervisor", "tok-sup")):
+            if token:
+                calls.append(("auth", {"token": token}))
+                expected.append(("auth", role))
+            for o in ops:
+                if role not in o["roles"]:
+                    calls.append((o["op"], {}))
+                    expected.append((o["op"], ErrorCode.FORBIDDEN))
+        assert len(calls) > 40
+        out = _as_nobody(str(d.api_socket), calls)
+        got = [(op, r["role"] if op == "auth" else r.get("error") if isinstance(r, dict) else r)
+               for (op, _), r in zip(calls, out, strict=True)]
+        assert got == expected
+        assert len(d.api.call("audit.list")) == audited
+    finally:
+        d.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
