@@ -3,8 +3,9 @@ closed statistics intervals, and the customer records (CRUD). docs/api.md lists 
 
 Agent requests run on the loop like the feature codes do (``daemon.acd_calls.AcdService``); a
 request the ACD refuses (wrong PIN, agent on a call, unknown reason code) is a ``refused`` error
-with the ACD's reason. Customer writes are single LMDB transactions, committed before the reply; so is
-a cancelled callback's removal, and ``acd.intervals`` waits for intervals being written.
+with the ACD's reason. Customer writes are single LMDB transactions, committed before the reply; so are
+agents' logins and pauses and a cancelled callback's removal, and ``acd.intervals`` waits for
+intervals being written.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def register(api: ApiServer, service: Any) -> None:
         return service.acd
 
     def agent_op(fn_name: str, *args: str):
-        def handler(req: dict) -> dict:
+        async def handler(req: dict) -> dict:
             agent = _str(req, "agent")
             if service.config.acd.agent(agent) is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"no agent {agent}")
@@ -49,6 +50,7 @@ def register(api: ApiServer, service: Any) -> None:
                 svc.feed(getattr(svc.acd, fn_name), agent, *values)
             except AgentError as exc:
                 raise ApiError(ErrorCode.REFUSED, str(exc)) from exc
+            await service.writer.flushed()  # the login as stored (it survives a restart) before the reply
             return next(a for a in svc.acd.snapshot(svc.now())["agents"] if a["id"] == agent)
         return handler
 

@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from daemon.acd.agent_store import AgentStore
 from daemon.acd.agents import AgentError
 from daemon.acd.callbacks import CallbackStore
 from daemon.acd.config import Overflow
 from daemon.acd.customers import Customers
 from daemon.acd.engine import Engine as AcdEngine
 from daemon.acd.stats import IntervalStore
-from daemon.calls import Call, Leg, LegState
+from daemon.call_model import Call, Leg, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
@@ -66,13 +67,14 @@ class AcdService:
                  submit: Callable[..., Any] = _inline, epoch: float | None = None,
                  publish_startup: Callable[..., None] | None = None) -> None:
         self.config, self.engine = config, engine
-        # callbacks restored from the store are announced before any client can connect: the API
-        # keeps such start-up events for later subscribers
+        # agents and callbacks restored from the store are announced before any client can connect:
+        # the API keeps such start-up events for later subscribers
         self._startup_publish = publish_startup
         self.calls = engine.calls
         state = Path(config.state_dir)
         self.library = library or AudioLibrary(Tts(state / "tts"), Prompts(state / "prompts"))
-        self.epoch0 = (time.time() if epoch is None else epoch) - engine.now()
+        self._epoch = epoch  # the ACD's time now (None: the wall clock), tied to the frame clock below
+        self._epoch0: float | None = None
         self.music: dict[str, np.ndarray] = {"": default_music()}
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acd-music")
         self._prompts = Prompts(state / "prompts")
@@ -83,6 +85,7 @@ class AcdService:
             customers=Customers(env) if env is not None else None,
             intervals=IntervalStore(env) if env is not None else None,
             callbacks=CallbackStore(env) if env is not None else None,
+            agent_store=AgentStore(env) if env is not None else None,
             submit=submit, publish=self._publish, now=self.now())
         self._startup_publish = None
         self.ringing: dict[str, str] = {}  # extension port → the ACD call it rings for
@@ -131,8 +134,19 @@ class AcdService:
 
     # --- the ACD's clock and inputs -----------------------------------------------------------------
 
+    def epoch0(self) -> float:
+        """The epoch time of frame-clock zero: the frame clock is the board's tick count, which does not
+        start at 0 when the daemon restarts on a running board, and reads 0 until the first tick. So the
+        tie is made at the first tick (until then, provisionally from the current reading)."""
+        if self._epoch0 is not None:
+            return self._epoch0
+        e0 = (time.time() if self._epoch is None else self._epoch) - self.engine.now()
+        if self.engine.clock.tick >= 0:
+            self._epoch0 = e0
+        return e0
+
     def now(self) -> float:
-        return self.epoch0 + self.engine.now()
+        return self.epoch0() + self.engine.now()
 
     def feed(self, fn: Callable[..., Any], *args: Any) -> Any:
         """One input to the ACD engine (``fn`` of ``self.acd``, ``now`` added), then its timer re-armed."""
@@ -143,7 +157,7 @@ class AcdService:
     def _rearm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        at = max(self.acd.next_wakeup() - self.epoch0, self.engine.now())
+        at = max(self.acd.next_wakeup() - self.epoch0(), self.engine.now())
         self._timer = self.engine.timers.call_at(at, lambda: self.feed(self.acd.tick))
 
     def _publish(self, kind: str, **data: Any) -> None:
@@ -221,8 +235,8 @@ class AcdService:
         self._drop_player(call)
         self.callback_offered.discard(call.id)
         acd_call = self.dial_backs.pop(call.id, None)
-        if acd_call is not None:
-            self.feed(self.acd.hangup, acd_call)
+        if acd_call is not None:  # a dial-back: the customer not reached is tried again later
+            self.feed(self.acd.hangup if call.answer is not None else self.acd.dial_back_failed, acd_call)
         elif call.id in self.detached or call.id in self.left:
             self.detached.discard(call.id)
             self.left.discard(call.id)

@@ -1,27 +1,25 @@
-"""Call control: calls, legs and two-party bridges, driven by uniform call events.
+"""Call control: calls and two-party bridges, driven by uniform call events.
 
-A ``Call`` has an originating leg ``a`` and, once routed, a terminating leg ``b``. Legs live on
-ports (an extension's FXS port, a trunk's FXO port); what a port *does* (ring, answer, dial, play a
-tone, bridge audio) is asked of the ``Lines`` interface the engine implements, so this module
-knows nothing of boards, DSP or line protocols. Every call ends in exactly one CDR, written through
+A ``Call`` (``daemon.call_model``) has an originating leg ``a`` and, once routed, a terminating leg
+``b``. What a port *does* (ring, answer, dial, play a tone, bridge audio) is asked of the ``Lines``
+interface the engine implements, so this module knows nothing of boards, DSP or line protocols. Every call ends in exactly one CDR, written through
 the store writer; a call in progress is journalled so a crash leaves an "interrupted" CDR.
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from daemon.call_model import Call, Leg, LegState, Lines
 from daemon.config import Config
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
 from daemon.feature_codes import MORE, FeatureCodes, Matched
-from daemon.timers import Timer, Timers
+from daemon.timers import Timers
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from signaling.events import (
@@ -40,103 +38,9 @@ from signaling.events import (
 log = logging.getLogger(__name__)
 
 
-class Lines(Protocol):
-    """What call control may ask of the ports (implemented by ``daemon.engine.Engine``)."""
-
-    def now(self) -> float: ...
-    def ring(self, port: str, cid: CallerId | None) -> None: ...
-    def answer(self, port: str) -> None: ...
-    def dial(self, port: str, number: str, caller: str | None = None) -> None: ...
-    def release(self, port: str, cause: Cause) -> None: ...
-    def play(self, port: str, tone: ToneName | None) -> None: ...
-    def connect(self, a: str, b: str) -> None: ...
-    def disconnect(self, port: str) -> None: ...
-    def is_free(self, port: str) -> bool: ...
-
-
-class LegState(enum.StrEnum):
-    DIALING = "dialing"  # an extension collecting digits
-    OFFERED = "offered"
-    ALERTING = "alerting"
-    ANSWERED = "answered"
-    FEATURE = "feature"  # an extension hearing a feature code's reply: keys ignored, no CDR
-    RELEASED = "released"
-
-
-@dataclass
-class Leg:
-    port: str
-    kind: str  # "extension" | "trunk"
-    label: str  # extension number or trunk line name
-    state: LegState = LegState.OFFERED
-
-
-@dataclass
-class Call:
-    id: str
-    direction: str  # inbound | outbound | internal
-    a: Leg
-    caller: str | None
-    called: str | None = None
-    caller_name: str | None = None
-    b: Leg | None = None
-    start: float = field(default_factory=time.time)
-    answer: float | None = None
-    end: float | None = None
-    cause: Cause | None = None
-    digits: str = ""
-    dial_after_answer: str | None = None  # click-to-dial: the number to dial once the agent answers
-    transfer_to: Leg | None = None  # blind transfer: the extension leg now ringing in place of the agent
-    transfer_failed: Callable[[str], None] | None = None  # told instead of hanging up (IVR transfers)
-    ivr: dict[str, Any] | None = None  # what the IVR reported: flow, path, keys, variables, outcome
-    category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
-    timer: Timer | None = None
-    tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
-    queue: str | None = None  # the ACD queue the call waited in, if any
-    agent: str | None = None  # the ACD agent ID who took it, if any
-    queued_at: float | None = None  # when it joined that queue (wall clock)
-    wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
-
-    def legs(self) -> list[Leg]:
-        return [leg for leg in (self.a, self.b) if leg is not None]
-
-    def record(self) -> dict[str, Any]:
-        """The call as stored: the journal row while it runs, the CDR when it ends."""
-        rec: dict[str, Any] = {
-            "id": self.id, "direction": self.direction, "caller": self.caller, "called": self.called,
-            "caller_name": self.caller_name,
-            "src_port": self.a.port, "src": self.a.label,
-            "dst_port": self.b.port if self.b else None, "dst": self.b.label if self.b else None,
-            "trunk": next((leg.label for leg in self.legs() if leg.kind == "trunk"), None),
-            "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
-            "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
-        }
-        if self.end is not None:
-            rec["duration"] = round(self.end - self.start, 3)
-            rec["billsec"] = round(self.end - self.answer, 3) if self.answer else 0.0
-            rec["cause"] = int(self.cause or Cause.NORMAL_CLEARING)
-            rec["disposition"] = disposition(self.answer is not None, self.cause)
-            rec["interrupted"] = False
-        if self.ivr:
-            rec["ivr_flow"] = self.ivr.get("flow")
-            rec["ivr_path"] = list(self.ivr.get("path", []))
-            rec["ivr_keys"] = self.ivr.get("keys", "")
-        return rec
-
-
 def _queue_of(destination: tuple[str, ...]) -> str | None:
     """The ACD queue a line's destination names (``queue:travel``), if it names one."""
     return destination[0].split(":", 1)[1] if destination and destination[0].startswith("queue:") else None
-
-
-def disposition(answered: bool, cause: Cause | None) -> str:
-    if answered:
-        return "ANSWERED"
-    if cause == Cause.USER_BUSY:
-        return "BUSY"
-    if cause in (Cause.NO_ANSWER, Cause.NO_USER_RESPONSE, Cause.NORMAL_CLEARING, None):
-        return "NO ANSWER"
-    return "FAILED"
 
 
 class CallControl:

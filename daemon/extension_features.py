@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from daemon.calls import Call, Leg, LegState
+from daemon.call_model import Call, Leg, LegState
 from daemon.dialplan import Extension, Outside
 from daemon.extension_settings import SettingsStore
 from daemon.feature_codes import FeatureCode

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from daemon.calls import Call, Leg, LegState
+from daemon.call_model import Call, Leg, LegState
 from daemon.conference import Mode
 from daemon.dialplan import Extension, Outside
 from daemon.timers import Timer

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from daemon.calls import Call, LegState
+from daemon.call_model import Call, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode

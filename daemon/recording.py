@@ -28,7 +28,7 @@ import numpy as np
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.server import ApiServer
-from daemon.calls import Call, LegState
+from daemon.call_model import Call, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode

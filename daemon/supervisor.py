@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
-from daemon.calls import Call, Leg, LegState
+from daemon.call_model import Call, Leg, LegState
 from daemon.conference import Mode
 from daemon.feature_codes import FeatureCode
 from daemon.timers import Timer

@@ -183,6 +183,19 @@ class Agents:
                                     extension))
         return out
 
+    def restore(self, agent_id: str, extension: str, pause_reason: str | None, now: float) -> list[AgentChanged]:
+        """Log an agent back in as stored before a restart (no PIN: they had given it), paused again if
+        they were. Nothing if the agent is no longer configured or the extension already has an agent."""
+        agent = self.by_id.get(agent_id)
+        if agent is None or agent.state is not AgentState.LOGGED_OUT or self.at_extension(extension) is not None:
+            return []
+        agent.extension = extension
+        agent.idle_since = now
+        out = self._set(agent, AgentState.IDLE, now, "restored")
+        if pause_reason is not None:
+            out += self._paused(agent, pause_reason, now, "restored")
+        return out
+
     def logout(self, agent_id: str, now: float) -> list[AgentChanged]:
         agent = self.get(agent_id)
         if agent.state is AgentState.LOGGED_OUT:

@@ -123,6 +123,8 @@ class QueueConfig:
     music: str = ""  # music-on-hold file ("" = the box default)
     always_ring: tuple[str, ...] = ()  # extensions rung for every waiting call (night bell)
     default_handle_s: float = 180.0  # handle time assumed for the estimated wait before there is history
+    callback_retries: int = 2  # a dial-back the customer does not answer is tried again this many times
+    callback_retry_s: float = 300.0  # ... this long after the failed try (the callback keeps its place)
     service_level_s: float | None = None  # X of X/Y (None: [acd] service_level_s)
 
 
@@ -312,6 +314,8 @@ def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
             music=c.get(q, kp, "music", str, ""),
             always_ring=c.str_list(q, kp, "always_ring", (), pattern=_NUMBER_RE),
             default_handle_s=float(c.get(q, kp, "default_handle_s", _NUM, 180.0, minimum=1)),
+            callback_retries=c.get(q, kp, "callback_retries", int, 2, minimum=0),
+            callback_retry_s=float(c.get(q, kp, "callback_retry_s", _NUM, 300.0, minimum=10)),
             service_level_s=None if sl is None else float(c.get(q, kp, "service_level_s", _NUM, minimum=1)),
         )
         if queue.strategy == "highest_skill" and not queue.skill:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from daemon.acd.agent_store import AgentStore
 from daemon.acd.agents import Agent, AgentChanged, AgentError, Agents, AgentState, OfferOutcome
 from daemon.acd.callbacks import CallbackStore
 from daemon.acd.config import AcdConfig, Overflow
@@ -56,6 +57,7 @@ class Talk:
     extension: str
     agent: str | None  # None: answered at an always-ring extension
     answered: float
+    callback: Entry | None = None  # a callback being dialled back: put back in its queue if that fails
 
 
 def _input(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,6 +96,7 @@ def _inline(fn: Callable[..., Any], *args: Any) -> Any:
 class Engine:
     def __init__(self, config: AcdConfig, host: Host, *, customers: Customers | None = None,
                  intervals: IntervalStore | None = None, callbacks: CallbackStore | None = None,
+                 agent_store: AgentStore | None = None,
                  submit: Callable[..., Any] = _inline,
                  publish: Callable[..., None] = lambda kind, **data: None,
                  now: float | None = None) -> None:
@@ -102,6 +105,8 @@ class Engine:
         self.customers = customers
         self.intervals = intervals
         self.callbacks = callbacks
+        self.agent_store = agent_store
+        self._stored: dict[str, tuple[str, str | None]] = {}  # agent → (extension, pause) as last written
         self.submit = submit  # runs slow writes (LMDB) off the tick: submit(fn, *args)
         self.publish = publish
         s = config.settings
@@ -122,6 +127,8 @@ class Engine:
         self.stats = Stats(start, interval_s=s.interval_min * 60, utc_offset_s=self.offset,
                            short_abandon_s=s.short_abandon_s,
                            service_level_s=self._sl_s, on_interval=self._interval_closed)
+        if agent_store is not None:
+            self._restore_agents(agent_store.load(), start)
         if callbacks is not None:
             self._restore_callbacks(callbacks.load())
 
@@ -169,8 +176,10 @@ class Engine:
         del self.entries[call]
         wait = now - entry.entered
         self.stats.answered(q.name, wait)
-        self.talking[call] = Talk(call, q.name, extension, agent.id if agent else None, now)
+        self.talking[call] = Talk(call, q.name, extension, agent.id if agent else None, now,
+                                  entry if entry.kind is EntryKind.CALLBACK else None)
         if entry.kind is EntryKind.CALLBACK:
+            entry.attempts += 1
             if self.callbacks is not None:
                 self.submit(self.callbacks.delete, call)
             self.host.dial_back(call, extension, entry.callback_number or "")
@@ -259,13 +268,39 @@ class Engine:
         for ext in sorted(entry.bells):  # night bells ring for callers on the line only
             self._stop_bell(ext)
         q = self.queues[entry.queue]
-        if self.callbacks is not None:
-            self.submit(self.callbacks.put, {
-                "call": call, "queue": q.name, "number": number, "priority": entry.priority,
-                "entered": entry.entered, "arrived": entry.arrived, "level": entry.caller.level,
-                "last_agent": entry.caller.last_agent, "customer": entry.customer})
+        self._store_callback(q, entry)
         self.publish("callback.queued", call=call, queue=q.name, number=number, position=q.position(call))
         self._queue_changed(q, now)
+        self._dispatch(now)
+        return True
+
+    @_input
+    def dial_back_failed(self, call: str, now: float) -> bool:
+        """The customer did not answer the dial-back (no answer, busy, unreachable): the agent is free
+        again at once (no wrap-up: there was no conversation) and, while the queue's
+        ``callback_retries`` allow, the callback goes back to its place, offered again after
+        ``callback_retry_s`` (``callback.failed`` says which). False if ``call`` is no dial-back."""
+        talk = self.talking.get(call)
+        if talk is None or talk.callback is None:
+            return False
+        del self.talking[call]
+        self._roll(now)
+        entry, q = talk.callback, self.queues.get(talk.queue)
+        if talk.agent is not None:
+            self._agent_events(self.agents.end_call(talk.agent, call, now, 0.0))
+        retry = q is not None and entry.attempts <= q.config.callback_retries
+        if retry:
+            entry.not_before = now + q.config.callback_retry_s
+            entry.ringing.clear()
+            entry.skipped.clear()
+            entry.ring_deadline = None
+            q.entries.append(entry)
+            self.entries[call] = entry
+            self._store_callback(q, entry)
+        self.publish("callback.failed", call=call, queue=talk.queue, number=entry.callback_number,
+                     attempts=entry.attempts, retry_at=entry.not_before if retry else None)
+        if q is not None:
+            self._queue_changed(q, now)
         self._dispatch(now)
         return True
 
@@ -363,6 +398,7 @@ class Engine:
             if t is not None:
                 times.append(t)
         times += [e.replan_at for e in self.entries.values() if e.replan_at is not None and not e.ringing]
+        times += [e.not_before for e in self.entries.values() if e.not_before is not None]
         return min(times)
 
     # --- configuration ------------------------------------------------------------------------------
@@ -444,6 +480,14 @@ class Engine:
 
     # --- internals --------------------------------------------------------------------------------------
 
+    def _store_callback(self, q: Queue, entry: Entry) -> None:
+        if self.callbacks is not None:
+            self.submit(self.callbacks.put, {
+                "call": entry.call, "queue": q.name, "number": entry.callback_number, "priority": entry.priority,
+                "entered": entry.entered, "arrived": entry.arrived, "level": entry.caller.level,
+                "last_agent": entry.caller.last_agent, "customer": entry.customer,
+                "attempts": entry.attempts, "not_before": entry.not_before})
+
     def _restore_callbacks(self, rows: list[dict]) -> None:
         """Put the callbacks stored before a restart back in their queues, at their places."""
         for row in rows:
@@ -455,7 +499,8 @@ class Engine:
             caller = Caller(row["number"], known=True, level=row.get("level", 0), last_agent=row.get("last_agent"))
             entry = Entry(row["call"], q.name, caller, row["priority"], row["entered"], next(self._seq),
                           row["arrived"], kind=EntryKind.CALLBACK, callback_number=row["number"],
-                          customer=row.get("customer"))
+                          customer=row.get("customer"), attempts=row.get("attempts", 0),
+                          not_before=row.get("not_before"))
             q.entries.append(entry)
             self.entries[entry.call] = entry
             self.publish("callback.restored", call=entry.call, queue=q.name, number=row["number"])
@@ -553,6 +598,10 @@ class Engine:
         minute = self._minute(now)
         for entry in sorted(self.entries.values(), key=Entry.order_key):
             q = self.queues[entry.queue]
+            if entry.not_before is not None:
+                if now < entry.not_before:
+                    continue  # a callback waiting to be tried again
+                entry.not_before = None
             if not entry.ringing:
                 self._offer(q, entry, now, minute)
             if entry.live and entry.call in self.entries and q.config.always_ring:
@@ -640,6 +689,32 @@ class Engine:
             self.stats.agent_changed(ev)
             self.publish("agent.state", agent=ev.agent, old=str(ev.old), state=str(ev.new), reason=ev.reason,
                          pause_reason=ev.pause_reason, extension=ev.extension, call=ev.call, when=ev.now)
+        if self.agent_store is not None:
+            for aid in dict.fromkeys(ev.agent for ev in events):
+                self._store_agent(aid)
+
+    def _store_agent(self, agent_id: str) -> None:
+        """Write the agent's login (extension, pause) if it changed since it was last written."""
+        agent = self.agents.by_id.get(agent_id)
+        logged_in = agent is not None and agent.state is not AgentState.LOGGED_OUT and agent.extension
+        row = (agent.extension, agent.pause_reason if agent.state is AgentState.PAUSED else None) \
+            if logged_in else None
+        if self._stored.get(agent_id) == row:
+            return
+        if row is None:
+            self._stored.pop(agent_id, None)
+            self.submit(self.agent_store.delete, agent_id)
+        else:
+            self._stored[agent_id] = row
+            self.submit(self.agent_store.put, agent_id, *row)
+
+    def _restore_agents(self, rows: dict[str, dict], now: float) -> None:
+        """Log the agents stored before a restart back in (``agent.state`` with reason ``restored``)."""
+        for aid, row in sorted(rows.items()):
+            self._stored[aid] = (row["extension"], row.get("pause_reason"))
+            self._agent_events(self.agents.restore(aid, row["extension"], row.get("pause_reason"), now))
+            if aid not in self.agents.by_id or self.agents.by_id[aid].state is AgentState.LOGGED_OUT:
+                self._store_agent(aid)  # not restored (no longer configured, or the desk taken): forgotten
 
     def _queue_live(self, q: Queue, now: float) -> dict:
         waiting = [e for e in q.ordered() if e.live]
@@ -649,7 +724,8 @@ class Engine:
             "staffed": self._staffed(q.name),
             "idle": sum(1 for aid in self._members[q.name] if self.agents.by_id[aid].available),
             "calls": [{"call": e.call, "caller": e.caller.number, "priority": e.priority, "kind": str(e.kind),
-                       "wait_s": round(now - e.entered, 3), "ringing": sorted(e.ringing)} for e in q.ordered()],
+                       "wait_s": round(now - e.entered, 3), "ringing": sorted(e.ringing), "attempts": e.attempts,
+                       "retry_at": e.not_before} for e in q.ordered()],
         }
 
     def _queue_changed(self, q: Queue, now: float) -> None:

@@ -52,6 +52,8 @@ class Entry:
     customer: dict | None = None  # the customer record when the call arrived (screen pop)
     hops: int = 0  # queue-to-queue overflows so far
     replan_at: float | None = None  # when routing's plan for this entry changes (sticky timeout)
+    attempts: int = 0  # a callback's dial-backs so far
+    not_before: float | None = None  # a callback whose dial-back failed waits until then to be offered
 
     def order_key(self) -> tuple:
         return (-self.priority, self.entered, self.seq)

@@ -1,6 +1,7 @@
 """The ACD's events through the socket against the running daemon and simulator: a waiting caller's
 position announcements, the overflow at the maximum wait, an abandoned call, a callback accepted,
-kept across a kill -9 and dialled back (and one cancelled by a supervisor), an agent's phone in use
+kept across a kill -9 (with an agent's paused login), found busy and dialled back again (and
+one cancelled by a supervisor), an agent's phone in use
 for a private call, a statistics interval closing on the box's clock, and ACD settings changed
 through ``config.set`` taking effect without a restart."""
 
@@ -37,6 +38,7 @@ CHANGES = [
     {"key": "queue[booking].max_wait_s", "value": 3},
     {"key": "queue[booking].announce_every_s", "value": 0},
     {"key": "queue[booking].announce_agent_id", "value": False},
+    {"key": "queue[booking].callback_retry_s", "value": 10},
 ]
 FAKETIME = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
 
@@ -133,22 +135,36 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     assert (cancelled["call"], cancelled["queue"]) == (second["call"], "booking")
     events.close()
 
-    acd.kill9()  # the accepted callback is stored: it is back in its queue after the restart
+    acd.api.call("agent.login", agent="1002", pin="1002", extension="8003")
+    acd.api.call("agent.pause", agent="1002", reason="2")
+    acd.kill9()  # the accepted callback and the logins are stored: back as they were after the restart
     acd.start()
-    calls = acd.api.call("acd.snapshot")["queues"]["booking"]["calls"]
-    assert [(c["call"], c["kind"], c["caller"]) for c in calls] == [(over["call"], "callback", "13800000002")]
+    snap = acd.api.call("acd.snapshot")
+    assert [(c["call"], c["kind"], c["caller"]) for c in snap["queues"]["booking"]["calls"]] == [
+        (over["call"], "callback", "13800000002")]
+    assert [(a["id"], a["state"], a["extension"], a["pause_reason"]) for a in snap["agents"]
+            if a["state"] != "logged_out"] == [("1002", "paused", "8003", "2")]
 
-    events = subscriber(acd, "callback.", "call.ringing")
-    restored = events.next_event("callback.restored", 1)  # a start-up event, kept for this subscriber
+    events = subscriber(acd, "callback.", "call.ringing", "agent.state")
+    restored = events.next_event("callback.restored", 1)  # start-up events, kept for this subscriber
     assert (restored["call"], restored["queue"], restored["number"]) == (over["call"], "booking", "13800000002")
-    w.co_scenario("13800000002", "answer", after_s=1.0)
+    back = events.next_event("agent.state", 1, where=lambda e: e["state"] == "paused")
+    assert (back["agent"], back["reason"], back["pause_reason"]) == ("1002", "restored", "2")
+    w.co_scenario("13800000002", "busy", after_s=1.0)  # the first try finds the customer busy
     acd.api.call("agent.login", agent="1003", pin="1003", extension="8004")
-    ring = events.next_event("call.ringing", 10, where=lambda e: e.get("agent") == "1003")
-    assert ring["callback"] is True and ring["caller"] == "13800000002" and ring["queue"] == "booking"
     agent = w.phone("8004")
-    wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
-    agent.off_hook()
-    dialling = events.next_event("callback.dialling", 10)
+    for attempt in (1, 2):
+        ring = events.next_event("call.ringing", 15, where=lambda e: e.get("agent") == "1003")
+        assert ring["callback"] is True and ring["caller"] == "13800000002" and ring["queue"] == "booking"
+        wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
+        agent.off_hook()
+        dialling = events.next_event("callback.dialling", 10)
+        if attempt == 1:
+            failed = events.next_event("callback.failed", 20)
+            assert (failed["call"], failed["attempts"], failed["number"]) == (over["call"], 1, "13800000002")
+            assert 9 <= failed["retry_at"] - time.time() <= 11  # callback_retry_s
+            agent.on_hook()
+            w.co_scenario("13800000002", "answer", after_s=1.0)
     assert (dialling["callback"], dialling["extension"], dialling["number"]) == (over["call"], "8004", "13800000002")
     line = wait_for(lambda: w.co_line_with_digits("13800000002"), 15, "the customer dialled")
     wait_for(lambda: w.co_state(line)["state"] in ("connected", "answered"), 10, "the customer to answer")

@@ -13,6 +13,8 @@ import pytest
 from daemon.acd_calls import CALLBACK_OFFER_TEXT
 from ivr.events import TtsText
 from sim.central_office import Scenario
+from sim.config import load_config as load_sim_config
+from sim.world import SimWorld
 from tests.support.audio import contains, decode, tone_frequency
 from tests.support.inprocess import Box
 from tests.support.processes import default_config_text
@@ -168,6 +170,18 @@ def serve(box: Box, ext: str, port: str) -> None:
     box.run(0.5)
 
 
+def test_the_acd_clock_is_the_wall_clock_on_a_board_that_has_run_for_an_hour(tmp_path: Path) -> None:
+    """The board's tick count does not start at 0 when the daemon (re)starts: the ACD's clock (stats
+    intervals, "today", time-of-day rules, waits) must still read the epoch, not the epoch + the board's uptime."""
+    world = SimWorld(load_sim_config())
+    world.tick = 180_000  # an hour of 20 ms ticks before the daemon started
+    box = acd_box(tmp_path, world=world, epoch=1_795_396_500.0)
+    assert box.acd is not None
+    box.run(10.0)
+    assert box.acd.now() == pytest.approx(1_795_396_510.0, abs=0.5)
+    assert box.acd.acd.stats.current.start == 1_795_396_500.0  # 09:15 China time: the interval just begun
+
+
 def test_a_returning_caller_reaches_the_agent_who_served_them(tmp_path: Path) -> None:
     box = acd_box(tmp_path)
     login(box, "8005", "1004", "1004")
@@ -266,6 +280,36 @@ def test_a_callback_keeps_its_place_and_is_dialled_back(tmp_path: Path) -> None:
     assert agent_state(box, "1001") == "wrap_up"
     dial_back = [c for c in box.cdrs() if c["direction"] == "outbound"]
     assert dial_back and dial_back[0]["called"] == "13800000001" and dial_back[0]["queue"] == "domestic"
+
+
+def test_a_busy_customer_is_dialled_again_after_the_retry_time(tmp_path: Path) -> None:
+    box = acd_box(tmp_path, {"max_wait_s": "15", "overflow": '"callback"', "callback_retry_s": "30"})
+    w = box.world
+    w.co.scenarios["13800000001"] = Scenario("busy", after_s=1.0)
+    call_in(box, "1/1", "13800000001")
+    box.run(21.0)
+    w.co.line("1/1").party.dial("1")
+    box.run_until(lambda: not box.engine.calls.calls, 10, "the caller released after the goodbye")
+    login(box, "8002", "1001", "1001")
+    agent = w.phone("8002")
+    box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
+    agent.off_hook()
+    box.run_until(lambda: any(k == "callback.failed" for k, _ in box.events), 30, "the busy customer")
+    failed = next(d for k, d in box.events if k == "callback.failed")
+    assert (failed["attempts"], failed["number"]) == (1, "13800000001") and failed["retry_at"] is not None
+    assert agent_state(box, "1001") == "idle"  # free for other calls at once
+    agent.on_hook()
+    w.co.scenarios["13800000001"] = Scenario("answer", after_s=1.0)
+    box.run(20.0)
+    assert not agent.ringing  # the callback waits for its retry time
+    box.run_until(lambda: agent.ringing, 15, "the agent rung for the second try")
+    agent.off_hook()
+    box.run_until(lambda: any(c.answer for c in box.engine.calls.calls.values()), 20, "the customer answers")
+    out = next(ln for ln in w.co.lines.values() if ln.call and ln.call.digits == "13800000001")
+    box.run(0.5)
+    talk(box, out.id, "8002")
+    dial_backs = [c for c in box.cdrs() if c["direction"] == "outbound"]
+    assert [c["called"] for c in dial_backs] == ["13800000001"] and dial_backs[0]["disposition"] == "BUSY"
 
 
 def test_an_agent_who_does_not_answer_is_skipped_and_stays_available(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ the agent ops (``agent.login`` / ``logout`` / ``pause`` / ``resume``) are the da
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import tomllib
 from pathlib import Path
@@ -124,7 +125,10 @@ class FakeDaemon:
         cfg = validate(self.config_text, self.config_path)
         self.engine = Engine(cfg.acd, self.host, publish=self._event)
         self.acd_ops: dict[str, Any] = {}
-        service = SimpleNamespace(config=cfg, acd=SimpleNamespace(
+        async def flushed() -> None:
+            pass
+
+        service = SimpleNamespace(config=cfg, writer=SimpleNamespace(flushed=flushed), acd=SimpleNamespace(
             acd=self.engine, now=lambda: self.host.t, feed=lambda fn, *args: fn(*args, self.host.t)))
         acd_api.register(SimpleNamespace(op=lambda name, handler, **_: self.acd_ops.__setitem__(name, handler)),
                          service)
@@ -180,7 +184,7 @@ class FakeDaemon:
         if op.startswith(("config.", "ivr.flow")) and not self.admin:
             raise ApiError(ErrorCode.FORBIDDEN, f"{op} needs the admin role")
         if op.startswith("agent."):
-            return self.acd_ops[op](args)
+            return asyncio.run(self.acd_ops[op](args))
         handler = getattr(self, "op_" + op.replace(".", "_"), None)
         if handler is None:
             raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")

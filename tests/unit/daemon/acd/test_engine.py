@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon.acd.agent_store import AgentStore
 from daemon.acd.agents import AgentState
+from daemon.acd.callbacks import CallbackStore
 from daemon.acd.customers import Customers
 from daemon.acd.stats import IntervalStore
 from daemon.store import Store
@@ -241,6 +243,32 @@ def test_callback_keeps_place_and_is_dialled_when_agent_free() -> None:
     assert e.invariant_errors() == []
 
 
+def test_a_dial_back_the_customer_does_not_answer_is_tried_again_then_given_up(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    r = Rig(CALLBACK + "callback_retries = 1\ncallback_retry_s = 60\n", callbacks=CallbackStore(store.env))
+    e = r.engine
+    e.call_arrived("c1", "sales", "13800000001", r.at(0))
+    r.at(120)
+    assert e.callback_accepted("c1", None, r.at(121))
+    e.login("1001", "", "8001", r.at(130))
+    assert r.rings() == [(130, "8001", "c1")]
+    e.answered("c1", "8001", r.at(131))
+    assert e.dial_back_failed("c1", r.at(160))  # no answer at the customer's
+    assert e.agents.get("1001").state is AgentState.IDLE  # no wrap-up: there was no conversation
+    (failed,) = r.kinds("callback.failed")
+    assert (failed["attempts"], failed["retry_at"] - T0, failed["number"]) == (1, 220, "13800000001")
+    assert [(row["call"], row["attempts"]) for row in CallbackStore(store.env).load()] == [("c1", 1)]
+    r.at(219)
+    assert len(r.rings()) == 1  # not offered before its retry time
+    r.at(220)
+    assert r.rings()[-1] == (220, "8001", "c1")
+    e.answered("c1", "8001", r.at(222))
+    assert e.dial_back_failed("c1", r.at(250))
+    assert r.kinds("callback.failed")[-1]["retry_at"] is None and r.kinds("callback.failed")[-1]["attempts"] == 2
+    assert e.snapshot(r.now)["queues"]["sales"]["calls"] == [] and CallbackStore(store.env).load() == []
+    assert not e.dial_back_failed("c1", r.at(251)) and e.invariant_errors() == []
+
+
 def test_agent_who_does_not_answer_is_skipped_and_stays_available() -> None:
     r = Rig(SALES)
     e = r.engine
@@ -433,7 +461,6 @@ def test_anonymous_caller_is_queued_without_customer_writes(tmp_path: Path) -> N
 
 
 def test_accepted_callbacks_survive_a_restart_in_order(tmp_path: Path) -> None:
-    from daemon.acd.callbacks import CallbackStore
 
     store = Store(tmp_path)
     r = Rig(CALLBACK, callbacks=CallbackStore(store.env))
@@ -456,6 +483,31 @@ def test_accepted_callbacks_survive_a_restart_in_order(tmp_path: Path) -> None:
     assert r2.host.of("dial_back")[0][2:] == ("c1", "8001", "13800000001")
     assert [row["call"] for row in CallbackStore(store.env).load()] == ["c2"]
     assert r2.engine.stats.current.queue("sales").answered == 1
+
+
+def test_logged_in_agents_survive_a_restart(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    r = Rig(SALES + '[[agent]]\nid = "1003"\nname = "张伟"\ngroups = ["sales"]\n',
+            agent_store=AgentStore(store.env))
+    e = r.engine
+    login_both(r)
+    e.login("1003", "", "8003", r.at(2))
+    e.pause("1002", "0", r.at(3))
+    e.call_arrived("c1", "sales", "13800000001", r.at(10))
+    e.answered("c1", "8001", r.at(12))  # 1001 on a call: stored as logged in (the call dies with the daemon)
+    e.logout("1003", r.at(13))
+    store.close()  # the daemon dies
+
+    store = Store(tmp_path)
+    r2 = Rig(SALES, agent_store=AgentStore(store.env))  # 1003 has since been removed from the config
+    states = {a.id: (a.state, a.extension, a.pause_reason) for a in r2.engine.agents}
+    assert states == {"1001": (AgentState.IDLE, "8001", None), "1002": (AgentState.PAUSED, "8002", "0")}
+    assert [(d["agent"], d["state"], d["reason"]) for d in r2.kinds("agent.state")] == [
+        ("1001", "idle", "restored"), ("1002", "idle", "restored"), ("1002", "paused", "restored")]
+    r2.engine.call_arrived("c2", "sales", "13800000002", r2.at(20))
+    assert r2.rings() == [(20, "8001", "c2")]  # taking calls again without anyone logging in
+    r2.engine.logout("1001", r2.at(30))
+    assert sorted(AgentStore(store.env).load()) == ["1002"]
 
 
 def test_host_reporting_a_failed_ring_at_once_is_handled_after_the_decision() -> None:

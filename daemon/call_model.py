@@ -1,0 +1,112 @@
+"""What a call is: its legs on ports and their states, the ``Call`` record a CDR is made from, the CDR's
+disposition, and the ``Lines`` interface through which call control asks ports to act. Shared by
+call control (``daemon.calls``) and everything that builds or bridges calls (ACD, IVR, extension
+features, supervisor, recorder).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from daemon.timers import Timer
+from hal.dsp.callerid import CallerId
+from hal.dsp.tones import ToneName
+from signaling.events import Cause
+
+
+class Lines(Protocol):
+    """What call control may ask of the ports (implemented by ``daemon.engine.Engine``)."""
+
+    def now(self) -> float: ...
+    def ring(self, port: str, cid: CallerId | None) -> None: ...
+    def answer(self, port: str) -> None: ...
+    def dial(self, port: str, number: str, caller: str | None = None) -> None: ...
+    def release(self, port: str, cause: Cause) -> None: ...
+    def play(self, port: str, tone: ToneName | None) -> None: ...
+    def connect(self, a: str, b: str) -> None: ...
+    def disconnect(self, port: str) -> None: ...
+    def is_free(self, port: str) -> bool: ...
+
+
+class LegState(enum.StrEnum):
+    DIALING = "dialing"  # an extension collecting digits
+    OFFERED = "offered"
+    ALERTING = "alerting"
+    ANSWERED = "answered"
+    FEATURE = "feature"  # an extension hearing a feature code's reply: keys ignored, no CDR
+    RELEASED = "released"
+
+
+@dataclass
+class Leg:
+    port: str
+    kind: str  # "extension" | "trunk"
+    label: str  # extension number or trunk line name
+    state: LegState = LegState.OFFERED
+
+
+@dataclass
+class Call:
+    id: str
+    direction: str  # inbound | outbound | internal
+    a: Leg
+    caller: str | None
+    called: str | None = None
+    caller_name: str | None = None
+    b: Leg | None = None
+    start: float = field(default_factory=time.time)
+    answer: float | None = None
+    end: float | None = None
+    cause: Cause | None = None
+    digits: str = ""
+    dial_after_answer: str | None = None  # click-to-dial: the number to dial once the agent answers
+    transfer_to: Leg | None = None  # blind transfer: the extension leg now ringing in place of the agent
+    transfer_failed: Callable[[str], None] | None = None  # told instead of hanging up (IVR transfers)
+    ivr: dict[str, Any] | None = None  # what the IVR reported: flow, path, keys, variables, outcome
+    category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
+    timer: Timer | None = None
+    tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
+    queue: str | None = None  # the ACD queue the call waited in, if any
+    agent: str | None = None  # the ACD agent ID who took it, if any
+    queued_at: float | None = None  # when it joined that queue (wall clock)
+    wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
+
+    def legs(self) -> list[Leg]:
+        return [leg for leg in (self.a, self.b) if leg is not None]
+
+    def record(self) -> dict[str, Any]:
+        """The call as stored: the journal row while it runs, the CDR when it ends."""
+        rec: dict[str, Any] = {
+            "id": self.id, "direction": self.direction, "caller": self.caller, "called": self.called,
+            "caller_name": self.caller_name,
+            "src_port": self.a.port, "src": self.a.label,
+            "dst_port": self.b.port if self.b else None, "dst": self.b.label if self.b else None,
+            "trunk": next((leg.label for leg in self.legs() if leg.kind == "trunk"), None),
+            "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
+            "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
+        }
+        if self.end is not None:
+            rec["duration"] = round(self.end - self.start, 3)
+            rec["billsec"] = round(self.end - self.answer, 3) if self.answer else 0.0
+            rec["cause"] = int(self.cause or Cause.NORMAL_CLEARING)
+            rec["disposition"] = disposition(self.answer is not None, self.cause)
+            rec["interrupted"] = False
+        if self.ivr:
+            rec["ivr_flow"] = self.ivr.get("flow")
+            rec["ivr_path"] = list(self.ivr.get("path", []))
+            rec["ivr_keys"] = self.ivr.get("keys", "")
+        return rec
+
+
+def disposition(answered: bool, cause: Cause | None) -> str:
+    if answered:
+        return "ANSWERED"
+    if cause == Cause.USER_BUSY:
+        return "BUSY"
+    if cause in (Cause.NO_ANSWER, Cause.NO_USER_RESPONSE, Cause.NORMAL_CLEARING, None):
+        return "NO ANSWER"
+    return "FAILED"
