@@ -46,7 +46,7 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
-LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "acd"}
+LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "trunks", "trunk_lines", "acd"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 
 
@@ -219,6 +219,10 @@ def _layout(cfg: Config) -> tuple:
     return (tuple((e.number, e.port) for e in cfg.extensions), tuple(ln.port for ln in cfg.lines))
 
 
+def _trunk_layout(cfg: Config) -> tuple:
+    return tuple((t.name, t.span, t.timeslots, t.variant) for t in cfg.trunks)
+
+
 def plan_apply(running: Config, old_file: Config | None, new_file: Config) -> tuple[Config, list[str]]:
     """What to run now, and which changed keys wait for a restart.
 
@@ -239,9 +243,11 @@ def plan_apply(running: Config, old_file: Config | None, new_file: Config) -> tu
     if base.ivr != new_file.ivr:
         restart.append("ivr")
     keep["ivr"] = running.ivr
-    if base.trunks != new_file.trunks:
+    if _trunk_layout(base) != _trunk_layout(new_file) or _trunk_layout(running) != _trunk_layout(new_file):
+        # a trunk added, removed, renamed, or moved to other timeslots: the spans' signalling is set up
+        # at start; the same timeslots take their new settings at once (the engine swaps the machines' config)
         restart.append("trunk")
-    keep["trunks"], keep["trunk_lines"] = running.trunks, running.trunk_lines
+        keep["trunks"], keep["trunk_lines"] = running.trunks, running.trunk_lines
     if _layout(base) != _layout(new_file) or _layout(running) != _layout(new_file):
         old_ext, new_ext = dict(_layout(base)[0]), dict(_layout(new_file)[0])
         restart += [f"extension[{n}]" for n in sorted(set(old_ext) ^ set(new_ext))]

@@ -66,13 +66,7 @@ def _read_msg_or_none(s: socket.socket) -> dict | None:
 
 
 def _call_in_progress(w: World, d: DaemonProcess):
-    a, b = w.phone("8001"), w.phone("8002")
-    a.off_hook()
-    time.sleep(0.3)
-    a.dial("8002")
-    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
-    b.off_hook()
-    wait_for(lambda: any(c.get("answer") for c in d.api.call("calls")), 5, "answer")
+    a, b = w.internal_call("8001", "8002", d.api)
     a.send_tone(900.0)
     return a, b
 

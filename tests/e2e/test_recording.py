@@ -25,7 +25,7 @@ from recorder.wav import read
 from tests.conftest import e2e_config
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.tone_levels import heard_tones, level_at
-from tests.support.world import World
+from tests.support.world import Phone, World
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +42,22 @@ def _of(call_id: str) -> Callable[[dict], bool]:
     return lambda ev: call_id in (ev.get("call_id"), ev.get("call"))
 
 
-def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: Path) -> None:
-    events = _subscriber(daemon, ["recording."])
-    w = World(daemon.sim)
+def _inbound_call(d: DaemonProcess, w: World) -> tuple[Phone, dict]:
+    """A caller on PSTN-1 (1000 Hz) answered at 8001 (400 Hz): the phone and the call."""
     w.co_call("1/1", "13800138000")
     phone = w.phone("8001")
     wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
     phone.off_hook()
-    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    call = wait_for(lambda: next((c for c in d.api.call("calls") if c.get("answer")), None), 5, "answer")
     w.co_send_tone("1/1", 1000.0)
     phone.send_tone(400.0)
+    return phone, call
+
+
+def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: Path) -> None:
+    events = _subscriber(daemon, ["recording."])
+    w = World(daemon.sim)
+    phone, _ = _inbound_call(daemon, w)
     time.sleep(2.0)
     phone.on_hook()
     (cdr,) = wait_for(lambda: daemon.api.call("cdr.list"), 10, "the CDR")
@@ -168,13 +174,7 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
     """The daemon dies (SIGKILL) during a recorded call; on restart the partial file is repaired,
     indexed as interrupted, read by soxi and holds the caller's tone up to the crash."""
     w = World(daemon.sim)
-    w.co_call("1/1", "13800138000")
-    phone = w.phone("8001")
-    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
-    phone.off_hook()
-    call = wait_for(lambda: next((c for c in daemon.api.call("calls") if c.get("answer")), None), 5, "answer")
-    w.co_send_tone("1/1", 1000.0)
-    phone.send_tone(400.0)
+    phone, call = _inbound_call(daemon, w)
     time.sleep(3.0)  # the writer has flushed some of it
     daemon.kill9()
     phone.on_hook()
@@ -212,13 +212,7 @@ def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> 
     8001's newest recording, both parties mixed, at the supervisor's phone."""
     events = _subscriber(daemon, ["recording."])
     w = World(daemon.sim)
-    w.co_call("1/1", "13800138000")
-    agent = w.phone("8001")
-    wait_for(lambda: agent.state()["ringing"], 8, "8001 ringing")
-    agent.off_hook()
-    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
-    w.co_send_tone("1/1", 1000.0)
-    agent.send_tone(400.0)
+    agent, _ = _inbound_call(daemon, w)
     time.sleep(2.0)
     agent.on_hook()
     finished = events.next_event("recording.finished", where=lambda e: e["status"] == "complete")
@@ -281,12 +275,7 @@ def test_second_copy_verified_corrupted_recopied_then_purged(daemon_with_copies:
     d = daemon_with_copies
     events = _subscriber(d, ["recording."])
     w = World(d.sim)
-    w.co_call("1/1", "13800138000")
-    agent = w.phone("8001")
-    wait_for(lambda: agent.state()["ringing"], 8, "8001 ringing")
-    agent.off_hook()
-    call = wait_for(lambda: next((c for c in d.api.call("calls") if c.get("answer")), None), 5, "answer")
-    w.co_send_tone("1/1", 1000.0)
+    agent, call = _inbound_call(d, w)
     time.sleep(1.0)
     agent.on_hook()
     finished = events.next_event("recording.finished", where=_of(call["id"]))

@@ -21,13 +21,7 @@ pytestmark = pytest.mark.e2e
 def test_kill_9_during_a_call(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
     # one finished call first: its CDR must survive untouched
-    a, b = w.phone("8001"), w.phone("8002")
-    a.off_hook()
-    time.sleep(0.3)
-    a.dial("8002")
-    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
-    b.off_hook()
-    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    a, b = w.internal_call("8001", "8002", daemon.api)
     b.on_hook()
     wait_for(lambda: daemon.api.call("cdr.list"), 5, "first CDR")
     a.on_hook()
@@ -66,13 +60,7 @@ def test_invalid_config_exits_nonzero_naming_file_key_line(tmp_path: Path) -> No
 
 def test_garbage_on_the_board_link_is_dropped(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
-    a, b = w.phone("8001"), w.phone("8002")
-    a.off_hook()
-    time.sleep(0.3)
-    a.dial("8002")
-    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
-    b.off_hook()
-    wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+    a, b = w.internal_call("8001", "8002", daemon.api)
     a.send_tone(900.0)
     ticks = daemon.api.call("status")["ticks"]
     for _ in range(5):
@@ -103,13 +91,7 @@ def test_board_lost_and_back_is_reported_and_calls_work_again(daemon: DaemonProc
             assert up.keys() == {"type", "kind"}  # board.up carries no fields
             assert daemon.api.call("status")["board"] is True
             w = World(again)
-            a, b = w.phone("8001"), w.phone("8002")
-            a.off_hook()
-            time.sleep(0.4)
-            a.dial("8002")
-            wait_for(lambda: b.state()["ringing"], 5, "8002 ringing on the new board")
-            b.off_hook()
-            wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "answer")
+            a, b = w.internal_call("8001", "8002", daemon.api)  # on the new board
             a.send_tone(900.0)
             time.sleep(0.3)
             mark = w.tick()

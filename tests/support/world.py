@@ -6,12 +6,14 @@ the central office's lines, E1 far ends, and the one audio measurement tests sha
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
 from sim.control import SimControl
 from tests.support.audio import decode
+from tests.support.processes import wait_for
 
 FRAME_MS = 20
 
@@ -53,6 +55,18 @@ class World(SimControl):
 
     def phone(self, ext: str) -> Phone:
         return Phone(self, ext)
+
+    def internal_call(self, caller: str, callee: str, api: Any) -> tuple[Phone, Phone]:
+        """``caller`` lifts the phone and dials ``callee``, which rings and answers; returns both phones
+        once the daemon (``api``, an ``ApiClient``) reports the call answered."""
+        a, b = self.phone(caller), self.phone(callee)
+        a.off_hook()
+        time.sleep(0.3)  # dial tone
+        a.dial(callee)
+        wait_for(lambda: b.state()["ringing"], 5, f"{callee} ringing")
+        b.off_hook()
+        wait_for(lambda: any(c.get("answer") for c in api.call("calls")), 5, "the call answered")
+        return a, b
 
     def co_line_with_digits(self, digits: str) -> str | None:
         """The CO line whose current or last call dialled ``digits`` (complete), if any."""

@@ -119,3 +119,16 @@ def test_acd_changes_are_live_once_the_acd_runs() -> None:
     no_acd = dataclasses.replace(old, acd=AcdConfig())  # started without agents or queues: no ACD runs
     applied, restart = plan_apply(no_acd, old, new)
     assert restart == ["acd"] and applied.acd == AcdConfig()
+
+
+def test_a_trunks_settings_are_live_its_timeslots_wait_for_a_restart() -> None:
+    text = TEXT + '\n[[trunk]]\nname = "CT-1"\nspan = 3\ntimeslots = [1, 2, 3]\ndestination = ["8001"]\n'
+    old = validate(text, "/etc/callbox/callbox.toml")
+    new = validate(edit_text(text, [{"key": "trunk[CT-1].dnis_length", "value": 4},
+                                    {"key": "trunk[CT-1].destination", "value": ["8002"]}]), old.path)
+    applied, restart = plan_apply(old, old, new)
+    assert restart == [] and applied.trunks[0].dnis_length == 4
+    assert [ln.destination for ln in applied.trunk_lines] == [("8002",)] * 3  # inbound calls hunt 8002 now
+    moved = validate(edit_text(text, [{"key": "trunk[CT-1].timeslots", "value": [1, 2]}]), old.path)
+    applied, restart = plan_apply(old, old, moved)
+    assert restart == ["trunk"] and applied.trunks == old.trunks and applied.trunk_lines == old.trunk_lines
