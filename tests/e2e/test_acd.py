@@ -1,6 +1,7 @@
 """The ACD through the socket API against the running daemon and simulator: customer records,
 agents logging in, pausing and out, the supervisor's snapshot, a queued call's screen pop to the
-agent's subscriber with the customer record, and the CDR and audit trail it leaves."""
+agent's subscriber with the customer record, and the CDR and audit trail it leaves; and a caller who
+came through the IVR popping up with the flow's path and the keys entered."""
 
 from __future__ import annotations
 
@@ -114,3 +115,38 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
     audit = api.call("audit.list")
     login = next(a for a in audit if a["op"] == "agent.login")
     assert login["args"]["pin"] == "****"
+
+
+def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_customer(ivr_daemon: DaemonProcess) -> None:
+    """PSTN-1's flow: the caller keys 1 (routes) then 1 (domestic) and waits in the domestic queue;
+    the agent's subscriber gets the screen pop with the customer record, the flow, path and keys."""
+    api = ivr_daemon.api
+    api.call("customer.create", number="13900139000", name="李四", level=2, notes="上次去了云南")
+    api.call("agent.login", agent="1001", pin="1001", extension="8002")
+    w = World(ivr_daemon.sim)
+    with ApiClient(str(ivr_daemon.api_socket)) as pop:
+        pop.call("subscribe", kinds=["call.ringing"], filters={"agent": ["1001"]})
+        w.co_call("1/1", "13900139000")
+        wait_for(lambda: w.co_state("1/1")["hook"] == "off", 12, "the IVR to answer")
+        time.sleep(1.5)
+        w.co_dial("1/1", "1")  # barges into the welcome: routes menu
+        time.sleep(1.0)
+        w.co_dial("1/1", "1")  # domestic: the queue
+        ev = pop.next_event("call.ringing", 20)
+    assert (ev["agent"], ev["extension"], ev["queue"], ev["caller"]) == ("1001", "8002", "domestic", "13900139000")
+    assert (ev["customer"]["name"], ev["customer"]["level"], ev["customer"]["notes"]) == ("李四", 2, "上次去了云南")
+    assert ev["ivr"]["flow"] == "travel-agency" and ev["ivr"]["keys"] == "11"
+    assert ev["ivr"]["path"] == ["screen", "hours", "main", "routes", "domestic"], ev["ivr"]
+    agent = w.phone("8002")
+    wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
+    agent.off_hook()
+    time.sleep(3.5)  # the agent's ID to the caller, then the bridge
+    w.co_send_tone("1/1", 1000.0)
+    agent.send_tone(600.0)
+    time.sleep(0.4)
+    mark = w.tick()
+    time.sleep(1.0)
+    assert tone_frequency(agent.heard(since=mark)) == pytest.approx(1000.0, rel=0.02)
+    assert tone_frequency(w.co_heard("1/1", since=mark)) == pytest.approx(600.0, rel=0.02)
+    w.co_hangup("1/1")
+    agent.on_hook()
