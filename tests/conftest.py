@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +68,21 @@ def ivr_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     d.start()
     yield d
     d.stop()
+
+
+@pytest.fixture
+def reachable_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
+    """The daemon with its socket where any local user reaches it (a world-readable directory outside
+    ``tmp_path``, the socket mode 0666): for clients run as another user (``nobody``) in role tests."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a client as another user")
+    workdir = Path(tempfile.mkdtemp(prefix="callbox-roles-"))
+    os.chmod(workdir, 0o755)
+    d = DaemonProcess(workdir, sim, e2e_config(tmp_path))
+    try:
+        d.start()
+        os.chmod(d.api_socket, 0o666)
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -6,17 +6,12 @@ every op refuses each role below the ones it names."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from daemon.api.protocol import ErrorCode
-from tests.conftest import e2e_config
-from tests.support.processes import ROOT, DaemonProcess, SimProcess
+from tests.support.processes import ROOT, DaemonProcess
 from tests.unit.daemon.api.test_roles import _as_nobody
 
 pytestmark = pytest.mark.e2e
@@ -74,36 +69,27 @@ def test_every_documented_op_and_event_has_an_end_to_end_test() -> None:
     assert untested == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
-def test_every_op_refuses_the_roles_below_it(tmp_path: Path, sim: SimProcess) -> None:
+def test_every_op_refuses_the_roles_below_it(reachable_daemon: DaemonProcess) -> None:
     """A client as the user nobody (an agent), then raised to integrator and to supervisor by tokens,
     calls every op its role may not call: each is ``forbidden`` and nothing is audited (changed)."""
-    workdir = Path(tempfile.mkdtemp(prefix="callbox-roles-"))  # not under tmp_path: nobody must reach the socket
-    os.chmod(workdir, 0o755)
-    d = DaemonProcess(workdir, sim, e2e_config(tmp_path))
-    try:
-        d.start()
-        os.chmod(d.api_socket, 0o666)
-        d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"},
-                                          {"key": "api.tokens.tok-sup", "value": "supervisor"}])
-        audited = len(d.api.call("audit.list"))
-        ops = d.api.call("ops")
-        calls: list[tuple[str, dict]] = []
-        expected: list[tuple[str, str]] = []
-        for role, token in (("agent", None), ("integrator", "tok-int"), ("supervisor", "tok-sup")):
-            if token:
-                calls.append(("auth", {"token": token}))
-                expected.append(("auth", role))
-            for o in ops:
-                if role not in o["roles"]:
-                    calls.append((o["op"], {}))
-                    expected.append((o["op"], ErrorCode.FORBIDDEN))
-        assert len(calls) > 40
-        out = _as_nobody(str(d.api_socket), calls)
-        got = [(op, r["role"] if op == "auth" else r.get("error") if isinstance(r, dict) else r)
-               for (op, _), r in zip(calls, out, strict=True)]
-        assert got == expected
-        assert len(d.api.call("audit.list")) == audited
-    finally:
-        d.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    d = reachable_daemon
+    d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"},
+                                      {"key": "api.tokens.tok-sup", "value": "supervisor"}])
+    audited = len(d.api.call("audit.list"))
+    ops = d.api.call("ops")
+    calls: list[tuple[str, dict]] = []
+    expected: list[tuple[str, str]] = []
+    for role, token in (("agent", None), ("integrator", "tok-int"), ("supervisor", "tok-sup")):
+        if token:
+            calls.append(("auth", {"token": token}))
+            expected.append(("auth", role))
+        for o in ops:
+            if role not in o["roles"]:
+                calls.append((o["op"], {}))
+                expected.append((o["op"], ErrorCode.FORBIDDEN))
+    assert len(calls) > 40
+    out = _as_nobody(str(d.api_socket), calls)
+    got = [(op, r["role"] if op == "auth" else r.get("error") if isinstance(r, dict) else r)
+           for (op, _), r in zip(calls, out, strict=True)]
+    assert got == expected
+    assert len(d.api.call("audit.list")) == audited

@@ -6,9 +6,6 @@ changed through the API: the next caller hears the new prompt."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,9 +13,8 @@ import pytest
 
 from daemon.api.protocol import ApiError, ErrorCode
 from ivr.tts import Tts
-from tests.conftest import e2e_config
 from tests.support.audio import contains, decode, tone_frequency
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, wait_for
 from tests.support.world import Phone, World
 from tests.unit.daemon.api.test_roles import _as_nobody
 
@@ -129,34 +125,25 @@ def _port_state(d: DaemonProcess, port: str) -> str:
     return next(p for p in d.api.call("ports") if p["port"] == port)["state"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
-def test_roles_config_is_admin_only_and_diagnostics_supervisor(tmp_path: Path, sim: SimProcess) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="callbox-cfg-"))  # not under tmp_path: nobody must reach the socket
-    os.chmod(workdir, 0o755)
-    d = DaemonProcess(workdir, sim, e2e_config(tmp_path))
-    try:
-        d.start()
-        os.chmod(d.api_socket, 0o666)
-        # tokens added through the API apply at once (no restart)
-        reply = d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"},
-                                                  {"key": "api.tokens.tok-sup", "value": "supervisor"}])
-        assert reply["restart_required"] == []
-        out = _as_nobody(str(d.api_socket), [
-            ("config.get", {}), ("diag.ring", {"extension": "8001"}), ("auth", {"token": "tok-int"}),
-            ("diag.tone", {"port": "2/1", "freq": 1000.0}), ("auth", {"token": "tok-sup"}),
-            ("diag.watch", {}), ("config.set", {"changes": [{"key": "box.name", "value": "x"}]}),
-            ("config.get", {})])
-        forbidden = {"error": ErrorCode.FORBIDDEN}
-        assert out[0] == forbidden and out[1] == forbidden
-        assert out[2]["role"] == "integrator" and out[3] == forbidden
-        assert out[4]["role"] == "supervisor" and out[5]["events"] == []
-        assert out[6] == forbidden and out[7] == forbidden
-        assert 'name = "x"' not in e2e_config_text(d)
-        (audit,) = d.api.call("audit.list")  # denied calls change nothing
-        assert audit["op"] == "config.set" and "tok-" not in repr(audit)  # secrets stay out of the audit log
-    finally:
-        d.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+def test_roles_config_is_admin_only_and_diagnostics_supervisor(reachable_daemon: DaemonProcess) -> None:
+    d = reachable_daemon
+    # tokens added through the API apply at once (no restart)
+    reply = d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"},
+                                              {"key": "api.tokens.tok-sup", "value": "supervisor"}])
+    assert reply["restart_required"] == []
+    out = _as_nobody(str(d.api_socket), [
+        ("config.get", {}), ("diag.ring", {"extension": "8001"}), ("auth", {"token": "tok-int"}),
+        ("diag.tone", {"port": "2/1", "freq": 1000.0}), ("auth", {"token": "tok-sup"}),
+        ("diag.watch", {}), ("config.set", {"changes": [{"key": "box.name", "value": "x"}]}),
+        ("config.get", {})])
+    forbidden = {"error": ErrorCode.FORBIDDEN}
+    assert out[0] == forbidden and out[1] == forbidden
+    assert out[2]["role"] == "integrator" and out[3] == forbidden
+    assert out[4]["role"] == "supervisor" and out[5]["events"] == []
+    assert out[6] == forbidden and out[7] == forbidden
+    assert 'name = "x"' not in e2e_config_text(d)
+    (audit,) = d.api.call("audit.list")  # denied calls change nothing
+    assert audit["op"] == "config.set" and "tok-" not in repr(audit)  # secrets stay out of the audit log
 
 
 def e2e_config_text(d: DaemonProcess) -> str:

@@ -7,18 +7,13 @@ A client that is only an integrator may call none of the supervisor ops nor ``re
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError, ErrorCode
-from tests.conftest import e2e_config
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, wait_for
 from tests.support.tone_levels import heard_tones
 from tests.support.world import World
 from tests.unit.daemon.api.test_roles import _as_nobody
@@ -86,27 +81,18 @@ def test_listen_whisper_barge_through_the_api(daemon: DaemonProcess) -> None:
         p.on_hook()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
-def test_an_integrator_may_not_supervise_nor_verify_copies(tmp_path: Path, sim: SimProcess) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="callbox-sup-"))  # not under tmp_path: nobody must reach the socket
-    os.chmod(workdir, 0o755)
-    d = DaemonProcess(workdir, sim, e2e_config(tmp_path))
-    try:
-        d.start()
-        os.chmod(d.api_socket, 0o666)
-        d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"}])
-        ops: list[tuple[str, dict]] = [
-            ("supervisor.listen", {"extension": "8008", "target": "8002"}),
-            ("supervisor.whisper", {"extension": "8008", "target": "8002"}),
-            ("supervisor.barge", {"extension": "8008", "target": "8002"}),
-            ("supervisor.stop", {"extension": "8008"}), ("supervisor.taps", {}), ("recordings.verify", {})]
-        out = _as_nobody(str(d.api_socket), [("auth", {"token": "tok-int"}), *ops,
-                                             ("recordings.status", {})])
-        assert out[0]["role"] == "integrator"
-        assert out[1:-1] == [{"error": ErrorCode.FORBIDDEN}] * len(ops)
-        assert "alarms" in out[-1]  # an integrator op goes through: the role is right, the ops are not
-        assert [a["op"] for a in d.api.call("audit.list")] == ["config.set"]  # denied calls change nothing
-    finally:
-        d.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+def test_an_integrator_may_not_supervise_nor_verify_copies(reachable_daemon: DaemonProcess) -> None:
+    d = reachable_daemon
+    d.api.call("config.set", changes=[{"key": "api.tokens.tok-int", "value": "integrator"}])
+    ops: list[tuple[str, dict]] = [
+        ("supervisor.listen", {"extension": "8008", "target": "8002"}),
+        ("supervisor.whisper", {"extension": "8008", "target": "8002"}),
+        ("supervisor.barge", {"extension": "8008", "target": "8002"}),
+        ("supervisor.stop", {"extension": "8008"}), ("supervisor.taps", {}), ("recordings.verify", {})]
+    out = _as_nobody(str(d.api_socket), [("auth", {"token": "tok-int"}), *ops,
+                                         ("recordings.status", {})])
+    assert out[0]["role"] == "integrator"
+    assert out[1:-1] == [{"error": ErrorCode.FORBIDDEN}] * len(ops)
+    assert "alarms" in out[-1]  # an integrator op goes through: the role is right, the ops are not
+    assert [a["op"] for a in d.api.call("audit.list")] == ["config.set"]  # denied calls change nothing
 
