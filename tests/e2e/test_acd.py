@@ -14,7 +14,6 @@ import pytest
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
 from tests.conftest import e2e_config
-from tests.support.audio import tone_frequency
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
@@ -77,13 +76,8 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
                     "the call connected to the agent")
     assert call["queue"] == "domestic"
     time.sleep(3.5)  # "工号一零零一为您服务" to the caller, then the bridge
-    w.co_send_tone("1/3", 1000.0)
-    agent.send_tone(600.0)
-    time.sleep(0.4)
-    mark = w.tick()
-    time.sleep(1.0)
-    assert tone_frequency(agent.heard(since=mark)) == pytest.approx(1000.0, rel=0.02)  # the caller, at the agent
-    assert tone_frequency(w.co_heard("1/3", since=mark)) == pytest.approx(600.0, rel=0.02)  # and back
+    at_agent, at_caller = w.tones_both_ways(agent, "1/3")
+    assert at_agent == pytest.approx(1000.0, rel=0.02) and at_caller == pytest.approx(600.0, rel=0.02)
     api.call("call.hangup", call=call["id"])
     (cdr,) = wait_for(lambda: api.call("cdr.list"), 5, "the CDR")
     assert (cdr["queue"], cdr["agent"], cdr["dst"]) == ("domestic", "1001", "8002")
@@ -141,12 +135,7 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
     wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
     agent.off_hook()
     time.sleep(3.5)  # the agent's ID to the caller, then the bridge
-    w.co_send_tone("1/1", 1000.0)
-    agent.send_tone(600.0)
-    time.sleep(0.4)
-    mark = w.tick()
-    time.sleep(1.0)
-    assert tone_frequency(agent.heard(since=mark)) == pytest.approx(1000.0, rel=0.02)
-    assert tone_frequency(w.co_heard("1/1", since=mark)) == pytest.approx(600.0, rel=0.02)
+    at_agent, at_caller = w.tones_both_ways(agent, "1/1")
+    assert at_agent == pytest.approx(1000.0, rel=0.02) and at_caller == pytest.approx(600.0, rel=0.02)
     w.co_hangup("1/1")
     agent.on_hook()

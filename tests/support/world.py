@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from sim.control import SimControl
-from tests.support.audio import decode
+from tests.support.audio import decode, tone_frequency
 from tests.support.processes import wait_for
 
 FRAME_MS = 20
@@ -75,6 +75,20 @@ class World(SimControl):
             if call.get("number") == digits or (st.get("in_call") and self.co_digits(line) == digits):
                 return line
         return None
+
+    def tones_both_ways(self, phone: Phone, line: str, phone_hz: float = 600.0,
+                        line_hz: float = 1000.0) -> tuple[float, float]:
+        """The phone and the party on CO line ``line`` each send a tone for a second: the frequencies
+        heard (at the phone, on the line); both parties go quiet again after."""
+        self.co_send_tone(line, line_hz)
+        phone.send_tone(phone_hz)
+        time.sleep(0.4)
+        mark = self.tick()
+        time.sleep(1.0)
+        heard = (tone_frequency(phone.heard(since=mark)), tone_frequency(self.co_heard(line, since=mark)))
+        self.co_silence(line)
+        phone.silence()
+        return heard
 
     @staticmethod
     def cadence_ms(alaw: bytes, threshold_dbm0: float = -40.0) -> tuple[int, int]:
