@@ -77,7 +77,6 @@ class AcdService:
         self._epoch0: float | None = None
         self.music: dict[str, np.ndarray] = {"": default_music()}
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acd-music")
-        self._prompts = Prompts(state / "prompts")
         self.preloaded: list[Future[Any]] = []
         self._load_music(config)
         self.acd = AcdEngine(
@@ -111,7 +110,7 @@ class AcdService:
         for q in config.acd.queues:
             if q.music and q.music not in self.music:
                 self.music[q.music] = self.music[""]
-                fut = self._loader.submit(self._prompts.load, q.music)
+                fut = self._loader.submit(self.library.prompts.load, q.music)
                 fut.add_done_callback(lambda f, path=q.music: self._music_loaded(path, f))
                 self.preloaded.append(fut)
 
@@ -182,7 +181,7 @@ class AcdService:
         answered and joins the queue. False: no such queue."""
         if queue not in self.acd.queues:
             return False
-        call.queue, call.queued_at = queue, time.time()
+        call.queue = queue
         self.calls.answer_inbound(call, queue=queue)
         self.joined[call.id] = self.now()  # waits are measured on the ACD's clock (virtual in tests)
         self.engine.media.detect(self._channel(call.a.port), "dtmf", True)  # callback keys

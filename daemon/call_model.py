@@ -72,7 +72,6 @@ class Call:
     tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
     queue: str | None = None  # the ACD queue the call waited in, if any
     agent: str | None = None  # the ACD agent ID who took it, if any
-    queued_at: float | None = None  # when it joined that queue (wall clock)
     wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
 
     def legs(self) -> list[Leg]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
-from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
+from hal.dsp.g711 import SILENT_FRAME, linear_to_alaw
 from hal.dsp.tones import sine
 from ivr.audio import AudioLibrary, Playback
 from ivr.events import AudioItem
@@ -51,9 +51,6 @@ class QueuePlayer:
         self.music_on = music_after
         self.speech.play(play_id, items)
 
-    def silence_music(self) -> None:
-        self.music_on = False
-
     def frame(self) -> tuple[np.ndarray, int | None]:
         if self.speaking is not None:
             out, done = self.speech.frame()
@@ -62,7 +59,7 @@ class QueuePlayer:
                 self.speaking = None
             return out, None
         if not self.music_on or len(self.music) == 0:
-            return np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8), None
+            return SILENT_FRAME, None
         start, end = self.pos, self.pos + FRAME_SAMPLES
         self.pos = end % len(self.music)
         if end <= len(self.music):

@@ -33,7 +33,7 @@ from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
 from hal.clock import FRAME_SAMPLES
-from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
+from hal.dsp.g711 import SILENT_FRAME, linear_to_alaw
 from hal.dsp.tones import sine
 from recorder import Recorder, RecorderConfig, RecordingPolicy
 from recorder.playback import Player
@@ -91,9 +91,9 @@ class _Tone:
         self.alaw, self.play_id, self.pos, self.finished = alaw, play_id, 0, False
 
     def frame(self) -> tuple[np.ndarray, int | None]:
-        out = np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8)
         chunk = self.alaw[self.pos:self.pos + FRAME_SAMPLES]
-        out[: len(chunk)] = chunk
+        out = chunk if len(chunk) == FRAME_SAMPLES else np.concatenate(
+            [chunk, SILENT_FRAME[: FRAME_SAMPLES - len(chunk)]])  # a view on all but the last frame
         self.pos += FRAME_SAMPLES
         if self.pos >= len(self.alaw) and not self.finished:
             self.finished = True

@@ -27,12 +27,10 @@ from typing import Any
 import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
-from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
+from hal.dsp.g711 import ALAW_SILENCE, SILENT_FRAME, alaw_to_linear, linear_to_alaw
 from recorder import wav
 
 log = logging.getLogger(__name__)
-
-_SILENCE = np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8)
 
 
 def mix_to_alaw(samples: np.ndarray) -> np.ndarray:
@@ -133,10 +131,10 @@ class Player:
         if self._buffered == 0:
             if self._eof and not self.finished:
                 self.finished = True
-                return _SILENCE, self.play_id
+                return SILENT_FRAME, self.play_id
             if not self._eof:
                 self.late_ticks += 1
-            return _SILENCE, None
+            return SILENT_FRAME, None
         chunk = self._chunks[0]
         out = chunk[self._pos]
         self._pos += 1

@@ -232,21 +232,25 @@ class Engine:
             self.publish("call.ended", call=call, queue=q.name, agent=talk.agent, talk_s=round(now - talk.answered, 3))
             self._dispatch(now)
             return
-        entry = self.entries.pop(call, None)
-        if entry is None:
-            return
+        entry = self.entries.get(call)
+        if entry is not None:
+            self._remove_entry(entry, now)
+
+    def _remove_entry(self, entry: Entry, now: float) -> None:
+        """A waiting entry leaves its queue: a caller abandoned, or a callback was cancelled."""
+        del self.entries[entry.call]
         q = self.queues[entry.queue]
         self._cancel_entry_rings(entry, now)
-        q.leave(call)
+        q.leave(entry.call)
         if entry.live:
             wait = now - entry.entered
             self.stats.abandoned(q.name, wait)
-            self.publish("call.abandoned", call=call, queue=q.name, wait_s=round(wait, 3),
+            self.publish("call.abandoned", call=entry.call, queue=q.name, wait_s=round(wait, 3),
                          short=wait < self.config.settings.short_abandon_s)
         else:
             if self.callbacks is not None:
-                self.submit(self.callbacks.delete, call)
-            self.publish("callback.cancelled", call=call, queue=q.name)
+                self.submit(self.callbacks.delete, entry.call)
+            self.publish("callback.cancelled", call=entry.call, queue=q.name)
         self._queue_changed(q, now)
         self._dispatch(now)
 
@@ -311,7 +315,8 @@ class Engine:
         entry = self.entries.get(call)
         if entry is None or entry.live:
             return False
-        self.hangup(call, now)  # run by the decorator once this input returns
+        self._roll(now)
+        self._remove_entry(entry, now)
         return True
 
     # --- agents (feature codes, API) -----------------------------------------------------------------
@@ -696,9 +701,9 @@ class Engine:
     def _store_agent(self, agent_id: str) -> None:
         """Write the agent's login (extension, pause) if it changed since it was last written."""
         agent = self.agents.by_id.get(agent_id)
-        logged_in = agent is not None and agent.state is not AgentState.LOGGED_OUT and agent.extension
-        row = (agent.extension, agent.pause_reason if agent.state is AgentState.PAUSED else None) \
-            if logged_in else None
+        row = None
+        if agent is not None and agent.state is not AgentState.LOGGED_OUT and agent.extension:
+            row = (agent.extension, agent.pause_reason if agent.state is AgentState.PAUSED else None)
         if self._stored.get(agent_id) == row:
             return
         if row is None:
@@ -711,10 +716,9 @@ class Engine:
     def _restore_agents(self, rows: dict[str, dict], now: float) -> None:
         """Log the agents stored before a restart back in (``agent.state`` with reason ``restored``)."""
         for aid, row in sorted(rows.items()):
-            self._stored[aid] = (row["extension"], row.get("pause_reason"))
+            self._stored[aid] = (row["extension"], row.get("pause_reason"))  # what the store holds
             self._agent_events(self.agents.restore(aid, row["extension"], row.get("pause_reason"), now))
-            if aid not in self.agents.by_id or self.agents.by_id[aid].state is AgentState.LOGGED_OUT:
-                self._store_agent(aid)  # not restored (no longer configured, or the desk taken): forgotten
+            self._store_agent(aid)  # not restored (no longer configured, or the desk taken): forgotten
 
     def _queue_live(self, q: Queue, now: float) -> dict:
         waiting = [e for e in q.ordered() if e.live]

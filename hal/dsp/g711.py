@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hal.clock import FRAME_SAMPLES
 from hal.dsp.spandsp import G711_ALAW, ffi, lib
 
 ALAW_SILENCE = 0xD5  # A-law code for 0 (ITU-T G.711, even bits inverted)
+SILENT_FRAME = np.full(FRAME_SAMPLES, ALAW_SILENCE, np.uint8)  # one 20 ms frame of silence, shared: read-only
+SILENT_FRAME.setflags(write=False)
 
 
 def _tables() -> tuple[np.ndarray, np.ndarray]:
