@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -65,21 +66,15 @@ class ApiClient:
         """The first event of ``kind`` (matching ``where``) received, waiting up to ``timeout`` seconds;
         it is taken out of ``events``, the others stay. ``TimeoutError`` if none comes."""
         end = time.monotonic() + timeout
-        old = self.sock.gettimeout()
-        try:
-            while True:
-                for i, ev in enumerate(self.events):
-                    if ev.get("kind") == kind and (where is None or where(ev)):
-                        return self.events.pop(i)
-                left = end - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no {kind} event within {timeout}s")
-                self.sock.settimeout(left)
-                try:
-                    msg = self._read()
-                except TimeoutError:
-                    continue
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev.get("kind") == kind and (where is None or where(ev)):
+                    return self.events.pop(i)
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {kind} event within {timeout}s")
+            # wait for a message to start, then read it whole (a timeout inside one would lose the framing)
+            if select.select([self.sock], [], [], left)[0]:
+                msg = self._read()
                 if msg.get("type") == "event":
                     self.events.append(msg)
-        finally:
-            self.sock.settimeout(old)
