@@ -388,7 +388,7 @@ def parse_timeslots(text: str) -> tuple[int, ...]:
 
 
 def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str],
-                  flows: tuple[str, ...] = (), queues: set[str] | None = None) -> tuple[No1TrunkConfig, ...]:
+                  flows: tuple[str, ...], queues: set[str]) -> tuple[No1TrunkConfig, ...]:
     from signaling.no1.variant import VARIANTS  # the variant tables name the valid timers
 
     raw = top.get("trunk", [])
@@ -454,7 +454,7 @@ def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str]
                 raise c.fail((*kp, key), f"must be an R2 signal 1..15, not {getattr(trunk, key)}")
         if not -30.0 <= trunk.mf_level_dbm0 <= -3.0:
             raise c.fail((*kp, "mf_level_dbm0"), f"must be between -30 and -3 dBm0, not {trunk.mf_level_dbm0}")
-        _check_destination(c, kp, trunk.destination, numbers, queues or set())
+        _check_destination(c, kp, trunk.destination, numbers, queues)
         if any(o.name == trunk.name for o in trunks):
             raise c.fail((*kp, "name"), f"trunk {trunk.name!r} is defined twice")
         for p in trunk.ports():

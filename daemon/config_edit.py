@@ -6,25 +6,29 @@
 are addressed by their identifying key: extension by number, line by port, trunk by name, voicemail
 by box, agent by id, queue by name); a ``value`` of nil removes the key (back to its default). A key
 naming an entry itself (``agent[1024]``) takes a table (the entry is added, or replaced whole) or nil
-(removed). Changes are made with tomlkit, so
-comments and layout survive. The result is validated with ``daemon.config.parse_config`` before
+(removed). Changes are made with tomlkit, so comments and layout survive; a table value is written
+inline (``skills = { mandarin = 5 }``). The result is validated with ``daemon.config.parse_config`` before
 anything is written (a mistake is a ``bad_argument`` reply naming file, line and key); then the file
 is written atomically (temp file in the same directory, fsync, rename, fsync of the directory; the
 previous file kept as ``callbox.toml.bak``) and applied without dropping calls
 (``Engine.apply_config``). What cannot change while running (ports added, removed or moved, board
-and API sockets, state_dir, trunks, IVR, recording) is saved and listed as ``restart_required``.
+and API sockets, state_dir, IVR, recording; a trunk added, removed or renamed, or moved to another
+span, timeslots or variant) is saved and listed as ``restart_required``; a trunk's other settings
+(destination, direction, DNIS length, ...) apply at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,17 +75,25 @@ def split_path(key: str) -> list[tuple[str, str | None]]:
         pos += 1
 
 
-def _entry(container: Any, name: str, ident: str, key: str) -> Any:
+def _find(container: Any, name: str, ident: str, key: str) -> tuple[str, Any, list[int]]:
+    """``name[ident]`` in ``container``: the identifying key, the array of tables (None if there is
+    none) and the indexes of the entries whose identifying key is ``ident``."""
     id_key = ID_KEYS.get(name)
     if id_key is None:
         raise PathError(f"{key}: {name} is not an array of tables ({', '.join(ID_KEYS)} are)")
     aot = container.get(name)
-    if not isinstance(aot, AoT | list):
+    if aot is not None and not isinstance(aot, AoT | list):
+        raise PathError(f"{key}: {name} is not an array of tables")
+    return id_key, aot, [i for i, item in enumerate(aot or []) if str(item.get(id_key)) == ident]
+
+
+def _entry(container: Any, name: str, ident: str, key: str) -> Any:
+    id_key, aot, found = _find(container, name, ident, key)
+    if aot is None:
         raise PathError(f"{key}: there is no [[{name}]] in the file")
-    for item in aot:
-        if str(item.get(id_key)) == ident:
-            return item
-    raise PathError(f"{key}: no [[{name}]] with {id_key} = {ident!r}")
+    if not found:
+        raise PathError(f"{key}: no [[{name}]] with {id_key} = {ident!r}")
+    return aot[found[0]]
 
 
 def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
@@ -110,40 +122,50 @@ def set_value(doc: tomlkit.TOMLDocument, key: str, value: Any) -> None:
     if value is None:
         if name in container:
             del container[name]
-    elif name in container:
-        old = container[name]
-        new_item = _item(value)
-        trivia = getattr(old, "trivia", None)
-        if trivia is not None and hasattr(new_item, "trivia"):  # keep the line's own comment and spacing
-            new_item.trivia.comment = trivia.comment
-            new_item.trivia.comment_ws = trivia.comment_ws
-            new_item.trivia.indent = trivia.indent
-            new_item.trivia.trail = trivia.trail
-        container[name] = new_item
     else:
-        container[name] = _item(value)
+        put(container, name, value)
     if created is not None:
         created.add(tomlkit.nl())
 
 
-def _item(value: Any) -> Any:
-    """A TOML item for ``value``; a table value is written inline (``skills = { mandarin = 5 }``)."""
+_BARE = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _toml(value: Any) -> str:
+    """``value`` as TOML text, tables inline as the files write them (``{ 1 = "routes", 2 = "booking" }``)."""
     if isinstance(value, dict):
-        table = tomlkit.inline_table()
-        table.update(value)
-        return table
+        items = [f"{k if _BARE.match(str(k)) else json.dumps(str(k), ensure_ascii=False)} = {_toml(v)}"
+                 for k, v in value.items()]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return tomlkit.item(value).as_string()
+
+
+def toml_item(value: Any, old: Any = None) -> Any:
+    """A TOML item for ``value``; a table (or a list holding one) is written inline
+    (``skills = { mandarin = 5 }``), unless it replaces a ``[section]`` (``old``), which stays one."""
+    if isinstance(value, dict | list) and not isinstance(old, Table | AoT):
+        return tomlkit.parse(f"x = {_toml(value)}\n")["x"]
     return tomlkit.item(value)
+
+
+def put(container: Any, name: str, value: Any) -> None:
+    """Set ``container[name]`` to ``value``, keeping the old line's own comment and spacing."""
+    old = container.get(name)
+    item = toml_item(value, old)
+    trivia = getattr(old, "trivia", None)
+    if trivia is not None and hasattr(item, "trivia"):
+        item.trivia.comment = trivia.comment
+        item.trivia.comment_ws = trivia.comment_ws
+        item.trivia.indent = trivia.indent
+        item.trivia.trail = trivia.trail
+    container[name] = item
 
 
 def _set_entry(container: Any, name: str, ident: str, key: str, value: Any) -> None:
     """``agent[1024]`` itself: a table of settings adds that entry (or replaces it whole); nil removes it."""
-    id_key = ID_KEYS.get(name)
-    if id_key is None:
-        raise PathError(f"{key}: {name} is not an array of tables ({', '.join(ID_KEYS)} are)")
-    aot = container.get(name)
-    if aot is not None and not isinstance(aot, AoT | list):
-        raise PathError(f"{key}: {name} is not an array of tables")
-    found = [i for i, item in enumerate(aot or []) if str(item.get(id_key)) == ident]
+    id_key, aot, found = _find(container, name, ident, key)
     if value is None:
         for i in reversed(found):
             del aot[i]
@@ -154,7 +176,7 @@ def _set_entry(container: Any, name: str, ident: str, key: str, value: Any) -> N
     table[id_key] = ident
     for k, v in value.items():
         if k != id_key:
-            table[k] = v
+            table[k] = toml_item(v)
     table.add(tomlkit.nl())
     if aot is None:
         container[name] = tomlkit.aot()
@@ -165,8 +187,9 @@ def _set_entry(container: Any, name: str, ident: str, key: str, value: Any) -> N
         aot.append(table)
 
 
-def edit_text(text: str, changes: list[dict]) -> str:
-    """``text`` with ``changes`` (``[{key, value}]``) made; layout and comments kept."""
+def edit_text(text: str, changes: list[dict], set_value: Callable[[Any, Any, Any], None] = set_value) -> str:
+    """``text`` with ``changes`` (``[{key, value}]``) made by ``set_value`` (the box configuration's
+    key paths; ``daemon.flow_edit`` passes its own); layout and comments kept."""
     doc = tomlkit.parse(text)
     for change in changes:
         set_value(doc, change["key"], change.get("value"))
@@ -302,9 +325,10 @@ def text_or_changes(req: dict, whole: str, key_types: type | tuple = str) -> tup
 
 
 async def read_and_edit(path: Path, text: str | None, changes: list | None,
-                        edit: Any, edit_errors: tuple[type[Exception], ...]) -> tuple[str, str]:
+                        edit: Callable[[str, list], str]) -> tuple[str, str]:
     """(old text, new text) of ``path``: ``text`` as given, or ``edit(old, changes)``; read off the loop.
-    A change that cannot be made is ``bad_argument`` naming the file."""
+    A change that cannot be made (a ``ValueError`` such as ``PathError``, or a ``TypeError``) is
+    ``bad_argument`` naming the file."""
     loop = asyncio.get_running_loop()
     try:
         old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
@@ -312,7 +336,7 @@ async def read_and_edit(path: Path, text: str | None, changes: list | None,
         raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
     try:
         return old_text, text if text is not None else edit(old_text, changes)
-    except (*edit_errors, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
     except tomlkit.exceptions.TOMLKitError as exc:
         raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
@@ -338,7 +362,7 @@ class ConfigOps:
         loop = asyncio.get_running_loop()
         async with self._lock:
             path = self.path
-            old_text, new_text = await read_and_edit(path, text, changes, edit_text, (PathError,))
+            old_text, new_text = await read_and_edit(path, text, changes, edit_text)
             try:
                 new_file = validate(new_text, path)
             except ConfigError as exc:

@@ -18,9 +18,7 @@ entering it gets the new one, and its new prompts are synthesised off the tick a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from tomlkit.items import InlineTable, Table
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN
-from daemon.config_edit import read_and_edit, read_for_api, text_or_changes, write_atomically
+from daemon.config_edit import edit_text, put, read_and_edit, read_for_api, text_or_changes, write_atomically
 from ivr.flow import Flow, FlowError
 from ivr.flow_config import parse_flow
 
@@ -46,37 +44,6 @@ def split_key(key: Any) -> list[str]:
     if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
         raise FlowPathError(f"{key!r} is not a key path (like prompts.welcome or nodes.main.choices.1)")
     return parts
-
-
-_BARE = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-def _toml(value: Any) -> str:
-    """``value`` as TOML text, tables inline (``{ 1 = "routes", 2 = "booking" }``)."""
-    if isinstance(value, dict):
-        items = [f"{k if _BARE.match(str(k)) else json.dumps(str(k), ensure_ascii=False)} = {_toml(v)}"
-                 for k, v in value.items()]
-        return "{ " + ", ".join(items) + " }" if items else "{}"
-    return tomlkit.item(value).as_string()
-
-
-def _item(value: Any, old: Any) -> Any:
-    if isinstance(value, dict) and not isinstance(old, Table):
-        return tomlkit.parse(f"x = {_toml(value)}")["x"]
-    return tomlkit.item(value)
-
-
-def _put(container: Any, name: str, value: Any) -> None:
-    """Set ``container[name]``, keeping the old line's comment and spacing."""
-    old = container.get(name)
-    item = _item(value, old)
-    trivia = getattr(old, "trivia", None)
-    if trivia is not None and hasattr(item, "trivia"):
-        item.trivia.comment = trivia.comment
-        item.trivia.comment_ws = trivia.comment_ws
-        item.trivia.indent = trivia.indent
-        item.trivia.trail = trivia.trail
-    container[name] = item
 
 
 def _set_plain(data: dict, parts: list[str], value: Any, shown: str) -> None:
@@ -104,7 +71,7 @@ def set_value(doc: tomlkit.TOMLDocument, key: Any, value: Any) -> None:
         if nxt is None and i >= 2 or isinstance(nxt, InlineTable):
             plain = nxt.unwrap() if nxt is not None else {}
             _set_plain(plain, parts[i + 1:], value, shown)
-            _put(container, name, plain)
+            put(container, name, plain)
             return
         if nxt is None:  # a node's, prompt's or schedule's own [section]
             container[name] = tomlkit.table()
@@ -116,15 +83,12 @@ def set_value(doc: tomlkit.TOMLDocument, key: Any, value: Any) -> None:
         if parts[-1] in container:
             del container[parts[-1]]
     else:
-        _put(container, parts[-1], value)
+        put(container, parts[-1], value)
 
 
 def edit_flow_text(text: str, changes: list[dict]) -> str:
-    """``text`` with ``changes`` (``[{key, value}]``) made; layout and comments kept."""
-    doc = tomlkit.parse(text)
-    for change in changes:
-        set_value(doc, change["key"], change.get("value"))
-    return tomlkit.dumps(doc)
+    """``text`` with ``changes`` (``[{key, value}]``, flow key paths) made; layout and comments kept."""
+    return edit_text(text, changes, set_value)
 
 
 def validate_flow_text(text: str, path: Path | str) -> Flow:
@@ -165,7 +129,7 @@ class FlowOps:
         text, changes = text_or_changes(req, "the whole flow file", str | list)
         loop = asyncio.get_running_loop()
         async with self._lock:
-            old_text, new_text = await read_and_edit(path, text, changes, edit_flow_text, (FlowPathError,))
+            old_text, new_text = await read_and_edit(path, text, changes, edit_flow_text)
             try:
                 flow = await loop.run_in_executor(None, validate_flow_text, new_text, path)
             except FlowError as exc:

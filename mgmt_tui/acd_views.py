@@ -148,10 +148,19 @@ def _title(what: str, day: dt.date, today: dt.date, records: list[dict]) -> str:
     return f"{what} for {when}: {len(records)} intervals"
 
 
-def queue_report(day: dt.date, records: list[dict], today: dt.date | None = None) -> list[str]:
+def _bar_charts(rows: list[tuple[str, int, float | None]], titles: tuple[str, str], num: int, width: int) -> list[str]:
+    """The two charts under a report's table, one line per (label, answered calls, a percentage) row:
+    answered calls (scaled to the most) and the percentage (of 100); ``num`` columns for the figure,
+    ``width`` for the bar."""
+    top = max(answered for _, answered, _ in rows)
+    return ["", titles[0], *(f"{label} {answered:{num}} {bar(answered, top, width)}" for label, answered, _ in rows),
+            "", titles[1], *(f"{label} {cell(_pct(pct), num, True)} {bar(pct or 0, 100, width)}"
+                             for label, _, pct in rows)]
+
+
+def queue_report(day: dt.date, records: list[dict], today: dt.date) -> list[str]:
     """Each queue's day: offered, answered, abandoned, overflowed, service level and waits; a bar chart
     of answered calls per queue, and calls offered per hour (``#`` answered, ``-`` lost)."""
-    today = today or dt.date.today()
     lines = [_title("Queues", day, today, records), ""]
     totals = sum_queues(records)
     if not totals:
@@ -164,14 +173,8 @@ def queue_report(day: dt.date, records: list[dict], today: dt.date | None = None
                      f"{cell(t['abandoned'], 5, True)} {cell(t['short_abandoned'], 5, True)} "
                      f"{cell(t['overflowed'], 5, True)} {cell(_pct(t['service_level']), 5, True)} "
                      f"{cell(mmss(t['avg_wait_s']), 8, True)} {cell(mmss(t['longest_wait_s']), 8, True)}")
-    top = max(t["answered"] for t in totals.values())
-    lines += ["", "answered calls by queue"]
-    for name, t in totals.items():
-        lines.append(f"{cell(name, 12)} {t['answered']:5} {bar(t['answered'], top, 60)}")
-    lines += ["", "service level by queue (answered in time, % of handled)"]
-    for name, t in totals.items():
-        sl = t["service_level"]
-        lines.append(f"{cell(name, 12)} {cell(_pct(sl), 5, True)} {bar(sl or 0, 100, 60)}")
+    lines += _bar_charts([(cell(name, 12), t["answered"], t["service_level"]) for name, t in totals.items()],
+                         ("answered calls by queue", "service level by queue (answered in time, % of handled)"), 5, 60)
     hours: dict[int, list[int]] = {}
     for rec in records:
         if rec.get("start") is None:
@@ -193,12 +196,9 @@ def queue_report(day: dt.date, records: list[dict], today: dt.date | None = None
     return lines
 
 
-def agent_report(day: dt.date, records: list[dict], names: dict[str, str] | None = None,
-                 today: dt.date | None = None) -> list[str]:
+def agent_report(day: dt.date, records: list[dict], names: dict[str, str], today: dt.date) -> list[str]:
     """Each agent's day: answered, missed, talk (and average), wrap-up, pause, occupancy; bar charts
     of answered calls and of occupancy."""
-    today = today or dt.date.today()
-    names = names or {}
     lines = [_title("Agents", day, today, records), ""]
     totals = sum_agents(records)
     if not totals:
@@ -206,22 +206,19 @@ def agent_report(day: dt.date, records: list[dict], names: dict[str, str] | None
     lines.append(f"{cell('agent', 5)} {cell('name', 8)} {cell('answ', 4, True)} {cell('miss', 4, True)} "
                  f"{cell('talk', 6, True)} {cell('avg', 5, True)} {cell('wrap', 5, True)} {cell('idle', 6, True)} "
                  f"{cell('pause', 6, True)} {cell('occ', 4, True)}")
+    charts = []
     for aid, t in totals.items():
+        who = f"{cell(aid, 5)} {cell(names.get(aid), 8)}"
         pause = sum(t["pause_s"].values())
         avg = t["talk_s"] / t["answered"] if t["answered"] else None
         occ = None if t["occupancy"] is None else 100 * t["occupancy"]
-        lines.append(f"{cell(aid, 5)} {cell(names.get(aid), 8)} {cell(t['answered'], 4, True)} "
+        lines.append(f"{who} {cell(t['answered'], 4, True)} "
                      f"{cell(t['missed'], 4, True)} {cell(mmss(t['talk_s']), 6, True)} {cell(mmss(avg), 5, True)} "
                      f"{cell(mmss(t['wrap_s']), 5, True)} {cell(mmss(t['idle_s']), 6, True)} "
                      f"{cell(mmss(pause), 6, True)} {cell(_pct(occ), 4, True)}")
-    top = max(t["answered"] for t in totals.values())
-    lines += ["", "answered calls by agent"]
-    for aid, t in totals.items():
-        lines.append(f"{cell(aid, 5)} {cell(names.get(aid), 8)} {t['answered']:4} {bar(t['answered'], top, 58)}")
-    lines += ["", "occupancy by agent ((talk + wrap-up) / staffed time)"]
-    for aid, t in totals.items():
-        occ = None if t["occupancy"] is None else 100 * t["occupancy"]
-        lines.append(f"{cell(aid, 5)} {cell(names.get(aid), 8)} {cell(_pct(occ), 4, True)} {bar(occ or 0, 100, 58)}")
+        charts.append((who, t["answered"], occ))
+    lines += _bar_charts(charts, ("answered calls by agent", "occupancy by agent ((talk + wrap-up) / staffed time)"),
+                         4, 58)
     pauses = {r for t in totals.values() for r in t["pause_s"]}
     if pauses:
         lines += ["", "pause time by reason code: " + ", ".join(

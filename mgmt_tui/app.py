@@ -53,10 +53,6 @@ class FieldRow(urwid.WidgetWrap):
         self.text, self.row = text, row
         super().__init__(urwid.Text("  " + text, wrap="clip"))
 
-    @property
-    def field(self) -> views.Field | None:
-        return self.row.field
-
     def selectable(self) -> bool:
         return True
 
@@ -82,8 +78,8 @@ class TuiApp:
         self.error: str | None = None
         self.message = ""  # the outcome of the last action (saved, rung, the daemon's error)
         self.editing: tuple[views.Field, urwid.Edit] | None = None
-        self.pin: str | None = None  # a login's PIN, between its prompt and the extension's
         self.acd_config: dict | None = None  # the ACD screen's last configuration and agents' states
+        self.acd_config_read = False  # acd_config is as read (None: not readable with this role)
         self.acd_live: dict[str, dict] | None = None
         self.last_extension: dict[str, str] = {}  # agent -> where it was last seen logged in
         self.header = urwid.Text("")
@@ -115,7 +111,8 @@ class TuiApp:
         return snap, ""
 
     def lines(self) -> list[str]:
-        """The current screen's text, fetched fresh from the daemon."""
+        """The current screen's text (the dashboard, report or diagnostics; the forms are ``form_rows``),
+        fetched fresh from the daemon."""
         if self.screen == "dashboard":
             status, spans, ports, calls = (self._call("status"), self._call("spans"), self._call("ports"),
                                            self._call("calls"))
@@ -123,8 +120,6 @@ class TuiApp:
             return views.dashboard(status, spans, ports, calls, acd_views.acd_panel(snap, time.time(), why))
         if self.screen == "report":
             return self.report_lines()
-        if self.screen in FORMS:
-            return [r.text for r in self.form_rows()]
         try:
             watch = self._call("diag.watch")
         except ApiError as exc:
@@ -157,21 +152,19 @@ class TuiApp:
         names = {a["id"]: a.get("name") or "" for a in (snap or {}).get("agents", [])}
         return head + acd_views.agent_report(self.day, records, names, today)
 
-    def form_rows(self) -> list[Row]:
+    def form_rows(self, live_only: bool = False) -> list[Row]:
+        """The current form's rows; ``live_only`` (the ACD list's refresh every second): only the agents'
+        live states are fetched again, the configuration is the one last read."""
         opened = self.opened.get(self.screen)
         if self.screen == "config":
             return [Row(t, f) for t, f in views.config_rows(self._call("config.get")["data"] or {})]
         if self.screen == "acd":
-            try:
-                self.acd_config = self._call("config.get")["data"] or {}
-            except ApiError as exc:  # a supervisor: no configuration, but the agent keys work
-                if exc.code != "forbidden":
-                    raise
-                self.acd_config = None
+            if not (live_only and self.acd_config_read):
+                self._read_acd_config()
             snap, _ = self._snapshot() if opened is None or self.acd_config is None else (None, "")
             self.acd_live = None if snap is None else {a["id"]: a for a in snap.get("agents") or []}
             return forms.acd_rows(self.acd_config, opened, self.acd_live)
-        flows = [f["flow"] for f in self._call("ivr.flows")]
+        flows = self._flows()
         if not flows:
             return [Row("No IVR flows: name them in [ivr] flows (screen 4 / the config file)")]
         if self.flow not in flows:
@@ -181,10 +174,24 @@ class TuiApp:
             return [Row(f"flow {self.flow}: the file does not parse as TOML; fix it in the file")]
         return forms.ivr_rows(self.flow, data, flows, opened)
 
-    def config_rows(self) -> list[tuple[str, views.Field | None]]:
-        return views.config_rows(self._call("config.get")["data"] or {})
+    def _read_acd_config(self) -> None:
+        """The configuration for the ACD screen (None: this connection's role may not read it)."""
+        self.acd_config_read = False
+        try:
+            self.acd_config = self._call("config.get")["data"] or {}
+        except ApiError as exc:  # a supervisor: no configuration, but the agent keys work
+            if exc.code != "forbidden":
+                raise
+            self.acd_config = None
+        self.acd_config_read = True
 
-    def refresh(self) -> None:
+    def _flows(self) -> list[str]:
+        """The IVR flows' names (``[ivr] flows``)."""
+        return [f["flow"] for f in self._call("ivr.flows")]
+
+    def refresh(self, live_only: bool = False) -> None:
+        """Fetch and show the current screen again; ``live_only``: see ``form_rows`` (after an error,
+        everything is fetched again)."""
         if self.editing is not None:  # never pull the edit box from under the installer's fingers
             self._frame()
             return
@@ -192,7 +199,7 @@ class TuiApp:
         try:
             if self.screen in FORMS:
                 rows = [FieldRow(self._show(r.text), r) if r.selectable else urwid.Text(self._show(r.text), wrap="clip")
-                        for r in self.form_rows()]
+                        for r in self.form_rows(live_only and self.error is None)]
             else:
                 rows = [urwid.Text(self._show(line), wrap="clip") for line in self.lines()]
             self.error = None
@@ -216,23 +223,26 @@ class TuiApp:
     def _frame(self) -> None:
         menu = "  ".join(f"{k}:{TITLES[v]}" + ("*" if v == self.screen else "") for k, v in SCREEN_KEYS.items())
         self.header.set_text(self._show(f"callbox  {menu}"))
+        opened = self.opened.get(self.screen)
         if self.editing is not None:
-            keys = "Enter save  Esc cancel"
+            keys = ["Enter save", "Esc cancel"]
         elif self.screen == "acd" and self.acd_config is None:
-            keys = "l/o log in/out  p/u pause/resume  r refresh  q quit"
+            keys = [forms.AGENT_KEYS_HINT, "r refresh", "q quit"]
         elif self.screen in FORMS:
-            keys = ("Enter edit/open  Esc back" if self.opened.get(self.screen) else "Enter edit/open") + (
-                "  a add  d del" if self.screen == "acd" else "  f flow" if self.screen == "ivr" else "") + (
-                "  l/o log in/out  p/u pause/resume" if self.screen == "acd" and not self.opened.get("acd")
-                else "") + "  Tab  q"
+            keys = ["Enter edit/open", *(["Esc back"] if opened else [])]
+            if self.screen == "acd":
+                keys += ["a add", "d del", *([] if opened else [forms.AGENT_KEYS_HINT])]
+            elif self.screen == "ivr":
+                keys.append("f flow")
+            keys += ["Tab", "q"]
         elif self.screen == "diagnostics":
-            keys = "t ring  r refresh  q quit"
+            keys = ["t ring", "r refresh", "q quit"]
         elif self.screen == "report":
-            keys = f"{self.day.isoformat()}  v view  [ ] day  g date  q quit"
+            keys = [self.day.isoformat(), "v view", "[ ] day", "g date", "q quit"]
         else:
-            keys = "r refresh  q quit  arrows scroll"
+            keys = ["r refresh", "q quit", "arrows scroll"]
         note = self.error or self.message
-        self.footer.set_text(self._show(keys + (f"  | {note}" if note else "")))
+        self.footer.set_text(self._show("  ".join(keys) + (f"  | {note}" if note else "")))
 
     # --- editing --------------------------------------------------------------------------------
 
@@ -240,13 +250,13 @@ class TuiApp:
         widget = self.body.get_focus()[0] if self.body else None
         return widget.row if isinstance(widget, FieldRow) else None
 
-    def _start_edit(self, field: views.Field, initial: str, mask: str | None = None) -> None:
-        """A prompt for ``field`` in place of the focused row (or at the bottom); ``mask``: the
-        character shown for each one typed (a PIN)."""
+    def _start_edit(self, field: views.Field, initial: str) -> None:
+        """A prompt for ``field`` in place of the focused row (or at the bottom); a ``secret`` field's
+        characters are shown as ``*`` (a PIN)."""
         note = ""
         if self.ascii and not initial.isascii():  # this terminal cannot show (or type) it: start empty
             initial, note = "", "the current value is not ASCII: type a new one, Esc keeps it"
-        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="any", mask=mask)
+        edit = urwid.Edit(self._show(f"{field.label}: "), initial, wrap="any", mask="*" if field.secret else None)
         edit.set_edit_pos(len(initial))
         in_place = self.screen in FORMS and isinstance(self.body.get_focus()[0], FieldRow)
         pos = self.body.focus if in_place else len(self.body)
@@ -262,11 +272,10 @@ class TuiApp:
     def _save_edit(self) -> None:
         assert self.editing is not None
         field, edit = self.editing
-        if field.action == "agent.pin":  # the login's first step: now its extension
-            self.pin = edit.edit_text
+        if field.action == "agent.pin":  # the login's first step: now its extension (the PIN goes along)
             self.editing = None
             self.refresh()
-            self._ask_extension(field.key)
+            self._ask_extension(field.key, edit.edit_text)
             return
         try:
             self.message = self._apply(field, edit.edit_text)
@@ -286,11 +295,9 @@ class TuiApp:
             number = text.strip()
             self._call("diag.ring", extension=number, seconds=RING_SECONDS, number="10000", name="TEST")
             return f"ringing {number} for {RING_SECONDS} s (caller ID 10000 TEST)"
-        if field.action in ("agent.login", "agent.pause"):
-            if field.action == "agent.login":  # (the PIN is kept only if the daemon could not be reached)
-                done = self._agent_op(field.action, field.key, pin=self.pin or "", extension=text.strip())
-                self.pin = None
-                return done
+        if field.action == "agent.login":  # the PIN typed at the first prompt is the field's value
+            return self._agent_op(field.action, field.key, pin=str(field.value), extension=text.strip())
+        if field.action == "agent.pause":
             return self._agent_op(field.action, field.key, reason=views.parse_value(field, text))
         if field.action == "date":
             try:
@@ -309,9 +316,7 @@ class TuiApp:
             if not ident:
                 raise ValueError(f"{field.label}: type it, or Esc")
             result = self._call("config.set", changes=[{"key": f"{field.key}[{ident}]", "value": {}}])
-            self.back_focus[self.screen] = self.body.focus or 0
-            self.opened[self.screen] = (field.key, ident)
-            self.listbox.set_focus(0)
+            self._open((field.key, ident))
             return f"added {field.key} {ident}" + self._later(result)
         if field.flow is not None:
             if field.action == "add":  # new keys of an inline table: menu key=node
@@ -336,14 +341,13 @@ class TuiApp:
 
     def _cancel_edit(self) -> None:
         self.message = "cancelled"
-        self.pin = None
         self._end_edit()
 
     # --- agents (the ACD screen) --------------------------------------------------------------------
 
     def _agent_conf(self, agent: str) -> dict:
         """The agent's ``[[agent]]`` table as the ACD screen last read it (empty if not readable)."""
-        return next((a for a in (self.acd_config or {}).get("agent") or [] if str(a.get("id")) == agent), {})
+        return forms.acd_entry(self.acd_config or {}, "agent", agent) or {}
 
     def _agent_name(self, agent: str) -> str:
         name = self._agent_conf(agent).get("name") or ((self.acd_live or {}).get(agent) or {}).get("name")
@@ -359,8 +363,8 @@ class TuiApp:
         pause (a reason), resume."""
         op = AGENT_OPS[key]
         if op == "agent.login":
-            self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)}, PIN", None,
-                                         action="agent.pin"), "", mask="*")
+            self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)}, PIN", None, action="agent.pin",
+                                         secret=True), "")
         elif op == "agent.pause":
             reasons = self._pause_reasons()
             shown = ", ".join(f"{code} {name}" for code, name in reasons.items())
@@ -371,13 +375,14 @@ class TuiApp:
             self.message = self._agent_op(op, agent)
             self.refresh()
 
-    def _ask_extension(self, agent: str) -> None:
+    def _ask_extension(self, agent: str, pin: str) -> None:
         """The login's second prompt: the extension, the agent's current, last seen or configured one
-        already typed in."""
+        already typed in. The PIN rides in the prompt's field (never shown) and goes with it: only a
+        daemon that could not be reached keeps the prompt, and the PIN, for another Enter."""
         live = (self.acd_live or {}).get(agent) or {}
         current = live.get("extension") if live.get("state") not in (None, "logged_out") else None
         default = current or self.last_extension.get(agent) or self._agent_conf(agent).get("extension") or ""
-        self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)} at extension", None,
+        self._start_edit(views.Field(agent, f"log in {self._agent_name(agent)} at extension", pin,
                                      action="agent.login"), str(default))
 
     def _agent_op(self, op: str, agent: str, **args: Any) -> str:
@@ -436,10 +441,9 @@ class TuiApp:
         if key == "enter":
             if row is not None and row.field is not None:
                 f = row.field
-                secret = f.key.endswith(".pin") or f.key.endswith("_pin")
-                initial = "" if f.action or secret else (
+                initial = "" if f.action or f.secret else (
                     views.show_value(f.value) if f.value is not None else "")
-                self._start_edit(f, initial, mask="*" if secret else None)
+                self._start_edit(f, initial)
                 return True
             if row is not None and row.open is not None:
                 self._open(row.open)
@@ -463,7 +467,7 @@ class TuiApp:
             self._next_section()
             return True
         elif key == "f" and self.screen == "ivr":
-            flows = [f["flow"] for f in self._call("ivr.flows")]
+            flows = self._flows()
             if flows:
                 self.flow = flows[(flows.index(self.flow) + 1) % len(flows)] if self.flow in flows else flows[0]
                 self.opened["ivr"] = None
@@ -533,7 +537,7 @@ class TuiApp:
     def _tick(self, loop: urwid.MainLoop, _: object) -> None:
         # the configuration changes only when someone saves: no polling, but for the agents' live states
         if self.screen not in FORMS or (self.screen == "acd" and not self.opened.get("acd")):
-            self.refresh()
+            self.refresh(live_only=True)
         loop.set_alarm_in(REFRESH_S, self._tick)
 
 

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from mgmt_tui.acd_views import state_label
 from mgmt_tui.text import cell
-from mgmt_tui.views import Field, show_value
-
-STRATEGIES = ("ring_all", "round_robin", "longest_idle", "fewest_calls", "fewest_rings", "least_talk_time",
-              "highest_skill", "sticky", "new_caller", "time_of_day", "vip_first")
+from mgmt_tui.views import Field, as_list, show_value
 
 
 @dataclass(frozen=True)
@@ -47,17 +44,16 @@ ACD_SETTINGS = (("utc_offset_min", int, "local time, minutes east of UTC"), ("in
                 ("short_abandon_s", float, "short abandon under, s"), ("recent_calls", int,
                 "calls for the estimated wait"), ("pause_after_missed", int, "missed rings that pause (0 never)"),
                 ("missed_pause_reason", str, "pause reason after missed rings"))
-AGENT_FIELDS = (("name", str, (), str), ("pin", str, (), str), ("groups", list, (), str),
-                ("skills", dict, (), int), ("extension", str, (), str), ("wrap_up_s", float, (), str),
-                ("supervisor", bool, (), str))
-QUEUE_FIELDS = (("strategy", str, STRATEGIES, str), ("priority", int, (), str), ("groups", list, (), str),
-                ("agents", list, (), str), ("skill", str, (), str), ("ring_timeout_s", float, (), str),
-                ("wrap_up_s", float, (), str), ("max_wait_s", float, (), str), ("max_length", int, (), str),
-                ("overflow", str, (), str), ("announce_first_s", float, (), str),
-                ("announce_every_s", float, (), str), ("announce_position", bool, (), str),
-                ("announce_wait", bool, (), str), ("announce_agent_id", bool, (), str), ("music", str, (), str),
-                ("always_ring", list, (), str), ("default_handle_s", float, (), str),
-                ("service_level_s", float, (), str))
+# (key, type, type of a table's values); the values allowed (a queue's strategy, ...) are the daemon's to check
+AGENT_FIELDS = (("name", str, str), ("pin", str, str), ("groups", list, str), ("skills", dict, int),
+                ("extension", str, str), ("wrap_up_s", float, str), ("supervisor", bool, str))
+QUEUE_FIELDS = (("strategy", str, str), ("priority", int, str), ("groups", list, str), ("agents", list, str),
+                ("skill", str, str), ("ring_timeout_s", float, str), ("wrap_up_s", float, str),
+                ("max_wait_s", float, str), ("max_length", int, str), ("overflow", str, str),
+                ("announce_first_s", float, str), ("announce_every_s", float, str), ("announce_position", bool, str),
+                ("announce_wait", bool, str), ("announce_agent_id", bool, str), ("music", str, str),
+                ("always_ring", list, str), ("default_handle_s", float, str), ("service_level_s", float, str))
+ID_KEYS = {"agent": "id", "queue": "name"}
 ADD_AGENT = Field("agent", "new agent id (digits)", "", action="add")
 ADD_QUEUE = Field("queue", "new queue name", "", action="add")
 
@@ -72,7 +68,7 @@ def _rule_text(rule: dict) -> str:
     return kind + ("(" + ",".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else "")
 
 
-AGENT_KEYS_HINT = "l/o log in/out, p/u pause/resume"
+AGENT_KEYS_HINT = "l/o log in/out  p/u pause/resume"
 
 
 def acd_rows(data: dict | None, open_: tuple[str, str] | None = None, live: dict[str, dict] | None = None) -> list[Row]:
@@ -83,7 +79,7 @@ def acd_rows(data: dict | None, open_: tuple[str, str] | None = None, live: dict
     if data is None:
         return _live_agents(live)
     if open_ is not None:
-        return _acd_entry(data, *open_)
+        return _entry_form(data, *open_)
     acd = data.get("acd") or {}
     rows = [Row("ACD settings ([acd])   Enter edits; Tab jumps to the next section")]
     for key, kind, label in ACD_SETTINGS:
@@ -101,8 +97,8 @@ def acd_rows(data: dict | None, open_: tuple[str, str] | None = None, live: dict
         return (f"  {cell(str(q.get('name')), 12)} {cell(q.get('strategy', 'longest_idle'), 15)} members "
                 f"{cell(members or '-', 18)} overflow {cell(q.get('overflow', 'hangup'), 14)}")
 
-    rows += _entries("agent", "id", data.get("agent") or [], agent_row, ADD_AGENT, AGENT_KEYS_HINT)
-    rows += _entries("queue", "name", data.get("queue") or [], queue_line, ADD_QUEUE)
+    rows += _entries("agent", data.get("agent") or [], agent_row, ADD_AGENT, AGENT_KEYS_HINT)
+    rows += _entries("queue", data.get("queue") or [], queue_line, ADD_QUEUE)
     return rows
 
 
@@ -131,14 +127,13 @@ def _live_agents(live: dict[str, dict] | None) -> list[Row]:
     return rows
 
 
-def _entries(kind: str, key: str, entries: list[dict], line: Callable[[dict], str], add: Field,
-             keys: str = "") -> list[Row]:
+def _entries(kind: str, entries: list[dict], line: Callable[[dict], str], add: Field, keys: str = "") -> list[Row]:
     """A list section of the ACD screen: a heading, one row per entry (Enter opens, d deletes), a adds;
     agents' rows also carry the agent for the agent keys (``keys``: their help on the heading)."""
     rows = [Row(""), Row(f"{kind.capitalize()}s ({len(entries)})   Enter opens, a adds, d deletes"
                          + (f"; {keys}" if keys else ""))]
     for e in entries:
-        ident = str(e.get(key))
+        ident = str(e.get(ID_KEYS[kind]))
         rows.append(Row(line(e).rstrip(), open=(kind, ident), add=add,
                         delete=Field(f"{kind}[{ident}]", f"delete {kind} {ident}? (y/n)", "", action="delete"),
                         agent=ident if kind == "agent" else None))
@@ -147,19 +142,23 @@ def _entries(kind: str, key: str, entries: list[dict], line: Callable[[dict], st
     return rows
 
 
-def _acd_entry(data: dict, kind: str, ident: str) -> list[Row]:
-    id_key, spec = ("id", AGENT_FIELDS) if kind == "agent" else ("name", QUEUE_FIELDS)
-    entry = next((e for e in data.get(kind) or [] if str(e.get(id_key)) == ident), None)
+def acd_entry(data: dict, kind: str, ident: str) -> dict | None:
+    """The ``[[agent]]`` (``kind`` ``"agent"``, by id) or ``[[queue]]`` (by name) ``ident`` of ``data``."""
+    return next((e for e in data.get(kind) or [] if str(e.get(ID_KEYS[kind])) == ident), None)
+
+
+def _entry_form(data: dict, kind: str, ident: str) -> list[Row]:
+    entry = acd_entry(data, kind, ident)
     if entry is None:
         return [Row(f"{kind} {ident} is no longer in the configuration   Esc: back")]
     title = f"{'Agent' if kind == 'agent' else 'Queue'} {ident}" + (f" {entry.get('name', '')}" if kind == "agent"
                                                                     else "")
     rows = [Row(f"{title}   Enter edits, Esc back to the list")]
-    for key, ftype, choices, item in spec:
+    for key, ftype, item in AGENT_FIELDS if kind == "agent" else QUEUE_FIELDS:
         value = entry.get(key)
-        shown = "*" * len(str(value)) if key == "pin" and value else show_value(value)
-        label = f"{kind} {ident} {key}" + (f" ({'|'.join(choices)})" if choices else "")
-        f = Field(f"{kind}[{ident}].{key}", label, value, ftype, item=item, choices=choices)
+        f = Field(f"{kind}[{ident}].{key}", f"{kind} {ident} {key}", value, ftype, item=item,
+                  secret=kind == "agent" and key == "pin")
+        shown = "*" * len(str(value)) if f.secret and value else show_value(value)
         rows.append(Row(f"  {cell(key, 18)} {shown}", f))
     if kind == "queue":
         rules = entry.get("rule") or entry.get("rules") or []
@@ -240,10 +239,10 @@ def _menu(flow: str, name: str, node: dict | None, prompts: dict) -> list[Row]:
     if node is None:
         return [Row(f"menu {name} is no longer in the flow   Esc: back")]
     rows = [Row(f"Menu {name} of flow {flow}   Enter edits (empty: key removed), Esc back")]
-    prompt = node.get("prompt")
-    rows.append(_row("prompt", Field(f"nodes.{name}.prompt", f"menu {name} prompt (prompt names)",
-                                     [prompt] if isinstance(prompt, str) else prompt, list, flow)))
-    for p in [prompt] if isinstance(prompt, str) else prompt or []:
+    prompt = as_list(node.get("prompt"))
+    rows.append(_row("prompt", Field(f"nodes.{name}.prompt", f"menu {name} prompt (prompt names)", prompt, list,
+                                     flow)))
+    for p in prompt or []:
         spec = prompts.get(p)
         rows.append(Row(f"  {cell('  ' + p + ':', 18)} {_prompt_text(spec)}", _prompt_field(flow, p, spec)))
     for key, target in (node.get("choices") or {}).items():
@@ -254,7 +253,6 @@ def _menu(flow: str, name: str, node: dict | None, prompts: dict) -> list[Row]:
                           action="add")))
     for key, kind in (("timeout_s", float), ("retries", int), ("fallback", str), ("on_timeout", str),
                       ("invalid_prompt", list), ("timeout_prompt", list)):
-        value = node.get(key)
-        value = [value] if kind is list and isinstance(value, str) else value
+        value = as_list(node.get(key)) if kind is list else node.get(key)
         rows.append(_row(key, Field(f"nodes.{name}.{key}", f"menu {name} {key}", value, kind, flow)))
     return rows

@@ -123,7 +123,8 @@ class Field:
     label and current value (None = default). ``kind`` is the value's type: ``str``, ``int``, ``float``,
     ``bool``, ``list`` (typed with commas) or ``dict`` (``key=value`` pairs; ``item`` is the type of
     the values: ``str``, ``int`` or ``list``); ``choices`` the values allowed; ``action`` marks a
-    prompt that is not a setting (``add``, ``delete``, ``date``, ``diag.ring``)."""
+    prompt that is not a setting (``add``, ``delete``, ``date``, ``diag.ring``); ``secret`` a value
+    shown and typed as stars (a PIN)."""
 
     key: str
     label: str
@@ -133,6 +134,7 @@ class Field:
     item: type = str
     choices: tuple[str, ...] = ()
     action: str | None = None
+    secret: bool = False
 
 
 def show_value(value: object) -> str:
@@ -147,6 +149,11 @@ def show_value(value: object) -> str:
     return str(value)
 
 
+def as_list(value: object) -> object:
+    """A setting that takes one name or a list of them (``"welcome"`` or ``["a", "b"]``), as a list."""
+    return [value] if isinstance(value, str) else value
+
+
 def config_rows(data: dict) -> list[tuple[str, Field | None]]:
     """The configuration screen: (text, the field it edits or None) for each row."""
     rows: list[tuple[str, Field | None]] = [("Extensions: number port name    (arrows move, Enter edits)", None)]
@@ -157,8 +164,7 @@ def config_rows(data: dict) -> list[tuple[str, Field | None]]:
     for ln in data.get("line", []):
         port = ln.get("port")
         name = Field(f"line[{port}].name", f"line {port} name", ln.get("name", ""))
-        dest = ln.get("destination", [])
-        dest = Field(f"line[{port}].destination", f"line {port} destinations", [dest] if isinstance(dest, str) else dest,
+        dest = Field(f"line[{port}].destination", f"line {port} destinations", as_list(ln.get("destination", [])),
                      list)
         ivr = Field(f"line[{port}].ivr", f"line {port} IVR flow (empty: ring the destinations)", ln.get("ivr"))
         rows.append((f"  {cell(port, 8)} name         {cell(show_value(name.value), 40)}", name))
@@ -170,8 +176,7 @@ def config_rows(data: dict) -> list[tuple[str, Field | None]]:
         name = t.get("name")
         for key, kind, label in (("destination", list, "destinations"), ("direction", str, "direction"),
                                  ("dnis_length", int, "dnis_length"), ("ivr", str, "IVR flow")):
-            value = t.get(key)
-            value = [value] if kind is list and isinstance(value, str) else value
+            value = as_list(t.get(key)) if kind is list else t.get(key)
             f = Field(f"trunk[{name}].{key}", f"trunk {name} {label}", value, kind,
                       choices=("in", "out", "both") if key == "direction" else ())
             rows.append((f"  {cell(name, 8)} {cell(label, 12)} {cell(show_value(value), 56)}", f))
@@ -197,8 +202,7 @@ def parse_value(f: Field, text: str) -> object:
             k, eq, v = pair.partition("=")
             if not eq or not k:
                 raise ValueError(f"{f.label}: {pair!r} is not key=value")
-            sub = Field(f.key, f"{f.label} {k}", None, f.item)
-            out[k] = parse_value(sub, v.replace(",", " ") if f.item is list else v)
+            out[k] = parse_value(Field(f.key, f"{f.label} {k}", None, f.item), v)
         return out
     if f.kind is bool:
         if text.lower() in ("y", "yes", "true", "on", "1"):

@@ -1,5 +1,6 @@
-"""Editing the configuration by key path (comments and layout kept), validation before writing, the
-atomic write with its backup, and what applies live versus after a restart."""
+"""Editing the configuration by key path (comments and layout kept), adding, replacing and removing
+[[agent]] / [[queue]] entries (tables written inline), validation before writing, the atomic write
+with its backup, and what applies live versus after a restart."""
 
 from __future__ import annotations
 
@@ -54,6 +55,39 @@ def test_unknown_paths_are_named() -> None:
     with pytest.raises(ConfigError) as err:  # a key the schema does not know: parse_config names it
         validate(edit_text(TEXT, [{"key": "dialplan.no_answer_timeout", "value": 5}]), "/x/callbox.toml")
     assert err.value.key == "dialplan.no_answer_timeout" and "unknown key" in err.value.message
+
+
+def test_config_set_adds_replaces_and_removes_entries() -> None:
+    new = edit_text(TEXT, [{"key": "agent[1009]", "value": {"name": "李明", "groups": ["domestic"],
+                                                             "skills": {"tickets": 3, "mandarin": 5}}},
+                           {"key": "queue[backup]", "value": {"groups": ["domestic"], "strategy": "ring_all",
+                                                              "rules": [{"kind": "vip"}]}},
+                           {"key": "queue[domestic].overflow", "value": "queue:backup"},
+                           {"key": "agent[1001].name", "value": "王小芳"},
+                           {"key": "agent[1002].skills", "value": {"mandarin": 5}},
+                           {"key": "line[1/4].destination", "value": ["8007"]},
+                           {"key": "agent[1008]", "value": None},
+                           {"key": "extension[8008]", "value": None}])
+    cfg = validate(new, "/etc/callbox/callbox.toml")
+    assert [(a.id, a.name) for a in cfg.acd.agents] == [
+        ("1001", "王小芳"), ("1002", "李娜"), ("1003", "张伟"), ("1004", "刘洋"), ("1005", "陈静"), ("1009", "李明")]
+    assert [q.name for q in cfg.acd.queues] == ["domestic", "outbound", "booking", "complaints", "backup"]
+    backup = cfg.acd.queues[-1]
+    assert backup.strategy == "ring_all" and backup.groups == ("domestic",) and str(cfg.acd.queues[0].overflow) == "queue:backup"
+    assert cfg.acd.agents[1].skills == (("mandarin", 5),) and cfg.acd.agents[-1].skills == (("mandarin", 5), ("tickets", 3))
+    # tables (and a list of them) are written inline, as the file writes its own: no [agent.skills] section
+    assert '[[agent]]\nid = "1009"\nname = "李明"\ngroups = ["domestic"]\nskills = { tickets = 3, mandarin = 5 }\n\n' in new
+    assert '[[queue]]\nname = "backup"\ngroups = ["domestic"]\nstrategy = "ring_all"\nrules = [{ kind = "vip" }]\n' in new
+    assert 'name = "李娜"\npin = "1002"\ngroups = ["outbound", "booking"]\nextension = "8003"\nskills = { mandarin = 5 }\n' in new
+    assert "[agent.skills]" not in new and "[[queue.rules]]" not in new
+    assert cfg.extension_by_number("8008") is None and cfg.extension_by_number("8007") is not None
+    again = edit_text(new, [{"key": "agent[1009]", "value": {"name": "张三"}}])  # replaced whole
+    assert [(a.id, a.name, a.groups, a.skills) for a in validate(again, "/x.toml").acd.agents][-1] == (
+        "1009", "张三", (), ())
+    with pytest.raises(PathError, match=r"agent\[1003\]: a \[\[agent\]\] entry is set to a table"):
+        edit_text(TEXT, [{"key": "agent[1003]", "value": "x"}])
+    with pytest.raises(PathError, match="box is not an array of tables"):
+        edit_text(TEXT, [{"key": "box[1]", "value": {}}])
 
 
 def test_validation_names_file_line_and_key() -> None:

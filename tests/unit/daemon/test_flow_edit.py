@@ -1,7 +1,6 @@
 """Editing IVR flow files by key path (comments kept, inline tables stay inline), validation by
 ``ivr.flow_config`` before writing (every problem located), the atomic write, the live apply to the
-running IVR (the next call gets the new flow), and adding/removing [[agent]]/[[queue]] entries with
-``config.set``."""
+running IVR (the next call gets the new flow)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from daemon.api.protocol import ApiError
-from daemon.config_edit import PathError, edit_text, validate
 from daemon.flow_edit import FlowOps, FlowPathError, edit_flow_text, split_key, validate_flow_text
 from ivr.flow import FlowError
 from tests.support.processes import DEFAULT_CONFIG
@@ -106,6 +104,10 @@ def test_ops_validate_write_atomically_and_apply(tmp_path: Path) -> None:
         asyncio.run(ops.set({"flow": "travel-agency", "changes": [{"key": "nodes.main.fallback", "value": "gone"}]}))
     assert err.value.code == "bad_argument" and f"{path}:" in err.value.message and "'gone'" in err.value.message
     assert path.read_text(encoding="utf-8") == before and ivr.flows["travel-agency"] is new_flow
+    with pytest.raises(ApiError) as err:  # a key path that cannot be edited: the file named, nothing written
+        asyncio.run(ops.set({"flow": "travel-agency", "changes": [{"key": "prompts.welcome.tts", "value": "x"}]}))
+    assert err.value.code == "bad_argument" and err.value.message == f"{path}: prompts.welcome.tts: prompts.welcome is not a table"
+    assert path.read_text(encoding="utf-8") == before
     with pytest.raises(ApiError) as err:
         ops.get({"flow": "nope"})
     assert err.value.code == "not_found" and "travel-agency" in err.value.message
@@ -124,53 +126,3 @@ def test_without_a_running_ivr_the_file_is_saved_for_the_next_start(tmp_path: Pa
         {"flow": "travel-agency", "text": TEXT.replace("timeout_s = 3", "timeout_s = 4")}))
     assert reply["saved"] and not reply["applied"] and "timeout_s = 4" in path.read_text(encoding="utf-8")
 
-
-BOX = """
-[[line]]
-port = "1/4"
-name = "PSTN-4"
-destination = ["8007", "8008"]
-
-[[extension]]
-number = "8007"
-port = "2/7"
-
-[[extension]]
-number = "8008"
-port = "2/8"
-
-[acd]
-interval_min = 15
-
-[[agent]]
-id = "1001"
-name = "王芳"
-groups = ["day"]
-
-[[queue]]
-name = "travel"
-groups = ["day"]
-"""
-
-
-def test_config_set_adds_replaces_and_removes_entries() -> None:
-    text = BOX
-    new = edit_text(text, [{"key": "agent[1002]", "value": {"name": "李明", "groups": ["day"]}},
-                           {"key": "queue[backup]", "value": {"groups": ["day"], "strategy": "ring_all"}},
-                           {"key": "queue[travel].overflow", "value": "queue:backup"},
-                           {"key": "agent[1001].name", "value": "王小芳"},
-                           {"key": "agent[1001].skills", "value": {"mandarin": 5}},
-                           {"key": "line[1/4].destination", "value": ["8007"]},
-                           {"key": "extension[8008]", "value": None}])
-    cfg = validate(new, "/etc/callbox/callbox.toml")
-    assert [(a.id, a.name) for a in cfg.acd.agents] == [("1001", "王小芳"), ("1002", "李明")]
-    assert [q.name for q in cfg.acd.queues] == ["travel", "backup"] and cfg.acd.queues[1].strategy == "ring_all"
-    assert str(cfg.acd.queues[0].overflow) == "queue:backup" and cfg.acd.agents[0].skills == (("mandarin", 5),)
-    assert "skills = {mandarin = 5}" in new  # a table value is written inline
-    assert cfg.extension_by_number("8008") is None and cfg.extension_by_number("8007") is not None
-    again = edit_text(new, [{"key": "agent[1002]", "value": {"name": "张三"}}])  # replaced whole
-    assert [(a.id, a.name, a.groups) for a in validate(again, "/x.toml").acd.agents][1] == ("1002", "张三", ())
-    with pytest.raises(PathError, match=r"agent\[1003\]: a \[\[agent\]\] entry is set to a table"):
-        edit_text(text, [{"key": "agent[1003]", "value": "x"}])
-    with pytest.raises(PathError, match="box is not an array of tables"):
-        edit_text(text, [{"key": "box[1]", "value": {}}])

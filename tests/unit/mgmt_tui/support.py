@@ -1,14 +1,17 @@
-"""A fake daemon for headless TUI tests: real validation and editing (``daemon.config_edit``,
-``daemon.flow_edit``) of an in-memory configuration and flow, and real ACD replies (``acd.snapshot``,
-``acd.intervals``) from a ``daemon.acd.engine.Engine`` driven on a virtual clock that starts today;
-the agent ops (``agent.login`` / ``logout`` / ``pause`` / ``resume``) are the daemon's own handlers
-(``daemon.acd_api``) on that engine."""
+"""Headless TUI tests' tools: a fake daemon, and keys and screens at 80x24 (``_screen``, ``_text``,
+``_note``, ``_type``, ``_clear``, ``_focus_on``; the e2e tests use them too).
+
+The fake daemon's ``config.*`` and ``ivr.flow.*`` ops are the daemon's own (``daemon.config_edit``'s
+``ConfigOps`` but for applying to a running box, ``daemon.flow_edit``'s ``FlowOps``) on a
+configuration and a flow file in a temporary directory; its ACD replies (``acd.snapshot``,
+``acd.intervals``) come from a real ``daemon.acd.engine.Engine`` driven on a virtual clock that starts
+today, and the agent ops (``agent.login`` / ``logout`` / ``pause`` / ``resume``) are the daemon's own
+handlers (``daemon.acd_api``) on that engine."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,10 +19,11 @@ from typing import Any
 from daemon import acd_api
 from daemon.acd.engine import Engine
 from daemon.api.protocol import ApiError, ErrorCode
-from daemon.config import ConfigError
-from daemon.config_edit import PathError, edit_text, validate
-from daemon.flow_edit import FlowPathError, edit_flow_text, validate_flow_text
-from ivr.flow import FlowError
+from daemon.config import Config
+from daemon.config_edit import ConfigOps, validate
+from daemon.flow_edit import FlowOps
+from mgmt_tui.app import TuiApp
+from mgmt_tui.text import width
 from tests.support.processes import DEFAULT_CONFIG
 from tests.unit.daemon.acd.support import RecordingHost
 
@@ -106,15 +110,64 @@ PORTS = [{"port": "1/1", "kind": "fxo", "line": "PSTN-1", "state": "connected", 
          {"port": "2/3", "kind": "fxs", "extension": "8003", "name": "出境游", "state": "idle"}]
 
 
+# --- keys and screens -----------------------------------------------------------------------------
+
+def _screen(app: TuiApp) -> list[str]:
+    """The screen's rows: always 24, none wider than 80 columns."""
+    rows = app.render((80, 24))
+    assert len(rows) == 24 and all(width(r) <= 80 for r in rows), "\n".join(rows)
+    return rows
+
+
+def _text(app: TuiApp) -> str:
+    return "\n".join(_screen(app))
+
+
+def _note(app: TuiApp) -> str:
+    """The status line (it may wrap over the bottom rows of the screen)."""
+    rows = _screen(app)
+    note = app.footer.get_text()[0]
+    assert note.endswith(rows[-1].strip())
+    return note
+
+
+def _type(app: TuiApp, text: str) -> None:
+    for ch in text:
+        app.press(ch)
+
+
+def _clear(app: TuiApp, n: int = 80) -> None:
+    for _ in range(n):
+        app.press("backspace")
+
+
+def _focus_on(app: TuiApp, text: str) -> None:
+    """Arrow down, then up (as the installer would) until the marked row contains ``text``."""
+    for key in ["down"] * 40 + ["up"] * 40:
+        if any(row.startswith(">") and text in row for row in _screen(app)):
+            return
+        app.press(key)
+    raise AssertionError(f"no row with {text!r}:\n" + _text(app))
+
+
+# --- the fake daemon ----------------------------------------------------------------------------------
+
+class _ConfigOps(ConfigOps):
+    """``config.get`` / ``config.set`` as the daemon does them (read, edit, validate, write); only the
+    running box to apply a change to is missing."""
+
+    def apply(self, old_file: Config | None, new_file: Config) -> dict:
+        return {"path": new_file.path, "saved": True, "ports_changed": [], "restart_required": []}
+
+
 class FakeDaemon:
     """``connect`` for a ``TuiApp``: the object is its own client (``call``, ``close``)."""
 
     def __init__(self, tmp: Path, acd: bool = True, admin: bool = True) -> None:
         self.flow_path = tmp / "travel-agency.toml"
-        self.flow_text = FLOW_TEXT
         self.config_path = tmp / "callbox.toml"
-        self.config_text = CONFIG.format(flow=self.flow_path)
-        self.flow_path.write_text(self.flow_text, encoding="utf-8")  # config validation loads the flow file
+        self.flow_path.write_text(FLOW_TEXT, encoding="utf-8")  # config validation loads the flow file
+        self.config_path.write_text(CONFIG.format(flow=self.flow_path), encoding="utf-8")
         self.calls: list[tuple[str, dict]] = []
         self.acd_enabled = acd
         self.admin = admin  # False: a supervisor's connection (config.get and the forms are forbidden)
@@ -128,10 +181,14 @@ class FakeDaemon:
         async def flushed() -> None:
             pass
 
-        service = SimpleNamespace(config=cfg, writer=SimpleNamespace(flushed=flushed), acd=SimpleNamespace(
-            acd=self.engine, now=lambda: self.host.t, feed=lambda fn, *args: fn(*args, self.host.t)))
+        running_ivr = SimpleNamespace(flows={"travel-agency": None}, preloaded=[],
+                                      library=SimpleNamespace(preload=lambda flow: []))
+        service = SimpleNamespace(config=cfg, writer=SimpleNamespace(flushed=flushed), ivr=running_ivr,
+                                  acd=SimpleNamespace(acd=self.engine, now=lambda: self.host.t,
+                                                      feed=lambda fn, *args: fn(*args, self.host.t)))
         acd_api.register(SimpleNamespace(op=lambda name, handler, **_: self.acd_ops.__setitem__(name, handler)),
                          service)
+        self.config_ops, self.flow_ops = _ConfigOps(service), FlowOps(service)
         self._busy_day()
 
     def __call__(self) -> FakeDaemon:
@@ -139,6 +196,14 @@ class FakeDaemon:
 
     def close(self) -> None:
         pass
+
+    @property
+    def config_text(self) -> str:
+        return self.config_path.read_text(encoding="utf-8")
+
+    @property
+    def flow_text(self) -> str:
+        return self.flow_path.read_text(encoding="utf-8")
 
     # --- the ACD, driven through a morning --------------------------------------------------------
 
@@ -213,38 +278,19 @@ class FakeDaemon:
         return {"cdrs": [], "next": None}
 
     def op_config_get(self) -> dict:
-        return {"path": str(self.config_path), "text": self.config_text, "data": tomllib.loads(self.config_text)}
+        return self.config_ops.get({})
 
     def op_config_set(self, changes: list[dict]) -> dict:
-        try:
-            new = edit_text(self.config_text, changes)
-            validate(new, self.config_path)
-        except (PathError, ValueError) as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{self.config_path}: {exc}") from exc
-        except ConfigError as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
-        self.config_text = new
-        return {"path": str(self.config_path), "saved": True, "ports_changed": [], "restart_required": []}
+        return asyncio.run(self.config_ops.set({"changes": changes}))
 
     def op_ivr_flows(self) -> list:
-        return [{"flow": "travel-agency", "path": str(self.flow_path)}]
+        return self.flow_ops.list({})
 
     def op_ivr_flow_get(self, flow: str) -> dict:
-        if flow != "travel-agency":
-            raise ApiError(ErrorCode.NOT_FOUND, f"no flow {flow!r}")
-        return {"flow": flow, "path": str(self.flow_path), "text": self.flow_text,
-                "data": tomllib.loads(self.flow_text)}
+        return self.flow_ops.get({"flow": flow})
 
     def op_ivr_flow_set(self, flow: str, changes: list[dict]) -> dict:
-        try:
-            new = edit_flow_text(self.flow_text, changes)
-            validate_flow_text(new, self.flow_path)
-        except FlowPathError as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{self.flow_path}: {exc}") from exc
-        except FlowError as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
-        self.flow_text = new
-        return {"flow": flow, "path": str(self.flow_path), "saved": True, "applied": True}
+        return asyncio.run(self.flow_ops.set({"flow": flow, "changes": changes}))
 
     def agent(self, agent: str) -> dict:
         """The agent's entry of ``acd.snapshot`` now."""

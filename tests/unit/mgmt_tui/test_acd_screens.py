@@ -13,7 +13,7 @@ import pytest
 from mgmt_tui import acd_views
 from mgmt_tui.app import TuiApp
 from mgmt_tui.text import width
-from tests.unit.mgmt_tui.support import FakeDaemon
+from tests.unit.mgmt_tui.support import FakeDaemon, _focus_on, _note, _screen, _text, _type
 
 
 def _app(tmp_path: Path, ascii_mode: bool = False, acd: bool = True) -> tuple[TuiApp, FakeDaemon]:
@@ -21,37 +21,6 @@ def _app(tmp_path: Path, ascii_mode: bool = False, acd: bool = True) -> tuple[Tu
     app = TuiApp(daemon, ascii_mode=ascii_mode)
     app.refresh()
     return app, daemon
-
-
-def _screen(app: TuiApp) -> list[str]:
-    rows = app.render((80, 24))
-    assert len(rows) == 24 and all(width(r) <= 80 for r in rows), "\n".join(rows)
-    return rows
-
-
-def _text(app: TuiApp) -> str:
-    return "\n".join(_screen(app))
-
-
-def _note(app: TuiApp) -> str:
-    """The status line (it may wrap over the bottom rows of the screen)."""
-    rows = _screen(app)
-    note = app.footer.get_text()[0]
-    assert note.endswith(rows[-1].strip())
-    return note
-
-
-def _type(app: TuiApp, text: str) -> None:
-    for ch in text:
-        app.press(ch)
-
-
-def _focus_on(app: TuiApp, text: str) -> None:
-    for key in ["down"] * 40 + ["up"] * 40:
-        if any(row.startswith(">") and text in row for row in _screen(app)):
-            return
-        app.press(key)
-    raise AssertionError(f"no row with {text!r}:\n" + _text(app))
 
 
 def test_dashboard_shows_queues_waiting_callers_and_agents(tmp_path: Path) -> None:
@@ -70,7 +39,8 @@ def test_dashboard_shows_queues_waiting_callers_and_agents(tmp_path: Path) -> No
 def test_dashboard_without_the_acd_and_in_ascii(tmp_path: Path) -> None:
     app, _ = _app(tmp_path, acd=False)
     assert "ACD: not available (unknown_op" in _text(app)
-    app, _ = _app(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path, ascii_mode=True)
+    (tmp_path / "ascii").mkdir()
+    app, _ = _app(tmp_path / "ascii", ascii_mode=True)
     rows = _screen(app)
     assert all(r.isascii() for r in rows) and "1001 ??   RING" in "\n".join(rows)
 
@@ -167,11 +137,11 @@ def test_acd_form_edits_agents_and_queues_through_the_daemon(tmp_path: Path) -> 
         app.press("backspace")
     _type(app, "9")
     app.press("enter")
-    assert "skills = {mandarin = 5, japan = 9}" in daemon.config_text
+    assert "skills = { mandarin = 5, japan = 9 }" in daemon.config_text
     app.press("esc")  # back to the list, on the agent
     assert next(r for r in _screen(app) if r.startswith(">")).split()[1] == "1001"
 
-    # a queue's strategy: the choices are checked here, the rest by the daemon
+    # a queue's strategy: the daemon checks it against its own list (file, line, key and the choices named)
     _focus_on(app, "sales        longest_idle")
     app.press("enter")
     _focus_on(app, "strategy")
@@ -179,8 +149,11 @@ def test_acd_form_edits_agents_and_queues_through_the_daemon(tmp_path: Path) -> 
     for _ in range(12):
         app.press("backspace")
     _type(app, "fastest")
+    before = daemon.config_text
     app.press("enter")
-    assert "'fastest' is not one of ring_all, round_robin" in _note(app)
+    assert f"{daemon.config_path}:" in _note(app) and "queue[0].strategy: must be one of ring_all, round_robin" in _note(app)
+    assert "not 'fastest'" in _note(app) and daemon.config_text == before  # refused: nothing written
+    assert any(r.startswith("queue sales strategy: fastest") for r in _screen(app))  # the edit stays open
     for _ in range(7):
         app.press("backspace")
     _type(app, "fewest_calls")

@@ -7,13 +7,14 @@ shows the daemon's error and changes nothing; the PIN is never on the screen; a 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from mgmt_tui.app import TuiApp
-from tests.unit.mgmt_tui.support import FakeDaemon
-from tests.unit.mgmt_tui.test_acd_screens import _focus_on, _note, _screen, _text, _type
+from tests.unit.mgmt_tui.support import FakeDaemon, _focus_on, _note, _screen, _text, _type
 
 PIN = "7294"  # agent 1003's PIN in the fake daemon's configuration (nowhere else on the screens)
 
@@ -35,6 +36,23 @@ def _row(app: TuiApp, agent: str) -> list[str]:
     return ([">"] if row.startswith(">") else []) + row[2:].split()
 
 
+def _kept(app: TuiApp, pin: str) -> bool:
+    """Whether the app holds ``pin`` anywhere (its attributes, the prompt's field) but in the
+    configuration it read (where a configured PIN is)."""
+    def holds(x: object) -> bool:
+        if isinstance(x, str):
+            return x == pin
+        if isinstance(x, dict):
+            return any(holds(k) or holds(v) for k, v in x.items())
+        if isinstance(x, list | tuple):
+            return any(holds(v) for v in x)
+        if dataclasses.is_dataclass(x):
+            return any(holds(getattr(x, f.name)) for f in dataclasses.fields(x))
+        return False
+
+    return holds({k: v for k, v in vars(app).items() if k != "acd_config"})
+
+
 def _ops(daemon: FakeDaemon) -> list[tuple[str, dict]]:
     return [(op, args) for op, args in daemon.calls if op.startswith("agent.")]
 
@@ -53,14 +71,14 @@ def test_login_asks_a_masked_pin_and_the_extension(tmp_path: Path, ascii_mode: b
     app.press("enter")  # the extension: the configured one, typed in already
     seen.append(_text(app))
     assert any(r.startswith("log in agent 1003 Zhang at extension: 8003") for r in _screen(app))
-    assert _ops(daemon) == []
+    assert _ops(daemon) == [] and _kept(app, PIN)  # the PIN rides in the prompt, unseen
     app.press("enter")
     seen.append(_text(app) + _note(app))
     assert _ops(daemon) == [("agent.login", {"agent": "1003", "pin": PIN, "extension": "8003"})]
     assert _row(app, "1003")[:5] == [">", "1003", "Zhang", "idle", "8003"]
     assert "logged in agent 1003: idle at 8003" in _note(app)
     assert daemon.agent("1003")["state"] == "idle" and daemon.agent("1003")["extension"] == "8003"
-    assert app.pin is None and not any(PIN in s for s in seen)
+    assert not _kept(app, PIN) and not any(PIN in s for s in seen)  # gone with the prompt, never shown
     if ascii_mode:
         assert all(s.isascii() for s in seen)
 
@@ -78,12 +96,17 @@ def test_a_wrong_pin_shows_the_daemons_error_and_changes_nothing(tmp_path: Path)
     app.press("enter")
     assert _ops(daemon) == [("agent.login", {"agent": "1003", "pin": "1234", "extension": "8002"})]
     assert "login 1003: refused: agent 1003: wrong PIN" in _note(app)
-    assert "1234" not in _text(app) and app.editing is None and app.pin is None
+    assert "1234" not in _text(app) and app.editing is None and not _kept(app, "1234")
     assert _row(app, "1003")[3] == "out" and daemon.agent("1003")["state"] == "logged_out"
     assert _row(app, "1002")[2:4] == ["p:1", "8002"]  # the desk's agent is still there
     app.press("l")
     app.press("esc")  # cancelled: nothing sent
     assert len(_ops(daemon)) == 1 and "cancelled" in _note(app)
+    app.press("l")
+    _type(app, "5555")
+    app.press("enter")
+    app.press("esc")  # cancelled at the extension: nothing sent, the PIN gone with the prompt
+    assert len(_ops(daemon)) == 1 and "cancelled" in _note(app) and not _kept(app, "5555")
 
 
 def test_resume_then_pause_with_a_configured_reason(tmp_path: Path) -> None:
@@ -146,3 +169,19 @@ def test_a_supervisor_gets_the_agents_and_their_keys_without_the_forms(tmp_path:
     assert "pause 1002: refused: unknown pause reason '5'" in _note(app) and _row(app, "1002")[3] == "idle"
     app.press("enter")  # no forms to open here
     assert _row(app, "1002")[3] == "idle" and app.editing is None
+
+
+@pytest.mark.parametrize("admin", [True, False])
+def test_the_list_refreshes_the_live_states_every_second_not_the_configuration(tmp_path: Path, admin: bool) -> None:
+    app, daemon = _agents(tmp_path, admin=admin)
+    loop = SimpleNamespace(set_alarm_in=lambda *_: None)
+    reads, snaps = len(daemon.sets("config.get")), len(daemon.sets("acd.snapshot"))
+    assert reads >= 1 and _row(app, "1002")[2:4] == ["p:1", "8002"]  # (the cursor is on 1001)
+    daemon.engine.resume("1002", daemon.at(940))  # (at the desk's phone)
+    app._tick(loop, None)
+    assert _row(app, "1002")[2:4] == ["idle", "8002"]  # the live state, a second later
+    for _ in range(3):
+        app._tick(loop, None)
+    assert len(daemon.sets("config.get")) == reads and len(daemon.sets("acd.snapshot")) == snaps + 4
+    app.press("r")  # a refresh by hand reads the configuration again
+    assert len(daemon.sets("config.get")) == reads + 1

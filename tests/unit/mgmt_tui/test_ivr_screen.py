@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mgmt_tui.app import TuiApp
-from tests.unit.mgmt_tui.support import FakeDaemon
-from tests.unit.mgmt_tui.test_acd_screens import _focus_on, _note, _screen, _text, _type
+from tests.unit.mgmt_tui.support import FakeDaemon, _clear, _focus_on, _note, _screen, _text, _type
 
 
 def _ivr(tmp_path: Path, ascii_mode: bool = False) -> tuple[TuiApp, FakeDaemon]:
@@ -17,11 +16,6 @@ def _ivr(tmp_path: Path, ascii_mode: bool = False) -> tuple[TuiApp, FakeDaemon]:
     app.refresh()
     app.press("6")
     return app, daemon
-
-
-def _clear(app: TuiApp, n: int = 80) -> None:
-    for _ in range(n):
-        app.press("backspace")
 
 
 def test_prompts_tts_text_and_lists(tmp_path: Path) -> None:
@@ -58,8 +52,9 @@ def test_prompts_tts_text_and_lists(tmp_path: Path) -> None:
     app.press("enter")
     _clear(app, 4)
     _type(app, "kick")
+    sent = len(daemon.sets("ivr.flow.set"))
     app.press("enter")
-    assert "'kick' is not one of warn, drop" in _note(app)
+    assert "'kick' is not one of warn, drop" in _note(app) and len(daemon.sets("ivr.flow.set")) == sent  # not sent
     _clear(app, 4)
     _type(app, "drop")
     app.press("enter")
