@@ -184,7 +184,7 @@ class AcdService:
         call.queue = queue
         self.calls.answer_inbound(call, queue=queue)
         self.joined[call.id] = self.now()  # waits are measured on the ACD's clock (virtual in tests)
-        self.engine.media.detect(self._channel(call.a.port), "dtmf", True)  # callback keys
+        self.engine.media.detect(self.engine.channel(call.a.port), "dtmf", True)  # callback keys
         if not self.feed(self.acd.call_arrived, call.id, queue, call.caller):
             call.queue = None
             return False
@@ -327,7 +327,7 @@ class AcdService:
             return
         player = QueuePlayer(self.library, self.music.get(file, self.music[""]))
         self.players[call] = player
-        self.engine.media.prompts[self._channel(c.a.port)] = player
+        self.engine.media.prompts[self.engine.channel(c.a.port)] = player
 
     def announce(self, call: str, position: int | None, ewt_s: int | None) -> None:
         player = self.players.get(call)
@@ -407,7 +407,7 @@ class AcdService:
         player = QueuePlayer(self.library, np.zeros(0, np.uint8))
         self.players[call.id] = player
         self.replying[call.id] = call
-        self.engine.media.prompts[self._channel(call.a.port)] = player
+        self.engine.media.prompts[self.engine.channel(call.a.port)] = player
         player.say(REPLY, [TtsText(text)], music_after=False)
 
     # --- after every tick: announcements that have finished ------------------------------------------
@@ -446,12 +446,9 @@ class AcdService:
         joined = self.joined.get(call_id)
         return round(self.now() - joined, 3) if joined is not None else None
 
-    def _channel(self, port: str) -> int:
-        return self.engine.ports[port].port.channel
-
     def _drop_player(self, c: Call) -> None:
         self.replying.pop(c.id, None)
         player = self.players.pop(c.id, None)
-        ch = self._channel(c.a.port)
+        ch = self.engine.channel(c.a.port)
         if player is not None and self.engine.media.prompts.get(ch) is player:
             del self.engine.media.prompts[ch]

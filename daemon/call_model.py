@@ -73,9 +73,21 @@ class Call:
     queue: str | None = None  # the ACD queue the call waited in, if any
     agent: str | None = None  # the ACD agent ID who took it, if any
     wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
+    forwards: int = 0  # times an extension forwarded it (extension features: at most MAX_FORWARDS)
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, self.b) if leg is not None]
+
+    def leg_on(self, port: str) -> Leg | None:
+        """The leg (``a`` or ``b``) on ``port``, if any."""
+        return next((leg for leg in self.legs() if leg.port == port), None)
+
+    def other_leg(self, port: str) -> Leg | None:
+        """The leg facing the one on ``port``: ``b`` for ``a``'s port, ``a`` for ``b``'s; None if no leg
+        is on ``port`` (or the call has no ``b`` yet)."""
+        if self.a.port == port:
+            return self.b
+        return self.a if self.b is not None and self.b.port == port else None
 
     def record(self) -> dict[str, Any]:
         """The call as stored: the journal row while it runs, the CDR when it ends."""

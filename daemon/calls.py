@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from daemon.call_model import Call, Leg, LegState, Lines
-from daemon.config import Config
+from daemon.config import Config, LineConfig
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
 from daemon.feature_codes import MORE, FeatureCodes, Matched
 from daemon.timers import Timers
@@ -99,14 +99,17 @@ class CallControl:
     def _new_id(self) -> str:
         return f"{int(time.time())}-{os.getpid()}-{next(self._ids)}"  # unique across restarts too
 
-    def _start_dialing(self, port: str) -> None:
+    def _start_dialing(self, port: str) -> Call | None:
+        """A call from extension ``port`` collecting its digits (the phone is off hook at dial tone); None
+        if ``port`` is no extension or is in a call already."""
         ext = self.config.extension_by_port(port)
         if ext is None or port in self.by_port:
-            return
+            return None
         call = Call(self._new_id(), "internal", Leg(port, "extension", ext.number, LegState.DIALING),
                     caller=ext.number, caller_name=ext.name or None)
         self._bind(call, port)
         self._arm(call, self.config.dialplan.first_digit_timeout_s, lambda: self._dial_timeout(call))
+        return call
 
     def _digit(self, port: str, digit: str) -> None:
         call = self.by_port.get(port)
@@ -178,9 +181,13 @@ class CallControl:
         self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
         self._journal("update", call)
 
-    def _dial_out(self, call: Call, number: str) -> None:
-        line = next((ln for ln in self.config.lines + self.config.trunk_lines  # FXO lines, then No.1 timeslots
+    def _free_line(self) -> LineConfig | None:
+        """The first free outbound line (FXO lines, then No.1 timeslots), or None."""
+        return next((ln for ln in self.config.lines + self.config.trunk_lines
                      if ln.outbound and ln.port not in self.by_port and self.lines.is_free(ln.port)), None)
+
+    def _dial_out(self, call: Call, number: str) -> None:
+        line = self._free_line()
         if line is None:
             self._fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
             return
@@ -277,6 +284,12 @@ class CallControl:
             return
         if call is None or call.b is None or call.b.port != port or call.answer is not None:
             return
+        self._connect_answered(call, port)
+
+    def _connect_answered(self, call: Call, port: str, **event: Any) -> None:
+        """``call``'s ``b`` leg (on ``port``) answered: the caller stops hearing ringback (a trunk caller's
+        line is answered), the two are bridged; ``call.answered`` carries ``event``'s fields too."""
+        assert call.b is not None and call.b.port == port
         self._disarm(call)
         call.answer = time.time()
         call.b.state = call.a.state = LegState.ANSWERED
@@ -284,9 +297,9 @@ class CallControl:
             self.lines.answer(call.a.port)
         else:
             self.lines.play(call.a.port, None)
-        self.lines.connect(call.a.port, call.b.port)
+        self.lines.connect(call.a.port, port)
         self.on_bridge(call)
-        self.publish("call.answered", call=call.id, port=port)
+        self.publish("call.answered", call=call.id, port=port, **event)
         self._journal("update", call)
 
     def _released(self, port: str, cause: Cause) -> None:
@@ -302,14 +315,14 @@ class CallControl:
             return
         self._unbind(port)
         self.lines.disconnect(port)
-        leg = call.a if call.a.port == port else call.b
+        leg = call.leg_on(port)
         dialing = call.a.state in (LegState.DIALING, LegState.FEATURE)
         if leg is not None:
             leg.state = LegState.RELEASED
         if dialing:
             self._disarm(call)
             return  # hung up before dialling anything that made a call: no CDR
-        other = call.b if leg is call.a else call.a
+        other = call.other_leg(port)
         if leg is call.b and call.answer is None and call.direction == "inbound":
             self._hunt_again(call)
             return
@@ -343,9 +356,9 @@ class CallControl:
         self._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
 
     def _fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
-        """End an extension-originated call that did not connect; the caller hears ``tone``."""
-        if self.extensions is not None and self.extensions.failed(call, cause, tone, record):
-            return  # a consultation: the held party stays, the extension hears the tone
+        """End an extension-originated call that did not connect; the caller hears ``tone``. The caller's
+        line is released unless its extension keeps it (a consultation: the party on hold stays)."""
+        keep = self.extensions is not None and self.extensions.keeps_line(call)
         self._disarm(call)
         if call.b is not None and call.b.state is not LegState.RELEASED:
             self._release_leg(call, call.b, cause)
@@ -353,7 +366,8 @@ class CallControl:
         a.state = LegState.RELEASED
         self._unbind(a.port)
         self.lines.disconnect(a.port)
-        self.lines.release(a.port, cause)
+        if not keep:
+            self.lines.release(a.port, cause)
         self.lines.play(a.port, tone)
         if record:
             self._end(call, cause)
@@ -381,6 +395,8 @@ class CallControl:
         cdr = call.record()
         self._journal("finish", call)
         self.publish("call.ended", call=call.id, cdr=cdr)
+        if self.extensions is not None:
+            self.extensions.ended(call)  # supervisor taps on it, or its supervisor's own, end
         self._retry_waiting()
 
     def _retry_waiting(self) -> None:
@@ -485,16 +501,37 @@ class CallControl:
         if moving.kind != "extension":
             raise ValueError("the call has no extension to transfer from")
         staying = call.a if moving is call.b else call.b
+        if self.extensions is not None:
+            self.extensions.call_changed(call)  # supervisor taps on it end
         self.on_unbridge(call)
         self._release_leg(call, moving, Cause.NORMAL_CLEARING)
         self.lines.disconnect(staying.port)
-        self.lines.play(staying.port, ToneName.RINGBACK)
-        call.transfer_to = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
-        self._bind(call, ext.port)
-        self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
-        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._transfer_not_answered(call))
         self.publish("call.transferred", call=call.id, extension=ext.number, port=ext.port, caller=call.caller)
-        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
+        self.ring_transfer(call, Leg(ext.port, "extension", ext.number, LegState.ALERTING), staying.port)
+
+    def ring_transfer(self, call: Call, target: Leg, staying: str, *, ring: bool = True,
+                      failed: Callable[[str], None] | None = None, **ringing: Any) -> None:
+        """``target`` becomes ``call``'s transfer leg, in place of the extension that left it. An extension
+        rings (``ring``; False: it rings already) while the party on ``staying`` hears ringback
+        (``call.ringing`` carries ``ringing``'s fields too); a trunk leg (the caller of this dials it)
+        lets ``staying`` hear the far end's own progress once it rings. If nobody answers in time
+        (trunk: 15 s more), ``failed`` is told, or the call is hung up."""
+        call.transfer_to = target
+        call.transfer_failed = failed
+        self._bind(call, target.port)
+        extension = target.kind == "extension"
+        if extension:
+            self.lines.play(staying, ToneName.RINGBACK)
+            if ring:
+                self.lines.ring(target.port, CallerId(number=call.caller, name=call.caller_name))
+        elif target.state is LegState.ALERTING:
+            self.lines.play(staying, None)
+            self.lines.connect(staying, target.port)
+        self._arm(call, self.config.dialplan.no_answer_timeout_s + (0 if extension else 15),
+                  lambda: self._transfer_not_answered(call))
+        if extension:
+            self.publish("call.ringing", call=call.id, port=target.port, extension=target.label,
+                         caller=call.caller, **ringing)
 
     def _transfer_answered(self, call: Call) -> None:
         new, call.transfer_to = call.transfer_to, None
@@ -529,15 +566,12 @@ class CallControl:
     # --- the IVR: calls answered by a flow, and where a flow sends them ------------------------------
 
     def _ivr_dial_out(self, call: Call, number: str, failed: Callable[[str], None]) -> str | None:
-        line = next((ln for ln in self.config.lines + self.config.trunk_lines
-                     if ln.outbound and ln.port not in self.by_port and self.lines.is_free(ln.port)), None)
+        line = self._free_line()
         if line is None:
             return "no free trunk"
-        call.transfer_to = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
-        call.transfer_failed = failed
-        self._bind(call, line.port)
+        trunk = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
+        self.ring_transfer(call, trunk, call.a.port, failed=failed)
         self.lines.dial(line.port, number, call.caller)
-        self._arm(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self._transfer_not_answered(call))
         self.publish("call.transferred", call=call.id, number=number, port=line.port, caller=call.caller)
         return None
 
@@ -574,14 +608,8 @@ class CallControl:
             ext = self.config.extension_by_number(number)
             if ext is None or ext.port in self.by_port or not self.lines.is_free(ext.port):
                 continue
-            self.lines.play(call.a.port, ToneName.RINGBACK)
-            call.transfer_to = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
-            call.transfer_failed = failed
-            self._bind(call, ext.port)
-            self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
-            self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._transfer_not_answered(call))
-            self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller,
-                         ivr=call.ivr or {})
+            self.ring_transfer(call, Leg(ext.port, "extension", ext.number, LegState.ALERTING), call.a.port,
+                               failed=failed, ivr=call.ivr or {})
             return None
         if to == "extension" and self.config.extension_by_number(target) is None:
             return f"no extension {target}"

@@ -339,6 +339,10 @@ class Engine:
         else:
             self._feed(rt, "release", self.now())
 
+    def channel(self, port: str) -> int:
+        """The media channel (tick array row) of ``port``."""
+        return self.ports[port].port.channel
+
     def play(self, port: str, tone: ToneName | None) -> None:
         rt = self.ports[port]
         if hasattr(rt.machine, "play"):

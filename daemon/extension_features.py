@@ -4,9 +4,11 @@ call control consults for them and for the hook-flash and supervisor features.
 ``ExtensionFeatures`` attaches to the engine's call control as ``calls.extensions``. Call control asks
 it (``intercept``) before handling any call event, when it offers a call to an extension (``offer``:
 DND, forwarding, call waiting), when a ringing extension is not answered (``no_answer``: forward on
-no answer), when it fails a call (``failed``: a consultation keeps the held party) and whether hunting
-should skip an extension (``skip_hunt``: DND). The hook-flash sessions are ``daemon.flash_features``,
-supervisor taps ``daemon.supervisor``; settings persist through ``daemon.extension_settings``.
+no answer), when it fails a call (``keeps_line``: a consultation keeps the agent's line and the held
+party), whether hunting should skip an extension (``skip_hunt``: DND), and when a call changes hands
+or ends (``call_changed``, ``ended``: supervisor taps on it end). The hook-flash sessions are
+``daemon.flash_features``, supervisor taps ``daemon.supervisor``; settings persist through
+``daemon.extension_settings``.
 
 Feature codes (docs/extensions.md)::
 
@@ -45,7 +47,7 @@ from signaling.events import (
 
 log = logging.getLogger(__name__)
 
-MAX_FORWARDS = 5  # forwarding hops per call (loops end in busy)
+MAX_FORWARDS = 5  # forwards per call (``Call.forwards``); a forward-always loop then ends in busy
 CONFIRM_TONE = ToneName.STUTTER_DIAL
 REJECT_TONE = ToneName.CONGESTION
 
@@ -58,13 +60,11 @@ class ExtensionFeatures:
         self.cc = engine.calls
         self.settings = settings if settings is not None else SettingsStore()
         self.waiting: dict[str, Call] = {}  # extension port -> the call waiting for it (call-waiting tone)
-        self._hops: dict[str, int] = {}  # call id -> forwards so far
         self.flash = FlashFeatures(self)
         self.supervisors = Supervisors(self)
         self.cc.extensions = self
         add = self.cc.features.add
-        add(FeatureCode("*", "pickup.directed", self._pickup_code, fields=1))
-        add(FeatureCode("*#", "pickup.group", lambda call, f: self._pickup_code(call, [""])))
+        add(FeatureCode("*", "pickup", self._pickup_code, fields=1))  # *<ext># directed, *# (empty) group
         for prefix, key in (("*72", "forward_always"), ("*90", "forward_busy"), ("*92", "forward_no_answer")):
             add(FeatureCode(prefix, f"{key}.set", lambda call, f, key=key: self._set_forward(call, key, f[0]),
                             fields=1))
@@ -75,16 +75,12 @@ class ExtensionFeatures:
         add(FeatureCode("*10", "transfer.blind", lambda call, f: self._done(call, self.flash.blind_transfer(call, f[0])),
                         fields=1))
         add(FeatureCode("*40", "transfer.ivr", self._ivr_code, fields=1))
-        engine.after_tick.append(lambda rx, tx: self.supervisors.check())
 
     # --- small helpers ---------------------------------------------------------------------------------
 
     @property
     def media(self) -> Any:
         return self.engine.media
-
-    def channel(self, port: str) -> int:
-        return self.engine.ports[port].port.channel
 
     def _done(self, call: Call, ok: bool) -> None:
         """A feature code's reply when it leaves the phone off hook: confirmation or congestion."""
@@ -139,13 +135,18 @@ class ExtensionFeatures:
         if ext is None or ext.port == call.a.port:
             return False
         st = self.settings.get(number)
-        hops = self._hops.get(call.id, 0)
-        if st.forward_always and hops < MAX_FORWARDS:
+        more = call.forwards < MAX_FORWARDS
+        if st.forward_always:
+            if not more:  # a forwarding loop
+                log.info("call %s: forwarded %d times, %s does not forward it again: busy", call.id,
+                         call.forwards, number)
+                cc._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+                return True
             return self._forward(call, number, st.forward_always, "always")
         busy = ext.port in cc.by_port or not cc.lines.is_free(ext.port)
         if not (busy or st.dnd):
             return False
-        if st.forward_busy and hops < MAX_FORWARDS:
+        if st.forward_busy and more:
             return self._forward(call, number, st.forward_busy, "dnd" if st.dnd else "busy")
         if st.dnd:
             cc._fail(call, Cause.USER_BUSY, ToneName.BUSY)
@@ -160,22 +161,30 @@ class ExtensionFeatures:
             self._stop_waiting(b.port)
             call.b = None
             st = self.settings.get(b.label)
-            if st.forward_no_answer and self._hops.get(call.id, 0) < MAX_FORWARDS:
+            if st.forward_no_answer and call.forwards < MAX_FORWARDS:
                 return self._forward(call, b.label, st.forward_no_answer, "no_answer")
             cc._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
             return True
         if call.direction == "inbound" or b is None or b.kind != "extension" or b.state is not LegState.ALERTING:
             return False
         st = self.settings.get(b.label)
-        if not st.forward_no_answer or self._hops.get(call.id, 0) >= MAX_FORWARDS:
+        if not st.forward_no_answer or call.forwards >= MAX_FORWARDS:
             return False
         cc._release_leg(call, b, Cause.NO_ANSWER)
         call.b = None
         return self._forward(call, b.label, st.forward_no_answer, "no_answer")
 
-    def failed(self, call: Call, cause: Cause, tone: ToneName, record: bool) -> bool:
-        self._hops.pop(call.id, None)
-        return self.flash.failed(call, cause, tone, record)
+    def keeps_line(self, call: Call) -> bool:
+        """Call control is failing ``call``: True if its extension's line stays (a consultation)."""
+        return self.flash.keeps_line(call)
+
+    def call_changed(self, call: Call) -> None:
+        """``call`` is about to change hands (a transfer): supervisor taps on it end."""
+        self.supervisors.call_changed(call)
+
+    def ended(self, call: Call) -> None:
+        """``call`` ended (CDR written): taps on it, or the tap it was the supervisor's call of, end."""
+        self.supervisors.ended(call)
 
     def skip_hunt(self, number: str) -> bool:
         return self.settings.get(number).dnd
@@ -184,7 +193,7 @@ class ExtensionFeatures:
 
     def _forward(self, call: Call, number: str, target: str, why: str) -> bool:
         cc = self.cc
-        self._hops[call.id] = self._hops.get(call.id, 0) + 1
+        call.forwards += 1
         log.info("call %s: extension %s forwards (%s) to %s", call.id, number, why, target)
         cc.publish("call.forwarded", call=call.id, extension=number, to=target, reason=why)
         match cc.dialplan.match(target, timed_out=True):
@@ -198,13 +207,11 @@ class ExtensionFeatures:
         return True
 
     def _set_forward(self, call: Call, key: str, target: str) -> None:
-        number = self._number_of(call)
         route = self.cc.dialplan.match(target, timed_out=True)
-        ok = number is not None and target != number and isinstance(route, Extension | Outside)
-        if ok:
-            self.settings.update(number, **{key: target})
-            self.cc.publish("extension.settings", extension=number, **{key: target})
-        self._done(call, ok)
+        if target == self._number_of(call) or not isinstance(route, Extension | Outside):
+            self._done(call, False)
+        else:
+            self._set(call, **{key: target})
 
     def _set(self, call: Call, **changes: Any) -> None:
         number = self._number_of(call)
@@ -226,7 +233,7 @@ class ExtensionFeatures:
         call.a.state = LegState.ALERTING
         if call.a.kind == "extension":
             cc.lines.play(call.a.port, ToneName.RINGBACK)
-        self.media.overlay(self.channel(ext.port), ToneName.CALL_WAITING)
+        self.media.overlay(self.engine.channel(ext.port), ToneName.CALL_WAITING)
         cc._arm(call, cc.config.dialplan.no_answer_timeout_s, lambda: cc._no_answer(call))
         cc.publish("call.waiting", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
         cc._journal("update", call)
@@ -234,7 +241,7 @@ class ExtensionFeatures:
 
     def _stop_waiting(self, port: str) -> None:
         if self.waiting.pop(port, None) is not None:
-            self.media.overlay(self.channel(port), None)
+            self.media.overlay(self.engine.channel(port), None)
 
     def _waiting_released(self, port: str) -> None:
         """A waiting caller hung up (its call then ends normally), or the extension it waits for hung
@@ -290,8 +297,7 @@ class ExtensionFeatures:
                     continue
             else:
                 ext = self.cc.config.extension_by_number(leg.label)
-                group = getattr(me, "pickup_group", "")
-                if not group or ext is None or getattr(ext, "pickup_group", "") != group:
+                if not me.pickup_group or ext is None or ext.pickup_group != me.pickup_group:
                     continue
             self.pickup(call, ringing, leg)
             return

@@ -52,9 +52,6 @@ class SettingsStore:
     def get(self, number: str) -> ExtensionSettings:
         return self._settings.get(number, ExtensionSettings())
 
-    def all(self) -> dict[str, ExtensionSettings]:
-        return dict(self._settings)
-
     def update(self, number: str, **changes: Any) -> concurrent.futures.Future | None:
         """Change some settings of ``number``; returns the write's future (None without a store)."""
         new = replace(self.get(number), **changes)

@@ -48,15 +48,6 @@ class FeatureCodes:
             raise ValueError(f"feature code {code.prefix!r} must start with * or #")
         self._codes[code.prefix] = code
 
-    def remove(self, prefix: str) -> None:
-        self._codes.pop(prefix, None)
-
-    def __contains__(self, prefix: str) -> bool:
-        return prefix in self._codes
-
-    def codes(self) -> list[FeatureCode]:
-        return sorted(self._codes.values(), key=lambda c: c.prefix)
-
     def match(self, digits: str) -> Matched | str | None:
         """A complete code, ``MORE`` (keep collecting), or None (not a feature code)."""
         owners = [c for c in self._codes.values() if digits.startswith(c.prefix)]

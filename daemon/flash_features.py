@@ -27,6 +27,9 @@ Phases and transitions (X = the agent, H = the held party, T = the third party):
     any phase --H hangs up--> session over, the active call carries on as a plain call
     DIALING  --*10<number>#--> blind transfer of H;   --*40<flow>#--> H to an IVR flow
 
+Only CHOOSING, CONFERENCE and RECALL are stored (``Session.stage``); DIALING, CONSULT and FAILED
+follow from the call the agent's port is bound to (``FlashFeatures.phase``).
+
 Everything here runs on the event loop between ticks; audio only changes through ``Lines`` and the
 media layer's rooms.
 """
@@ -35,7 +38,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,21 +70,10 @@ class Phase(enum.StrEnum):
 class Session:
     port: str  # the agent's extension port
     held: Call  # the call on hold
-    phase: Phase
+    stage: Phase | None = None  # CHOOSING, CONFERENCE or RECALL; else the phase follows from the active call
     swap: bool = False  # call waiting: a flash swaps the held and the active call
     room: int | None = None
     timer: Timer | None = None
-
-
-def other_leg(call: Call, port: str) -> Leg | None:
-    """The leg of ``call`` that is not on ``port``."""
-    if call.a.port == port:
-        return call.b
-    return call.a if call.b is not None and call.b.port == port else None
-
-
-def leg_on(call: Call, port: str) -> Leg | None:
-    return call.a if call.a.port == port else call.b if call.b is not None and call.b.port == port else None
 
 
 class FlashFeatures:
@@ -101,27 +92,34 @@ class FlashFeatures:
 
     def active(self, s: Session) -> Call | None:
         """The call the agent is in now (None while the phone hears a failure tone or rings back)."""
-        if s.phase in (Phase.FAILED, Phase.RECALL):
+        if s.stage is Phase.RECALL:
             return None
         call = self.cc.by_port.get(s.port)
         return call if call is not None and call is not s.held else None
 
-    def _sync(self, s: Session) -> None:
-        """A consultation that left dial tone (it rings, was picked up, ...) is in CONSULT."""
-        if s.phase is Phase.DIALING:
-            act = self.active(s)
-            mine = leg_on(act, s.port) if act is not None else None
-            if act is None:
-                s.phase = Phase.FAILED
-            elif mine is not None and mine.state is not LegState.DIALING:
-                s.phase = Phase.CONSULT
+    def phase(self, s: Session) -> Phase:
+        """The session's phase: its stage if it has one, else what the agent's port is in: no call (the
+        consultation failed: FAILED), a call collecting digits (DIALING) or one past that (CONSULT:
+        ringing, answered, picked up ...)."""
+        if s.stage is not None:
+            return s.stage
+        act = self.active(s)
+        if act is None:
+            return Phase.FAILED
+        mine = act.leg_on(s.port)
+        return Phase.DIALING if mine is not None and mine.state is LegState.DIALING else Phase.CONSULT
 
     def session_of_held(self, port: str) -> Session | None:
         for s in self.sessions.values():
-            h = other_leg(s.held, s.port)
+            h = s.held.other_leg(s.port)
             if h is not None and h.port == port:
                 return s
         return None
+
+    def session_of(self, call: Call) -> Session | None:
+        """The session whose active call (the consultation) is ``call``, if any."""
+        s = self.sessions.get(call.a.port)
+        return s if s is not None and self.cc.by_port.get(s.port) is call else None
 
     def _cancel_timer(self, s: Session) -> None:
         if s.timer is not None:
@@ -134,7 +132,7 @@ class FlashFeatures:
             s.room = None
 
     def _held_party(self, s: Session) -> Leg:
-        h = other_leg(s.held, s.port)
+        h = s.held.other_leg(s.port)
         assert h is not None
         return h
 
@@ -142,7 +140,7 @@ class FlashFeatures:
         """Whether ``call`` is a plain answered two-party call of the extension on ``port``."""
         if call is None or call.answer is None or call.end is not None or call.transfer_to is not None:
             return False
-        mine, other = leg_on(call, port), other_leg(call, port)
+        mine, other = call.leg_on(port), call.other_leg(port)
         if mine is None or other is None or mine.kind != "extension":
             return False
         if mine.state is not LegState.ANSWERED or other.state is not LegState.ANSWERED:
@@ -161,45 +159,35 @@ class FlashFeatures:
             self.ext.supervisors.call_changed(call)
             self._hold(call, port)
             return True
-        self._sync(s)
-        match s.phase:
-            case Phase.DIALING | Phase.FAILED | Phase.CHOOSING:
-                self._back(s)
-            case Phase.CONFERENCE:
-                self._back(s)  # the third party is released
+        match self.phase(s):
             case Phase.CONSULT:
                 act = self.active(s)
-                if s.swap and act is not None and act.answer is not None:
-                    self._swap(s)
-                elif act is None or act.answer is None:
+                assert act is not None
+                if act.answer is None:
                     self._back(s)
+                elif s.swap:
+                    self._swap(s)
                 else:
                     self._choose(s)
             case Phase.RECALL:
                 pass
+            case _:  # at dial tone, after a failure, choosing, in a 3-way call (the third party is released)
+                self._back(s)
         return True
 
     def digit(self, port: str, digit: str) -> bool:
         s = self.sessions.get(port)
-        if s is None:
-            return False
-        self._sync(s)
-        if s.phase is Phase.DIALING:
-            act = self.active(s)
-            if act is not None and act.digits == "":
-                self.lines.play(port, None)  # the extension answered a call: its line does not stop dial tone
-            return False
-        if s.phase is Phase.CHOOSING:
-            if digit == "3":
-                self._conference(s)
-            elif digit == "1":
-                self._back(s)
-            return True
-        return False
+        if s is None or s.stage is not Phase.CHOOSING:
+            return False  # dialling a consultation, or in one: call control's
+        if digit == "3":
+            self._conference(s)
+        elif digit == "1":
+            self._back(s)
+        return True
 
     def answered(self, port: str) -> bool:
         s = self.sessions.get(port)
-        if s is not None and s.phase is Phase.RECALL:
+        if s is not None and s.stage is Phase.RECALL:
             self._back(s)
             return True
         return False
@@ -217,70 +205,57 @@ class FlashFeatures:
             act = self.active(s)
             if act is None:
                 continue
-            t = other_leg(act, s.port)
+            t = act.other_leg(s.port)
             if t is not None and t.port == port:
                 self._third_hung_up(s, act, t, cause)
                 return True
         return False
 
-    def failed(self, call: Call, cause: Cause, tone: ToneName, record: bool) -> bool:
+    def keeps_line(self, call: Call) -> bool:
         """Call control is failing ``call`` (busy, no answer, bad number, a feature code's reply ...): a
-        consultation keeps the agent's line and the held party; the agent hears ``tone``."""
-        s = self.sessions.get(call.a.port)
-        if s is None or self.cc.by_port.get(s.port) is not call:
-            return False
-        self.cc._disarm(call)
-        if call.b is not None and call.b.state is not LegState.RELEASED:
-            self.cc._release_leg(call, call.b, cause)
-        call.a.state = LegState.RELEASED
-        if record:
-            self.cc._end(call, cause)
-        self.cc._unbind(s.port)
-        self.lines.disconnect(s.port)
-        self.lines.play(s.port, tone)
-        s.phase = Phase.FAILED
-        return True
+        consultation keeps the agent's line (it hears the tone, the party on hold waits: FAILED)."""
+        return self.session_of(call) is not None
 
     # --- transitions -------------------------------------------------------------------------------
 
     def _hold(self, call: Call, port: str) -> None:
-        h = other_leg(call, port)
+        h = call.other_leg(port)
         assert h is not None
         cc = self.cc
         cc.on_unbridge(call)
         self.lines.disconnect(port)
         self.lines.play(h.port, None)  # the held party hears silence
-        ext = cc.config.extension_by_port(port)
-        assert ext is not None
-        consult = Call(cc._new_id(), "internal", Leg(port, "extension", ext.number, LegState.DIALING),
-                       caller=ext.number, caller_name=ext.name or None)
-        cc._bind(consult, port)
+        cc._unbind(port)  # the agent's port: its consultation's from now on
+        consult = cc._start_dialing(port)
+        assert consult is not None
         self.lines.play(port, ToneName.DIAL)
-        cc._arm(consult, cc.config.dialplan.first_digit_timeout_s, lambda: cc._dial_timeout(consult))
-        self.sessions[port] = Session(port, call, Phase.DIALING)
-        log.info("extension %s: call %s on hold", ext.number, call.id)
-        cc.publish("call.held", call=call.id, port=port, extension=ext.number)
+        self.sessions[port] = Session(port, call)
+        log.info("extension %s: call %s on hold", consult.a.label, call.id)
+        cc.publish("call.held", call=call.id, port=port, extension=consult.a.label)
+
+    def _leave(self, s: Session, act: Call, cause: Cause = Cause.NORMAL_CLEARING) -> None:
+        """The agent leaves ``act``: its leg released (the phone stays off hook), ``act`` ended (its CDR, if
+        it began; its other legs are the caller's business), the agent's port bound to nothing."""
+        mine = act.leg_on(s.port)
+        if mine is not None:
+            mine.state = LegState.RELEASED
+        self.cc._disarm(act)
+        if act.id in self.cc.calls:
+            self.cc._end(act, cause)
+        self.cc._unbind(s.port)
 
     def _dispose_active(self, s: Session, cause: Cause = Cause.NORMAL_CLEARING) -> None:
         """End the active call: its other party is released, its CDR written (if it began)."""
         act = self.active(s)
         if act is None:
             return
-        cc = self.cc
-        cc._disarm(act)
-        for leg in (other_leg(act, s.port), act.transfer_to):
+        for leg in (act.other_leg(s.port), act.transfer_to):
             if leg is not None and leg.state is not LegState.RELEASED:
-                cc._release_leg(act, leg, cause)
-        mine = leg_on(act, s.port)
-        if mine is not None:
-            mine.state = LegState.RELEASED
-        if act.id in cc.calls:
-            cc._end(act, cause)
-        cc._unbind(s.port)
+                self.cc._release_leg(act, leg, cause)
+        self._leave(s, act, cause)
 
     def _back(self, s: Session) -> None:
         """Back to the held party; whatever else the agent had is released."""
-        self._cancel_timer(s)
         self._close_room(s)
         self._dispose_active(s)
         self._retrieve(s)
@@ -292,7 +267,7 @@ class FlashFeatures:
         self.sessions.pop(s.port, None)
         cc._disarm(held)
         cc._bind(held, s.port)
-        mine = leg_on(held, s.port)
+        mine = held.leg_on(s.port)
         if mine is not None:
             mine.state = LegState.ANSWERED
         self.lines.play(s.port, None)
@@ -302,21 +277,19 @@ class FlashFeatures:
         cc.publish("call.retrieved", call=held.id, port=s.port)
 
     def _choose(self, s: Session) -> None:
-        act = self.active(s)
-        assert act is not None
         self.lines.disconnect(s.port)  # the third party waits in silence
         self.lines.play(s.port, ToneName.DIAL)
-        s.phase = Phase.CHOOSING
+        s.stage = Phase.CHOOSING
         s.timer = self.cc.timers.call_at(self.cc.lines.now() + CHOOSING_S, lambda: self._choose_timeout(s))
 
     def _choose_timeout(self, s: Session) -> None:
         s.timer = None
-        if self.sessions.get(s.port) is s and s.phase is Phase.CHOOSING:
+        if self.sessions.get(s.port) is s and s.stage is Phase.CHOOSING:
             self._back(s)
 
     def _conference(self, s: Session) -> None:
         act = self.active(s)
-        t = other_leg(act, s.port) if act is not None else None
+        t = act.other_leg(s.port) if act is not None else None
         if act is None or t is None:
             self._back(s)
             return
@@ -325,9 +298,9 @@ class FlashFeatures:
         self.lines.play(s.port, None)
         self.lines.play(h.port, None)
         self.lines.play(t.port, None)
-        ch = self.ext.channel
+        ch = self.ext.engine.channel
         s.room = self.ext.media.rooms.create({ch(p): (Mode.TALK, None) for p in (h.port, s.port, t.port)})
-        s.phase = Phase.CONFERENCE
+        s.stage = Phase.CONFERENCE
         self.cc.on_bridge(s.held)
         self.cc.publish("call.conference", calls=[s.held.id, act.id], ports=[h.port, s.port, t.port])
 
@@ -335,14 +308,14 @@ class FlashFeatures:
         cc = self.cc
         act = self.active(s)
         assert act is not None
-        t = other_leg(act, s.port)
+        t = act.other_leg(s.port)
         cc.on_unbridge(act)
         self.lines.disconnect(s.port)
         if t is not None:
             self.lines.play(t.port, None)
         held = s.held
         s.held = act
-        h = other_leg(held, s.port)
+        h = held.other_leg(s.port)
         cc._bind(held, s.port)
         if h is not None:
             self.lines.connect(s.port, h.port)
@@ -351,15 +324,11 @@ class FlashFeatures:
         cc.publish("call.retrieved", call=held.id, port=s.port)
 
     def _agent_hung_up(self, s: Session) -> None:
-        self._sync(s)
         act = self.active(s)
-        match s.phase:
-            case Phase.CONSULT if s.swap or act is None:
-                self._dispose_active(s)
-                self._recall(s)
-            case Phase.CONSULT | Phase.CHOOSING | Phase.CONFERENCE:
+        match self.phase(s):
+            case Phase.CONSULT | Phase.CHOOSING | Phase.CONFERENCE if not s.swap:
                 assert act is not None
-                t = other_leg(act, s.port)
+                t = act.other_leg(s.port)
                 if act.answer is not None and t is not None and t.state is LegState.ANSWERED:
                     self._attended_transfer(s, act, t)
                 elif act.b is not None and act.b.state in (LegState.OFFERED, LegState.ALERTING):
@@ -367,11 +336,11 @@ class FlashFeatures:
                 else:
                     self._dispose_active(s)
                     self._recall(s)
-            case Phase.DIALING | Phase.FAILED:
-                self._dispose_active(s)
-                self._recall(s)
             case Phase.RECALL:
                 pass
+            case _:  # at dial tone, after a failure, or with a waiting call answered (swap)
+                self._dispose_active(s)
+                self._recall(s)
 
     def _attended_transfer(self, s: Session, act: Call, t: Leg) -> None:
         cc = self.cc
@@ -379,12 +348,8 @@ class FlashFeatures:
         self._close_room(s)
         held, h = s.held, self._held_party(s)
         self.sessions.pop(s.port, None)
-        mine = leg_on(act, s.port)
-        if mine is not None:
-            mine.state = LegState.RELEASED
-        cc._disarm(act)
-        cc._end(act, Cause.NORMAL_CLEARING)  # the consultation's CDR; T stays up
-        agent = leg_on(held, s.port)
+        self._leave(s, act)  # the consultation's CDR; T stays up
+        agent = held.leg_on(s.port)
         new = Leg(t.port, t.kind, t.label, LegState.ANSWERED)
         if held.a is agent:
             held.a = new
@@ -402,44 +367,30 @@ class FlashFeatures:
 
     def _blind_transfer_ringing(self, s: Session, act: Call, t: Leg) -> None:
         """The agent hung up while the third party still rang: the held party takes its place."""
-        cc = self.cc
         self._cancel_timer(s)
         held, h = s.held, self._held_party(s)
         self.sessions.pop(s.port, None)
-        cc._disarm(act)
-        mine = leg_on(act, s.port)
-        if mine is not None:
-            mine.state = LegState.RELEASED
-        cc._end(act, Cause.NORMAL_CLEARING)  # unbinds T; T keeps ringing
+        self._leave(s, act)  # unbinds T; T keeps ringing
         self.lines.disconnect(s.port)
-        self._ring_for_held(held, h, Leg(t.port, t.kind, t.label, t.state), s.port)
+        self._ring_for_held(held, h, Leg(t.port, t.kind, t.label, t.state), s.port, ring=False)
 
-    def _ring_for_held(self, held: Call, h: Leg, t: Leg, agent_port: str) -> None:
-        """``t`` (ringing, or dialled out) becomes ``held``'s transfer leg; ``h`` hears the ringing."""
-        cc = self.cc
-        agent = leg_on(held, agent_port)
+    def _ring_for_held(self, held: Call, h: Leg, t: Leg, agent_port: str, ring: bool = True) -> None:
+        """``t`` (an extension: rung now, or ``ring`` False: ringing already; a trunk: dialled by the
+        caller of this) becomes ``held``'s transfer leg in place of the agent; ``h`` hears the ringing."""
+        agent = held.leg_on(agent_port)
         if agent is not None:
             agent.state = LegState.RELEASED
-        held.transfer_to = t
-        cc._bind(held, t.port)
-        cc.agent_left(held)
-        if t.kind == "extension":
-            self.lines.play(h.port, ToneName.RINGBACK)
-        elif t.state is LegState.ALERTING:
-            self.lines.play(h.port, None)
-            self.lines.connect(h.port, t.port)  # the far end's own ringback
-        cc._arm(held, cc.config.dialplan.no_answer_timeout_s + (15 if t.kind == "trunk" else 0),
-                lambda: cc._transfer_not_answered(held))
-        cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=False, caller=held.caller)
-        if t.kind == "extension":
-            cc.publish("call.ringing", call=held.id, port=t.port, extension=t.label, caller=held.caller)
+        self.cc.agent_left(held)
+        self.cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=False,
+                        caller=held.caller)
+        self.cc.ring_transfer(held, t, h.port, ring=ring)
 
     def _recall(self, s: Session) -> None:
         """The agent hung up with a party on hold: its phone rings until it takes the call back."""
         cc = self.cc
         self._cancel_timer(s)
         self._close_room(s)
-        s.phase = Phase.RECALL
+        s.stage = Phase.RECALL
         held, h = s.held, self._held_party(s)
         cc._bind(held, s.port)
         number = held.caller if h is held.a else held.called
@@ -450,23 +401,23 @@ class FlashFeatures:
 
     def _recall_timeout(self, s: Session) -> None:
         s.timer = None
-        if self.sessions.get(s.port) is s and s.phase is Phase.RECALL:
+        if self.sessions.get(s.port) is s and s.stage is Phase.RECALL:
             self.sessions.pop(s.port, None)
             self.cc.hangup(s.held.id, Cause.NO_ANSWER)
 
     def _held_hung_up(self, s: Session, port: str, cause: Cause) -> None:
         cc = self.cc
-        self._sync(s)
+        phase = self.phase(s)  # before the agent's port changes hands
         self._cancel_timer(s)
         self._close_room(s)
         self.sessions.pop(s.port, None)
         held = s.held
-        h = leg_on(held, port)
+        h = held.leg_on(port)
         assert h is not None
         h.state = LegState.RELEASED
         cc._unbind(port)
         self.lines.disconnect(port)
-        mine = leg_on(held, s.port)
+        mine = held.leg_on(s.port)
         if mine is not None:
             mine.state = LegState.RELEASED
         keep = cc.by_port.get(s.port)
@@ -475,39 +426,26 @@ class FlashFeatures:
         act = keep if keep is not None and keep is not held else None
         if act is not None:
             cc._bind(act, s.port)
-        match s.phase:
-            case Phase.FAILED:
-                self.lines.release(s.port, cause)
-            case Phase.RECALL:
-                self.lines.release(s.port, cause)  # stops the ringing
+        match phase:
+            case Phase.FAILED | Phase.RECALL:
+                self.lines.release(s.port, cause)  # busy tone; or the ringing stops
             case Phase.CHOOSING | Phase.CONFERENCE:
-                t = other_leg(act, s.port) if act is not None else None
+                t = act.other_leg(s.port) if act is not None else None
                 if t is not None:
                     self.lines.play(s.port, None)
                     self.lines.connect(s.port, t.port)
-            case _:
-                pass
 
     def _third_hung_up(self, s: Session, act: Call, t: Leg, cause: Cause) -> None:
-        cc = self.cc
-        self._sync(s)
         answered = act.answer is not None
         t.state = LegState.RELEASED
-        cc._unbind(t.port)
+        self.cc._unbind(t.port)
         self.lines.disconnect(t.port)
-        mine = leg_on(act, s.port)
-        if mine is not None:
-            mine.state = LegState.RELEASED
-        cc._disarm(act)
-        if act.id in cc.calls:
-            cc._end(act, cause)
-        cc._unbind(s.port)
+        self._leave(s, act, cause)
         if answered:
             self._close_room(s)
             self._retrieve(s)  # back to the held party
         else:
-            self.lines.play(s.port, ToneName.BUSY)
-            s.phase = Phase.FAILED
+            self.lines.play(s.port, ToneName.BUSY)  # FAILED: the agent flashes to go back
 
     # --- call waiting (ExtensionFeatures offers the second call) -----------------------------------
 
@@ -516,58 +454,38 @@ class FlashFeatures:
         cc = self.cc
         current = cc.by_port.get(port)
         assert current is not None
-        h = other_leg(current, port)
+        h = current.other_leg(port)
         self.ext.supervisors.call_changed(current)
         cc.on_unbridge(current)
         self.lines.disconnect(port)
         if h is not None:
             self.lines.play(h.port, None)
-        self.sessions[port] = Session(port, current, Phase.CONSULT, swap=True)
+        self.sessions[port] = Session(port, current, swap=True)
         cc.publish("call.held", call=current.id, port=port)
-        b = waiting.b
-        assert b is not None and b.port == port
-        cc._disarm(waiting)
-        waiting.answer = time.time()
-        b.state = waiting.a.state = LegState.ANSWERED
-        if waiting.a.kind == "trunk":
-            self.lines.answer(waiting.a.port)
-        else:
-            self.lines.play(waiting.a.port, None)
         cc._bind(waiting, port)
-        self.lines.connect(waiting.a.port, port)
-        cc.on_bridge(waiting)
-        cc.publish("call.answered", call=waiting.id, port=port, waiting=True)
-        cc._journal("update", waiting)
+        cc._connect_answered(waiting, port, waiting=True)
 
     # --- codes dialled in a session: blind transfer, to the IVR ------------------------------------
-
-    def session_for_code(self, call: Call) -> Session | None:
-        s = self.sessions.get(call.a.port)
-        return s if s is not None and self.cc.by_port.get(s.port) is call else None
 
     def blind_transfer(self, call: Call, number: str) -> bool:
         """``*10<number>#`` after a flash: the held party is sent to ``number`` (it rings; the held party
         hears ringback); the agent's line is released. False if it cannot be done."""
-        s = self.session_for_code(call)
+        s = self.session_of(call)
         if s is None:
             return False
         cc = self.cc
-        route = cc.dialplan.match(number, timed_out=True)
         held, h = s.held, self._held_party(s)
-        match route:
+        match cc.dialplan.match(number, timed_out=True):
             case Extension(number=ext_number):
                 ext = cc.config.extension_by_number(ext_number)
                 if ext is None or ext.port in cc.by_port or not self.lines.is_free(ext.port):
                     return False
-                t = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
-                ring: tuple[str, CallerId] | None = (ext.port, CallerId(number=held.caller, name=held.caller_name))
+                t, dial = Leg(ext.port, "extension", ext.number, LegState.ALERTING), None
             case Outside(number=out_number):
-                line = next((ln for ln in cc.config.lines + cc.config.trunk_lines if ln.outbound
-                             and ln.port not in cc.by_port and self.lines.is_free(ln.port)), None)
+                line = cc._free_line()
                 if line is None:
                     return False
-                t = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
-                ring = None
+                t, dial = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED), out_number
             case _:
                 return False
         self.sessions.pop(s.port, None)
@@ -575,16 +493,14 @@ class FlashFeatures:
         cc._unbind(s.port)
         self.lines.release(s.port, Cause.NORMAL_CLEARING)  # the agent hears busy tone: hang up
         self._ring_for_held(held, h, t, s.port)
-        if ring is not None:
-            self.lines.ring(*ring)
-        else:
-            self.lines.dial(t.port, out_number, held.caller)
+        if dial is not None:
+            self.lines.dial(t.port, dial, held.caller)
         return True
 
     def to_ivr(self, call: Call, flow: str) -> bool:
         """``*40<flow>#`` after a flash: the held party goes to IVR flow ``flow``; the agent's line is
         released. False if it cannot be done."""
-        s = self.session_for_code(call)
+        s = self.session_of(call)
         cc = self.cc
         if s is None or cc.ivr is None:
             return False
@@ -593,7 +509,7 @@ class FlashFeatures:
         cc._disarm(call)
         cc._unbind(s.port)
         self.lines.release(s.port, Cause.NORMAL_CLEARING)
-        agent = leg_on(held, s.port)
+        agent = held.leg_on(s.port)
         if h is held.b:  # the IVR serves the call's a-leg
             held.a, held.b = h, agent
         if held.b is not None:

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODES = ("listen", "whisper", "barge", "conference")
 CODES = {"*31": "listen", "*32": "whisper", "*33": "barge"}
 MODE_KEYS = {"1": "listen", "2": "whisper", "3": "barge"}
 
@@ -99,16 +98,16 @@ class Supervisors:
         target, pin = fields
         agent = self.target_port(target)
         monitored = self.monitorable(agent) if agent is not None and self.pin_ok(pin) else None
-        if monitored is None or agent is None or call.a.port in self.ext.flash.sessions:
+        if monitored is None or call.a.port in self.ext.flash.sessions:
             log.info("supervisor code %s on %s refused (target %s)", mode, call.a.label, target)
             self.ext._done(call, False)
             return
+        assert agent is not None
         cc = self.cc
         cc._disarm(call)
         call.a.state = LegState.ANSWERED
         call.answer = time.time()
-        call.called = f"{[p for p, m in CODES.items() if m == mode][0]}#"
-        cc.begin(call)
+        cc.begin(call)  # called: the code as dialled, fields masked (*31##)
         tap = Tap(call.a.port, call, monitored, agent, mode)
         self.taps[call.a.port] = tap
         self._start(tap)
@@ -119,10 +118,7 @@ class Supervisors:
             return False
         mode = MODE_KEYS.get(digit)
         if mode is not None and mode != tap.mode:
-            tap.mode = mode
-            self._join(tap)
-            self.cc.publish(f"supervisor.{mode}", supervisor=tap.own.a.label, call=tap.target.id,
-                            extension=self._label(tap.agent))
+            self._set_mode(tap, mode)
         return True
 
     # --- from the API --------------------------------------------------------------------------------
@@ -141,12 +137,8 @@ class Supervisors:
         if tap is not None:
             if tap.agent != agent or tap.mode == "conference" or mode == "conference":
                 raise ValueError(f"extension {extension} is already monitoring another call")
-            changed, tap.mode = tap.mode != mode, mode
-            if tap.state == "active":
-                self._join(tap)
-                if changed:  # as a mode key on the phone does
-                    self.cc.publish(f"supervisor.{mode}", supervisor=tap.own.a.label, call=tap.target.id,
-                                    extension=self._label(tap.agent), port=tap.port)
+            if mode != tap.mode:  # as a mode key on the phone does
+                self._set_mode(tap, mode)
             return tap
         monitored = self.monitorable(agent)
         if monitored is None:
@@ -194,8 +186,8 @@ class Supervisors:
     # --- the tap ---------------------------------------------------------------------------------------
 
     def _other(self, tap: Tap) -> Leg | None:
-        call = tap.target
-        return call.b if call.a.port == tap.agent else call.a
+        """The monitored call's other party (the agent's counterpart)."""
+        return tap.target.other_leg(tap.agent)
 
     def _label(self, port: str) -> str:
         ext = self.cc.config.extension_by_port(port)
@@ -204,17 +196,24 @@ class Supervisors:
     def _start(self, tap: Tap) -> None:
         tap.state = "active"
         self.cc.lines.play(tap.port, None)
-        self._join(tap)
         if tap.mode == "conference":  # the extension that joined, as the op named it, and its own call
+            self._join(tap)
             self.cc.publish("call.conference", call=tap.target.id, extension=tap.own.a.label, port=tap.port,
                             leg=tap.own.id)
         else:
-            self.cc.publish(f"supervisor.{tap.mode}", supervisor=tap.own.a.label, call=tap.target.id,
+            self._set_mode(tap, tap.mode)
+
+    def _set_mode(self, tap: Tap, mode: str) -> None:
+        """The tap is in ``mode`` from now on; once active, its room follows and the mode's event is sent."""
+        tap.mode = mode
+        if tap.state == "active":
+            self._join(tap)
+            self.cc.publish(f"supervisor.{mode}", supervisor=tap.own.a.label, call=tap.target.id,
                             extension=self._label(tap.agent), port=tap.port)
 
     def _join(self, tap: Tap) -> None:
         rooms = self.ext.media.rooms
-        ch = self.ext.channel
+        ch = self.ext.engine.channel
         other = self._other(tap)
         assert other is not None
         me = ch(tap.port)
@@ -258,10 +257,11 @@ class Supervisors:
             if tap.target is call:
                 self._end(tap, Cause.NORMAL_CLEARING)
 
-    def check(self) -> None:
-        """After each tick: taps whose supervisor hung up or whose call ended or changed are ended."""
+    def ended(self, call: Call) -> None:
+        """``call`` ended: the taps on it end (their supervisors hear busy tone), and the tap whose own
+        call it was (the supervisor hung up)."""
         for tap in list(self.taps.values()):
-            if tap.own.end is not None or (tap.state == "active" and not self._still_valid(tap)):
+            if tap.target is call or tap.own is call:
                 self._end(tap, Cause.NORMAL_CLEARING)
 
 

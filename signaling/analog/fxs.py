@@ -109,7 +109,7 @@ class FxsLine(PortMachine):
         if self.state not in (FxsState.DIALING, FxsState.CONNECTED) or self._hook_down_at is not None:
             self._ignored(f"digit {digit!r}")
             return
-        if self.state is FxsState.DIALING and self._tone in DIAL_TONES:
+        if self._tone in DIAL_TONES:  # a key stops dial tone: also the second one of a hook flash (connected)
             self._play(None)
         self._emit(DigitReceived(self.port, digit))
 

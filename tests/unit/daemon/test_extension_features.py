@@ -9,12 +9,13 @@ import lmdb
 import pytest
 
 from daemon.config import ConfigError, load_config
-from daemon.extension_features import ExtensionFeatures
+from daemon.extension_features import MAX_FORWARDS, ExtensionFeatures
 from daemon.extension_settings import SettingsStore
 from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
+from tests.support.phones import dial, listen, talk
 from tests.support.processes import default_config_text
-from tests.support.tone_levels import heard_tones, level_at
+from tests.support.tone_levels import level_at
 from tests.support.world import World
 
 TONES = {"8001": 500.0, "8002": 700.0, "8003": 1100.0, "8004": 1300.0, "8005": 1700.0}
@@ -43,70 +44,34 @@ def ph(box: Box, number: str):
     return box.world.phone(number)
 
 
-def dial(box: Box, number: str, digits: str) -> None:
-    p = ph(box, number)
-    if not p.is_off_hook:
-        p.off_hook()
-        box.run(0.5)
-    p.mouth.silence()
-    p.dial(digits)
-    box.run(0.2 * len(digits) + 0.5)
-
-
-def talk(box: Box, *numbers: str) -> None:
-    for n in numbers:
-        ph(box, n).mouth.tone(TONES[n])
-
-
-def listen(box: Box, *numbers: str, seconds: float = 1.0) -> dict[str, set[str]]:
-    box.run(0.3)
-    mark = box.world.tick
-    box.run(seconds)
-    return {n: heard_tones(box.heard(n, mark), {k: v for k, v in TONES.items() if k != n}) for n in numbers}
-
-
-def hears_tone(box: Box, number: str, seconds: float = 1.0) -> float:
-    mark = box.world.tick
-    box.run(seconds)
-    return tone_frequency(box.heard(number, mark))
-
-
-def ring(box: Box, caller: str, callee: str) -> None:
-    dial(box, caller, callee)
-
-
 # --- pickup ---------------------------------------------------------------------------------------------
 
 
-def test_group_pickup_answers_the_call_ringing_in_my_group(box: Box) -> None:
-    ring(box, "8004", "8001")
+@pytest.mark.parametrize("picker, code", [("8002", "*#"), ("8005", "*8001#")], ids=["group", "directed"])
+def test_pickup_answers_in_place_of_the_ringing_extension(box: Box, picker: str, code: str) -> None:
+    dial(box, "8004", "8001")
     box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
-    dial(box, "8002", "*#")
+    dial(box, picker, code)  # 8002: in 8001's pickup group; 8005 (no group) names 8001
     box.run(1.0)
-    talk(box, "8004", "8002")
-    assert listen(box, "8004", "8002") == {"8004": {"8002"}, "8002": {"8004"}}
+    talk(box, TONES, "8004", picker)
+    assert listen(box, TONES, "8004", picker) == {"8004": {picker}, picker: {"8004"}}
     box.run(6.0)
     assert not ph(box, "8001").ringing and box.engine.is_free("2/1")
     (call,) = box.engine.calls.calls.values()
-    assert call.b is not None and call.b.label == "8002" and call.answer is not None
+    assert call.b is not None and call.b.label == picker and call.answer is not None
 
 
 def test_group_pickup_outside_the_group_is_refused(box: Box) -> None:
-    ring(box, "8004", "8001")
+    dial(box, "8004", "8001")
     box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
     dial(box, "8005", "*#")  # 8005 has no pickup group
-    assert hears_tone(box, "8005") == pytest.approx(450.0, rel=0.02)  # congestion
+    box.run(1.5)
+    heard = box.heard("8005", box.world.tick - 75)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    assert World.cadence_ms(heard) == pytest.approx((700, 700), abs=60)  # congestion
     (call,) = box.engine.calls.calls.values()
     assert call.b is not None and call.b.label == "8001" and call.answer is None
-
-
-def test_directed_pickup(box: Box) -> None:
-    ring(box, "8004", "8001")
-    box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
-    dial(box, "8005", "*8001#")
-    box.run(1.0)
-    talk(box, "8004", "8005")
-    assert listen(box, "8004", "8005") == {"8004": {"8005"}, "8005": {"8004"}}
+    assert not [c for c in box.cdrs() if c["src"] == "8005"]  # a refused code has no CDR (a bad number has)
 
 
 def test_pickup_group_config_errors_name_key_and_line(tmp_path: Path) -> None:
@@ -138,48 +103,65 @@ def confirm(box: Box, number: str, code: str) -> None:
 def test_forward_always_then_cancel(box: Box) -> None:
     confirm(box, "8002", "*728003#")
     assert box.features.settings.get("8002").forward_always == "8003"
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing in place of 8002")
     assert not ph(box, "8002").ringing
     ph(box, "8003").off_hook()
     box.run(0.5)
-    talk(box, "8001", "8003")
-    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+    talk(box, TONES, "8001", "8003")
+    assert listen(box, TONES, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
     ph(box, "8001").on_hook()
     ph(box, "8003").on_hook()
     box.run(1.5)
     confirm(box, "8002", "*73")
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing again")
+
+
+def test_a_forward_always_loop_ends_in_busy(box: Box) -> None:
+    confirm(box, "8002", "*728003#")
+    confirm(box, "8003", "*728002#")
+    dial(box, "8001", "8002")
+    mark = box.world.tick
+    box.run(1.5)
+    heard = box.heard("8001", mark)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy
+    assert not ph(box, "8002").ringing and not ph(box, "8003").ringing
+    assert box.engine.is_free("2/2") and box.engine.is_free("2/3")
+    forwards = [ev for kind, ev in box.events if kind == "call.forwarded"]
+    assert len(forwards) == MAX_FORWARDS and [ev["to"] for ev in forwards[:2]] == ["8003", "8002"]
+    (cdr,) = [c for c in box.cdrs() if c["src"] == "8001"]
+    assert cdr["disposition"] == "BUSY" and cdr["called"] == "8002"
 
 
 def test_forward_busy(box: Box) -> None:
     confirm(box, "8002", "*908003#")
     ph(box, "8002").off_hook()  # busy
     box.run(0.5)
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing")
     ph(box, "8003").off_hook()
     box.run(0.5)
-    talk(box, "8001", "8003", "8002")
-    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+    talk(box, TONES, "8001", "8003", "8002")
+    assert listen(box, TONES, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
 
 
 def test_forward_on_no_answer(box: Box) -> None:
     confirm(box, "8002", "*928003#")
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
     box.run_until(lambda: ph(box, "8003").ringing, 40, "8003 ringing after the no-answer time")
     assert box.engine.is_free("2/2")
     ph(box, "8003").off_hook()
     box.run(0.5)
-    talk(box, "8001", "8003")
-    assert listen(box, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
+    talk(box, TONES, "8001", "8003")
+    assert listen(box, TONES, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
 
 
 def test_do_not_disturb(box: Box) -> None:
     confirm(box, "8002", "*78")
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     mark = box.world.tick
     box.run(1.5)
     heard = box.heard("8001", mark)
@@ -201,7 +183,7 @@ def test_do_not_disturb(box: Box) -> None:
         ph(box, n).on_hook()
     box.run(1.0)
     confirm(box, "8002", "*79")
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 rings once DND is off")
 
 
@@ -220,14 +202,14 @@ def test_settings_persist_in_lmdb(tmp_path: Path) -> None:
 
 
 def test_call_waiting_tone_flash_answers_and_swaps(box: Box) -> None:
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
     ph(box, "8002").off_hook()
     box.run(0.5)
-    talk(box, "8001", "8002")
-    ring(box, "8003", "8002")  # a second call for 8002
+    talk(box, TONES, "8001", "8002")
+    dial(box, "8003", "8002")  # a second call for 8002
     box.run(0.5)
-    talk(box, "8003")
+    talk(box, TONES, "8003")
     mark = box.world.tick
     box.run(4.4)
     heard = box.heard("8002", mark)
@@ -236,30 +218,32 @@ def test_call_waiting_tone_flash_answers_and_swaps(box: Box) -> None:
     assert sum(b > -18 for b in bursts) < len(bursts) / 4, "only a burst, not a continuous tone"
     assert level_at(heard, TONES["8001"]) > -15, "the first caller is still heard"
     assert level_at(heard, TONES["8003"]) < -40
-    assert listen(box, "8003")["8003"] == set()  # hears only ringback
+    assert listen(box, TONES, "8003")["8003"] == set()  # hears only ringback
     ph(box, "8002").flash()
     box.run(0.6)
-    talk(box, "8002")
-    assert listen(box, "8001", "8002", "8003") == {"8001": set(), "8002": {"8003"}, "8003": {"8002"}}
+    talk(box, TONES, "8002")
+    assert listen(box, TONES, "8001", "8002", "8003") == {"8001": set(), "8002": {"8003"}, "8003": {"8002"}}
     ph(box, "8002").flash()  # swap back
     box.run(0.6)
-    assert listen(box, "8001", "8002", "8003") == {"8001": {"8002"}, "8002": {"8001"}, "8003": set()}
+    assert listen(box, TONES, "8001", "8002", "8003") == {"8001": {"8002"}, "8002": {"8001"}, "8003": set()}
     ph(box, "8002").on_hook()  # 8001's call ends; 8003 (held) rings back
     box.run_until(lambda: ph(box, "8002").ringing, 5, "recall of the held call")
     ph(box, "8002").off_hook()
     box.run(0.5)
-    talk(box, "8002")
-    assert listen(box, "8002", "8003") == {"8002": {"8003"}, "8003": {"8002"}}
+    talk(box, TONES, "8002")
+    assert listen(box, TONES, "8002", "8003") == {"8002": {"8003"}, "8003": {"8002"}}
 
 
 def test_waiting_call_unanswered_gets_busy(box: Box) -> None:
-    ring(box, "8001", "8002")
+    dial(box, "8001", "8002")
     box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
     ph(box, "8002").off_hook()
     box.run(0.5)
-    ring(box, "8003", "8002")
+    dial(box, "8003", "8002")
     box.run(31.0)
-    assert tone_frequency(box.heard("8003", box.world.tick - 50)) == pytest.approx(450.0, rel=0.02)
+    heard = box.heard("8003", box.world.tick - 100)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy
     assert 2 not in box.engine.media.overlays and not box.features.waiting
-    talk(box, "8001", "8002")
-    assert listen(box, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}
+    talk(box, TONES, "8001", "8002")
+    assert listen(box, TONES, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}

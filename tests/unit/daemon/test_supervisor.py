@@ -3,14 +3,15 @@ agent and the supervisor each send their own tone; what each hears is measured."
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
 import pytest
 
 from daemon.extension_features import ExtensionFeatures
 from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
-from tests.support.tone_levels import heard_tones
+from tests.support.phones import connect, dial, everyone
+from tests.support.world import World
 
 CALLER, AGENT, SUP = "8001", "8002", "8008"  # 8008: agent 1008, supervisor, PIN 8888 (default config)
 TONES = {CALLER: 500.0, AGENT: 700.0, SUP: 1700.0}
@@ -28,99 +29,82 @@ def ph(box: Box, n: str):
     return box.world.phone(n)
 
 
-def listen(box: Box) -> dict[str, set[str]]:
-    for n, f in TONES.items():
-        ph(box, n).mouth.tone(f)
-    box.run(0.3)
-    mark = box.world.tick
-    box.run(1.0)
-    return {n: heard_tones(box.heard(n, mark), {k: v for k, v in TONES.items() if k != n}) for n in TONES}
-
-
-def agent_call(box: Box) -> None:
-    ph(box, CALLER).off_hook()
-    box.run(0.5)
-    ph(box, CALLER).dial(AGENT)
-    box.run_until(lambda: ph(box, AGENT).ringing, 5, "agent ringing")
-    ph(box, AGENT).off_hook()
-    box.run(0.5)
-
-
-def supervise(box: Box, code: str) -> None:
-    s = ph(box, SUP)
-    s.off_hook()
-    box.run(0.5)
-    s.mouth.silence()
-    s.dial(code)
-    box.run(0.2 * len(code) + 0.5)
-
-
 def test_listen_hears_both_and_is_heard_by_nobody(box: Box) -> None:
-    agent_call(box)
-    supervise(box, f"*31{AGENT}#8888#")
-    assert listen(box) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*31{AGENT}#8888#")
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
 
 
 def test_whisper_is_heard_by_the_agent_only(box: Box) -> None:
-    agent_call(box)
-    supervise(box, f"*32{AGENT}#8888#")
-    assert listen(box) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*32{AGENT}#8888#")
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
 
 
 def test_barge_everyone_hears_everyone(box: Box) -> None:
-    agent_call(box)
-    supervise(box, f"*33{AGENT}#8888#")
-    assert listen(box) == {CALLER: {AGENT, SUP}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*33{AGENT}#8888#")
+    assert everyone(box, TONES) == {CALLER: {AGENT, SUP}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
 
 
 def test_keys_switch_mode_and_the_tap_ends_with_the_call(box: Box) -> None:
-    agent_call(box)
-    supervise(box, f"*31{AGENT}#8888#")
-    assert listen(box)[AGENT] == {CALLER}
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*31{AGENT}#8888#")
+    assert everyone(box, TONES)[AGENT] == {CALLER}
     ph(box, SUP).mouth.silence()
     ph(box, SUP).dial("2")  # whisper
     box.run(0.5)
-    assert listen(box) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
     ph(box, SUP).mouth.silence()
     ph(box, SUP).dial("3")  # barge
     box.run(0.5)
-    assert listen(box)[CALLER] == {AGENT, SUP}
+    assert everyone(box, TONES)[CALLER] == {AGENT, SUP}
     ph(box, CALLER).on_hook()
     box.run(1.5)
     ph(box, SUP).mouth.silence()
     mark = box.world.tick
-    box.run(1.0)
-    assert tone_frequency(box.heard(SUP, mark)) == pytest.approx(450.0, rel=0.02)  # busy: the call is over
+    box.run(1.5)
+    heard = box.heard(SUP, mark)
+    assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
+    assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy: the call is over
     assert not box.features.supervisors.taps and not box.engine.media.mixer.routes
     ph(box, SUP).on_hook()
     box.run(1.0)
-    assert any(c["src"] == SUP and c["called"] == "*31#" for c in box.cdrs())
+    assert any(c["src"] == SUP and c["called"] == "*31##" for c in box.cdrs())  # the fields masked
+    ended = [ev for kind, ev in box.events if kind == "supervisor.ended"]
+    assert [(ev["supervisor"], ev["extension"]) for ev in ended] == [(SUP, AGENT)]
+    modes = [(kind, ev.get("port")) for kind, ev in box.events
+             if kind.startswith("supervisor.") and kind != "supervisor.ended"]
+    assert modes == [("supervisor.listen", "2/8"), ("supervisor.whisper", "2/8"), ("supervisor.barge", "2/8")]
 
 
-def test_wrong_pin_is_refused(box: Box) -> None:
-    agent_call(box)
-    supervise(box, f"*31{AGENT}#1234#")
-    heard = listen(box)
+def test_wrong_pin_is_refused(box: Box, caplog: pytest.LogCaptureFixture) -> None:
+    connect(box, CALLER, AGENT)
+    with caplog.at_level(logging.INFO, logger="daemon.supervisor"):
+        dial(box, SUP, f"*31{AGENT}#1234#")
+    assert f"supervisor code listen on {SUP} refused (target {AGENT})" in caplog.messages
+    heard = everyone(box, TONES)
     assert heard[SUP] == set() and heard[AGENT] == {CALLER}
     assert not box.features.supervisors.taps
+    assert not any(kind.startswith("supervisor.") for kind, _ in box.events)
 
 
 def test_api_request_rings_the_supervisor_then_listens(box: Box) -> None:
-    agent_call(box)
+    connect(box, CALLER, AGENT)
     tap = box.features.supervisors.request("listen", SUP, AGENT)
     assert tap.state == "ringing"
     box.run_until(lambda: ph(box, SUP).ringing, 5, "supervisor ringing")
     ph(box, SUP).off_hook()
     box.run(0.5)
-    assert listen(box) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
     box.features.supervisors.request("whisper", SUP, AGENT)  # change mode on the active tap
-    assert listen(box)[AGENT] == {CALLER, SUP}
+    assert everyone(box, TONES)[AGENT] == {CALLER, SUP}
     box.features.supervisors.stop(SUP)
     box.run(0.5)
     assert not box.engine.media.mixer.routes
 
 
-def test_target_by_agent_id(tmp_path: Path) -> None:
+def test_target_by_agent_id() -> None:
     box = Box(acd=True)
     box.features = ExtensionFeatures(box.engine)
     box.run(0.2)
@@ -132,6 +116,29 @@ def test_target_by_agent_id(tmp_path: Path) -> None:
     box.run(4.0)
     agent.on_hook()
     box.run(1.0)
-    agent_call(box)
-    supervise(box, "*321001#8888#")
-    assert listen(box) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, "*321001#8888#")
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
+
+
+def test_the_tap_ends_when_the_call_is_transferred_or_the_supervisor_hangs_up(box: Box) -> None:
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*33{AGENT}#8888#")
+    (tap,) = box.features.supervisors.taps.values()
+    box.engine.calls.transfer(tap.target.id, "8003")  # the API's call.transfer: the call changes hands
+    assert not box.features.supervisors.taps and not box.engine.media.mixer.routes
+    mark = box.world.tick
+    box.run(1.5)
+    assert World.cadence_ms(box.heard(SUP, mark)) == pytest.approx((350, 350), abs=60)  # busy
+    ph(box, SUP).on_hook()
+    box.run(1.0)
+    assert any(c["src"] == SUP and c["called"] == "*33##" for c in box.cdrs())
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing for the transferred call")
+    ph(box, "8003").off_hook()
+    dial(box, SUP, "*318003#8888#")  # a new tap on the transferred call; the supervisor hangs up
+    assert len(box.features.supervisors.taps) == 1
+    ph(box, SUP).on_hook()
+    box.run(1.0)
+    assert not box.features.supervisors.taps and not box.engine.media.mixer.routes
+    assert [kind for kind, _ in box.events if kind == "supervisor.ended"] == ["supervisor.ended"] * 2
+    assert everyone(box, {CALLER: 500.0, "8003": 1100.0}) == {CALLER: {"8003"}, "8003": {CALLER}}

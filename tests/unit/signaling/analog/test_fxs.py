@@ -69,6 +69,23 @@ def test_first_digit_stops_dial_tone_later_digits_only_reported() -> None:
     assert m.take_outputs() == [DigitReceived(P, "0"), DigitReceived(P, "1")]
 
 
+@pytest.mark.parametrize("tone", [ToneName.DIAL, ToneName.STUTTER_DIAL])
+def test_a_key_stops_dial_tone_call_control_plays_on_an_answered_phone(tone: ToneName) -> None:
+    """After a hook flash the phone (connected: it answered the call) hears dial tone from call control:
+    the first key stops it, as at the first dial tone; other tones go on under keys."""
+    m = connected()
+    m.play(tone)
+    m.take_outputs()
+    m.handle_digit("8", 1.0)
+    assert m.take_outputs() == [PlayTone(P, None), DigitReceived(P, "8")]
+    m.handle_digit("0", 1.2)
+    assert m.take_outputs() == [DigitReceived(P, "0")]
+    m.play(ToneName.RINGBACK)
+    m.take_outputs()
+    m.handle_digit("1", 1.4)
+    assert m.take_outputs() == [DigitReceived(P, "1")]
+
+
 def test_digits_when_not_off_hook_are_ignored() -> None:
     m = line()
     m.handle_digit("5", 0.0)
