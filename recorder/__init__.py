@@ -5,8 +5,9 @@ Modules: ``wav`` (file format, repair), ``tap`` (tick side), ``writer`` (off-tic
 ``index`` (LMDB), ``policy``, ``retention``, ``backup``, ``recovery``, ``service`` (the facade).
 """
 
+from recorder.index import has_audio
 from recorder.policy import CallInfo, RecordingPolicy
 from recorder.service import Recorder, RecorderConfig
 from recorder.wav import Format
 
-__all__ = ["CallInfo", "Format", "Recorder", "RecorderConfig", "RecordingPolicy"]
+__all__ = ["CallInfo", "Format", "Recorder", "RecorderConfig", "RecordingPolicy", "has_audio"]

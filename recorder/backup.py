@@ -43,7 +43,6 @@ class BackupCopier:
         self.index = index
         self.max_attempts = max_attempts
         self.clock = clock
-        self.checked = 0  # copies the last ``verify`` read back
 
     def copy_path(self, row: dict) -> Path:
         return self.dest / row["file"]
@@ -88,14 +87,16 @@ class BackupCopier:
         if got != row["sha256"]:
             raise ValueError(f"checksum of the copy {got[:12]}… differs from {row['sha256'][:12]}…")
 
-    def verify(self, rows: list[dict] | None = None, now: float | None = None) -> list[str]:
-        """Re-read verified copies; mark those that differ (or vanished) ``mismatch``. Returns their ids.
+    def verify(self, rows: list[dict] | None = None, now: float | None = None) -> tuple[int, list[str]]:
+        """Re-read verified copies; mark those that differ (or vanished) ``mismatch``. Returns how many
+        copies were read back and the ids of the bad ones.
 
-        Every copy read back and found equal gets ``copy_checked = now`` (one index transaction for
-        all of them), so each file's row says when its copy was last known good.
+        Every copy read back gets ``copy_checked = now`` (one index transaction for all of them), so
+        each file's row says when its copy was last known good, or found bad.
         """
         now = self.clock() if now is None else now
-        bad, good = [], []
+        changes: list[tuple[str, dict]] = []
+        bad: list[str] = []
         for row in rows if rows is not None else self.index.query(limit=1 << 30):
             if row.get("copy") != "verified" or row.get("status") == "purged":
                 continue
@@ -104,11 +105,10 @@ class BackupCopier:
             except OSError:
                 ok = False
             if ok:
-                good.append((row["id"], {"copy_checked": now}))
+                changes.append((row["id"], {"copy_checked": now}))
             else:
-                self.index.update(row["id"], copy="mismatch", copy_error="copy does not match its checksum",
-                                  copy_checked=now)
+                changes.append((row["id"], {"copy": "mismatch", "copy_error": "copy does not match its checksum",
+                                            "copy_checked": now}))
                 bad.append(row["id"])
-        self.index.update_many(good)
-        self.checked = len(good) + len(bad)
-        return bad
+        self.index.update_many(changes)
+        return len(changes), bad

@@ -39,6 +39,11 @@ COPY_TODO = ("pending", "retry", "mismatch")
 _SECONDARY = {"call": ("call_id",), "agent": ("agent", "extension"), "number": ("caller", "called")}
 
 
+def has_audio(row: dict) -> bool:
+    """Whether a row's file holds audio to fetch or play: finished (complete or interrupted), not empty."""
+    return row.get("status") in ("complete", "interrupted") and bool(row.get("size"))
+
+
 def rec_key(start: float, rec_id: str) -> bytes:
     return _TIME.pack(max(0, int(start * 1_000_000))) + rec_id.encode()
 
@@ -90,38 +95,26 @@ class RecordingIndex:
 
     def update(self, rec_id: str, **fields: Any) -> dict | None:
         """Change some fields of a row (not ``start``/``id``); returns the new row or None if absent."""
-
-        def fn(txn: lmdb.Transaction) -> dict | None:
-            key = txn.get(rec_id.encode(), db=self.ids)
-            if key is None:
-                return None
-            row = msgpack.unpackb(txn.get(key, db=self.rec))
-            self._drop_secondary(txn, bytes(key), row)
-            row.update(fields)
-            txn.put(key, msgpack.packb(row), db=self.rec)
-            self._add_secondary(txn, bytes(key), row)
-            return row
-
-        return self._write(fn)
+        return self._write(lambda txn: self._update_txn(txn, rec_id, fields))
 
     def update_many(self, changes: list[tuple[str, dict[str, Any]]]) -> int:
         """Several ``update``s in one transaction (one fsync); returns how many rows existed."""
 
         def fn(txn: lmdb.Transaction) -> int:
-            n = 0
-            for rec_id, fields in changes:
-                key = txn.get(rec_id.encode(), db=self.ids)
-                if key is None:
-                    continue
-                row = msgpack.unpackb(txn.get(key, db=self.rec))
-                self._drop_secondary(txn, bytes(key), row)
-                row.update(fields)
-                txn.put(key, msgpack.packb(row), db=self.rec)
-                self._add_secondary(txn, bytes(key), row)
-                n += 1
-            return n
+            return sum(self._update_txn(txn, rec_id, fields) is not None for rec_id, fields in changes)
 
         return self._write(fn) if changes else 0
+
+    def _update_txn(self, txn: lmdb.Transaction, rec_id: str, fields: dict[str, Any]) -> dict | None:
+        key = txn.get(rec_id.encode(), db=self.ids)
+        if key is None:
+            return None
+        row = msgpack.unpackb(txn.get(key, db=self.rec))
+        self._drop_secondary(txn, bytes(key), row)
+        row.update(fields)
+        txn.put(key, msgpack.packb(row), db=self.rec)
+        self._add_secondary(txn, bytes(key), row)
+        return row
 
     def _add_secondary(self, txn: lmdb.Transaction, key: bytes, row: dict) -> None:
         for name, fields in _SECONDARY.items():

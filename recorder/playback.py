@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
-from hal.dsp.g711 import ALAW_SILENCE, SILENT_FRAME, alaw_to_linear, linear_to_alaw
+from hal.dsp.g711 import ALAW_SILENCE, SILENT_FRAME, linear_to_alaw
 from recorder import wav
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,8 @@ def mix_to_alaw(samples: np.ndarray) -> np.ndarray:
 
 def frames(path: str | Path) -> np.ndarray:
     """The recording at ``path`` as (ticks, 160) A-law frames of the mixed channels."""
-    info, samples = wav.read(path)
-    if info.sample_rate != SAMPLE_RATE:
-        raise wav.WavError(f"{path}: {info.sample_rate} Hz, phones need {SAMPLE_RATE}")
-    return mix_to_alaw(samples)
+    reader = FileReader(path)
+    return reader.read(-(-reader.info.frames // FRAME_SAMPLES))
 
 
 class FileReader:
@@ -56,29 +54,19 @@ class FileReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.info = wav.read_info(self.path)
-        i = self.info
-        if i.sample_rate != SAMPLE_RATE:
-            raise wav.WavError(f"{path}: {i.sample_rate} Hz, phones need {SAMPLE_RATE}")
-        if (i.format_tag, i.bits_per_sample) not in ((wav.WAVE_FORMAT_ALAW, 8), (wav.WAVE_FORMAT_PCM, 16)):
-            raise wav.WavError(f"{path}: format {i.format_tag}/{i.bits_per_sample} bits not supported")
-        self.pos = 0  # bytes of audio read so far
-        self.size = i.data_size - i.data_size % i.block_align
+        if self.info.sample_rate != SAMPLE_RATE:
+            raise wav.WavError(f"{path}: {self.info.sample_rate} Hz, phones need {SAMPLE_RATE}")
+        wav.check_readable(path, self.info)
+        self.pos = 0  # sample frames read so far
 
     def read(self, ticks: int) -> np.ndarray:
         """The next ``ticks`` ticks (fewer at the end; (0, 160) once all is read)."""
-        want = min(ticks * FRAME_SAMPLES * self.info.block_align, self.size - self.pos)
+        want = min(ticks * FRAME_SAMPLES, self.info.frames - self.pos)
         if want <= 0:
             return np.zeros((0, FRAME_SAMPLES), np.uint8)
-        with open(self.path, "rb") as f:
-            f.seek(self.info.data_offset + self.pos)
-            raw = f.read(want)
-        raw = raw[: len(raw) - len(raw) % self.info.block_align]
-        self.pos += len(raw) if raw else want  # a file cut short on disk ends the playback
-        if self.info.format_tag == wav.WAVE_FORMAT_ALAW:
-            lin = alaw_to_linear(np.frombuffer(raw, np.uint8))
-        else:
-            lin = np.frombuffer(raw, "<i2").astype(np.int16)
-        return mix_to_alaw(lin.reshape(-1, self.info.channels))
+        _, lin = wav.read(self.path, self.pos, want, self.info)
+        self.pos += len(lin) or want  # a file cut short on disk ends the playback
+        return mix_to_alaw(lin)
 
 
 class Player:
@@ -97,10 +85,6 @@ class Player:
         self._eof = False
         self.finished = False
         self.late_ticks = 0  # ticks played as silence because a read was late
-
-    @property
-    def duration(self) -> float:
-        return self.reader.info.duration
 
     def prime(self) -> Player:
         """Read the first chunk now (blocking: call it in the executor). Returns self."""

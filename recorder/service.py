@@ -24,7 +24,7 @@ import numpy as np
 
 from recorder import retention
 from recorder.backup import BackupCopier
-from recorder.index import RecordingIndex
+from recorder.index import RecordingIndex, has_audio
 from recorder.policy import CallInfo, RecordingPolicy, decide, demand_start, demand_stop
 from recorder.recovery import recover
 from recorder.tap import RecordingTaps, Tap
@@ -157,12 +157,10 @@ class Recorder:
 
     def path(self, key: str) -> Path:
         """The file of ``key``: a call id (its first segment with audio) or a recording id."""
-        rows = [r for r in self.index.query(call_id=key) if r.get("status") in ("complete", "interrupted")
-                and r.get("size")]
-        row = rows[0] if rows else self.index.get(key)
+        row = next((r for r in self.index.query(call_id=key) if has_audio(r)), None) or self.index.get(key)
         if row is None:
             raise KeyError(key)
-        if row.get("status") not in ("complete", "interrupted") or not row.get("size"):
+        if not has_audio(row):
             raise KeyError(f"{key}: {row.get('status')}, no audio")
         return self.directory / row["file"]
 
@@ -228,15 +226,15 @@ class Recorder:
         """Read every verified second copy back and compare its checksum (``copy_checked`` on each good
         row); a copy that differs or vanished becomes ``mismatch`` (event ``recording.copy_mismatch``)
         and is copied again at once. Blocking: its own thread or an executor, never the loop."""
-        if self.backup is None:
-            return {"at": None, "checked": 0, "mismatch": [], "recopied": []}
+        backup = self.backup
+        assert backup is not None, "no second copy configured (backup_dir)"  # the callers check first
         now = self.clock() if now is None else now
         with self._hk_lock:
-            bad = self.backup.verify(now=now)
+            checked, bad = backup.verify(now=now)
             for rid in bad:
                 self.writer.emit("recording.copy_mismatch", id=rid)
-            result = self.backup.run_once() if bad else None
-            summary = {"at": now, "checked": self.backup.checked, "mismatch": bad,
+            result = backup.run_once() if bad else None
+            summary = {"at": now, "checked": checked, "mismatch": bad,
                        "recopied": [r for r in bad if result is not None and r in result.verified]}
             self.last_verify = summary
             self.copies = self._count_copies()
@@ -248,7 +246,7 @@ class Recorder:
     def _count_copies(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for row in self.index.rows():
-            if row.get("status") in ("complete", "interrupted") and row.get("size"):
+            if has_audio(row):
                 counts[row.get("copy") or "none"] = counts.get(row.get("copy") or "none", 0) + 1
         return counts
 

@@ -177,22 +177,33 @@ def read_info(path: str | Path) -> WavInfo:
                 fact = int.from_bytes(body[:4], "little")
 
 
-def read(path: str | Path) -> tuple[WavInfo, np.ndarray]:
-    """The audio of a WAV file as 16-bit linear samples, shape (frames, channels).
+def check_readable(path: str | Path, info: WavInfo) -> None:
+    """Raise ``WavError`` unless ``read`` can decode the file (A-law or 16-bit PCM)."""
+    if (info.format_tag, info.bits_per_sample) not in ((WAVE_FORMAT_ALAW, 8), (WAVE_FORMAT_PCM, 16)):
+        raise WavError(f"{path}: format {info.format_tag}/{info.bits_per_sample} bits not supported")
+
+
+def read(path: str | Path, start: int = 0, count: int | None = None,
+         info: WavInfo | None = None) -> tuple[WavInfo, np.ndarray]:
+    """The audio of a WAV file as 16-bit linear samples, shape (frames, channels): ``count`` sample
+    frames from frame ``start`` (default: all of it), fewer at the end.
 
     Reads A-law and 16-bit PCM. Only the data the header declares (and that is on disk) is read.
+    ``info`` (``read_info``'s) saves reading the header again for a file read piece by piece.
     """
-    info = read_info(path)
+    info = read_info(path) if info is None else info
+    check_readable(path, info)
+    frames = max(0, info.frames - start)
+    if count is not None:
+        frames = min(frames, count)
     with open(path, "rb") as f:
-        f.seek(info.data_offset)
-        raw = f.read(info.data_size)
+        f.seek(info.data_offset + start * info.block_align)
+        raw = f.read(frames * info.block_align)
     raw = raw[: len(raw) - len(raw) % info.block_align]
-    if info.format_tag == WAVE_FORMAT_ALAW and info.bits_per_sample == 8:
+    if info.format_tag == WAVE_FORMAT_ALAW:
         samples = alaw_to_linear(np.frombuffer(raw, np.uint8))
-    elif info.format_tag == WAVE_FORMAT_PCM and info.bits_per_sample == 16:
-        samples = np.frombuffer(raw, "<i2").astype(np.int16)
     else:
-        raise WavError(f"{path}: format {info.format_tag}/{info.bits_per_sample} bits not supported")
+        samples = np.frombuffer(raw, "<i2").astype(np.int16)
     return info, samples.reshape(-1, info.channels)
 
 

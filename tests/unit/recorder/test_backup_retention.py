@@ -39,7 +39,7 @@ def test_second_copy_appears_verifies_and_corruption_is_detected(make_recorder, 
     data = bytearray(copy.read_bytes())
     data[1000] ^= 0x40
     copy.write_bytes(bytes(data))
-    assert rec.backup.verify() == ["b-1"]
+    assert rec.backup.verify() == (2, ["b-1"])  # both copies read back, one bad
     assert rec.query(call_id="b")[0]["copy"] == "mismatch"
     assert rec.housekeep()["backup"].verified == ["b-1"]
     assert copy.read_bytes() == rec.fetch("b-1")

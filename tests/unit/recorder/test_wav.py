@@ -52,6 +52,17 @@ def test_sox_reads_every_format(tmp_path: Path, fmt: Format) -> None:
         assert corr(ours[:, 0], mix) > 0.99
 
 
+@pytest.mark.parametrize("fmt", [Format.STEREO_ALAW, Format.STEREO_PCM16])
+def test_ranged_reads_are_slices_of_the_whole(tmp_path: Path, fmt: Format) -> None:
+    path = tmp_path / "x.wav"
+    _write(path, fmt, *_stereo())
+    info, whole = wav.read(path)
+    for start, count in ((0, 160), (1000, 3000), (7900, 500), (8000, 10), (9000, None)):
+        got_info, part = wav.read(path, start, count, info)
+        assert got_info is info and np.array_equal(part, whole[start:None if count is None else start + count])
+    assert np.array_equal(wav.read(path, 4000)[1], whole[4000:])
+
+
 def test_alaw_header_has_fact_chunk(tmp_path: Path) -> None:
     h = wav.header(Format.STEREO_ALAW, 3200)
     assert h[12:16] == b"fmt " and int.from_bytes(h[20:22], "little") == wav.WAVE_FORMAT_ALAW
