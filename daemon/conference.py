@@ -4,8 +4,8 @@
 bridged partner: each *output* channel hears the sum of a set of *source* channels (linear domain,
 saturated to 16 bits, A-law in and out). An output with exactly one source is a copy of that source's
 A-law frame (no transcoding), like a bridge; an output with no source hears silence. The tables the
-tick uses are rebuilt only when the routing changes, so a tick costs one gather, one sum and one
-encode for all mixed outputs together.
+tick uses, and the arrays it works in, are rebuilt only when the routing changes, so a tick costs one
+decode, one gather, one sum and one encode for all mixed outputs together, with no allocation.
 
 ``Rooms`` says *who hears whom* and turns it into mixer routes. A room is a set of members, each with
 a mode:
@@ -27,6 +27,9 @@ import numpy as np
 from hal.clock import FRAME_SAMPLES
 from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
 
+_DECODE = alaw_to_linear(np.arange(256, dtype=np.uint8)).astype(np.int32)  # A-law code -> linear
+_ENCODE = linear_to_alaw(np.arange(-32768, 32768))  # linear + 32768 -> A-law code
+
 
 class Mixer:
     """Output channel -> the channels it hears, applied to a tick's tx array (see the module docstring)."""
@@ -40,7 +43,17 @@ class Mixer:
         self._sum_out = np.zeros(0, np.int64)
         self._inputs = np.zeros(0, np.int64)
         self._gather = np.zeros((0, 0), np.int64)  # (outputs, max sources) rows of _inputs; len(_inputs) = zero row
-        self._lin = np.zeros((1, FRAME_SAMPLES), np.int32)
+        self._alloc(0, 0, 0)
+
+    def _alloc(self, inputs: int, outputs: int, width: int) -> None:
+        """The arrays a tick's mix works in (written in place each tick)."""
+        self._codes = np.zeros((inputs, FRAME_SAMPLES), np.uint8)  # the inputs' A-law
+        self._codes_ix = np.zeros((inputs, FRAME_SAMPLES), np.intp)  # the same, as table indices
+        self._lin = np.zeros((inputs + 1, FRAME_SAMPLES), np.int32)  # decoded; the last row stays zero
+        self._terms = np.zeros((outputs, width, FRAME_SAMPLES), np.int32)  # each output's sources
+        self._mixed = np.zeros((outputs, FRAME_SAMPLES), np.int32)  # their sum, saturated
+        self._mixed_ix = np.zeros((outputs, FRAME_SAMPLES), np.intp)  # the same, as encode table indices
+        self._out = np.zeros((outputs, FRAME_SAMPLES), np.uint8)
 
     def __bool__(self) -> bool:
         return bool(self.routes)
@@ -77,7 +90,7 @@ class Mixer:
             gather[row, : len(srcs)] = [index[s] for s in srcs]
         self._inputs = np.array(inputs, np.int64)
         self._gather = gather
-        self._lin = np.zeros((len(inputs) + 1, FRAME_SAMPLES), np.int32)  # the last row stays zero
+        self._alloc(len(inputs), len(sums), width)
         self._built = True
 
     def apply(self, rx: np.ndarray, tx: np.ndarray) -> None:
@@ -89,11 +102,16 @@ class Mixer:
         if len(self._copy_out):
             tx[self._copy_out] = rx[self._copy_src]
         if len(self._sum_out):
-            lin = self._lin
-            lin[:-1] = alaw_to_linear(rx[self._inputs])
-            mixed = lin[self._gather].sum(axis=1)
+            np.take(rx, self._inputs, axis=0, out=self._codes, mode="clip")
+            np.copyto(self._codes_ix, self._codes)
+            np.take(_DECODE, self._codes_ix, out=self._lin[:-1], mode="clip")
+            np.take(self._lin, self._gather, axis=0, out=self._terms, mode="clip")
+            mixed = self._mixed
+            self._terms.sum(axis=1, out=mixed)
             np.clip(mixed, -32768, 32767, out=mixed)
-            tx[self._sum_out] = linear_to_alaw(mixed)
+            np.add(mixed, 32768, out=self._mixed_ix)
+            np.take(_ENCODE, self._mixed_ix, out=self._out, mode="clip")
+            tx[self._sum_out] = self._out
 
 
 class Mode:
@@ -168,10 +186,6 @@ class Rooms:
         for ch in room.members:
             self.room_of.pop(ch, None)
             self.mixer.clear(ch)
-
-    def members(self, room_id: int) -> dict[int, Member]:
-        room = self.rooms.get(room_id)
-        return dict(room.members) if room else {}
 
     def _put(self, room: Room, ch: int, mode: str, target: int | None) -> None:
         if mode not in (Mode.TALK, Mode.LISTEN, Mode.WHISPER):
