@@ -83,18 +83,16 @@ def _talk(w: World, parties: dict[str, Party]) -> dict[str, set[str]]:
     return heard
 
 
-def _both_ways(w: World, a: str, pa: Party, b: str, pb: Party) -> None:
-    """``a`` and ``b`` hear each other: each measures the other's tone."""
-    pa.send_tone(TONES[a])
-    pb.send_tone(TONES[b])
-    time.sleep(0.3)
-    mark = w.tick()
-    time.sleep(1.0)
-    at_a, at_b = tone_frequency(pa.heard(since=mark)), tone_frequency(pb.heard(since=mark))
-    pa.silence()
-    pb.silence()
-    assert at_a == pytest.approx(TONES[b], rel=0.02), f"{a} heard {at_a} Hz, not {b}"
-    assert at_b == pytest.approx(TONES[a], rel=0.02), f"{b} heard {at_b} Hz, not {a}"
+def _hear_each_other(w: World, a: Phone, b: Phone) -> None:
+    """Two phones in a call hear each other, and only each other."""
+    assert _talk(w, {a.ext: a, b.ext: b}) == {a.ext: {b.ext}, b.ext: {a.ext}}
+
+
+def _hear_the_caller(w: World, phone: Phone) -> None:
+    """``phone`` and the caller on CO line 1/3 hear each other (each measures the other's tone)."""
+    at_phone, on_line = w.tones_both_ways(phone, "1/3", TONES[phone.ext], TONES["caller"])
+    assert at_phone == pytest.approx(TONES["caller"], rel=0.02), f"{phone.ext} heard {at_phone} Hz"
+    assert on_line == pytest.approx(TONES[phone.ext], rel=0.02), f"the caller heard {on_line} Hz"
 
 
 def _port(ext: str) -> str:
@@ -113,6 +111,35 @@ def _dial_and_answer(a: Phone, b: Phone, events: ApiClient) -> str:
     return answered["call"]
 
 
+def _three_phones(daemon: DaemonProcess, events: ApiClient) -> tuple[World, Phone, Phone, Phone, str]:
+    """8001 calls 8002, which answers; 8003 stands by: the world, the three phones and the call's id."""
+    w = World(daemon.sim)
+    a, b, c = w.phone("8001"), w.phone("8002"), w.phone("8003")
+    return w, a, b, c, _dial_and_answer(a, b, events)
+
+
+def _caller_reaches_8003(w: World, events: ApiClient) -> tuple[str, CoLine, Phone]:
+    """A caller on CO line 1/3 (PSTN-3 hunts from 8003) is offered and answered at 8003: the call's id,
+    the caller, 8003."""
+    caller, agent = CoLine(w, "1/3"), w.phone("8003")
+    w.co_call("1/3", "13800138000")
+    offered = _has(events.next_event("call.offered"), call=ANY, port="1/3", caller="13800138000",
+                   line="PSTN-3", called=ANY, category=ANY)
+    call = offered["call"]
+    wait_for(lambda: agent.state()["ringing"], 8, "8003 ringing")
+    agent.off_hook()
+    _has(events.next_event("call.answered"), call=call, port="2/3")
+    return call, caller, agent
+
+
+def _caller_hangs_up(w: World, events: ApiClient, call: str, phone: Phone) -> None:
+    """The caller on CO line 1/3 and ``phone`` talk, then the caller hangs up: the call ends."""
+    _hear_the_caller(w, phone)
+    w.co_hangup("1/3")
+    events.next_event("call.ended", where=lambda e: e["call"] == call)
+    phone.on_hook()
+
+
 def _code(phone: Phone, digits: str) -> None:
     """``phone`` lifts and dials a feature code (the test hangs up once its event came)."""
     phone.off_hook()
@@ -122,15 +149,8 @@ def _code(phone: Phone, digits: str) -> None:
 
 def test_trunk_call_offered_answered_held_and_retrieved(daemon: DaemonProcess, events: ApiClient) -> None:
     w = World(daemon.sim)
-    caller, agent = CoLine(w, "1/3"), w.phone("8003")
-    w.co_call("1/3", "13800138000")
-    offered = _has(events.next_event("call.offered"), call=ANY, port="1/3", caller="13800138000",
-                   line="PSTN-3", called=ANY, category=ANY)
-    call = offered["call"]
-    wait_for(lambda: agent.state()["ringing"], 8, "8003 ringing (PSTN-3 hunts from 8003)")
-    agent.off_hook()
-    _has(events.next_event("call.answered"), call=call, port="2/3")
-    _both_ways(w, "caller", caller, "8003", agent)
+    call, caller, agent = _caller_reaches_8003(w, events)
+    _hear_the_caller(w, agent)
 
     agent.flash()
     _has(events.next_event("call.held"), call=call, port="2/3")
@@ -139,16 +159,11 @@ def test_trunk_call_offered_answered_held_and_retrieved(daemon: DaemonProcess, e
 
     agent.flash()  # at dial tone: back to the held caller
     _has(events.next_event("call.retrieved"), call=call, port="2/3")
-    _both_ways(w, "caller", caller, "8003", agent)
-    w.co_hangup("1/3")
-    events.next_event("call.ended", where=lambda e: e["call"] == call)
-    agent.on_hook()
+    _caller_hangs_up(w, events, call, agent)
 
 
 def test_flash_consultation_three_way_then_attended_transfer(daemon: DaemonProcess, events: ApiClient) -> None:
-    w = World(daemon.sim)
-    a, b, c = w.phone("8001"), w.phone("8002"), w.phone("8003")
-    held = _dial_and_answer(a, b, events)
+    w, a, b, c, held = _three_phones(daemon, events)
     b.flash()
     _has(events.next_event("call.held"), call=held, port="2/2")
     time.sleep(0.6)
@@ -165,19 +180,15 @@ def test_flash_consultation_three_way_then_attended_transfer(daemon: DaemonProce
 
     b.on_hook()  # the agent leaves: the other two talk on
     _has(events.next_event("call.transferred"), call=held, port="2/3", to="8003", attended=True, caller="8001")
-    _both_ways(w, "8001", a, "8003", c)
+    _hear_each_other(w, a, c)
     a.on_hook()
     c.on_hook()
 
 
 def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: ApiClient) -> None:
     w = World(daemon.sim)
-    caller, agent, colleague = CoLine(w, "1/3"), w.phone("8003"), w.phone("8005")
-    w.co_call("1/3", "13800138000")
-    call = events.next_event("call.offered")["call"]
-    wait_for(lambda: agent.state()["ringing"], 8, "8003 ringing")
-    agent.off_hook()
-    events.next_event("call.answered", where=lambda e: e["call"] == call)
+    call, caller, agent = _caller_reaches_8003(w, events)
+    colleague = w.phone("8005")
 
     reply = daemon.api.call("call.conference", call=call, extension="8005")
     assert reply == {"call": call, "extension": "8005", "leg": ANY}
@@ -189,7 +200,7 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
         "caller": {"8003", "8005"}, "8003": {"caller", "8005"}, "8005": {"caller", "8003"}}
     colleague.on_hook()  # the colleague leaves: a plain call again
     time.sleep(0.3)
-    _both_ways(w, "caller", caller, "8003", agent)
+    _hear_the_caller(w, agent)
 
     assert daemon.api.call("call.transfer", call=call, extension="8006") == {"call": call, "extension": "8006"}
     _has(events.next_event("call.transferred"), call=call, extension="8006", port="2/6", caller="13800138000")
@@ -201,16 +212,11 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
     _has(events.next_event("call.answered", where=lambda e: e["call"] == call and e["port"] == "2/7"),
          transferred=True)
     assert not w.phone("8006").state()["ringing"]
-    _both_ways(w, "caller", caller, "8007", other)
-    w.co_hangup("1/3")
-    events.next_event("call.ended", where=lambda e: e["call"] == call)
-    other.on_hook()
+    _caller_hangs_up(w, events, call, other)
 
 
 def test_call_waiting_swap_and_recall(daemon: DaemonProcess, events: ApiClient) -> None:
-    w = World(daemon.sim)
-    a, b, c = w.phone("8001"), w.phone("8002"), w.phone("8003")
-    first = _dial_and_answer(a, b, events)
+    w, a, b, c, first = _three_phones(daemon, events)
     c.off_hook()
     time.sleep(0.4)
     c.dial("8002")  # 8002 is talking: the call waits
@@ -236,7 +242,7 @@ def test_call_waiting_swap_and_recall(daemon: DaemonProcess, events: ApiClient) 
     time.sleep(1.0)
     b.off_hook()
     _has(events.next_event("call.retrieved"), call=second, port="2/2")
-    _both_ways(w, "8002", b, "8003", c)
+    _hear_each_other(w, b, c)
     for p in (a, b, c):
         p.on_hook()
 
@@ -256,7 +262,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     assert not p4.state()["ringing"]
     p5.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/5")
-    _both_ways(w, "8001", a, "8005", p5)
+    _hear_each_other(w, a, p5)
     a.on_hook()
     p5.on_hook()
     time.sleep(1.0)
@@ -278,6 +284,6 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     wait_for(lambda: p7.state()["ringing"], 5, "8007 ringing for 8006")
     p7.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/7")
-    _both_ways(w, "8001", a, "8007", p7)
+    _hear_each_other(w, a, p7)
     a.on_hook()
     p7.on_hook()

@@ -40,13 +40,8 @@ def test_listen_whisper_barge_through_the_api(daemon: DaemonProcess) -> None:
     events = ApiClient(str(daemon.api_socket))
     events.call("subscribe", kinds=["supervisor."])
     w = World(daemon.sim)
-    caller, agent, sup = w.phone("8001"), w.phone("8002"), w.phone("8008")
-    caller.off_hook()
-    time.sleep(0.5)
-    caller.dial("8002")
-    wait_for(lambda: agent.state()["ringing"], 5, "8002 ringing")
-    agent.off_hook()
-    wait_for(lambda: any(c["answer"] for c in daemon.api.call("calls")), 3, "answered")
+    caller, agent = w.internal_call("8001", "8002", daemon.api)
+    sup = w.phone("8008")
     with pytest.raises(ApiError) as err:
         daemon.api.call("supervisor.listen", extension="8008", target="8006")  # 8006 is in no call
     assert err.value.code == "bad_argument"
