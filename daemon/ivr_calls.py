@@ -29,7 +29,8 @@ from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
 from daemon.timers import Timer
-from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
+from hal.clock import FRAME_SAMPLES
+from hal.dsp.g711 import SILENT_FRAME, linear_to_alaw
 from hal.dsp.tones import sine
 from ivr.audio import AudioLibrary, Playback
 from ivr.events import (
@@ -57,24 +58,26 @@ from signaling.events import Cause
 
 log = logging.getLogger(__name__)
 
-BEEP = linear_to_alaw(np.concatenate([sine(1000.0, -10.0, 2400), np.zeros(800, np.int16)]))  # 0.3 s + 0.1 s
+BEEP = linear_to_alaw(np.concatenate([sine(1000.0, -10.0, 2400), np.zeros(800, np.int16)])).reshape(
+    -1, FRAME_SAMPLES)  # 0.3 s + 0.1 s, as frames
 SAVED = "您的留言已保存，再见"
 VM_CHUNK_FRAMES = 25  # caller audio handed to the voicemail writer every 0.5 s
 VM_SILENCE_S = 5.0
 
 
 class _Frames:
-    """Plays a fixed A-law buffer through the media layer (the beep), like a ``Playback``."""
+    """Plays fixed A-law frames (ticks, 160) once through the media layer (the beep), like a ``Playback``:
+    a view per tick, ``play_id`` with the last frame, silence after."""
 
-    def __init__(self, alaw: np.ndarray, play_id: int) -> None:
-        self.alaw, self.play_id, self.pos = alaw, play_id, 0
+    def __init__(self, frames: np.ndarray, play_id: int) -> None:
+        self.frames, self.play_id, self.pos = frames, play_id, 0
 
     def frame(self) -> tuple[np.ndarray, int | None]:
-        out = np.full(160, ALAW_SILENCE, np.uint8)
-        chunk = self.alaw[self.pos:self.pos + 160]
-        out[: len(chunk)] = chunk
-        self.pos += 160
-        return out, (self.play_id if self.pos >= len(self.alaw) else None)
+        pos = self.pos
+        if pos >= len(self.frames):
+            return SILENT_FRAME, None
+        self.pos = pos + 1
+        return self.frames[pos], (self.play_id if self.pos == len(self.frames) else None)
 
 
 def box_id(target: str) -> str:
@@ -555,10 +558,9 @@ class IvrService:
         media = self.engine.media
         for ch, deposit in list(self.recording.items()):
             deposit.frame(rx[ch])
-        if media.prompts_done:
-            done, media.prompts_done = media.prompts_done, []
+        if media.prompts_done:  # every channel's: this service's legs take theirs
             by_channel = {leg.channel: leg for leg in self.legs.values()}
-            for ch, play_id in done:
+            for ch, play_id in media.prompts_done:
                 leg = by_channel.get(ch)
                 if leg is not None:
                     leg.prompt_done(play_id)

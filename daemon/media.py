@@ -4,9 +4,12 @@ Per tick, ``receive`` decodes the whole rx array once and runs the receivers a p
 (DTMF, call-progress, caller ID) over just those channels; ``transmit`` builds the whole tx array:
 bridged channels copy their partner's A-law frame (no transcoding), channels in a conference or tap
 get their mix (``daemon.conference``: ``mixer`` routes, ``rooms`` membership), channels with a
-generator (tone, DTMF, caller-ID burst) get its frame, everything else A-law silence. Generators
-override the bridge and the mix, so signalling tones always reach the line; an *overlay* tone (call
-waiting) is added on top of whatever the channel hears instead. No per-sample Python anywhere.
+prompt (A-law, ``frame() -> (alaw, done id | None)``) get its frame, channels with a generator (tone,
+DTMF, a one-shot burst: caller ID or a beep, ``play_once``) get its frame, everything else A-law
+silence. Generators override the prompt, the bridge and the mix, so signalling tones always reach the
+line; an *overlay* tone (call waiting) is added on top of whatever the channel hears instead. A burst
+removes itself once played; a prompt that ends reports its done id in ``prompts_done`` for that tick.
+No per-sample Python anywhere.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from hal.dsp.tones import CHINA, ToneGenerator, ToneName
 
 
 class _Burst:
-    """A finite buffer of samples played once (a caller-ID burst)."""
+    """A finite buffer of 16-bit linear samples played once (a caller-ID burst, a beep): padded with
+    silence to whole frames once, then a view of it per frame."""
 
     def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples.astype(np.int16)
+        self.samples = np.zeros(-(-len(samples) // FRAME_SAMPLES) * FRAME_SAMPLES, np.int16)
+        self.samples[: len(samples)] = samples
         self.pos = 0
 
     @property
@@ -38,9 +43,7 @@ class _Burst:
         return self.pos >= len(self.samples)
 
     def generate(self, n: int = FRAME_SAMPLES) -> np.ndarray:
-        out = np.zeros(n, np.int16)
-        chunk = self.samples[self.pos:self.pos + n]
-        out[: len(chunk)] = chunk
+        out = self.samples[self.pos:self.pos + n]
         self.pos += n
         return out
 
@@ -62,7 +65,9 @@ class Media:
         self.dtmf_tx: dict[int, DtmfSender] = {}
         self.bursts: dict[int, _Burst] = {}
         self.prompts: dict[int, Any] = {}  # IVR playback per channel (``frame() -> (alaw, done_id)``)
-        self.prompts_done: list[tuple[int, int]] = []  # (channel, play id) ended in the last tick
+        # (channel, play id) of the prompts that ended in this tick's transmit: every consumer reads it
+        # in an ``after_tick`` hook and keeps to its own channels; only ``transmit`` empties it
+        self.prompts_done: list[tuple[int, int]] = []
         self.listen_dtmf: set[int] = set()
         self.listen_progress: set[int] = set()
         self.cid_rx: dict[int, FskCallerIdReceiver] = {}
@@ -91,6 +96,14 @@ class Media:
         else:
             self.overlays[ch] = ToneGenerator(CHINA[tone])
 
+    def play_once(self, ch: int, samples: np.ndarray | None) -> None:
+        """Play ``samples`` (16-bit linear) to the channel once, over what it hears; the burst goes by
+        itself when played (None: stop it now)."""
+        if samples is None:
+            self.bursts.pop(ch, None)
+        else:
+            self.bursts[ch] = _Burst(samples)
+
     def send_dtmf(self, ch: int, digits: str) -> None:
         sender = self.dtmf_tx.get(ch)
         if sender is None:
@@ -101,7 +114,7 @@ class Media:
         if method == "dtmf":
             self.send_dtmf(ch, dtmf_cid_encode(cid))
         else:
-            self.bursts[ch] = _Burst(fsk_encode(cid))
+            self.play_once(ch, fsk_encode(cid))
 
     def send_mf(self, ch: int, signal: int, forward: bool, level_dbm0: float = -11.0) -> None:
         """Put R2 MF ``signal`` on the channel until the next call; 0 = tone off."""
@@ -183,12 +196,14 @@ class Media:
             tx[bridged] = rx[self.feed[bridged]]
         if self.mixer:
             self.mixer.apply(rx, tx)
-        if self.prompts:  # IVR prompts are A-law already: copied, never transcoded
-            self.prompts_done = []
+        prompts_done = self.prompts_done
+        if prompts_done:
+            prompts_done.clear()  # the last tick's: its after_tick hooks have seen them
+        if self.prompts:  # prompts are A-law already: copied, never transcoded
             for ch, playback in self.prompts.items():
                 tx[ch], done = playback.frame()
                 if done is not None:
-                    self.prompts_done.append((ch, done))
+                    prompts_done.append((ch, done))
         if self.tones or self.dtmf_tx or self.bursts or self.mf_tx:
             chans: list[int] = []
             frames: list[np.ndarray] = []

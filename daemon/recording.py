@@ -32,10 +32,10 @@ from daemon.call_model import Call, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
-from hal.clock import FRAME_SAMPLES
-from hal.dsp.g711 import SILENT_FRAME, linear_to_alaw
+from daemon.supervisor import supervisor_by_pin
+from hal.clock import SAMPLE_RATE
 from hal.dsp.tones import sine
-from recorder import Recorder, RecorderConfig, RecordingPolicy
+from recorder import Recorder, RecorderConfig, RecordingPolicy, has_audio
 from recorder.playback import Player
 from signaling.events import Cause
 
@@ -45,13 +45,12 @@ FETCH_CHUNK = 512 * 1024  # under the API's 1 MiB message limit
 DEMAND_CODE = "*1"  # keyed during a connected call: recording on / off
 PLAYBACK_CODE = "*35"  # *35 <agent ID or extension> # <supervisor PIN> #
 CODE_GAP_S = 3.0  # the keys of an in-call code come within this of each other
-PLAYABLE = ("complete", "interrupted")
 
 
 def _beeps(*parts: tuple[float, float]) -> np.ndarray:
-    """A-law of (frequency Hz or 0 for a pause, seconds) parts."""
-    pcm = [sine(f, -12.0, round(sec * 8000)) if f else np.zeros(round(sec * 8000), np.int16) for f, sec in parts]
-    return linear_to_alaw(np.concatenate(pcm))
+    """16-bit linear samples of (frequency Hz or 0 for a pause, seconds) parts (``Media.play_once``)."""
+    return np.concatenate([sine(f, -12.0, round(sec * SAMPLE_RATE)) if f else np.zeros(round(sec * SAMPLE_RATE), np.int16)
+                           for f, sec in parts])
 
 
 BEEP_ON = _beeps((1400, 0.15))
@@ -84,60 +83,44 @@ def parties(call: Call) -> dict[str, str]:
             "extension": extension}
 
 
-class _Tone:
-    """A fixed A-law buffer as a media-layer prompt (``frame() -> (alaw, done id | None)``)."""
-
-    def __init__(self, alaw: np.ndarray, play_id: int = -20) -> None:
-        self.alaw, self.play_id, self.pos, self.finished = alaw, play_id, 0, False
-
-    def frame(self) -> tuple[np.ndarray, int | None]:
-        chunk = self.alaw[self.pos:self.pos + FRAME_SAMPLES]
-        out = chunk if len(chunk) == FRAME_SAMPLES else np.concatenate(
-            [chunk, SILENT_FRAME[: FRAME_SAMPLES - len(chunk)]])  # a view on all but the last frame
-        self.pos += FRAME_SAMPLES
-        if self.pos >= len(self.alaw) and not self.finished:
-            self.finished = True
-            return out, self.play_id
-        return out, None
-
-
 class _Playback:
     """A supervisor listening to an agent's recordings: newest first, ``#`` the one before, ``*`` again."""
 
     def __init__(self, owner: Recording, call: Call, target: str, supervisor: str) -> None:
         self.owner, self.call, self.target, self.supervisor = owner, call, target, supervisor
         self.channel = owner._channel(call.a.port)
-        self.rows: list[dict] = []
+        self.rows: list[dict] | None = None  # the agent's recordings, once looked up
         self.index = -1
-        self.audio: Player | _Tone | None = None
+        self.player: Player | None = None
         self.loading: Future | None = owner.files.submit(owner._playable, target)
-        self.finding = True
 
     @property
     def media(self) -> Any:
         return self.owner.engine.media
 
-    def _play(self, audio: Player | _Tone | None) -> None:
+    def _play(self, player: Player | None) -> None:
         prompts = self.media.prompts
-        if self.audio is not None and prompts.get(self.channel) is self.audio:
+        if self.player is not None and prompts.get(self.channel) is self.player:
             del prompts[self.channel]
-        self.audio = audio
-        if audio is not None:
-            prompts[self.channel] = audio
+        self.player = player
+        if player is not None:
+            prompts[self.channel] = player
 
     def load(self, index: int) -> None:
+        assert self.rows is not None
         self._play(None)
+        self.media.play_once(self.channel, None)  # an end beep still sounding too
         if index >= len(self.rows):
             log.info("playback for supervisor %s: no more recordings of %s", self.supervisor, self.target)
             self.owner._later(lambda: self.owner._hangup(self.call, Cause.NORMAL_CLEARING))
             return
         self.index = index
-        path = self.owner.recorder.directory / self.rows[index]["file"]
-        files = self.owner.files
-        self.loading = files.submit(lambda: Player(path, files.submit, play_id=index).prime())
+        recorder, files, rec_id = self.owner.recorder, self.owner.files, self.rows[index]["id"]
+        self.loading = files.submit(lambda: Player(recorder.path(rec_id), files.submit, play_id=index).prime())
 
-    def tick(self) -> None:
-        """After each tick: a lookup or a file that became ready, a recording that ended."""
+    def tick(self, done: list[tuple[int, int]]) -> None:
+        """After each tick: a lookup or a file that became ready; the recording ended (``done``: the
+        media layer's ``prompts_done``)."""
         fut = self.loading
         if fut is not None and fut.done():
             self.loading = None
@@ -146,8 +129,7 @@ class _Playback:
             except Exception as exc:  # purged meanwhile, unreadable: the one before
                 log.warning("playback of %s: %s", self.target, exc)
                 result = None
-            if self.finding:
-                self.finding = False
+            if self.rows is None:
                 self.rows = result or []
                 if not self.rows:
                     log.info("playback: no recordings of %s", self.target)
@@ -161,11 +143,12 @@ class _Playback:
                 row = self.rows[self.index]
                 self.owner.api.publish("recording.playback", call=self.call.id, supervisor=self.supervisor,
                                        agent=self.target, id=row["id"], start=row["start"])
-        if isinstance(self.audio, Player) and self.audio.finished:
-            self._play(_Tone(BEEP_END))
+        if self.player is not None and (self.channel, self.player.play_id) in done:
+            self._play(None)
+            self.media.play_once(self.channel, BEEP_END)
 
     def digit(self, key: str) -> None:
-        if self.finding:
+        if self.rows is None:
             return
         if key == "#":
             self.load(self.index + 1)
@@ -184,7 +167,6 @@ class Recording:
         self.files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recording-files")  # playback reads
         self.sessions: dict[str, _Playback] = {}  # call id → a supervisor's playback
         self._keys: dict[str, tuple[str, float]] = {}  # port → in-call keys so far, when the last came
-        self._beeps: dict[int, _Tone] = {}  # channel → a beep answering an in-call code
         self._deferred: list[Callable[[], None]] = []
         engine.recorder = recorder
         engine.calls.on_bridge = self._bridged
@@ -252,8 +234,6 @@ class Recording:
         if call.answer is None or call.end is not None or call.b is None or call.transfer_to is not None or any(
                 leg.state is not LegState.ANSWERED for leg in call.legs()):
             raise ValueError(f"call {call.id} is not a connected two-party call")
-        if self.recorder.recording(call.id):
-            return True
         return self.recorder.start(call.id, parties(call), self._channel(call.a.port), self._channel(call.b.port),
                                    on_demand=True)
 
@@ -317,27 +297,17 @@ class Recording:
         log.info("call %s: extension %s keyed %s: recording %s%s", call.id, leg.label, DEMAND_CODE, action,
                  "" if ok else " refused")
         self.api.publish("recording.demand", call=call.id, action=action, by=leg.label, ok=ok)
-        self._beep(self._channel(port), BEEP_REFUSED if not ok else BEEP_ON if action == "start" else BEEP_OFF)
-
-    def _beep(self, channel: int, alaw: np.ndarray) -> None:
-        tone = self._beeps[channel] = _Tone(alaw)
-        self.engine.media.prompts[channel] = tone  # over the bridge, to this phone only: not recorded
+        # over the bridge, to this phone only: not recorded
+        self.engine.media.play_once(self._channel(port), BEEP_REFUSED if not ok else BEEP_ON if action == "start"
+                                    else BEEP_OFF)
 
     # --- supervisor playback ----------------------------------------------------------------------------
-
-    def _supervisor(self, pin: str) -> str | None:
-        """The ID of the supervisor whose PIN this is ([[agent]] with supervisor = true), if any."""
-        acd = getattr(self.engine.calls.config, "acd", None)
-        for agent in getattr(acd, "agents", ()):
-            if agent.supervisor and agent.pin and agent.pin == pin:
-                return agent.id
-        return None
 
     def _playback_code(self, call: Call, fields: list[str]) -> None:
         target, pin = fields
         call.a.state = LegState.ANSWERED
         self.engine.calls.begin(call)  # the CDR says who listened (called = the masked code)
-        supervisor = self._supervisor(pin)
+        supervisor = supervisor_by_pin(self.engine.calls.config, pin)
         if supervisor is None or not target:
             log.warning("extension %s: recording playback refused (wrong supervisor PIN)", call.a.label)
             self.api.publish("recording.playback_refused", call=call.id, extension=call.a.label, agent=target)
@@ -349,7 +319,7 @@ class Recording:
     def _playable(self, agent: str) -> list[dict]:
         """The agent's recordings that have audio, newest first (on the files thread)."""
         rows = self.recorder.query(agent=agent, newest_first=True, limit=1000)
-        return [r for r in rows if r.get("status") in PLAYABLE and r.get("size")][:100]
+        return [r for r in rows if has_audio(r)][:100]
 
     def _hangup(self, call: Call, cause: Cause) -> None:
         if call.id in self.engine.calls.calls:
@@ -359,21 +329,15 @@ class Recording:
         self._deferred.append(fn)
 
     def _after_tick(self, rx: Any, tx: Any) -> None:
-        if not (self._beeps or self.sessions or self._deferred):
+        if not (self.sessions or self._deferred):
             return
-        prompts = self.engine.media.prompts
-        for ch, tone in list(self._beeps.items()):
-            if tone.finished:
-                del self._beeps[ch]
-                if prompts.get(ch) is tone:
-                    del prompts[ch]
-        calls = self.engine.calls.calls
+        calls, done = self.engine.calls.calls, self.engine.media.prompts_done
         for call_id, session in list(self.sessions.items()):
             if call_id not in calls:
                 session.end()
                 del self.sessions[call_id]
             else:
-                session.tick()
+                session.tick(done)
         deferred, self._deferred = self._deferred, []
         for fn in deferred:
             try:
@@ -405,7 +369,7 @@ class Recording:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
 
     async def _fetch(self, req: dict) -> dict:
-        key, offset = req.get("call") or req.get("key"), req.get("offset", 0)
+        key, offset = req.get("call"), req.get("offset", 0)
         if not isinstance(key, str) or not isinstance(offset, int) or offset < 0:
             raise ApiError(ErrorCode.BAD_ARGUMENT, "need call (a call id or recording key) and offset (bytes, >= 0)")
         loop = asyncio.get_running_loop()
@@ -417,7 +381,7 @@ class Recording:
 
     async def _status(self, req: dict) -> dict:
         """The recorder's state; with ``call`` (a call or recording id), the second-copy status of its files."""
-        key = req.get("call") or req.get("key")
+        key = req.get("call")
         if key is None:
             return {"alarms": self.recorder.alarms, **self.recorder.stats()}
         if not isinstance(key, str):

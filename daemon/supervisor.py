@@ -45,6 +45,12 @@ CODES = {"*31": "listen", "*32": "whisper", "*33": "barge"}
 MODE_KEYS = {"1": "listen", "2": "whisper", "3": "barge"}
 
 
+def supervisor_by_pin(config: Any, pin: str) -> str | None:
+    """The ID of the supervisor whose PIN ``pin`` is (an ``[[agent]]`` with ``supervisor = true``), if any."""
+    acd = getattr(config, "acd", None)
+    return next((a.id for a in getattr(acd, "agents", ()) if a.supervisor and pin and a.pin == pin), None)
+
+
 @dataclass
 class Tap:
     port: str  # the supervisor's (or the conferenced extension's) port
@@ -71,9 +77,7 @@ class Supervisors:
     # --- who may, and what is monitored ----------------------------------------------------------------
 
     def pin_ok(self, pin: str) -> bool:
-        acd = getattr(self.cc.config, "acd", None)
-        agents = getattr(acd, "agents", ()) if acd is not None else ()
-        return bool(pin) and any(a.supervisor and a.pin == pin for a in agents)
+        return supervisor_by_pin(self.cc.config, pin) is not None
 
     def target_port(self, target: str) -> str | None:
         """The port of extension ``target``, or of the extension agent ``target`` is logged in at."""
