@@ -1,16 +1,25 @@
-"""Shared fixtures: the simulator and the daemon as separate processes (written once, used by e2e tests)."""
+"""Shared fixtures: the simulator and the daemon as separate processes (written once, used by e2e tests),
+a small tmpfs."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.processes import DEFAULT_CONFIG, DaemonProcess, SimProcess, default_config_text
+from tests.support.processes import (
+    DEFAULT_CONFIG,
+    DaemonProcess,
+    SimProcess,
+    default_config_text,
+    edit_config,
+)
 
 E2E_CONFIG_EXTRA = """
 [dialplan]
@@ -86,3 +95,41 @@ def reachable_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]
     finally:
         d.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon_with(tmp_path: Path, sim: SimProcess) -> Iterator[Callable[..., DaemonProcess]]:
+    """A factory: ``daemon_with(recording={...})`` starts the daemon with ``e2e_config`` edited by
+    ``edit_config`` (tables of keys to set); stopped after the test."""
+    started: list[DaemonProcess] = []
+
+    def start(**tables: dict[str, Any]) -> DaemonProcess:
+        d = DaemonProcess(tmp_path, sim, edit_config(e2e_config(tmp_path), **tables))
+        started.append(d)
+        d.start()
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """A factory: ``tmpfs("4m")`` mounts a tmpfs of that size in ``tmp_path`` and returns it (skips the
+    test where mounting needs root); unmounted after the test, lazily if something still holds it."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"tmpfs-{len(mounts)}"
+        mnt.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
+        mounts.append(mnt)
+        return mnt
+
+    yield mount
+    for mnt in reversed(mounts):
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=False)

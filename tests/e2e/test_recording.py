@@ -11,10 +11,9 @@ second copy (``recordings.verify``, ``recording.copy_mismatch`` / ``copies_verif
 from __future__ import annotations
 
 import hashlib
-import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,7 @@ import pytest
 from daemon.api.client import ApiClient
 from hal.dsp.measure import dominant_frequency, level_dbm0
 from recorder.wav import read
-from tests.conftest import e2e_config
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, fetch_recording, wait_for
 from tests.support.tone_levels import heard_tones, level_at
 from tests.support.world import Phone, World
 
@@ -44,14 +42,7 @@ def _of(call_id: str) -> Callable[[dict], bool]:
 
 def _inbound_call(d: DaemonProcess, w: World) -> tuple[Phone, dict]:
     """A caller on PSTN-1 (1000 Hz) answered at 8001 (400 Hz): the phone and the call."""
-    w.co_call("1/1", "13800138000")
-    phone = w.phone("8001")
-    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
-    phone.off_hook()
-    call = wait_for(lambda: next((c for c in d.api.call("calls") if c.get("answer")), None), 5, "answer")
-    w.co_send_tone("1/1", 1000.0)
-    phone.send_tone(400.0)
-    return phone, call
+    return w.answered_call("1/1", "8001", d.api)
 
 
 def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -74,7 +65,7 @@ def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: 
     assert not [e for e in events.events if e["kind"] == "recording.started"]  # one event per segment
     events.close()
 
-    data = fetch_all(daemon, cdr["id"])
+    data = fetch_recording(daemon.api, cdr["id"])
     assert len(data) == row["size"] and hashlib.sha256(data).hexdigest() == row["sha256"]
     path = tmp_path / "call.wav"
     path.write_bytes(data)
@@ -101,72 +92,60 @@ def test_recording_api_checks_its_arguments(daemon: DaemonProcess) -> None:
     assert "alarms" in daemon.api.call("recordings.status")
 
 
-def test_on_demand_start_and_stop_through_the_api_are_audited(sim, tmp_path: Path) -> None:
-    import re
+def test_on_demand_start_and_stop_through_the_api_are_audited(daemon_with, tmp_path: Path) -> None:
+    d = daemon_with(recording={"mode": "on_demand"})
+    events = _subscriber(d, ["recording."])
+    w = World(d.sim)
+    phone, call = w.answered_call("1/3", "8003", d.api)
+    time.sleep(1.0)
+    assert d.api.call("recordings.query", call_id=call["id"]) == []  # on_demand: not yet
+    assert d.api.call("recordings.start", call=call["id"]) == {"call": call["id"], "recording": True}
+    started = time.monotonic()
+    demand = events.next_event("recording.demand")
+    assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "start", "api", True)
+    time.sleep(2.0)
+    assert d.api.call("recordings.stop", call=call["id"]) == {"call": call["id"], "recording": False}
+    stopped = time.monotonic()
+    demand = events.next_event("recording.demand")
+    assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "stop", "api", True)
 
-    from tests.conftest import e2e_config
+    # the agent keys *1 mid-call: recording on (one 1400 Hz beep at the agent's phone), *1 again: off
+    phone.silence()
+    time.sleep(0.3)
+    mark = w.tick()
+    phone.dial("*1")
+    demand = events.next_event("recording.demand", timeout=5)
+    assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "start", "8003", True)
+    time.sleep(0.4)
+    assert level_at(phone.heard(since=mark), 1400.0) > -35  # the beep (0.15 s of the window)
+    time.sleep(0.6)
+    phone.dial("*1")
+    demand = events.next_event("recording.demand", timeout=5)
+    assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "stop", "8003", True)
+    time.sleep(0.3)
+    phone.on_hook()
 
-    cfg = e2e_config(tmp_path)
-    cfg.write_text(re.sub(r'(?m)^mode = "all".*$', 'mode = "on_demand"', cfg.read_text(encoding="utf-8"), count=1),
-                   encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, cfg)
-    d.start()
-    try:
-        events = _subscriber(d, ["recording."])
-        w = World(sim)
-        w.co_call("1/3", "13800138000")
-        phone = w.phone("8003")
-        wait_for(lambda: phone.state()["ringing"], 10, "8003 ringing")
-        phone.off_hook()
-        [call] = wait_for(lambda: [c for c in d.api.call("calls") if c.get("answer")], 5, "answer")
-        w.co_send_tone("1/3", 1000.0)
-        phone.send_tone(400.0)
-        time.sleep(1.0)
-        assert d.api.call("recordings.query", call_id=call["id"]) == []  # on_demand: not yet
-        assert d.api.call("recordings.start", call=call["id"]) == {"call": call["id"], "recording": True}
-        started = time.monotonic()
-        demand = events.next_event("recording.demand")
-        assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "start", "api", True)
-        time.sleep(2.0)
-        assert d.api.call("recordings.stop", call=call["id"]) == {"call": call["id"], "recording": False}
-        stopped = time.monotonic()
-        demand = events.next_event("recording.demand")
-        assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "stop", "api", True)
+    def complete() -> list[dict]:
+        return [r for r in d.api.call("recordings.query", call_id=call["id"]) if r["status"] == "complete"]
 
-        # the agent keys *1 mid-call: recording on (one 1400 Hz beep at the agent's phone), *1 again: off
-        phone.silence()
-        time.sleep(0.3)
-        mark = w.tick()
-        phone.dial("*1")
-        demand = events.next_event("recording.demand", timeout=5)
-        assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "start", "8003", True)
-        time.sleep(0.4)
-        assert level_at(phone.heard(since=mark), 1400.0) > -35  # the beep (0.15 s of the window)
-        time.sleep(0.6)
-        phone.dial("*1")
-        demand = events.next_event("recording.demand", timeout=5)
-        assert (demand["call"], demand["action"], demand["by"], demand["ok"]) == (call["id"], "stop", "8003", True)
-        time.sleep(0.3)
-        phone.on_hook()
-
-        def complete() -> list[dict]:
-            return [r for r in d.api.call("recordings.query", call_id=call["id"]) if r["status"] == "complete"]
-
-        wait_for(lambda: len(complete()) == 2, 10, "both segments")
-        row, keyed = sorted(complete(), key=lambda r: r["segment"])
-        assert row["reason"] == "demand" and abs(row["duration"] - (stopped - started)) < 0.3
-        assert keyed["reason"] == "demand" and keyed["segment"] == 2 and 0.5 < keyed["duration"] < 2.5
-        data = d.api.call("recordings.fetch", call=call["id"])["data"]
-        path = tmp_path / "demand.wav"
-        path.write_bytes(data)
+    wait_for(lambda: len(complete()) == 2, 10, "both segments")
+    row, keyed = sorted(complete(), key=lambda r: r["segment"])
+    assert row["reason"] == "demand" and abs(row["duration"] - (stopped - started)) < 0.3
+    assert keyed["reason"] == "demand" and keyed["segment"] == 2 and 0.5 < keyed["duration"] < 2.5
+    for rec, agent_hz in ((row, 400.0), (keyed, None)):
+        path = tmp_path / f"{rec['id']}.wav"
+        path.write_bytes(fetch_recording(d.api, rec["id"]))
         _, audio = read(path)
-        assert dominant_frequency(audio[:, 0].astype(float)) == pytest.approx(1000.0, rel=0.02)
-        assert dominant_frequency(audio[:, 1].astype(float)) == pytest.approx(400.0, rel=0.02)
-        audit = [a["op"] for a in d.api.call("audit.list")]
-        assert "recordings.start" in audit and "recordings.stop" in audit
-        events.close()
-    finally:
-        d.stop()
+        assert len(audio) == round(rec["duration"] * 8000)
+        left, right = audio[:, 0].astype(float), audio[:, 1].astype(float)
+        assert dominant_frequency(left) == pytest.approx(1000.0, rel=0.02) and level_dbm0(left) > -20  # the caller
+        if agent_hz is not None:  # the agent talking
+            assert dominant_frequency(right) == pytest.approx(agent_hz, rel=0.02)
+        else:  # after the tail of the agent's "1": quiet, the 0.15 s beep (to the phone only) not recorded
+            assert level_dbm0(right[800: len(right) // 2]) < -40
+    audit = [a["op"] for a in d.api.call("audit.list")]
+    assert "recordings.start" in audit and "recordings.stop" in audit
+    events.close()
 
 
 def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: DaemonProcess,
@@ -186,7 +165,7 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
         recovered = events.next_event("recording.recovered", timeout=5, where=_of(call["id"]))
     assert (recovered["id"], recovered["call"], recovered["status"], recovered["note"]) == (
         rows[0]["id"], call["id"], "interrupted", "crash")
-    data = fetch_all(daemon, call["id"])
+    data = fetch_recording(daemon.api, call["id"])
     path = tmp_path / "partial.wav"
     path.write_bytes(data)
     soxi = subprocess.run(["soxi", str(path)], capture_output=True, text=True, check=True).stdout
@@ -195,16 +174,6 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
     assert len(audio) > 8000  # at least a second survived
     left = audio[:, 0].astype(float)
     assert dominant_frequency(left[len(left) // 2:]) == pytest.approx(1000.0, rel=0.02)
-
-
-def fetch_all(daemon: DaemonProcess, call_id: str) -> bytes:
-    """A recording's bytes through ``recordings.fetch``, chunk by chunk."""
-    data = b""
-    while True:
-        chunk = daemon.api.call("recordings.fetch", call=call_id, offset=len(data))
-        data += chunk["data"]
-        if not chunk["more"]:
-            return data
 
 
 def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> None:
@@ -252,27 +221,13 @@ def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> 
     events.close()
 
 
-@pytest.fixture
-def daemon_with_copies(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
-    """A second copy in ``tmp_path/backup``, housekeeping every second, recordings kept 10 s."""
-    cfg = e2e_config(tmp_path)
-    (tmp_path / "backup").mkdir()
-    text, n = re.subn(r"(?m)^max_age_days = .*$", f'backup_dir = "{tmp_path / "backup"}"\n'
-                      "housekeeping_interval_s = 1\nmax_age_days = 0.00012", cfg.read_text(encoding="utf-8"))
-    assert n == 1
-    cfg.write_text(text, encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, cfg)
-    d.start()
-    yield d
-    d.stop()
-
-
-def test_second_copy_verified_corrupted_recopied_then_purged(daemon_with_copies: DaemonProcess,
-                                                              tmp_path: Path) -> None:
+def test_second_copy_verified_corrupted_recopied_then_purged(daemon_with, tmp_path: Path) -> None:
     """The housekeeping copies a finished recording; ``recordings.verify`` reads it back (event
     ``recording.copies_verified``); a corrupted copy is found (``recording.copy_mismatch``) and copied
     again; past ``max_age_days`` retention purges the file and its copy (``recording.purged``)."""
-    d = daemon_with_copies
+    (tmp_path / "backup").mkdir()  # a second copy there, housekeeping every second, recordings kept 10 s
+    d = daemon_with(recording={"backup_dir": str(tmp_path / "backup"), "housekeeping_interval_s": 1,
+                               "max_age_days": 0.00012})
     events = _subscriber(d, ["recording."])
     w = World(d.sim)
     agent, call = _inbound_call(d, w)
@@ -282,7 +237,7 @@ def test_second_copy_verified_corrupted_recopied_then_purged(daemon_with_copies:
     rid = finished["id"]
     wait_for(lambda: d.api.call("recordings.status", call=call["id"])["files"][0]["copy"] == "verified", 5,
              "the second copy")
-    original = fetch_all(d, call["id"])
+    original = fetch_recording(d.api, call["id"])
     copy = tmp_path / "backup" / finished["file"]
     assert copy.read_bytes() == original
 

@@ -8,10 +8,7 @@ the segment opened on resume, then ``recording.finished``."""
 from __future__ import annotations
 
 import errno
-import re
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,39 +16,21 @@ import pytest
 
 from hal.dsp.measure import dominant_frequency
 from recorder.wav import read
-from tests.conftest import e2e_config
-from tests.support.audio import tone_frequency
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, fetch_recording, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "recfs"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mnt)], check=False)
+def small_fs(tmpfs) -> Path:
+    return tmpfs("4m")
 
 
 @pytest.fixture
-def daemon_on_small_fs(tmp_path: Path, sim: SimProcess, small_fs: Path) -> Iterator[DaemonProcess]:
-    cfg = e2e_config(tmp_path)
-    text = cfg.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^\[recording\]\n(.*\n)*?\n",
-                  f'[recording]\nmode = "all"\ndirectory = "{small_fs / "rec"}"\nmin_free_mb = 1\n\n', text, count=1)
-    cfg.write_text(text, encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, cfg)
-    d.start()
-    yield d
-    d.stop()
+def daemon_on_small_fs(small_fs: Path, daemon_with) -> DaemonProcess:
+    """The daemon recording every call into ``small_fs``; stopped before the tmpfs is unmounted."""
+    return daemon_with(recording={"mode": "all", "directory": str(small_fs / "rec"), "min_free_mb": 1})
 
 
 def _fill(path: Path) -> None:
@@ -79,18 +58,6 @@ def _suspended(d: DaemonProcess, call: str) -> dict:
     return ev
 
 
-def _answered_call(d: DaemonProcess, w: World, line: str, ext: str) -> str:
-    w.co_call(line, "13800138000")
-    phone = w.phone(ext)
-    wait_for(lambda: phone.state()["ringing"], 10, f"{ext} ringing")
-    phone.off_hook()
-    calls = wait_for(lambda: [c for c in d.api.call("calls") if c.get("answer") and c["src_port"] == line], 5,
-                     "answer")
-    w.co_send_tone(line, 1000.0)
-    phone.send_tone(400.0)
-    return calls[0]["id"]
-
-
 def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_fs: DaemonProcess,
                                                                  small_fs: Path) -> None:
     d, w = daemon_on_small_fs, World(daemon_on_small_fs.sim)
@@ -103,49 +70,47 @@ def test_full_disk_alarm_calls_and_cdrs_go_on_recording_resumes(daemon_on_small_
     wait_for(lambda: any("rec: disk_full" in n for n in d.read_notices()), 5, "STATUS= naming the alarm")
 
     # a call while the disk is full: audio both ways, a CDR, no recording (and no error)
-    call1 = _answered_call(d, w, "1/3", "8003")
+    phone, call = w.answered_call("1/3", "8003", d.api, tones=None)
+    call1 = call["id"]
     _suspended(d, call1)
-    time.sleep(1.0)
-    since = w.tick()
-    time.sleep(1.0)
-    assert tone_frequency(w.phone("8003").heard(since)) == pytest.approx(1000.0, rel=0.02)
-    assert tone_frequency(w.co_heard("1/3", since)) == pytest.approx(400.0, rel=0.02)
-    w.phone("8003").on_hook()
+    time.sleep(0.6)
+    assert w.tones_both_ways(phone, "1/3", phone_hz=400.0, line_hz=1000.0) == (
+        pytest.approx(1000.0, rel=0.02), pytest.approx(400.0, rel=0.02))
+    phone.on_hook()
     cdr1 = wait_for(lambda: [c for c in d.api.call("cdr.list") if c["id"] == call1], 10, "the first CDR")[0]
     assert cdr1["disposition"] == "ANSWERED" and cdr1["billsec"] > 1.5
     assert d.api.call("recordings.query", call_id=call1) == []
 
     # a second call; space comes back while it is connected: recorded from then on
-    call2 = _answered_call(d, w, "1/3", "8004")
+    phone, call = w.answered_call("1/3", "8004", d.api)
+    call2 = call["id"]
     _suspended(d, call2)
     time.sleep(1.0)
     assert d.api.call("recordings.query", call_id=call2) == []
     assert not [e for e in d.api.events if e.get("kind") == "recording.started"]  # nothing recorded while full
+    freed = time.time()
     filler.unlink()
-    wait_for(lambda: ("recorder.disk_full", False) in _alarms(d), 5, "the alarm to clear")
-    freed = time.monotonic()
     resumed = d.api.next_event("recording.started", timeout=5)
+    started = time.time()
     assert (resumed["call_id"], resumed["call"], resumed["id"]) == (call2, call2, f"{call2}-1")
+    assert ("recorder.disk_full", False) in _alarms(d)
     assert d.api.call("status")["recorder_alarms"] == {}
     time.sleep(2.5)
-    w.phone("8004").on_hook()
-    ended = time.monotonic()
+    phone.on_hook()
+    hung_up = time.time()
     wait_for(lambda: [c for c in d.api.call("cdr.list") if c["id"] == call2], 10, "the second CDR")
     rows = wait_for(lambda: [r for r in d.api.call("recordings.query", call_id=call2) if r["status"] == "complete"],
                     10, "the resumed recording")
     [row] = rows
-    assert ended - freed - 1.5 < row["duration"] <= ended - freed + 1.5  # from the resume to the hang-up
+    # from the resume (the segment opened once space was back, before its recording.started came) to the
+    # hang-up (on hook longer than a hook flash, 0.6 s), audio all along
+    assert freed <= row["start"] <= started
+    assert hung_up + 0.5 <= row["end"] <= hung_up + 1.0
+    assert abs(row["duration"] - (row["end"] - row["start"])) <= 0.1
     finished = d.api.next_event("recording.finished", where=lambda e: e.get("call_id") == call2)
     assert (finished["id"], finished["status"], finished["sha256"]) == (row["id"], "complete", row["sha256"])
-    data, offset = b"", 0
-    while True:
-        chunk = d.api.call("recordings.fetch", call=call2, offset=offset)
-        data += chunk["data"]
-        offset += len(chunk["data"])
-        if not chunk["more"]:
-            break
     path = small_fs / "fetched.wav"
-    path.write_bytes(data)
+    path.write_bytes(fetch_recording(d.api, call2))
     _, audio = read(path)
     mid = slice(len(audio) // 4, 3 * len(audio) // 4)
     assert dominant_frequency(audio[mid, 0].astype(np.float64)) == pytest.approx(1000.0, rel=0.02)  # caller

@@ -14,6 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT
 
 from daemon.api.client import ApiClient
 
@@ -28,6 +32,28 @@ def default_config_text(ivr_lines: bool = False) -> str:
     the IVR's tests keep the flow on PSTN-1 and PSTN-2."""
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT_CONFIG.parent}/ivr/')
     return text if ivr_lines else re.sub(r"(?m)^ivr = .*\n", "", text)
+
+
+def edit_config(config: Path, **tables: dict[str, Any]) -> Path:
+    """Set keys of tables in the config file ``config``, the other keys and the comments kept:
+    ``edit_config(cfg, recording={"mode": "on_demand"})``; an array of tables (``line``) gets the keys
+    in every entry. Returns ``config``."""
+    doc = tomlkit.parse(config.read_text(encoding="utf-8"))
+    for name, keys in tables.items():
+        for table in doc[name] if isinstance(doc[name], AoT) else [doc[name]]:
+            table.update(keys)
+    config.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    return config
+
+
+def fetch_recording(api: ApiClient, key: str) -> bytes:
+    """A recording's bytes through ``recordings.fetch`` (``key``: a call id or a recording id), chunk by chunk."""
+    data = b""
+    while True:
+        chunk = api.call("recordings.fetch", call=key, offset=len(data))
+        data += chunk["data"]
+        if not chunk["more"]:
+            return data
 
 
 def wait_for(pred, timeout: float, what: str, interval: float = 0.05):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hal.clock import SAMPLE_RATE
+from hal.dsp.measure import FULL_SCALE_SINE_DBM0
 from tests.support.audio import decode
 
 PRESENT_DBM0 = -22.0  # a -10 dBm0 tone through the box measures about -10
@@ -22,9 +24,9 @@ def level_at(alaw: bytes, freq: float) -> float:
         return -100.0
     w = np.hanning(len(x))
     t = np.arange(len(x))
-    c = np.sum(x * w * np.exp(-2j * np.pi * freq * t / 8000.0))
+    c = np.sum(x * w * np.exp(-2j * np.pi * freq * t / SAMPLE_RATE))
     peak = 2 * abs(c) / np.sum(w)
-    return 20 * np.log10(max(peak, 1e-9) / 32768.0) + 3.14
+    return 20 * np.log10(max(peak, 1e-9) / 32768.0) + FULL_SCALE_SINE_DBM0
 
 
 def heard_tones(alaw: bytes, tones: dict[str, float]) -> set[str]:

@@ -68,6 +68,22 @@ class World(SimControl):
         wait_for(lambda: any(c.get("answer") for c in api.call("calls")), 5, "the call answered")
         return a, b
 
+    def answered_call(self, line: str, ext: str, api: Any,
+                      tones: tuple[float, float] | None = (1000.0, 400.0)) -> tuple[Phone, dict]:
+        """The central office calls in on ``line``, extension ``ext`` rings and answers; returns the phone
+        and the daemon's call (from ``api``, an ``ApiClient``) once answered. With ``tones`` (Hz) the
+        caller on the line and the phone then each send theirs, until told otherwise."""
+        self.co_call(line, "13800138000")
+        phone = self.phone(ext)
+        wait_for(lambda: phone.state()["ringing"], 10, f"{ext} ringing")
+        phone.off_hook()
+        [call] = wait_for(lambda: [c for c in api.call("calls") if c.get("answer") and c["src_port"] == line], 5,
+                          f"the call on {line} answered")
+        if tones is not None:
+            self.co_send_tone(line, tones[0])
+            phone.send_tone(tones[1])
+        return phone, call
+
     def co_line_with_digits(self, digits: str) -> str | None:
         """The CO line whose current or last call dialled ``digits`` (complete), if any."""
         for line, st in self.co_state()["lines"].items():

@@ -5,23 +5,24 @@ playback over the phone (``*35``). Every check is a measurement of the audio in 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from daemon.api.protocol import ApiError
 from daemon.api.server import ApiServer
-from daemon.recording import Recording, recorder_config
-from hal.dsp.g711 import alaw_to_linear
-from hal.dsp.measure import dominant_frequency
+from daemon.recording import BEEP_END, BEEP_OFF, BEEP_ON, BEEP_REFUSED, Recording, recorder_config
+from hal.dsp.measure import dominant_frequency, level_dbm0
 from recorder import Recorder, playback, wav
+from signaling.events import Cause
 from sim.audio import SamplesSource
-from tests.support.audio import tone_frequency
+from tests.support.audio import contains, decode, tone_frequency
 from tests.support.inprocess import Box
-from tests.support.processes import default_config_text
+from tests.support.processes import default_config_text, edit_config
+from tests.unit.recorder.signals import linear, noise
 
 SUPERVISOR = """
 [[agent]]
@@ -37,9 +38,9 @@ pin = "4711"
 """
 
 
-def _noise(seed: int, seconds: float, amp: float = 3000.0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(rng.normal(0, amp, int(seconds * 8000)), -32000, 32000).astype(np.int16)
+def _noise(seed: int, seconds: float) -> np.ndarray:
+    """A caller's ``seconds`` of noise, linear (uncorrelated between seeds)."""
+    return linear(noise(seed, round(seconds * 50)))
 
 
 def _offset(sent: np.ndarray, got: np.ndarray, lead: int = 4000) -> tuple[int, float]:
@@ -55,17 +56,22 @@ def _offset(sent: np.ndarray, got: np.ndarray, lead: int = 4000) -> tuple[int, f
     return lag, float(np.corrcoef(sent[lead + b:lead + b + m], got[a:a + m].astype(np.float64))[0, 1])
 
 
+def _part_of(said: np.ndarray, recorded: np.ndarray) -> float:
+    """How well ``recorded`` is a stretch of what was ``said`` (silence before and after it): 1.0 = exactly."""
+    quiet = np.zeros(len(recorded))
+    return contains(np.concatenate([quiet, said, quiet]), recorded)
+
+
 @pytest.fixture
 def make_box(tmp_path: Path) -> Iterator:
     made: list[tuple[Box, Recording]] = []
 
-    def make(recording: str = "", extra: str = "") -> tuple[Box, Recording]:
+    def make(extra: str = "", acd: bool = False, **tables: dict[str, Any]) -> tuple[Box, Recording]:
+        """The box with the default config, ``extra`` appended and ``tables`` set (``edit_config``)."""
         text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
-        if recording:
-            text = re.sub(r"(?m)^\[recording\]\n(.*\n)*?\n", "[recording]\n" + recording.strip() + "\n\n", text, count=1)
         cfg = tmp_path / "callbox.toml"
         cfg.write_text(text + extra, encoding="utf-8")
-        box = Box(cfg)
+        box = Box(edit_config(cfg, **tables), acd=acd)
         rec = Recording(box.engine, ApiServer(str(tmp_path / "api.sock"), {}), Recorder(recorder_config(box.config)))
         made.append((box, rec))
         box.run(0.2)
@@ -83,8 +89,16 @@ def _settled(box: Box, rec: Recording, seconds: float) -> None:
         box.run(0.1)
 
 
-def _inbound(box: Box, caller_audio: np.ndarray | None = None, **call_fields: str):
-    """A call from the network on PSTN-1; the extension the line's hunt rings answers it."""
+def _published(rec: Recording) -> list[tuple[str, dict]]:
+    """The API events ``rec`` publishes from now on (no client needed)."""
+    events: list[tuple[str, dict]] = []
+    rec.api.publish = lambda kind, **data: events.append((kind, data))
+    return events
+
+
+def _inbound(box: Box, caller_audio: np.ndarray | None = None, answer: bool = True, **call_fields: str):
+    """A call from the network on PSTN-1; the extension the line's hunt rings answers it (unless not
+    ``answer``): the call and the extension's phone."""
     w = box.world
     w.co.call("1/1", "13800138000")
     box.run_until(lambda: any(c.b is not None for c in box.engine.calls.calls.values()), 8, "an extension rung")
@@ -96,39 +110,42 @@ def _inbound(box: Box, caller_audio: np.ndarray | None = None, **call_fields: st
     line = w.co.line("1/1")
     if caller_audio is not None:
         line.party.say(SamplesSource(caller_audio))
-    phone.off_hook()
-    box.run_until(lambda: call.answer is not None, 2, "answer")
-    return call, line, phone
+    if answer:
+        phone.off_hook()
+        box.run_until(lambda: call.answer is not None, 2, "answer")
+    return call, phone
 
 
-def _hangup(box: Box, line, phone) -> None:
+def _hangup(box: Box, phone) -> None:
     phone.on_hook()
     box.run_until(lambda: not box.engine.calls.calls, 5, "the call to clear")
     box.run(1.0)  # the box released the trunk: the line goes idle
 
 
 def test_in_call_code_starts_and_stops_recording_mid_call(make_box) -> None:
-    box, rec = make_box('mode = "on_demand"\non_demand = true')
+    box, rec = make_box(recording={"mode": "on_demand", "on_demand": True})
     caller = _noise(1, 12.0)
-    call, line, phone = _inbound(box, caller)
+    call, phone = _inbound(box, caller)
     sent_at = box.world.tick  # the caller's clip starts about here
     box.run(1.0)
     assert not rec.recorder.recording(call.id)  # on_demand: nothing yet
     phone.dial("*1")
     box.run_until(lambda: rec.recorder.recording(call.id), 1.0, "*1 to start the recording")
     started = box.world.tick
-    mark = box.world.tick
     box.run(0.3)
-    assert dominant_frequency(alaw_to_linear(np.frombuffer(box.heard(call.b.label, mark), np.uint8))[:1200]) == \
-        pytest.approx(1400, rel=0.02)  # the beep to the agent
+    beep = decode(box.heard(call.b.label, started))
+    assert dominant_frequency(beep[:1200]) == pytest.approx(1400, rel=0.02)  # the beep to the agent
+    assert contains(beep, BEEP_ON) > 0.95
     phone.mouth.tone(400.0)
     box.run(2.0)
     phone.mouth.silence()
+    mark = box.world.tick
     phone.dial("*1")
     box.run_until(lambda: not rec.recorder.recording(call.id), 1.0, "*1 to stop it")
     stopped = box.world.tick
     box.run(1.5)
-    _hangup(box, line, phone)
+    assert contains(decode(box.heard(call.b.label, mark)), BEEP_OFF) > 0.95  # two beeps, a pause between
+    _hangup(box, phone)
     rec.recorder.flush()
 
     [row] = rec.recorder.query(call_id=call.id)
@@ -145,9 +162,9 @@ def test_in_call_code_starts_and_stops_recording_mid_call(make_box) -> None:
 
 
 def test_api_start_and_stop_mid_call_and_policy_refusals(make_box) -> None:
-    box, rec = make_box('mode = "selected"\nagents = ["8002"]\non_demand = true\nallow_stop = false')
+    box, rec = make_box(recording={"mode": "selected", "agents": ["8002"], "on_demand": True, "allow_stop": False})
     caller = _noise(2, 10.0)
-    call, line, phone = _inbound(box, caller)
+    call, phone = _inbound(box, caller)
     sent_at = box.world.tick
     box.run(1.0)
     assert not rec.recorder.recording(call.id)
@@ -160,7 +177,7 @@ def test_api_start_and_stop_mid_call_and_policy_refusals(make_box) -> None:
     with pytest.raises(ApiError) as err:
         rec._api_start({"call": "nope"})
     assert err.value.code == "not_found"
-    _hangup(box, line, phone)
+    _hangup(box, phone)
     rec.recorder.flush()
     info, audio = wav.read(rec.recorder.path(call.id))
     assert abs(info.duration - (stopped - started) * 0.02) <= 0.05
@@ -168,23 +185,48 @@ def test_api_start_and_stop_mid_call_and_policy_refusals(make_box) -> None:
     assert c > 0.9 and abs(lag / 8000 - (started - sent_at) * 0.02) < 0.1
 
 
+def test_api_start_refused_before_the_answer_and_by_the_policy(make_box) -> None:
+    box, rec = make_box(recording={"mode": "selected", "on_demand": False})
+    call, phone = _inbound(box, answer=False)
+    with pytest.raises(ApiError) as err:
+        rec._api_start({"call": call.id})
+    assert err.value.code == "bad_argument"  # ringing: not two parties talking yet
+    phone.off_hook()
+    box.run_until(lambda: call.answer is not None, 2, "answer")
+    box.run(0.5)
+    with pytest.raises(ApiError) as err:
+        rec._api_start({"call": call.id})
+    assert err.value.code == "forbidden"  # on_demand = false
+    box.run(0.5)
+    assert not rec.recorder.recording(call.id)
+    _hangup(box, phone)
+    rec.recorder.flush()
+    assert rec.recorder.query(call_id=call.id) == []
+
+
 def test_policy_by_agent_and_by_queue(make_box) -> None:
-    box, rec = make_box('mode = "selected"\nagents = ["1023"]\nqueues = ["vip"]\nallow_stop = false',
-                        SUPERVISOR)
+    box, rec = make_box(SUPERVISOR, recording={"mode": "selected", "agents": ["1023"], "queues": ["vip"],
+                                               "allow_stop": False})
     calls = []
     for seed, fields in ((3, {"agent": "1023", "queue": "travel"}), (4, {"agent": "1099", "queue": "vip"}),
                          (5, {"agent": "1099", "queue": "travel"}), (6, {})):
-        caller = _noise(seed, 4.0)
-        call, line, phone = _inbound(box, caller, **fields)
+        caller = _noise(seed, 6.0)
+        call, phone = _inbound(box, caller, **fields)
         box.run(1.5)
         if seed == 3:  # recorded by policy and allow_stop = false: *1 may not pause it
+            events = _published(rec)
+            mark = box.world.tick
             phone.dial("*1")
-            box.run(0.5)
+            box.run_until(lambda events=events: events, 1.0, "the *1 answered")
+            box.run(0.6)
+            assert events == [("recording.demand", {"call": call.id, "action": "stop", "by": call.b.label,
+                                                    "ok": False})]
+            assert contains(decode(box.heard(call.b.label, mark)), BEEP_REFUSED) > 0.95  # the low tone, to the agent
             assert rec.recorder.recording(call.id)
             with pytest.raises(ApiError) as err:
                 rec._api_stop({"call": call.id})
             assert err.value.code == "forbidden"
-        _hangup(box, line, phone)
+        _hangup(box, phone)
         calls.append((call, caller))
     rec.recorder.flush()
     rows = {r["call_id"]: r for r in rec.recorder.query(limit=100)}
@@ -195,23 +237,32 @@ def test_policy_by_agent_and_by_queue(make_box) -> None:
     assert n1.id not in rows and n2.id not in rows
     for call, caller in ((a, ca), (q, cq)):
         _, audio = wav.read(rec.recorder.path(call.id))
-        assert _offset(caller, audio[:, 0])[1] > 0.9
+        assert _part_of(caller, audio[:, 0]) > 0.9
     assert [r["call_id"] for r in rec.recorder.query(agent="1023")] == [a.id]
     assert a.id in [r["call_id"] for r in rec.recorder.query(agent=a.b.label)]
 
 
+def _key_then_listen(box: Box, rec: Recording, phone, key: str, seconds: float) -> np.ndarray:
+    """``phone`` keys ``key``; what it heard from then on for ``seconds``, linear."""
+    mark = box.world.tick
+    phone.dial(key)
+    _settled(box, rec, seconds)
+    return decode(box.heard(phone.extension, mark))
+
+
 def test_supervisor_plays_an_agents_recordings_over_the_phone(make_box) -> None:
-    box, rec = make_box('mode = "all"', SUPERVISOR)
+    box, rec = make_box(SUPERVISOR, recording={"mode": "all"})
     recorded = []
     for seed, freq in ((7, 600.0), (8, 900.0)):  # an older call, then the newest, both taken by 8001
         box.engine.calls._hunt_pos.clear()
-        call, line, phone = _inbound(box, _noise(seed, 3.0))
+        call, phone = _inbound(box, _noise(seed, 3.0))
         assert call.b.label == "8001"
         phone.mouth.tone(freq)
         box.run(2.5)
-        _hangup(box, line, phone)
+        _hangup(box, phone)
         rec.recorder.flush()
-        recorded.append(playback.frames(rec.recorder.path(call.id)))
+        recorded.append(decode(playback.frames(rec.recorder.path(call.id)).tobytes()))
+    older, newest = recorded
     sup = box.world.phone("8008")
 
     # a wrong PIN: refused, busy tone, nothing played
@@ -222,7 +273,7 @@ def test_supervisor_plays_an_agents_recordings_over_the_phone(make_box) -> None:
     mark = box.world.tick
     box.run(1.0)
     assert tone_frequency(box.heard("8008", mark)) == pytest.approx(450.0, rel=0.02)  # busy tone
-    assert box.cdrs()[-1]["cause"] == 21 and not rec.sessions
+    assert box.cdrs()[-1]["cause"] == Cause.CALL_REJECTED and not rec.sessions
     sup.on_hook()
     box.run(1.0)
 
@@ -231,31 +282,42 @@ def test_supervisor_plays_an_agents_recordings_over_the_phone(make_box) -> None:
     sup.dial("*358001#2580#")
     box.run_until(lambda: box.engine.calls.calls and rec.sessions, 5, "the playback to start")
     mark = box.world.tick
-    _settled(box, rec, 3.5)
-    newest = alaw_to_linear(np.frombuffer(box.heard("8008", mark), np.uint8))
-    expected = alaw_to_linear(recorded[1]).reshape(-1)
-    lag, c = _offset(newest, expected)
+    _settled(box, rec, 4.0)
+    heard = decode(box.heard("8008", mark))
+    start, c = _offset(heard, newest)
     assert c > 0.9, "the supervisor hears the newest recording, both parties mixed"
-    sup.dial("#")
-    _settled(box, rec, 0.5)
-    mark = box.world.tick
-    _settled(box, rec, 3.5)
-    older = alaw_to_linear(np.frombuffer(box.heard("8008", mark), np.uint8))
-    assert _offset(older, alaw_to_linear(recorded[0]).reshape(-1)[2000:])[1] > 0.9, "# plays the one before"
-    sup.on_hook()
-    box.run_until(lambda: not box.engine.calls.calls, 5, "the playback call to end")
+    end = start + len(newest)
+    assert level_dbm0(heard[end + 160:end + 2400]) < -50  # at its end a pause,
+    assert dominant_frequency(heard[end + 2560:end + 4000]) == pytest.approx(1000.0, rel=0.02)  # a beep,
+    assert contains(heard[end:end + 4800], BEEP_END) > 0.95
+    assert level_dbm0(heard[end + 4160:]) < -50  # then quiet until a key
+
+    heard = _key_then_listen(box, rec, sup, "#", 1.5)
+    start, c = _offset(heard, older)
+    assert c > 0.9 and 0 <= start < 3200, "# plays the one before, from its start"
+    heard = _key_then_listen(box, rec, sup, "*", 4.0)  # 1.5 s into it
+    start, c = _offset(heard, older)
+    assert c > 0.9 and 0 <= start < 3200, "* plays it again from the start"
+    end = start + len(older)
+    assert contains(heard[end:end + 4800], BEEP_END) > 0.95
+
+    sup.dial("#")  # past the oldest: the call ends
+    box.run_until(lambda: not box.engine.calls.calls, 3, "the playback call to end")
+    assert box.cdrs()[-1]["cause"] == Cause.NORMAL_CLEARING
     box.run(0.5)
-    assert not rec.sessions and not box.engine.media.prompts
+    sup.on_hook()
+    box.run(0.5)
+    assert not rec.sessions and not box.engine.media.prompts and not box.engine.media.bursts
     assert [(c["called"], c["src"]) for c in box.cdrs()][-2:] == [("*35##", "8008")] * 2  # who listened
 
 
 def test_recordings_status_per_file(make_box, tmp_path: Path) -> None:
     backup = tmp_path / "backup"
     backup.mkdir()
-    box, rec = make_box(f'mode = "all"\nbackup_dir = "{backup}"')
-    call, line, phone = _inbound(box, _noise(9, 2.0))
+    box, rec = make_box(recording={"mode": "all", "backup_dir": str(backup)})
+    call, phone = _inbound(box, _noise(9, 2.0))
     box.run(1.0)
-    _hangup(box, line, phone)
+    _hangup(box, phone)
     rec.recorder.flush()
     rec.recorder.housekeep()
     status = asyncio.run(rec._status({"call": call.id}))
@@ -267,46 +329,36 @@ def test_recordings_status_per_file(make_box, tmp_path: Path) -> None:
     assert summary["checked"] == 1 and summary["mismatch"] == []
 
 
-def test_policy_by_agent_and_queue_with_the_real_acd(tmp_path: Path) -> None:
+def test_policy_by_agent_and_queue_with_the_real_acd(make_box) -> None:
     """Calls through the ACD's "domestic" queue: the one agent 1001 takes is recorded (agents = ["1001"]),
     the one agent 1004 takes is not; the row carries the agent ID, the queue and the extension."""
     from tests.unit.daemon.test_acd_calls import login
 
-    text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
-    text = re.sub(r'(?m)^destination = \["80[0-9", ]*\]$', 'destination = ["queue:domestic"]', text, count=4)
-    text = re.sub(r"(?m)^\[recording\]\n(.*\n)*?\n", '[recording]\nmode = "selected"\nagents = ["1001"]\n\n', text,
-                  count=1)
-    cfg = tmp_path / "callbox.toml"
-    cfg.write_text(text, encoding="utf-8")
-    box = Box(cfg, acd=True)
-    box.run(0.2)
-    rec = Recording(box.engine, ApiServer(str(tmp_path / "api.sock"), {}), Recorder(recorder_config(box.config)))
-    try:
-        login(box, "8002", "1001", "1001")
-        login(box, "8005", "1004", "1004")
-        w = box.world
-        taken = []
-        for port, phone_ext, seed in (("1/1", "8002", 11), ("1/2", "8005", 12)):
-            caller = _noise(seed, 12.0)
-            w.co.call(port, "1380000000" + port[-1])
-            phone = w.phone(phone_ext)
-            box.run_until(lambda phone=phone: phone.ringing, 10, f"{phone_ext} ringing")
-            w.co.line(port).party.say(SamplesSource(caller))
-            phone.off_hook()
-            box.run(5.0)  # the agent-ID greeting, then the bridge
-            call = next(c for c in box.engine.calls.calls.values() if c.a.port == port)
-            taken.append((call, caller, phone))
-        for _call, _, phone in taken:
-            phone.on_hook()
-        box.run_until(lambda: not box.engine.calls.calls, 5, "the calls to clear")
-        rec.recorder.flush()
-        (c1, caller1, _), (c2, _, _) = taken
-        [row] = rec.recorder.query(call_id=c1.id)
-        assert (row["agent"], row["queue"], row["extension"], row["reason"]) == ("1001", "domestic", "8002",
-                                                                                  "agent:1001")
-        _, audio = wav.read(rec.recorder.path(c1.id))
-        assert _offset(caller1, audio[:, 0])[1] > 0.9 and audio.shape[0] > 2 * 8000
-        assert rec.recorder.query(call_id=c2.id) == []
-        assert [r["call_id"] for r in rec.recorder.query(agent="1001")] == [c1.id]
-    finally:
-        rec.close_sync()
+    box, rec = make_box(acd=True, recording={"mode": "selected", "agents": ["1001"]},
+                        line={"destination": ["queue:domestic"]})
+    login(box, "8002", "1001", "1001")
+    login(box, "8005", "1004", "1004")
+    w = box.world
+    taken = []
+    for port, phone_ext, seed in (("1/1", "8002", 11), ("1/2", "8005", 12)):
+        caller = _noise(seed, 12.0)
+        w.co.call(port, "1380000000" + port[-1])
+        phone = w.phone(phone_ext)
+        box.run_until(lambda phone=phone: phone.ringing, 10, f"{phone_ext} ringing")
+        w.co.line(port).party.say(SamplesSource(caller))
+        phone.off_hook()
+        box.run(5.0)  # the agent-ID greeting, then the bridge
+        call = next(c for c in box.engine.calls.calls.values() if c.a.port == port)
+        taken.append((call, caller, phone))
+    for _call, _, phone in taken:
+        phone.on_hook()
+    box.run_until(lambda: not box.engine.calls.calls, 5, "the calls to clear")
+    rec.recorder.flush()
+    (c1, caller1, _), (c2, _, _) = taken
+    [row] = rec.recorder.query(call_id=c1.id)
+    assert (row["agent"], row["queue"], row["extension"], row["reason"]) == ("1001", "domestic", "8002",
+                                                                              "agent:1001")
+    _, audio = wav.read(rec.recorder.path(c1.id))
+    assert _part_of(caller1, audio[:, 0]) > 0.9 and audio.shape[0] > 2 * 8000
+    assert rec.recorder.query(call_id=c2.id) == []
+    assert [r["call_id"] for r in rec.recorder.query(agent="1001")] == [c1.id]

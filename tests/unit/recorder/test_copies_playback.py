@@ -3,7 +3,6 @@ file; streaming playback of a recording as the A-law a phone hears (measured aga
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 from hal.dsp.g711 import alaw_to_linear
 from recorder import playback, wav
 from recorder.policy import CallInfo, RecordingPolicy, decide
+from tests.support.processes import wait_for
 from tests.unit.recorder.conftest import Line
 from tests.unit.recorder.signals import corr, linear, noise
 
@@ -80,9 +80,7 @@ def test_copies_are_reverified_on_a_schedule_with_a_status_per_file(make_recorde
     rec2.housekeep()
     copy = backup / rec2.query(call_id="c")[0]["file"]
     copy.unlink()  # the copy vanished
-    deadline = time.monotonic() + 5
-    while not (rec2.last_verify and rec2.last_verify["mismatch"]) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: rec2.last_verify and rec2.last_verify["mismatch"], 5, "the scheduled verification", 0.02)
     assert rec2.last_verify["mismatch"] == ["c-1"] and copy.exists()
     assert rec2.copy_status("c")[0]["copy"] == "verified"
 

@@ -3,13 +3,9 @@ carry on, and recording resumes in a new segment once space is freed."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from recorder import wav
 from tests.unit.recorder.conftest import Line
@@ -18,20 +14,8 @@ from tests.unit.recorder.signals import corr, linear, noise, sox_samples, soxi
 TICKS = 4000
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
-
-
-def test_full_disk_alarm_then_resume(make_recorder, small_fs: Path) -> None:
+def test_full_disk_alarm_then_resume(make_recorder, tmpfs) -> None:
+    small_fs = tmpfs("256k")
     filler = small_fs / "filler"
     filler.write_bytes(b"\0" * (128 << 10))
     events: list[dict] = []
