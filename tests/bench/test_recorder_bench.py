@@ -31,24 +31,26 @@ CHANNELS = 120
 CALLS = 60
 
 
-def _recorder(path: Path, calls: int, fmt: Format = Format.STEREO_ALAW, queue_ticks: int = 250) -> Recorder:
+def started_recorder(path: Path, calls: int, fmt: Format = Format.STEREO_ALAW, queue_ticks: int = 250) -> Recorder:
+    """A recorder in ``path`` recording ``calls`` two-party calls ``c<i>``: caller on channel 2i, agent 2i+1."""
     rec = Recorder(RecorderConfig(directory=path / "rec", index_dir=path / "index", housekeeping_interval=0,
                                   min_free_bytes=0, queue_ticks=queue_ticks))
     for i in range(calls):
-        rec.start(f"c{i}", {"agent": str(8000 + i)}, 2 * i, 2 * i + 1, fmt)
+        assert rec.start(f"c{i}", {"agent": str(8000 + i)}, 2 * i, 2 * i + 1, fmt)
     rec.flush()
     return rec
 
 
-def _frames() -> np.ndarray:
+def speech_frames() -> np.ndarray:
+    """One tick of speech-like noise on every channel, A-law (CHANNELS, 160)."""
     rng = np.random.default_rng(1)
     return linear_to_alaw(rng.normal(0, 3000, (CHANNELS, FRAME_SAMPLES)).astype(np.int16))
 
 
 @pytest.mark.parametrize("calls", [0, CALLS])
 def test_tap_cost(benchmark, tmp_path: Path, calls: int) -> None:
-    rec = _recorder(tmp_path, calls)
-    rx, tx = _frames(), _frames()
+    rec = started_recorder(tmp_path, calls)
+    rx, tx = speech_frames(), speech_frames()
 
     def drain() -> None:  # not timed: the writer catches up between rounds
         rec.flush()
@@ -62,8 +64,8 @@ def test_tap_cost(benchmark, tmp_path: Path, calls: int) -> None:
 
 
 def test_tap_cost_paced(benchmark, tmp_path: Path) -> None:
-    rec = _recorder(tmp_path, CALLS)
-    rx, tx = _frames(), _frames()
+    rec = started_recorder(tmp_path, CALLS)
+    rx, tx = speech_frames(), speech_frames()
     costs: list[float] = []
 
     def run() -> None:
@@ -90,13 +92,13 @@ def test_tap_cost_paced(benchmark, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", [Format.STEREO_ALAW, Format.STEREO_PCM16, Format.MONO_ALAW])
 def test_writer_throughput(benchmark, tmp_path_factory: pytest.TempPathFactory, fmt: Format) -> None:
     ticks = 500  # 10 s of audio per recording
-    frames = _frames()
+    frames = speech_frames()
     rows = np.arange(2 * CALLS)
     keys = tuple(f"c{i}" for i in range(CALLS))
     results: list[float] = []
 
     def setup() -> tuple[tuple[Recorder], dict]:
-        return (_recorder(tmp_path_factory.mktemp("w"), CALLS, fmt, queue_ticks=ticks + 10),), {}
+        return (started_recorder(tmp_path_factory.mktemp("w"), CALLS, fmt, queue_ticks=ticks + 10),), {}
 
     def run(rec: Recorder) -> None:
         t0 = time.perf_counter()

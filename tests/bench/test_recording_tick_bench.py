@@ -24,44 +24,24 @@ import pytest
 from daemon.config import Config
 from daemon.engine import Engine
 from hal.board import Tick
-from hal.dsp.g711 import linear_to_alaw
-from hal.ports import build_spans
-from recorder import Recorder, RecorderConfig
-
-CALLS = 60
-
-
-class _MemoryBoard:
-    name = "memory"
-
-    def __init__(self) -> None:
-        self.spans = build_spans([{"id": i + 1, "kind": "e1", "signalling": "cas"} for i in range(4)])
-        self.sent = 0
-
-    def send(self, tick, tx, commands) -> None:
-        self.sent += 1
+from hal.clock import FRAME_SAMPLES
+from recorder import Format, Recorder
+from tests.bench.test_recorder_bench import CALLS, CHANNELS, speech_frames, started_recorder
+from tests.bench.test_tick_bench import MemoryBoard
 
 
 def _engine(tmp: Path, record: bool) -> tuple[Engine, np.ndarray, Recorder | None]:
-    eng = Engine(Config(path="bench"), _MemoryBoard(), lambda *a: None)
+    eng = Engine(Config(path="bench"), MemoryBoard([{"id": i + 1, "kind": "e1", "signalling": "cas"}
+                                                    for i in range(4)]), lambda *a: None)
     eng.attach()
     media = eng.media
-    channels = len(eng.by_channel)
-    assert channels == 2 * CALLS
+    assert len(eng.by_channel) == CHANNELS == 2 * CALLS
     for i in range(CALLS):  # caller on channel 2i, agent on 2i+1; the agent's keys are listened for
         media.connect(2 * i, 2 * i + 1)
         media.detect(2 * i + 1, "dtmf", True)
-    rec = None
-    if record:
-        rec = Recorder(RecorderConfig(directory=tmp / "rec", index_dir=tmp / "index", housekeeping_interval=0,
-                                      min_free_bytes=0))
-        for i in range(CALLS):
-            assert rec.start(f"call{i}", {"agent": str(8000 + i), "caller": "13800138000"}, 2 * i, 2 * i + 1)
-        rec.flush()
-        eng.recorder = rec
-    rng = np.random.default_rng(1)
-    speech = linear_to_alaw(rng.normal(0, 3000, (channels, 160)).astype(np.int16))
-    return eng, speech, rec
+    rec = started_recorder(tmp, CALLS) if record else None
+    eng.recorder = rec
+    return eng, speech_frames(), rec
 
 
 @pytest.mark.parametrize("recording", [False, True], ids=["off", "on"])
@@ -118,7 +98,7 @@ def test_engine_to_files_throughput(benchmark, tmp_path_factory: pytest.TempPath
     ticks = 500  # 10 s of every call
     results: list[float] = []
 
-    def setup():
+    def setup() -> tuple[tuple, dict]:
         return _engine(tmp_path_factory.mktemp("tp"), True), {}
 
     def run(eng: Engine, rx: np.ndarray, rec: Recorder) -> None:
@@ -128,16 +108,17 @@ def test_engine_to_files_throughput(benchmark, tmp_path_factory: pytest.TempPath
             if rec.writer.pending() > 200:  # a tick faster than real time must not overrun the queue
                 time.sleep(0.001)
         for i in range(CALLS):
-            rec.stop(f"call{i}")
+            rec.stop(f"c{i}")
         rec.flush(120)
         elapsed = time.perf_counter() - t0
         rows = rec.query(limit=1000)
         assert {r["status"] for r in rows} == {"complete"} and rec.stats()["dropped_ticks"] == 0
         written = sum(r["size"] for r in rows)
-        assert written == CALLS * (58 + ticks * 160 * 2)
+        fmt = Format.STEREO_ALAW
+        assert written == CALLS * (fmt.header_size + ticks * FRAME_SAMPLES * fmt.block_align)
         results.append(written / elapsed / 1e6)
         rec.close()
 
-    benchmark.pedantic(lambda args: run(*args), setup=lambda: ((setup()[0],), {}), rounds=3, iterations=1)
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
     benchmark.extra_info.update(mb_per_s=round(max(results), 1), realtime_factor=round(
         max(results) * 1e6 / (CALLS * 16000), 1))

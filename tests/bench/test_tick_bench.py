@@ -20,7 +20,7 @@ from hal.dsp.tones import ToneName
 from hal.ports import build_spans
 
 
-class _MemoryBoard:
+class MemoryBoard:
     name = "memory"
 
     def __init__(self, layout: list[dict]) -> None:
@@ -36,7 +36,7 @@ def _engine(channels: int) -> tuple[Engine, np.ndarray]:
         layout = [{"id": 1, "kind": "fxs", "ports": channels}]
     else:
         layout = [{"id": i + 1, "kind": "e1", "signalling": "cas"} for i in range(channels // 30)]
-    board = _MemoryBoard(layout)
+    board = MemoryBoard(layout)
     eng = Engine(Config(path="bench"), board, lambda *a: None)
     eng.attach()
     media = eng.media
