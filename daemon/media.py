@@ -224,8 +224,10 @@ class Media:
             if chans:
                 tx[chans] = linear_to_alaw(np.stack(frames))
         if self.overlays:
-            chans = list(self.overlays)
-            tones = np.stack([gen.generate(FRAME_SAMPLES) for gen in self.overlays.values()]).astype(np.int32)
-            mixed = np.clip(alaw_to_linear(tx[chans]).astype(np.int32) + tones, -32768, 32767)
-            tx[chans] = linear_to_alaw(mixed)
+            tones = np.stack([gen.generate(FRAME_SAMPLES) for gen in self.overlays.values()])
+            sounding = tones.any(axis=1)  # in a cadence's silent part there is nothing to mix
+            if sounding.any():
+                chans = np.fromiter(self.overlays, np.intp, len(self.overlays))[sounding]
+                mixed = alaw_to_linear(tx[chans]).astype(np.int32) + tones[sounding]
+                tx[chans] = linear_to_alaw(np.clip(mixed, -32768, 32767))
         return tx
