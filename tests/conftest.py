@@ -62,21 +62,24 @@ def sim(tmp_path: Path) -> Iterator[SimProcess]:
     proc.stop()
 
 
+def running(d: DaemonProcess) -> Iterator[DaemonProcess]:
+    """For a fixture: ``yield from running(DaemonProcess(...))`` starts it, and stops it after the test."""
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
 @pytest.fixture
 def daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
-    d = DaemonProcess(tmp_path, sim, e2e_config(tmp_path))
-    d.start()
-    yield d
-    d.stop()
+    yield from running(DaemonProcess(tmp_path, sim, e2e_config(tmp_path)))
 
 
 @pytest.fixture
 def ivr_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     """The daemon with ``ivr_e2e_config``."""
-    d = DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path))
-    d.start()
-    yield d
-    d.stop()
+    yield from running(DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path)))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
-from tests.conftest import e2e_config
+from tests.conftest import e2e_config, running
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
@@ -24,10 +24,7 @@ def acd_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace('destination = ["8003", "8004", "8005", "8006", "8001", "8002"]',
                                  'destination = ["queue:domestic"]'), encoding="utf-8")
-    d = DaemonProcess(tmp_path, sim, path)
-    d.start()
-    yield d
-    d.stop()
+    yield from running(DaemonProcess(tmp_path, sim, path))
 
 
 def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: DaemonProcess) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from daemon.api.client import ApiClient
 from ivr.tts import Tts
-from tests.conftest import ivr_e2e_config
+from tests.conftest import ivr_e2e_config, running
 from tests.support.audio import contains, decode
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
@@ -31,10 +31,7 @@ LINE = "1/1"
 def holiday_daemon(tmp_path: Path, sim: SimProcess):
     today = dt.date.today()
     span = f'["{today - dt.timedelta(days=2)}..{today + dt.timedelta(days=300)}"]'
-    d = DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path, span))  # a holiday: callers go to voicemail
-    d.start()
-    yield d
-    d.stop()
+    yield from running(DaemonProcess(tmp_path, sim, ivr_e2e_config(tmp_path, span)))  # a holiday: voicemail
 
 
 def _tts(tmp: Path, text: str) -> np.ndarray:

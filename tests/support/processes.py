@@ -13,13 +13,12 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from tomlkit.items import AoT
-
 from daemon.api.client import ApiClient
+from daemon.config_edit import ID_KEYS, edit_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "packaging" / "callbox.toml"
@@ -35,14 +34,16 @@ def default_config_text(ivr_lines: bool = False) -> str:
 
 
 def edit_config(config: Path, **tables: dict[str, Any]) -> Path:
-    """Set keys of tables in the config file ``config``, the other keys and the comments kept:
-    ``edit_config(cfg, recording={"mode": "on_demand"})``; an array of tables (``line``) gets the keys
-    in every entry. Returns ``config``."""
-    doc = tomlkit.parse(config.read_text(encoding="utf-8"))
+    """Set keys of tables in the config file ``config`` with the daemon's own editor (``config.set``'s:
+    the other keys and the comments kept): ``edit_config(cfg, recording={"mode": "on_demand"})``; an
+    array of tables (``line``) gets the keys in every entry. Returns ``config``."""
+    text = config.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    changes = []
     for name, keys in tables.items():
-        for table in doc[name] if isinstance(doc[name], AoT) else [doc[name]]:
-            table.update(keys)
-    config.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        paths = [f"{name}[{e[ID_KEYS[name]]}]" for e in data[name]] if name in ID_KEYS else [name]
+        changes += [{"key": f"{path}.{k}", "value": v} for path in paths for k, v in keys.items()]
+    config.write_text(edit_text(text, changes), encoding="utf-8")
     return config
 
 

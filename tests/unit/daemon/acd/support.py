@@ -75,6 +75,12 @@ class Rig:
         self.host.t = target
         return target
 
+    def agent_on_a_call(self) -> None:
+        """Agent 1001 logs in at 8001 at 0 s and is talking on call "busy" (queue sales) from 2 s."""
+        self.engine.login("1001", "", "8001", self.at(0))
+        self.engine.call_arrived("busy", "sales", "13700000000", self.at(1))
+        self.engine.answered("busy", "8001", self.at(2))
+
     def rings(self) -> list[tuple[float, str, str]]:
         return [(t - T0, ext, call) for _, t, ext, call in self.host.of("ring")]
 

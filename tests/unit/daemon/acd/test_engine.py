@@ -159,9 +159,7 @@ def test_vip_overtakes_waiting_callers(tmp_path: Path) -> None:
     cs.create("13800000009", name="VIP", level=2)
     r = Rig(VIP, customers=cs)
     e = r.engine
-    e.login("1001", "", "8001", r.at(0))
-    e.call_arrived("busy", "sales", "13700000000", r.at(1))
-    e.answered("busy", "8001", r.at(2))
+    r.agent_on_a_call()
     e.call_arrived("c1", "sales", "13800000001", r.at(10))
     e.call_arrived("c2", "sales", "13800000002", r.at(11))
     e.call_arrived("vip", "sales", "13800000009", r.at(12))
@@ -221,9 +219,7 @@ wrap_up_s = 5
 def test_callback_keeps_place_and_is_dialled_when_agent_free() -> None:
     r = Rig(CALLBACK)
     e = r.engine
-    e.login("1001", "", "8001", r.at(0))
-    e.call_arrived("busy", "sales", "13700000000", r.at(1))
-    e.answered("busy", "8001", r.at(2))
+    r.agent_on_a_call()
     e.call_arrived("c1", "sales", "13800000001", r.at(10))
     e.call_arrived("c2", "sales", "13800000002", r.at(20))
     r.at(130)  # c1 reaches max wait: it is offered a callback (and keeps waiting until it says yes)

@@ -30,9 +30,7 @@ wrap_up_s = 10
 def test_waiting_callers_keep_their_places_and_new_settings_apply_at_once() -> None:
     r = Rig(BASE)
     e = r.engine
-    e.login("1001", "", "8001", r.at(0))
-    e.call_arrived("busy", "sales", "13700000000", r.at(1))
-    e.answered("busy", "8001", r.at(2))
+    r.agent_on_a_call()
     e.call_arrived("c1", "sales", "13800000001", r.at(10))
     e.call_arrived("c2", "sales", "13800000002", r.at(11))
     later = e.reconfigure(parse_acd_text(BASE.replace("wrap_up_s = 10", "wrap_up_s = 3")
