@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.acd.agents import AgentError
+from daemon.acd.agents import AgentError, NoSuchExtension
 from daemon.acd.customers import Customer
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ALL, INTEGRATOR, SUPERVISOR
@@ -48,6 +48,8 @@ def register(api: ApiServer, service: Any) -> None:
             svc = acd()
             try:
                 svc.feed(getattr(svc.acd, fn_name), agent, *values)
+            except NoSuchExtension as exc:
+                raise ApiError(ErrorCode.NOT_FOUND, str(exc)) from exc
             except AgentError as exc:
                 raise ApiError(ErrorCode.REFUSED, str(exc)) from exc
             await service.writer.flushed()  # the login as stored (it survives a restart) before the reply

@@ -263,6 +263,9 @@ class AcdService:
 
     # --- Host -----------------------------------------------------------------------------------------
 
+    def extension_exists(self, extension: str) -> bool:
+        return self.config.extension_by_number(extension) is not None
+
     def ring(self, extension: str, call: str, caller: str | None, name: str | None) -> None:
         ext = self.config.extension_by_number(extension)
         if (ext is None or ext.port in self.calls.by_port or ext.port in self.ringing

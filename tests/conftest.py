@@ -83,6 +83,16 @@ def ivr_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
 
 
 @pytest.fixture
+def acd_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
+    """The daemon with ``e2e_config``, PSTN-3's callers sent to the ``domestic`` queue."""
+    path = e2e_config(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('destination = ["8003", "8004", "8005", "8006", "8001", "8002"]',
+                                 'destination = ["queue:domestic"]'), encoding="utf-8")
+    yield from running(DaemonProcess(tmp_path, sim, path))
+
+
+@pytest.fixture
 def reachable_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     """The daemon with its socket where any local user reaches it (a world-readable directory outside
     ``tmp_path``, the socket mode 0666): for clients run as another user (``nobody``) in role tests."""

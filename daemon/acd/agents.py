@@ -5,7 +5,9 @@ An agent logs in at any extension (hot-desking) with their ID and PIN. While idl
 
 * ``accepted``  → busy (talking);
 * ``refused`` / ``timed_out`` → idle (a missed ring is counted; with ``pause_after_missed`` set, that
-  many missed rings in a row pause the agent instead);
+  many missed rings in a row pause the agent instead). A refused ring (the phone could not be rung
+  at all) also holds the agent back from new offers for a while (``RING_RETRY_S``, doubling with
+  each refusal in a row up to ``RING_RETRY_MAX_S``): a broken phone is not rung again on the spot;
 * ``cancelled`` (answered elsewhere in ring-all, the caller hung up, a pause or logout came in) →
   idle, and nothing is counted against the agent.
 
@@ -51,8 +53,16 @@ TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
 }
 
 
+RING_RETRY_S = 2.0  # the first back-off after a refused ring; doubles with each refusal in a row
+RING_RETRY_MAX_S = 60.0
+
+
 class AgentError(Exception):
     """A request an agent (or the API) made that cannot be done now; the message says why."""
+
+
+class NoSuchExtension(AgentError):
+    """A login at an extension number that is not configured."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class Agent:
     pending: tuple[str, str | None] | None = None  # ("pause", reason) | ("logout", None)
     idle_since: float = 0.0  # last call end, login or resume (a missed offer does not reset it)
     missed_in_row: int = 0
+    refused_in_row: int = 0  # rings the extension refused in a row (back-off: ``ring_retry_at``)
+    ring_retry_at: float | None = None  # not offered a call before this (its last ring was refused)
     phone_busy: bool = False  # the extension is in use for a call that is not the ACD's (the daemon says)
     # today's counters (reset at local midnight), used by the routing strategies
     day: int = -1
@@ -104,6 +116,10 @@ class Agent:
     def available(self) -> bool:
         """Idle, no pending pause or logout, phone not in use: may be offered a call."""
         return self.state is AgentState.IDLE and self.pending is None and not self.phone_busy
+
+    def can_ring(self, now: float) -> bool:
+        """Available, at an extension, and not backing off after a refused ring."""
+        return self.available and bool(self.extension) and (self.ring_retry_at is None or now >= self.ring_retry_at)
 
 
 @dataclass
@@ -196,14 +212,14 @@ class Agents:
             out += self._paused(agent, pause_reason, now, "restored")
         return out
 
-    def logout(self, agent_id: str, now: float) -> list[AgentChanged]:
+    def logout(self, agent_id: str, now: float, why: str = "logout") -> list[AgentChanged]:
         agent = self.get(agent_id)
         if agent.state is AgentState.LOGGED_OUT:
             return []
         if agent.state in (AgentState.RESERVED, AgentState.BUSY):
             agent.pending = ("logout", None)  # applied when the offer resolves / the call ends
             return []
-        return self._logged_out(agent, now, "logout")
+        return self._logged_out(agent, now, why)
 
     def pause(self, agent_id: str, reason: str, now: float) -> list[AgentChanged]:
         agent = self.get(agent_id)
@@ -262,7 +278,13 @@ class Agents:
             agent.answer_at = now
             agent.answered_today += 1
             agent.missed_in_row = 0
+            agent.refused_in_row, agent.ring_retry_at = 0, None
             return self._set(agent, AgentState.BUSY, now, "accepted", call=call)
+        if outcome is OfferOutcome.REFUSED:
+            agent.refused_in_row += 1
+            agent.ring_retry_at = now + min(RING_RETRY_S * 2 ** (agent.refused_in_row - 1), RING_RETRY_MAX_S)
+        elif outcome is OfferOutcome.TIMED_OUT:  # the phone did ring
+            agent.refused_in_row, agent.ring_retry_at = 0, None
         if outcome in (OfferOutcome.REFUSED, OfferOutcome.TIMED_OUT):
             agent.missed_today += 1
             agent.missed_in_row += 1
@@ -291,6 +313,8 @@ class Agents:
     def tick(self, now: float) -> list[AgentChanged]:
         out: list[AgentChanged] = []
         for agent in self.by_id.values():
+            if agent.ring_retry_at is not None and now >= agent.ring_retry_at:
+                agent.ring_retry_at = None  # back-off over (the refusals in a row still count)
             if agent.state is AgentState.WRAP_UP and agent.wrap_until is not None and now >= agent.wrap_until:
                 call = agent.call
                 agent.wrap_until = None
@@ -301,6 +325,7 @@ class Agents:
 
     def next_wakeup(self) -> float | None:
         times = [a.wrap_until for a in self.by_id.values() if a.state is AgentState.WRAP_UP and a.wrap_until]
+        times += [a.ring_retry_at for a in self.by_id.values() if a.ring_retry_at is not None]
         return min(times) if times else None
 
     # --- internals -------------------------------------------------------------------------------------
@@ -331,6 +356,7 @@ class Agents:
         agent.call = None
         agent.pending = None
         agent.phone_busy = False
+        agent.refused_in_row, agent.ring_retry_at = 0, None
         ev = self._set(agent, AgentState.LOGGED_OUT, now, why)
         agent.extension = None
         return ev

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from daemon.acd.agent_store import AgentStore
-from daemon.acd.agents import Agent, AgentChanged, AgentError, Agents, AgentState, OfferOutcome
+from daemon.acd.agents import (
+    Agent,
+    AgentChanged,
+    AgentError,
+    Agents,
+    AgentState,
+    NoSuchExtension,
+    OfferOutcome,
+)
 from daemon.acd.callbacks import CallbackStore
 from daemon.acd.config import AcdConfig, Overflow
 from daemon.acd.customers import Customers
@@ -40,6 +48,7 @@ class Host(Protocol):
     """What the ACD asks of call control (implemented by the daemon over ``daemon.calls``)."""
 
     def now(self) -> float: ...
+    def extension_exists(self, extension: str) -> bool: ...
     def ring(self, extension: str, call: str, caller: str | None, name: str | None) -> None: ...
     def stop_ring(self, extension: str, call: str) -> None: ...
     def connect(self, call: str, extension: str, agent_id: str | None) -> None: ...
@@ -323,7 +332,10 @@ class Engine:
 
     @_input
     def login(self, agent_id: str, pin: str, extension: str, now: float) -> None:
-        """Raises ``AgentError`` (wrong PIN, desk in use by an agent on a call, ...)."""
+        """Raises ``AgentError`` (wrong PIN, desk in use by an agent on a call, ...); ``NoSuchExtension``
+        for an extension number that is not configured (it could never be rung)."""
+        if not self.host.extension_exists(extension):
+            raise NoSuchExtension(f"no extension {extension}")
         self._roll(now)
         self._agent_events(self.agents.login(agent_id, pin, extension, now))
         self._stop_bell(extension)  # an agent's phone now: no longer a night bell
@@ -427,6 +439,12 @@ class Engine:
         self.config = config = dataclasses.replace(config, settings=settings)
         self.stats.short_abandon_s = settings.short_abandon_s
         self._agent_events(self.agents.reconfigure(config.agents, settings, now))
+        for agent in list(self.agents):  # an extension removed under a logged-in agent: logged out there
+            if agent.extension and not self.host.extension_exists(agent.extension):
+                log.warning("acd: agent %s is logged in at extension %s, which is no longer configured: "
+                            "logged out", agent.id, agent.extension)
+                self._agent_events(self.agents.logout(agent.id, now, "extension_gone"))
+                self._withdraw_offer(agent, now)
         for name, q in list(self.queues.items()):
             if config.queue(name) is None and not q.entries:
                 del self.queues[name], self.memory[name]
@@ -618,8 +636,7 @@ class Engine:
                            frozenset(entry.skipped))
         entry.replan_at = entry.entered + plan.replan_after_s if plan.replan_after_s is not None else None
         pool = set(plan.pool)
-        avail = [c for c in members if c.id in pool and self.agents.by_id[c.id].available
-                 and self.agents.by_id[c.id].extension]
+        avail = [c for c in members if c.id in pool and self.agents.by_id[c.id].can_ring(now)]
         fresh = [c for c in avail if c.id not in entry.skipped]
         if not fresh and avail:
             entry.skipped.clear()  # every available agent has missed this call once: go round again
@@ -714,9 +731,19 @@ class Engine:
             self.submit(self.agent_store.put, agent_id, *row)
 
     def _restore_agents(self, rows: dict[str, dict], now: float) -> None:
-        """Log the agents stored before a restart back in (``agent.state`` with reason ``restored``)."""
+        """Log the agents stored before a restart back in (``agent.state`` with reason ``restored``). A
+        login at an extension no longer configured is dropped (a warning, and ``agent.state`` logged_out
+        with reason ``extension_gone``): it could never be rung."""
         for aid, row in sorted(rows.items()):
             self._stored[aid] = (row["extension"], row.get("pause_reason"))  # what the store holds
+            if not self.host.extension_exists(row["extension"]):
+                log.warning("acd: agent %s was logged in at extension %s, which is no longer configured: "
+                            "not logged back in", aid, row["extension"])
+                self.publish("agent.state", agent=aid, old=str(AgentState.LOGGED_OUT),
+                             state=str(AgentState.LOGGED_OUT), reason="extension_gone", pause_reason=None,
+                             extension=row["extension"], call=None, when=now)
+                self._store_agent(aid)
+                continue
             self._agent_events(self.agents.restore(aid, row["extension"], row.get("pause_reason"), now))
             self._store_agent(aid)  # not restored (no longer configured, or the desk taken): forgotten
 
@@ -738,4 +765,4 @@ class Engine:
         self.publish("queue.stats", queue=q.name, live=live, interval=self.stats.current.queue(q.name).to_dict())
 
 
-__all__ = ["AgentError", "Engine", "Host", "Talk"]
+__all__ = ["AgentError", "Engine", "Host", "NoSuchExtension", "Talk"]

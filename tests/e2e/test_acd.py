@@ -6,25 +6,13 @@ came through the IVR popping up with the flow's path and the keys entered."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
-from tests.conftest import e2e_config, running
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import DaemonProcess, wait_for
 from tests.support.world import World
-
-
-@pytest.fixture
-def acd_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
-    path = e2e_config(tmp_path)
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace('destination = ["8003", "8004", "8005", "8006", "8001", "8002"]',
-                                 'destination = ["queue:domestic"]'), encoding="utf-8")
-    yield from running(DaemonProcess(tmp_path, sim, path))
 
 
 def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: DaemonProcess) -> None:

@@ -47,6 +47,12 @@ def edit_config(config: Path, **tables: dict[str, Any]) -> Path:
     return config
 
 
+def agent_pin(config: Path, agent: str) -> str:
+    """The PIN of ``agent`` in the config file ``config`` (what the agent would key in)."""
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    return next(a.get("pin", "") for a in data.get("agent", []) if a["id"] == agent)
+
+
 def fetch_recording(api: ApiClient, key: str) -> bytes:
     """A recording's bytes through ``recordings.fetch`` (``key``: a call id or a recording id), chunk by chunk."""
     data = b""

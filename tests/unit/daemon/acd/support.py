@@ -14,9 +14,13 @@ class RecordingHost:
         self.t = t
         self.log: list[tuple] = []
         self.shown: list[tuple[str, str | None, str | None]] = []  # what each ringing phone displayed
+        self.missing: set[str] = set()  # extension numbers not configured (every other one is)
 
     def now(self) -> float:
         return self.t
+
+    def extension_exists(self, extension: str) -> bool:
+        return extension not in self.missing
 
     def ring(self, extension: str, call: str, caller: str | None, name: str | None) -> None:
         self.log.append(("ring", self.t, extension, call))
@@ -50,9 +54,11 @@ class RecordingHost:
 class Rig:
     """Engine + recording host + virtual clock; times in tests are seconds after ``T0``."""
 
-    def __init__(self, config: str | AcdConfig, **kw) -> None:
+    def __init__(self, config: str | AcdConfig, missing: tuple[str, ...] = (), **kw) -> None:
+        """``missing``: extension numbers the host says are not configured (already at start)."""
         self.config = parse_acd_text(config) if isinstance(config, str) else config
         self.host = RecordingHost()
+        self.host.missing.update(missing)
         self.events: list[tuple[str, dict]] = []
         self.engine = Engine(self.config, self.host, publish=lambda kind, **d: self.events.append((kind, d)), **kw)
 
