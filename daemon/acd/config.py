@@ -150,9 +150,10 @@ _NUM = (int, float)
 
 def parse_acd(c: Checker, top: dict, extensions: set[str] | None = None) -> AcdConfig:
     """Check and build the ACD sections of the top-level table ``top``. ``extensions`` (the
-    configured extension numbers), if given, is checked against ``always_ring`` and overflow targets."""
+    configured extension numbers), if given, is checked against agents' ``extension``, ``always_ring``
+    and overflow targets."""
     settings = _parse_settings(c, top.get("acd", {}))
-    agents = _parse_agents(c, top.get("agent", []))
+    agents = _parse_agents(c, top.get("agent", []), extensions)
     queues = _parse_queues(c, top.get("queue", []), {a.id for a in agents}, extensions)
     return AcdConfig(settings, agents, queues)
 
@@ -192,7 +193,7 @@ def _parse_settings(c: Checker, data: dict) -> AcdSettings:
     return s
 
 
-def _parse_agents(c: Checker, raw: list) -> tuple[AgentConfig, ...]:
+def _parse_agents(c: Checker, raw: list, extensions: set[str] | None) -> tuple[AgentConfig, ...]:
     if not isinstance(raw, list):
         raise c.fail(("agent",), "must be an array of tables ([[agent]])")
     agents: list[AgentConfig] = []
@@ -216,6 +217,8 @@ def _parse_agents(c: Checker, raw: list) -> tuple[AgentConfig, ...]:
             wrap_up_s=None if wrap is None else float(c.get(a, kp, "wrap_up_s", _NUM, minimum=0)),
             extension=c.get(a, kp, "extension", str, "", pattern=re.compile(r"^[0-9*#]*$")),
         )
+        if extensions is not None and agent.extension and agent.extension not in extensions:
+            raise c.fail((*kp, "extension"), f"{agent.extension!r} is not a configured extension number")
         for j, other in enumerate(agents):
             if other.id == agent.id:
                 raise c.fail((*kp, "id"), f"agent {agent.id} is already agent[{j}]")

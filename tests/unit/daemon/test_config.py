@@ -31,6 +31,8 @@ def _write(tmp_path: Path, text: str) -> Path:
          "extension[1].number", 5, "already"),
         ('[dialplan]\nno_answer_timeout_s = "long"\n', "dialplan.no_answer_timeout_s", 2, "must be"),
         ('[[line]]\nport = "1/1"\ndestination = ["9999"]\n', "line[0].destination", 3, "not a configured"),
+        ('[[extension]]\nnumber = "8001"\nport = "2/1"\n\n[[agent]]\nid = "1001"\nextension = "8011"\n',
+         "agent[0].extension", 7, "'8011' is not a configured extension"),
         ('[box]\nlog = "syslog"\n', "box.log", 2, "one of"),
         ('[box]\ncolour = "red"\n', "box.colour", 2, "unknown key"),
         ('[[extension]]\nnumber = "8001"\n', "extension[0].port", 1, "required"),

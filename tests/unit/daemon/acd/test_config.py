@@ -75,6 +75,7 @@ def test_full_config_parses() -> None:
     ('[[agent]]\nid = "x1"\n', "agent[0].id", "not valid"),
     ('[[agent]]\nid = "1"\nskills = { a = 11 }\n', "agent[0].skills.a", "1..10"),
     ('[[agent]]\nid = "1"\n[[agent]]\nid = "1"\n', "agent[1].id", "already"),
+    ('[[agent]]\nid = "1"\nextension = "8002"\n', "agent[0].extension", "'8002' is not a configured extension"),
     ('[[queue]]\nname = "q"\nstrategy = "random"\n', "queue[0].strategy", "must be one of"),
     ('[[queue]]\nname = "q"\noverflow = "queue:nowhere"\n', "queue[0].overflow", "not another configured queue"),
     ('[[queue]]\nname = "q"\nagents = ["9"]\n', "queue[0].agents", "not a configured agent"),
