@@ -65,6 +65,21 @@ class PortRuntime:
 class SpanRuntime:
     span: Span
     hdlc_rx: deque = field(default_factory=lambda: deque(maxlen=256))
+    hdlc_rx_frames: int = 0  # frames on the span's signalling link since the start (an HDLC span)
+    hdlc_tx_frames: int = 0
+    hdlc_last_rx: float | None = None  # the engine clock's time of the last frame received
+
+    def hdlc_link(self, now: float) -> dict[str, Any] | None:
+        """The signalling link of an HDLC (SS7) span: ``down`` while the span has a line alarm, ``up``
+        when frames arrive (the last within 5 s), else ``idle``; frame counts and the last frame's age.
+        None on other spans."""
+        if self.span.signalling is not E1Signalling.HDLC:
+            return None
+        age = None if self.hdlc_last_rx is None else round(max(0.0, now - self.hdlc_last_rx), 1)
+        down = any(a in OUT_OF_SERVICE_ALARMS for a in self.span.alarms)
+        state = "down" if down else "up" if age is not None and age <= 5.0 else "idle"
+        return {"state": state, "rx_frames": self.hdlc_rx_frames, "tx_frames": self.hdlc_tx_frames,
+                "last_rx_s": age}
 
 
 class Engine:
@@ -205,6 +220,8 @@ class Engine:
             srt = self.spans.get(ev.span)
             if srt is not None:
                 srt.hdlc_rx.append(ev.data)
+                srt.hdlc_rx_frames += 1
+                srt.hdlc_last_rx = now
                 self.publish("e1.hdlc", span=ev.span, data=ev.data)
             return
         if isinstance(ev, AlarmRaised | AlarmCleared):
@@ -395,6 +412,7 @@ class Engine:
         if srt.span.kind is not SpanKind.E1 or srt.span.signalling is not E1Signalling.HDLC:
             raise ValueError(f"span {span} has no HDLC signalling link")
         self._commands.append(SendHdlc(span, data))
+        srt.hdlc_tx_frames += 1
 
     # --- views ------------------------------------------------------------------------------------
 

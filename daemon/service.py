@@ -112,9 +112,17 @@ class Service:
         }
 
     def spans(self) -> list[dict]:
-        return [{"id": s.span.id, "kind": s.span.kind.value,
-                 "signalling": s.span.signalling.value if s.span.signalling else None,
-                 "ports": len(s.span.ports), "alarms": sorted(s.span.alarms)} for s in self.engine.spans.values()]
+        now = self.engine.now()
+        out = []
+        for s in self.engine.spans.values():
+            row = {"id": s.span.id, "kind": s.span.kind.value,
+                   "signalling": s.span.signalling.value if s.span.signalling else None,
+                   "ports": len(s.span.ports), "alarms": sorted(s.span.alarms)}
+            link = s.hdlc_link(now)
+            if link is not None:
+                row["hdlc"] = link
+            out.append(row)
+        return out
 
     @staticmethod
     def _cdr_range(req: dict, default_limit: int = 50) -> tuple[float | None, float | None, int, bytes | None]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from mgmt_tui.text import bar, cell
+from mgmt_tui.text import bar, cell, drawn, width
+
+COLS = 80
 
 QUEUE_KEYS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "overflowed",
               "wait_answered_s")
@@ -49,7 +51,8 @@ def _pct(v: float | None) -> str:
 
 def acd_panel(snapshot: dict | None, now: float, note: str = "") -> list[str]:
     """Queues (waiting, callbacks, longest wait, staffed/idle agents, today's counts and service level),
-    the callers waiting, and every agent's state, compactly (three agents a line)."""
+    the callers waiting, and every agent's state, compactly (three agents a line, two when the names
+    as drawn are long)."""
     if snapshot is None:
         return [f"ACD: {note or 'not available'}"]
     queues: dict = snapshot.get("queues") or {}
@@ -83,15 +86,19 @@ def acd_panel(snapshot: dict | None, now: float, note: str = "") -> list[str]:
         by_state[a.get("state", "?")] += 1
     summary = ", ".join(f"{n} {STATE_SHORT.get(s, s)}" for s, n in sorted(by_state.items()))
     lines.append(f"agents ({len(agents)}): {summary}" if agents else "agents: none configured")
+    # the name column as wide as the longest name as drawn (pinyin on a VT100 is wider than Chinese),
+    # up to 12 columns; as many agents a line as then fit
+    name_cols = min(12, max([width(drawn(str(a.get("name") or "-"))) for a in agents] + [6])) + 1
+    per_line = max(1, (COLS + 1) // (5 + name_cols + 6 + 5 + 3 + 1))
     row: list[str] = []
     for a in agents:
         state = a.get("state", "?")
         label = state_label(a)
         since = _ago(now - a["since"]) if a.get("since") and state != "logged_out" else ""
         ext = a.get("extension") if state != "logged_out" else None
-        row.append(f"{cell(a.get('id'), 5)}{cell(a.get('name'), 7)}{cell(label, 6)}"
+        row.append(f"{cell(a.get('id'), 5)}{cell(a.get('name'), name_cols)}{cell(label, 6)}"
                    f"{cell(ext or ' ', 5)}{cell(since or ' ', 3, True)}")
-        if len(row) == 3:
+        if len(row) == per_line:
             lines.append(" ".join(row).rstrip())
             row = []
     if row:

@@ -14,8 +14,8 @@ agent in (asks the PIN, masked, then the extension: the current, last seen or co
 logs it out, ``p`` pauses it (asks a reason code of ``[acd] pause_reasons``), ``u`` resumes it — the
 daemon's answer (the new state, or its error, e.g. a wrong PIN) on the status line (docs/tui.md).
 ``r`` refreshes, ``q`` quits; arrows/PgUp/PgDn scroll. Works at 80x24 without a mouse; with
-``ascii`` (a VT100 or a serial console) every non-ASCII character is shown as ``?`` and no colour is
-used.
+``ascii`` (a VT100 or a serial console) Chinese is shown as pinyin (``王芳`` as ``WangFang``), columns
+measured on what is drawn, any other non-ASCII character as ``?``, and no colour is used.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
 from mgmt_tui import acd_views, forms, views
 from mgmt_tui.forms import Row
-from mgmt_tui.text import ascii_only
+from mgmt_tui.text import ascii_display, ascii_only, fit
 
 SCREEN_KEYS = {"1": "dashboard", "2": "report", "3": "diagnostics", "4": "config", "5": "acd", "6": "ivr"}
 TITLES = {"dashboard": "Dashboard", "report": "Report", "diagnostics": "Diagnostics", "config": "Config",
@@ -197,11 +197,13 @@ class TuiApp:
             return
         rows: list[urwid.Widget]
         try:
-            if self.screen in FORMS:
-                rows = [FieldRow(self._show(r.text), r) if r.selectable else urwid.Text(self._show(r.text), wrap="clip")
-                        for r in self.form_rows(live_only and self.error is None)]
-            else:
-                rows = [urwid.Text(self._show(line), wrap="clip") for line in self.lines()]
+            with ascii_display(self.ascii):  # columns measured on what this terminal draws
+                if self.screen in FORMS:  # a long value (a prompt's text) is cut with ~; Enter shows it whole
+                    rows = [FieldRow(self._show(fit(r.text, views.COLS - 2)), r) if r.selectable
+                            else urwid.Text(self._show(fit(r.text, views.COLS)), wrap="clip")
+                            for r in self.form_rows(live_only and self.error is None)]
+                else:
+                    rows = [urwid.Text(self._show(line), wrap="clip") for line in self.lines()]
             self.error = None
         except (OSError, ConnectionError) as exc:
             if self.client is not None:

@@ -77,8 +77,9 @@ def report(day: dt.date, cdrs: list[dict]) -> list[str]:
 
 
 def diagnostics(spans: list[dict], ports: list[dict], watch: dict | None = None) -> list[str]:
-    """Alarms per span, the last DTMF digits and caller IDs heard (``diag.watch``), and the CAS bits of
-    every E1 timeslot (rx from the far end / tx from the box)."""
+    """Alarms per span, the last DTMF digits and caller IDs heard (``diag.watch``), the CAS bits of
+    every E1 timeslot on a CAS span (rx from the far end / tx from the box), and for an HDLC (SS7)
+    span its signalling link's state instead (its timeslots carry no CAS bits)."""
     lines = []
     if watch is not None:
         lines += [*heard_lines(watch.get("events", [])), "t: ring an extension (test caller ID)", ""]
@@ -86,19 +87,35 @@ def diagnostics(spans: list[dict], ports: list[dict], watch: dict | None = None)
     for s in spans:
         lines.append(f"  span {s['id']}: {s['kind']} {s.get('signalling') or ''} ports {s['ports']} "
                      f"alarms {'+'.join(s['alarms']) if s.get('alarms') else 'none'}")
+    hdlc = {str(s["id"]): s for s in spans if s.get("signalling") == "hdlc"}
     e1 = [p for p in ports if p["kind"] == "e1"]
-    if e1:
+    for sid, s in hdlc.items():
+        bearers = [p for p in e1 if _span_of(p["port"]) == sid]
+        lines += ["", f"Span {sid} SS7 signalling link (HDLC on TS16)", "  " + _link_text(s.get("hdlc")),
+                  f"  bearer timeslots: {len(bearers)}, {sum(1 for p in bearers if p.get('call'))} in calls"]
+    cas = [p for p in e1 if _span_of(p["port"]) not in hdlc]
+    if cas:
         lines += ["", "E1 CAS bits (ABCD, far end > box / box > far end)"]
-        row = []
-        for p in e1:
-            rx, tx = p.get("cas_rx"), p.get("cas_tx")
-            row.append(f"{cell(p['port'], 5)} {_bits(rx)}/{_bits(tx)}")
-            if len(row) == 5:
-                lines.append("  " + "  ".join(row))
-                row = []
-        if row:
-            lines.append("  " + "  ".join(row))
+        port_cols = max(len(str(p["port"])) for p in cas)
+        per_row = max(1, (COLS - 2 + 2) // (port_cols + 1 + 9 + 2))  # "  " + cells joined by two spaces
+        cells = [f"{cell(p['port'], port_cols)} {_bits(p.get('cas_rx'))}/{_bits(p.get('cas_tx'))}" for p in cas]
+        for i in range(0, len(cells), per_row):
+            lines.append("  " + "  ".join(cells[i:i + per_row]))
     return lines
+
+
+def _span_of(port: str) -> str:
+    return str(port).split("/", 1)[0]
+
+
+def _link_text(link: dict | None) -> str:
+    """An HDLC link's state from ``spans``: ``up, 1234 frames in (last 0.2 s ago), 56 out``."""
+    if not link:
+        return "link state: not reported by this daemon"
+    last = link.get("last_rx_s")
+    heard = "none heard yet" if last is None else f"last {last:.1f} s ago"
+    return (f"link {link.get('state', '?')}: {link.get('rx_frames', 0)} frames in ({heard}), "
+            f"{link.get('tx_frames', 0)} out")
 
 
 def heard_lines(events: list[dict]) -> list[str]:
@@ -168,7 +185,7 @@ def config_rows(data: dict) -> list[tuple[str, Field | None]]:
                      list)
         ivr = Field(f"line[{port}].ivr", f"line {port} IVR flow (empty: ring the destinations)", ln.get("ivr"))
         rows.append((f"  {cell(port, 8)} name         {cell(show_value(name.value), 40)}", name))
-        rows.append((f"  {cell(port, 8)} destinations {cell(show_value(dest.value), 56)}", dest))
+        rows.append((f"  {cell(port, 8)} destinations {cell(show_value(dest.value), 52)}", dest))
         rows.append((f"  {cell(port, 8)} IVR flow     {cell(show_value(ivr.value), 40)}", ivr))
     if data.get("trunk"):
         rows += [("", None), ("E1 trunks (No.1): name / setting", None)]
@@ -179,7 +196,7 @@ def config_rows(data: dict) -> list[tuple[str, Field | None]]:
             value = as_list(t.get(key)) if kind is list else t.get(key)
             f = Field(f"trunk[{name}].{key}", f"trunk {name} {label}", value, kind,
                       choices=("in", "out", "both") if key == "direction" else ())
-            rows.append((f"  {cell(name, 8)} {cell(label, 12)} {cell(show_value(value), 56)}", f))
+            rows.append((f"  {cell(name, 8)} {cell(label, 12)} {cell(show_value(value), 52)}", f))
     rows += [("", None), ("Dial plan", None)]
     dp = data.get("dialplan", {})
     for key, kind in DIALPLAN_FIELDS:

@@ -27,6 +27,9 @@ def test_cas_bits_both_ways(daemon: DaemonProcess) -> None:
 
 def test_hdlc_frames_both_ways(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
+    link = lambda: next(s for s in daemon.api.call("spans") if s["id"] == HDLC_SPAN)["hdlc"]  # noqa: E731
+    assert link() == {"state": "idle", "rx_frames": 0, "tx_frames": 0, "last_rx_s": None}
+    assert all("hdlc" not in s for s in daemon.api.call("spans") if s["id"] != HDLC_SPAN)
     msu = bytes([0x80, 0x81, 0x3F]) + bytes(range(40))
     daemon.api.call("e1.send_hdlc", span=HDLC_SPAN, data=msu)
     wait_for(lambda: msu in w.e1_received_hdlc(HDLC_SPAN), 3, "frame at the far end")
@@ -36,6 +39,11 @@ def test_hdlc_frames_both_ways(daemon: DaemonProcess) -> None:
         ev = events.next_event("e1.hdlc", timeout=3)
     assert (ev["span"], ev["data"]) == (HDLC_SPAN, b"\x01\x02\x03fisu")
     assert b"\x01\x02\x03fisu" in daemon.api.call("e1.hdlc_received", span=HDLC_SPAN)
+    now = link()
+    assert (now["state"], now["rx_frames"], now["tx_frames"]) == ("up", 1, 1) and 0 <= now["last_rx_s"] < 5
+    w.e1_alarm(HDLC_SPAN, "LOS", True)
+    wait_for(lambda: link()["state"] == "down", 3, "the link down with the span's LOS")
+    w.e1_alarm(HDLC_SPAN, "LOS", False)
 
 
 def test_far_end_alarm_reaches_the_daemon(daemon: DaemonProcess) -> None:

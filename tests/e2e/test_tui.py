@@ -35,6 +35,7 @@ def test_screens_render_at_80x24_and_switch_by_keys(daemon: DaemonProcess) -> No
     assert app.keypress("3")
     text = _text(app)
     assert "3:Diagnostics*" in text and "E1 CAS bits" in text and "1011/1011" in text
+    assert "Span 4 SS7 signalling link (HDLC on TS16)" in text and "link idle: 0 frames in" in text
     assert app.keypress("2")
     assert "Report for" in _text(app)
     assert not app.keypress("x")
@@ -46,7 +47,9 @@ def test_ascii_mode_and_a_lost_daemon(daemon: DaemonProcess) -> None:
     app = TuiApp(client_factory(str(daemon.api_socket)), ascii_mode=True)
     app.refresh()
     rows = _screen(app)
-    assert all(row.isascii() for row in rows) and "?????" in "\n".join(rows)  # the Chinese box name
+    text = "\n".join(rows)  # Chinese as pinyin: the box's name, the extensions' and agents' names
+    assert all(row.isascii() for row in rows) and "ShiLiLvXingShe HuJiaoZhongXin" in text and "??" not in text
+    assert "8002 GuoNeiXianLu" in text and "1001 WangFang" in text
     daemon.stop()
     app.refresh()
     assert "daemon unreachable" in _text(app)
@@ -155,12 +158,15 @@ def test_diagnostics_rings_an_extension_and_shows_digits(daemon: DaemonProcess) 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux comes with scripts/setup.sh")
 def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
     with tui_in_tmux(daemon) as (pane, keys):
-        assert "?????" in pane()  # VT100: ASCII fallback for the Chinese box name
+        # VT100: names as pinyin, none as ?? (the box, the extensions, the agents)
+        assert "ShiLiLvXingShe HuJiaoZhongXin" in pane() and "8002 GuoNeiXianLu" in pane()
+        assert "1001 WangFang" in pane() and "??" not in pane()
         w = World(daemon.sim)
         w.co_call("1/1", "13800138000")
         wait_for(lambda: "ringing" in pane(), 10, "the live dashboard to show the ringing call")
         keys("3")
         wait_for(lambda: "E1 CAS bits" in pane(), 5, "the diagnostics screen")
+        assert "SS7 signalling link" in pane() and "??" not in pane()
         w.co_hangup("1/1")
 
         # change a setting through the keys: extension 8001's name (the first row of the config screen)
@@ -177,7 +183,7 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
 
         # log agent 1001 in on the ACD screen: the PIN masked, the configured extension (8002) typed in
         keys("5", "Tab", "l")
-        wait_for(lambda: "log in agent 1001 ??, PIN:" in pane(), 5, "the PIN prompt")
+        wait_for(lambda: "log in agent 1001 WangFang, PIN:" in pane(), 5, "the PIN prompt")
         keys("-l", "1001")
         wait_for(lambda: "PIN: ****" in pane(), 5, "the PIN typed, masked")
         keys("Enter")
@@ -186,7 +192,9 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
         wait_for(lambda: "logged in agent 1001: idle at 8002" in pane(), 5, "the login done")
         agent = next(a for a in daemon.api.call("acd.snapshot")["agents"] if a["id"] == "1001")
         assert (agent["state"], agent["extension"]) == ("idle", "8002")
-        assert any(r.startswith("> ") and r.split()[1:5] == ["1001", "??", "idle", "8002"] for r in pane().splitlines())
+        assert any(r.startswith("> ") and r.split()[1:5] == ["1001", "WangFang", "idle", "8002"]
+                   for r in pane().splitlines())
+        assert "??" not in pane()
 
 
 def test_acd_dashboard_report_and_agent_form(daemon: DaemonProcess) -> None:

@@ -1,4 +1,4 @@
-"""Headless TUI tests' tools: a fake daemon, and keys and screens at 80x24 (``_screen``, ``_text``,
+"""Headless TUI tests' tools: a fake daemon, and keys and screens at 80x24 (``_screen``, ``_lines_as_built``, ``_text``,
 ``_note``, ``_type``, ``_clear``, ``_focus_on``; the e2e tests use them too).
 
 The fake daemon's ``config.*`` and ``ivr.flow.*`` ops are the daemon's own (``daemon.config_edit``'s
@@ -15,6 +15,8 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import urwid
 
 from daemon import acd_api
 from daemon.acd.engine import Engine
@@ -103,11 +105,18 @@ overflow = "queue:sales"
 STATUS = {"name": "示例旅行社 呼叫中心", "uptime": 42.0, "board": True, "active_calls": 2, "cdrs": 3,
           "tick_cost_max_ms": 0.7, "alarms": {}}
 SPANS = [{"id": 1, "kind": "fxo", "signalling": None, "ports": 1, "alarms": []},
-         {"id": 2, "kind": "fxs", "signalling": None, "ports": 3, "alarms": []}]
+         {"id": 2, "kind": "fxs", "signalling": None, "ports": 3, "alarms": []},
+         {"id": 3, "kind": "e1", "signalling": "cas", "ports": 30, "alarms": []},
+         {"id": 4, "kind": "e1", "signalling": "hdlc", "ports": 30, "alarms": [],
+          "hdlc": {"state": "up", "rx_frames": 1234, "tx_frames": 56, "last_rx_s": 0.2}}]
 PORTS = [{"port": "1/1", "kind": "fxo", "line": "PSTN-1", "state": "connected", "call": "c1"},
          {"port": "2/1", "kind": "fxs", "extension": "8001", "name": "前台", "state": "connected", "call": "c1"},
          {"port": "2/2", "kind": "fxs", "extension": "8002", "name": "国内线路", "state": "ringing"},
-         {"port": "2/3", "kind": "fxs", "extension": "8003", "name": "出境游", "state": "idle"}]
+         {"port": "2/3", "kind": "fxs", "extension": "8003", "name": "出境游", "state": "idle"},
+         *({"port": f"3/{ts}", "kind": "e1", "state": "idle", "cas_rx": 0b1011, "cas_tx": 0b1011}
+           for ts in range(1, 31)),
+         *({"port": f"4/{ts}", "kind": "e1", "cas_rx": None, "cas_tx": None, **({"call": "c9"} if ts == 2 else {})}
+           for ts in range(1, 31))]
 
 
 # --- keys and screens -----------------------------------------------------------------------------
@@ -116,6 +125,18 @@ def _screen(app: TuiApp) -> list[str]:
     """The screen's rows: always 24, none wider than 80 columns."""
     rows = app.render((80, 24))
     assert len(rows) == 24 and all(width(r) <= 80 for r in rows), "\n".join(rows)
+    return rows
+
+
+def _lines_as_built(app: TuiApp) -> list[str]:
+    """The header and every row of the screen's body as built, before the terminal clips anything (a
+    row wider than 80 columns is cut at 80 when drawn, so only this shows it); edit boxes left out."""
+    rows = [app.header.get_text()[0]]
+    for w in app.body:
+        if isinstance(w, urwid.Text):
+            rows.append(w.get_text()[0])
+        elif not isinstance(w, urwid.Edit):
+            rows.append("> " + w.text)  # a form's row and the marker before it
     return rows
 
 
@@ -267,6 +288,10 @@ class FakeDaemon:
     def op_calls(self) -> list:
         return [{"id": "c1", "direction": "inbound", "caller": "13800138000", "called": None, "src_port": "1/1",
                  "dst_port": "2/1", "answer": self.t0}]
+
+    def op_diag_watch(self) -> dict:
+        return {"events": [{"kind": "diag.dtmf", "port": "2/1", "digit": d} for d in "8001"]
+                + [{"kind": "diag.callerid", "port": "2/2", "number": "13800138000", "name": "张伟"}]}
 
     def op_acd_snapshot(self) -> dict:
         return self.engine.snapshot(self.host.t)

@@ -42,7 +42,13 @@ def test_dashboard_without_the_acd_and_in_ascii(tmp_path: Path) -> None:
     (tmp_path / "ascii").mkdir()
     app, _ = _app(tmp_path / "ascii", ascii_mode=True)
     rows = _screen(app)
-    assert all(r.isascii() for r in rows) and "1001 ??   RING" in "\n".join(rows)
+    # Chinese names as pinyin, the columns measured on them: two agents a line (three in Chinese)
+    assert all(r.isascii() for r in rows) and "1001 WangFang RING  8001" in "\n".join(rows)
+    assert "1002 LiMing   p:1   8002 13h" in "\n".join(rows)
+    assert "??" not in "\n".join(rows)
+    head = next(r for r in rows if r.startswith("port kind who"))
+    row = next(r for r in rows if "GuoNeiXianLu" in r)
+    assert row.index("ringing") == head.index("state") and row.rindex("idle") == head.rindex("state")
 
 
 def test_report_queues_and_agents_with_bar_charts(tmp_path: Path) -> None:

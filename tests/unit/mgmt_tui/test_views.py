@@ -55,4 +55,4 @@ def test_diagnostics_shows_cas_bits_and_alarms() -> None:
     lines = views.diagnostics(SPANS, PORTS)
     text = "\n".join(lines)
     assert "span 3: e1 cas ports 30 alarms LOS" in text
-    assert "3/1   1011/0011" in text and "3/2   ----/----" in text
+    assert "3/1 1011/0011  3/2 ----/----" in text
