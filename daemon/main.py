@@ -7,11 +7,12 @@ import argparse
 import asyncio
 import dataclasses
 import faulthandler
+import logging
 import signal
 import sys
 
 from daemon.config import DEFAULT_PATH, ConfigError, load_config
-from daemon.systemd import setup_logging
+from daemon.systemd import sd_notify, setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.log, config.log_level)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack: a stuck daemon explains itself
     from daemon.service import Service
+    from daemon.store import StoreError
 
-    return asyncio.run(Service(config).run())
+    try:
+        service = Service(config)
+    except StoreError as exc:
+        logging.getLogger("daemon").critical("cannot start: %s", exc)
+        print(f"callboxd: cannot start: {exc}", file=sys.stderr)
+        sd_notify(f"STATUS=cannot start: {exc}")
+        return 1
+    return asyncio.run(service.run())
 
 
 if __name__ == "__main__":

@@ -182,8 +182,9 @@ class Recording:
         api.op("recordings.verify", self._api_verify, roles=SUPERVISOR, audit=True)
 
     @classmethod
-    async def open(cls, config: Config, engine: Engine, api: ApiServer) -> Recording:
-        """Build the recorder off the loop (its start-up repairs files a crash left) and attach it."""
+    async def open(cls, config: Config, engine: Engine, api: ApiServer, crashed_at: float | None = None) -> Recording:
+        """Build the recorder off the loop (its start-up repairs files a crash left, ending them at
+        ``crashed_at``, the crashed run's last-alive mark) and attach it."""
         loop = asyncio.get_running_loop()
         attached: list[Recording] = []
         early: list[dict] = []  # events from start-up recovery, before this object exists
@@ -197,7 +198,8 @@ class Recording:
         def on_event(ev: dict) -> None:  # runs on the recorder's threads: hand over to the loop
             loop.call_soon_threadsafe(deliver, ev)
 
-        recorder = await loop.run_in_executor(None, lambda: Recorder(recorder_config(config), on_event=on_event))
+        recorder = await loop.run_in_executor(None, lambda: Recorder(recorder_config(config), on_event=on_event,
+                                                                      crashed_at=crashed_at))
         rec = cls(engine, api, recorder)
         attached.append(rec)
         for ev in early:  # crash recovery's come before any client can connect: kept for later subscribers

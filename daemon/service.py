@@ -3,7 +3,9 @@
 READY=1 is sent only once the board is open and its lines are reset; WATCHDOG=1 only while the
 tick loop is healthy (ticks arriving, none stuck); STATUS= carries a one-line summary. If the board
 goes away the service raises an alarm, keeps serving the API and reconnects; calls in progress at
-that moment end with a CDR. Calls a crash interrupted are marked in their CDRs at start-up.
+that moment end with a CDR. Calls a crash interrupted are marked in their CDRs at start-up, ended at
+the crashed run's last-alive mark, which a once-a-second timer keeps (with the store writer's retries
+of CDRs the store refused: alarm ``CDR_STORE`` while any wait).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from signaling.events import Cause
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+ALIVE_S = 1.0  # the last-alive mark is rewritten (and held CDRs retried when due) this often
+CDR_ALARM = "CDR_STORE"  # alarm.raised / alarm.cleared while finished calls' CDRs wait for the store
 
 
 class Service:
@@ -106,6 +110,8 @@ class Service:
             "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
             "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3),
             "alarms": {str(s.span.id): sorted(s.span.alarms) for s in e.spans.values() if s.span.alarms},
+            "store_alarms": {CDR_ALARM: self.writer.alarm} if self.writer.alarm else {},
+            "cdrs_held": len(self.writer.held),
             "recorder_alarms": self.recording.recorder.alarms if self.recording else {},
             "link": {"dropped_bytes": getattr(self.board, "dropped_bytes", 0),
                      "bad_frames": getattr(self.board, "bad_frames", 0)},
@@ -256,16 +262,24 @@ class Service:
                           if s.span.alarms)
         board = "board up" if self.board_up else "board DOWN"
         rec = ",".join(a.removeprefix("recorder.") for a in self.recording.recorder.alarms) if self.recording else ""
+        held = len(self.writer.held)
         return (f"{board}, {len(e.calls.calls)} calls, {self.store.cdr_count()} CDRs"
+                + (f", {held} CDRs held (store refuses them)" if held else "")
                 + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else ""))
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        for rec in self.store.recover_interrupted():
-            log.warning("call %s was interrupted by a restart: CDR marked interrupted", rec.get("id"))
-        self.recording = await Recording.open(self.config, self.engine, self.api)
+        self.writer.on_alarm = lambda raised, detail: loop.call_soon_threadsafe(self._store_alarm, raised, detail)
+        if self.writer.alarm:  # CDRs a crash left in the journal
+            self.api.publish_startup("alarm.raised", alarm=CDR_ALARM, detail=self.writer.alarm)
+        crashed_at = self.store.last_alive
+        for call_id, rec in self.store.interrupted(crashed_at, skip=self.writer.held_call_ids):
+            log.warning("call %s was interrupted by a restart: CDR marked interrupted, billsec %.2f", call_id,
+                        rec["billsec"])
+            self.writer.finish_call(call_id, rec)
+        self.recording = await Recording.open(self.config, self.engine, self.api, crashed_at=crashed_at)
         if self.config.ivr.flows or self.config.ivr.boxes or self.config.acd.queues:
             self.ivr = await loop.run_in_executor(None, lambda: IvrService(
                 self.config, self.engine, env=self.store.env, has_integrator=lambda k: self.api.subscribers(k) > 0))
@@ -277,7 +291,8 @@ class Service:
                                   publish_startup=self.api.publish_startup)
             acd_api.register(self.api, self)
         await self.api.start()
-        tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog())]
+        tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog()),
+                 asyncio.create_task(self._alive())]
         await self._stop.wait()
         sd_notify("STOPPING=1", "STATUS=stopping")
         for t in tasks:
@@ -342,6 +357,22 @@ class Service:
                 self._end_all_calls(Cause.NETWORK_OUT_OF_ORDER)
                 with contextlib.suppress(Exception):
                     await self.board.close()
+
+    def _store_alarm(self, raised: bool, detail: str) -> None:
+        if raised:
+            log.error("alarm %s: %s", CDR_ALARM, detail)
+        else:
+            log.warning("alarm %s cleared: every held CDR is stored", CDR_ALARM)
+        self.api.publish("alarm.raised" if raised else "alarm.cleared", alarm=CDR_ALARM, detail=detail)
+        sd_notify(f"STATUS={self.status_line()}")
+
+    async def _alive(self) -> None:
+        """Once a second: the last-alive mark, and held CDRs offered to the store again when due (both on
+        the store writer's thread)."""
+        while True:
+            self.writer.mark_alive(time.time())
+            self.writer.retry_due()
+            await asyncio.sleep(ALIVE_S)
 
     async def _watchdog(self) -> None:
         interval = watchdog_interval()

@@ -6,6 +6,10 @@ at all (the index write failed, e.g. its disk was full). Each such file is repai
 (``wav.repair``: sizes matching the data on disk, cut to whole sample frames, fsync'd), checksummed
 and indexed ``interrupted`` with note ``crash``; a row whose file is missing or holds no audio is
 indexed ``interrupted`` with size 0 and its empty file removed. Runs before the writer starts.
+
+A recovered row ends at ``crashed_at`` (when the crashed run was last known alive: the daemon's
+last-alive mark) or where its audio ends, whichever is later, never at the restart: the time the
+box was down is no part of the recording.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def recover(root: str | Path, index: RecordingIndex, *, now: float | None = None, days: int = 2,
-            backup: bool = False) -> list[dict]:
-    """Repair and index what a crash left. Returns the rows written (all ``interrupted``)."""
+            backup: bool = False, crashed_at: float | None = None) -> list[dict]:
+    """Repair and index what a crash left. Returns the rows (all ``interrupted``); one the index refused
+    (its disk is full) has ``unindexed`` set: the caller holds it for the writer to write later."""
     root = Path(root)
     now = time.time() if now is None else now
-    out = [_recover_row(root, index, row, now, backup) for row in index.unfinished()]
+    crashed = min(crashed_at, now) if crashed_at else now
+    out = [_recover_row(root, index, row, crashed, now, backup) for row in index.unfinished()]
     day_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())[-days:] if root.is_dir() else []
     if day_dirs:
         since = calendar.timegm(time.strptime(day_dirs[0].name, "%Y%m%d")) - 86400 * 2
@@ -46,7 +52,7 @@ def _repair(path: Path, fmt: wav.Format | None) -> tuple[int, float, str]:
     return info.data_offset + info.data_size, round(info.duration, 3), sha256_file(path)
 
 
-def _recover_row(root: Path, index: RecordingIndex, row: dict, now: float, backup: bool) -> dict:
+def _recover_row(root: Path, index: RecordingIndex, row: dict, crashed: float, now: float, backup: bool) -> dict:
     path = root / row["file"]
     size, duration, sha = 0, 0.0, ""
     try:
@@ -59,8 +65,9 @@ def _recover_row(root: Path, index: RecordingIndex, row: dict, now: float, backu
         path.unlink(missing_ok=True)
         size, sha = 0, ""
     row = dict(row, status="interrupted", note="crash", size=size, duration=duration, sha256=sha,
-               end=row.get("end") or now, copy="pending" if backup and size else "none")
-    index.put(row)
+               end=row.get("end") or min(now, max(crashed, row["start"] + duration)),
+               copy="pending" if backup and size else "none")
+    _put(index, row)
     log.warning("recorder: recovered %s after a crash: %.1f s of audio", row["id"], duration)
     return row
 
@@ -81,6 +88,14 @@ def _recover_orphan(root: Path, index: RecordingIndex, rel: str, now: float, bac
                end=start + duration, file=rel, format=fmt, size=size, duration=duration, sha256=sha,
                status="interrupted", note="crash (not indexed)", reason="", copy="pending" if backup and sha else "none",
                copy_attempts=0, copy_error="")
-    index.put(row)
+    _put(index, row)
     log.warning("recorder: indexed orphan file %s after a crash", rel)
     return row
+
+
+def _put(index: RecordingIndex, row: dict) -> None:
+    try:
+        index.put(row)
+    except Exception as exc:  # a full disk must not stop the daemon starting
+        log.error("recorder: cannot index recovered %s now (%s): written when the index takes it", row["id"], exc)
+        row["unindexed"] = True

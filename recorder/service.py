@@ -61,19 +61,23 @@ class RecorderConfig:
 
 class Recorder:
     def __init__(self, config: RecorderConfig, on_event: Callable[[Event], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, crashed_at: float | None = None) -> None:
+        """``crashed_at``: when the previous run was last known alive (recordings a crash left open end
+        there, or where their audio ends if later; the present without it)."""
         self.config = config
         self.clock = clock
         self.directory = config.directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.index = RecordingIndex(config.index_dir or config.directory / ".index")
         backup = config.backup_dir is not None
-        self.recovered = recover(self.directory, self.index, now=clock(), backup=backup)
+        self.recovered = recover(self.directory, self.index, now=clock(), backup=backup,
+                                 crashed_at=crashed_at)
+        held = tuple(row for row in self.recovered if row.pop("unindexed", False))
         self.writer = RecordingWriter(
             self.directory, self.index, queue_ticks=config.queue_ticks, min_free_bytes=config.min_free_bytes,
             resume_free_bytes=config.resume_free_bytes, check_interval=config.check_interval,
             on_event=on_event, backup=backup, max_segment_bytes=config.max_segment_bytes,
-            sync_interval=config.sync_interval)
+            sync_interval=config.sync_interval, held_rows=held)
         for row in self.recovered:
             self.writer.emit("recording.recovered", **row)
         self.taps = RecordingTaps(self.writer.offer)

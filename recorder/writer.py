@@ -22,6 +22,12 @@ fdatasync'd: a power cut loses at most that much, and a file in progress already
 A segment that reaches ``max_segment_bytes`` (1 GiB: 18 h of stereo A-law; WAV sizes are 32-bit)
 is finalized ``complete`` and the call continues, without a gap, in the next segment.
 
+An index write that fails (the index's disk is full too) costs nothing: the row is held in memory
+(the newest version of each), the alarm ``recorder.index_error`` is raised, and the held rows are
+written again every ``index_retry_s`` (1 s) until they land; then the alarm is cleared. A
+recording's ``recording.finished`` is emitted only once its final row is in the index, so a client
+that gets it can query and fetch the recording.
+
 A failed write (ENOSPC/EDQUOT: the disk is full) finalizes the file as ``interrupted`` (note
 ``disk full``), suspends the recording and raises ``recorder.disk_full``; while it is raised new
 recordings are registered suspended (no file). Every ``check_interval`` seconds the writer looks at
@@ -57,6 +63,7 @@ log = logging.getLogger(__name__)
 
 _SPACE_ERRORS = (errno.ENOSPC, errno.EDQUOT)
 _MAX_GAP_TICKS = 3000  # silence filled for lost ticks at most (1 minute)
+INDEX_RETRY_S = 1.0  # index rows the index refused are written again this often
 _IOV_MAX = 512
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -151,7 +158,8 @@ class RecordingWriter:
                  min_free_bytes: int = 0, resume_free_bytes: int = 1 << 20, check_interval: float = 1.0,
                  on_event: Callable[[Event], None] | None = None, backup: bool = False,
                  batch_interval: float = 0.1, max_segment_bytes: int = 1 << 30,
-                 sync_interval: float = 10.0) -> None:
+                 sync_interval: float = 10.0, index_retry_s: float = INDEX_RETRY_S,
+                 held_rows: tuple[dict, ...] = ()) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.index = index
@@ -161,6 +169,7 @@ class RecordingWriter:
         self.check_interval = check_interval
         self.batch_interval = batch_interval
         self.sync_interval = sync_interval
+        self.index_retry_s = index_retry_s
         self.max_segment_bytes = max_segment_bytes  # WAV sizes are 32-bit: long calls continue in a new file
         self._wake_at = max(1, queue_ticks // 2)
         self.on_event = on_event
@@ -172,6 +181,10 @@ class RecordingWriter:
         self.bytes_written = 0
         self.disk_full = False
         self._recs: dict[str, _Rec] = {}
+        # recording id → its newest row, refused by the index so far (``held_rows``: crash recovery's)
+        self.unindexed: dict[str, dict] = {r["id"]: dict(r) for r in held_rows}
+        self._finish_due: set[str] = set()  # ids whose recording.finished waits for their row
+        self._index_retry_at = 0.0
         self._cond = threading.Condition()
         self._alarm_lock = threading.Lock()
         self._items: collections.deque[Any] = collections.deque()
@@ -273,6 +286,9 @@ class RecordingWriter:
                     for rec in list(self._recs.values()):
                         self._finalize(rec, time.time(), "shutdown")
                     self._recs.clear()
+                    if self.unindexed:
+                        log.error("recorder: stopping with %d index rows the index refused: %s (recovered at the "
+                                  "next start)", len(self.unindexed), ", ".join(self.unindexed))
                     return True
             except Exception:  # never let the writer die: recordings would stop silently
                 log.exception("recorder: writer failed on %s", type(item).__name__)
@@ -363,7 +379,8 @@ class RecordingWriter:
             self.emit("recording.suspended", call_id=req.key, note="disk full")
 
     def _open_segment(self, rec: _Rec, start: float) -> None:
-        segment = len(self.index.query(call_id=rec.key, limit=1 << 20)) + 1
+        ids = {r["id"] for r in self.index.query(call_id=rec.key, limit=1 << 20)}
+        segment = len(ids | {rid for rid, r in self.unindexed.items() if r["call_id"] == rec.key}) + 1
         rec_id = f"{rec.key}-{segment}"
         rel = file_name(rec_id, start)
         row = dict(rec.base, id=rec_id, call_id=rec.key, segment=segment, start=start, end=None,
@@ -371,11 +388,7 @@ class RecordingWriter:
                    note="", copy="none", copy_attempts=0, copy_error="")
         rec.row, rec.data, rec.last_seq = row, 0, None
         rec.path = self.root / rel
-        try:
-            self.index.put(row)
-        except Exception as exc:  # the index may sit on a full disk too: record anyway
-            log.error("recorder: index write failed for %s: %s", rec_id, exc)
-            self.alarm("recorder.index_error", True, str(exc))
+        self._index(row)  # the index may sit on a full disk too: record anyway, the row is held
         try:
             parent = rec.path.parent
             if not parent.is_dir():
@@ -431,12 +444,37 @@ class RecordingWriter:
                 path.unlink(missing_ok=True)
         row.update(end=end, status="interrupted" if note else "complete", note=note,
                    copy="pending" if self.backup and row["size"] else "none")
-        try:
-            self.index.put(row)
-        except Exception as exc:
-            log.error("recorder: index write failed for %s: %s", row["id"], exc)
-            self.alarm("recorder.index_error", True, str(exc))
-        self.emit("recording.finished", **row)
+        self._index(row, finished=True)
+
+    # --- the index: rows it refused are held and written again ---------------------------------------
+
+    def _index(self, row: dict, finished: bool = False) -> None:
+        """Commit ``row`` (after the rows still held, in order); ``finished``: emit ``recording.finished``
+        once it is in the index."""
+        self.unindexed.pop(row["id"], None)
+        self.unindexed[row["id"]] = dict(row)
+        if finished:
+            self._finish_due.add(row["id"])
+        self._retry_index()
+
+    def _retry_index(self) -> None:
+        while self.unindexed:
+            rid, row = next(iter(self.unindexed.items()))
+            try:
+                self.index.put(row)
+            except Exception as exc:
+                self._index_retry_at = time.monotonic() + self.index_retry_s
+                if "recorder.index_error" not in self.alarms:
+                    log.error("recorder: index write failed for %s: %s (held, written again when it can)", rid, exc)
+                self.alarm("recorder.index_error", True, f"index writes fail: {exc}")
+                return
+            del self.unindexed[rid]
+            if rid in self._finish_due:
+                self._finish_due.discard(rid)
+                self.emit("recording.finished", **row)
+        if "recorder.index_error" in self.alarms:
+            log.warning("recorder: the index takes writes again: every held row written")
+            self.alarm("recorder.index_error", False, "")
 
     def _close_request(self, req: CloseRequest) -> None:
         rec = self._recs.pop(req.key, None)
@@ -452,6 +490,8 @@ class RecordingWriter:
 
     def _periodic(self) -> None:
         now = time.monotonic()
+        if self.unindexed and now >= self._index_retry_at:
+            self._retry_index()
         if self.dropped != self._dropped_seen:
             self._dropped_seen = self.dropped
             self._last_drop = now
