@@ -15,7 +15,7 @@ from typing import Any
 from daemon.acd.agents import AgentError, NoSuchExtension
 from daemon.acd.customers import Customer
 from daemon.api.protocol import ApiError, ErrorCode
-from daemon.api.roles import ALL, INTEGRATOR, SUPERVISOR
+from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.server import ApiServer
 
 
@@ -142,12 +142,13 @@ def register(api: ApiServer, service: Any) -> None:
 
     api.op("acd.snapshot", snapshot)
     api.op("acd.intervals", intervals, roles=INTEGRATOR)
-    api.op("agent.login", agent_op("login", "pin", "extension"), audit=True)
-    api.op("agent.logout", agent_op("logout"), audit=True)
-    api.op("agent.pause", agent_op("pause", "reason"), audit=True)
-    api.op("agent.resume", agent_op("resume"), audit=True)
+    # an agent-role connection acts for the agent it logged in as (with the PIN) or whose token it showed
+    api.op("agent.login", agent_op("login", "pin", "extension"), audit=True, own_agent="agent", binds_agent=True)
+    api.op("agent.logout", agent_op("logout"), audit=True, own_agent="agent")
+    api.op("agent.pause", agent_op("pause", "reason"), audit=True, own_agent="agent")
+    api.op("agent.resume", agent_op("resume"), audit=True, own_agent="agent")
     api.op("callback.cancel", callback_cancel, roles=SUPERVISOR, audit=True)
-    api.op("customer.get", customer_get, roles=ALL)
+    api.op("customer.get", customer_get, roles=INTEGRATOR)
     api.op("customer.list", customer_list, roles=INTEGRATOR)
     api.op("customer.create", customer_create, roles=INTEGRATOR, audit=True)
     api.op("customer.update", customer_update, roles=INTEGRATOR, audit=True)

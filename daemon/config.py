@@ -196,8 +196,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
     api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens"})
     tokens = c.table(api.get("tokens", {}), ("api", "tokens"), set(api.get("tokens", {})))
-    api_tokens = tuple((tok, c.get(tokens, ("api", "tokens"), tok, str,
-                                   choices=("agent", "integrator", "supervisor", "admin"))) for tok in tokens)
+    api_tokens = tuple((tok, c.get(tokens, ("api", "tokens"), tok, str, pattern=_GRANT_RE)) for tok in tokens)
     recording = _parse_recording(c, top.get("recording", {}))
     dp = c.table(top.get("dialplan", {}), ("dialplan",), {f for f in DialplanConfig.__dataclass_fields__})
     num = (int, float)
@@ -239,6 +238,9 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         extensions.append(ext)
     numbers = {e.number for e in extensions}
     acd = parse_acd(c, top, numbers)
+    for tok, grant in api_tokens:
+        if grant.startswith("agent:") and acd.agent(grant[6:]) is None:
+            raise c.fail(("api", "tokens", tok), f"{grant!r}: no [[agent]] with id {grant[6:]}")
     queues = {f"queue:{q.name}" for q in acd.queues}
 
     ivr = _parse_ivr(c, top, Path(path).parent, numbers)
@@ -309,6 +311,7 @@ def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numb
 
 
 _PIN_RE = re.compile(r"^([0-9]{4,12})?$")
+_GRANT_RE = re.compile(r"^(agent(:[0-9]{1,8})?|integrator|supervisor|admin)$")  # role, or agent:ID
 _BOX_RE = re.compile(r"^(extension|agent):[0-9A-Za-z]+$|^queue:[A-Za-z0-9_-]+$")
 
 

@@ -1,7 +1,9 @@
 """Who a client is: roles from the peer's credentials (SO_PEERCRED) or a token, and what each may do.
 
 Roles: ``admin`` (everything, config changes), ``supervisor`` (listen/whisper/barge, all stats),
-``integrator`` (call control, customer records, lookups, CDRs), ``agent`` (its own state, reads).
+``integrator`` (call control, customer records, lookups, CDRs), ``agent`` (its own state, reads: a
+connection of this role acts only for the agent it logged in as with the PIN, or whose ``agent:ID``
+token it showed; see ``daemon.api.server``).
 A connection's role comes from the Unix credentials of the process at the other end: root or the
 daemon's own user is admin; otherwise the highest of the groups ``callbox-admin``,
 ``callbox-supervisor``, ``callbox-api`` (integrator), ``callbox-agent`` the user belongs to. The

@@ -9,6 +9,10 @@ many) instead of holding up the daemon.
 Every op names the roles that may call it (``daemon.api.roles``); a connection's role comes from its
 peer credentials or an ``auth`` token. Ops registered with ``audit=True`` (the ones that change
 something) are reported to the ``audit`` callback with who called them, once they have succeeded.
+A connection of the ``agent`` role acts only for its own agent: ops registered with ``own_agent``
+(the argument naming the agent) are ``forbidden`` for any other agent; the connection is bound to an
+agent by a successful op registered with ``binds_agent`` (``agent.login`` with the agent's PIN) or
+by an agent token (``agent:ID``).
 Subscriptions take kind prefixes and optional field filters (``extension``, ``agent``, ``queue``,
 ``port``, ...): with filters, an event is delivered only if it carries one of the filtered fields
 and every filtered field it carries matches. Events of the daemon's start-up (``publish_startup``:
@@ -47,6 +51,8 @@ class _Op:
     handler: Handler
     roles: frozenset[str]
     audit: bool
+    own_agent: str | None = None  # the argument naming the agent an agent-role connection may act for
+    binds_agent: bool = False  # success binds the connection to that agent (a login with its PIN)
 
 
 class _Client:
@@ -58,6 +64,7 @@ class _Client:
         self.dropped = 0
         self.peer: Peer = peer_of(writer.get_extra_info("socket"))
         self.role = self.peer.role
+        self.agent: str | None = None  # the agent an agent-role connection acts for (None: none yet)
 
     def wants(self, kind: str, data: dict) -> bool:
         if self.subscribed is None or (self.subscribed and not any(kind.startswith(p) for p in self.subscribed)):
@@ -100,10 +107,13 @@ class ApiServer:
         self.op("auth", self._auth)
         self.op("whoami", self._auth)
 
-    def op(self, name: str, handler: Handler, roles: frozenset[str] = ALL, audit: bool = False) -> None:
+    def op(self, name: str, handler: Handler, roles: frozenset[str] = ALL, audit: bool = False, *,
+           own_agent: str | None = None, binds_agent: bool = False) -> None:
         """Register ``name``: ``handler(request) -> result`` (or an awaitable of it), callable by ``roles``;
-        ``audit`` if it changes state."""
-        self.ops[name] = _Op(handler, roles, audit)
+        ``audit`` if it changes state; ``own_agent``: the argument naming the agent it acts on (an
+        agent-role connection may act only for the agent it is bound to); ``binds_agent``: success binds
+        the connection to that agent."""
+        self.ops[name] = _Op(handler, roles, audit, own_agent, binds_agent)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -200,13 +210,17 @@ class ApiServer:
             return {"kinds": kinds, "filters": filters}
         if op == "auth":
             token = req.get("token")
-            role = self.tokens.get(token) if isinstance(token, str) else None
-            if role is None:
+            grant = self.tokens.get(token) if isinstance(token, str) else None
+            if grant is None:
                 log.warning("api: %s presented an unknown token", client.peer.describe())
                 raise ApiError(ErrorCode.FORBIDDEN, "unknown token")
+            role, _, agent = grant.partition(":")  # "agent:1001": the agent role, for agent 1001
             if ROLES.index(role) > ROLES.index(client.role):
                 client.role = role
-        return {"user": client.peer.user, "uid": client.peer.uid, "pid": client.peer.pid, "role": client.role}
+            if agent and client.role == "agent":
+                client.agent = agent
+        return {"user": client.peer.user, "uid": client.peer.uid, "pid": client.peer.pid, "role": client.role,
+                "agent": client.agent}
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
@@ -263,12 +277,18 @@ class ApiServer:
             if client.role not in entry.roles:
                 raise ApiError(ErrorCode.FORBIDDEN, f"{op!r} needs one of the roles {', '.join(sorted(entry.roles))}; "
                                                     f"this connection is {client.role}")
+            if (entry.own_agent and client.role == "agent" and not entry.binds_agent
+                    and req.get(entry.own_agent) != client.agent):
+                raise ApiError(ErrorCode.FORBIDDEN, f"{op!r}: an agent connection acts only for its own agent "
+                                                    f"({client.agent or 'none yet: log in with the PIN'})")
             if op in ("subscribe", "auth", "whoami"):
                 result = self._per_connection(client, op, req)
             else:
                 result = entry.handler(req)
                 if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited
                     result = await result
+            if entry.binds_agent and entry.own_agent:
+                client.agent = req.get(entry.own_agent)
             if entry.audit and self.audit is not None:
                 self.audit({"who": client.peer.describe(), "role": client.role, "op": op,
                             "args": {k: "****" if k == "pin" else v for k, v in req.items()

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from daemon.api.client import ApiClient
-from daemon.api.protocol import ApiError
-from tests.support.processes import DaemonProcess, wait_for
+from daemon.api.protocol import ApiError, ErrorCode
+from tests.support.processes import DaemonProcess, agent_pin, wait_for
 from tests.support.world import World
+from tests.unit.daemon.api.test_roles import _as_nobody
 
 
 def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: DaemonProcess) -> None:
@@ -124,3 +125,32 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
     assert at_agent == pytest.approx(1000.0, rel=0.02) and at_caller == pytest.approx(600.0, rel=0.02)
     w.co_hangup("1/1")
     agent.on_hook()
+
+
+def test_an_agent_connection_acts_only_for_its_own_agent(reachable_daemon: DaemonProcess) -> None:
+    """As the user nobody (the agent role): nothing on any agent until logged in with the PIN, then
+    pause and resume of that agent only; no customer records; an agent token binds the same way."""
+    d = reachable_daemon
+    d.api.call("customer.create", number="13800138000", name="张三")
+    d.api.call("config.set", changes=[{"key": "api.tokens.tok-1002", "value": "agent:1002"}])
+    d.api.call("agent.login", agent="1002", pin=agent_pin(d.config, "1002"), extension="8003")
+    pin = agent_pin(d.config, "1001")
+    out = _as_nobody(str(d.api_socket), [
+        ("agent.logout", {"agent": "1002"}), ("agent.pause", {"agent": "1002", "reason": "1"}),
+        ("agent.login", {"agent": "1001", "pin": pin, "extension": "8002"}),
+        ("agent.pause", {"agent": "1001", "reason": "1"}), ("agent.resume", {"agent": "1001"}),
+        ("agent.pause", {"agent": "1002", "reason": "1"}), ("agent.logout", {"agent": "1002"}),
+        ("customer.get", {"number": "13800138000"}), ("customer.list", {}),
+        ("auth", {"token": "tok-1002"}), ("agent.pause", {"agent": "1002", "reason": "1"}),
+        ("agent.logout", {"agent": "1001"})])
+    forbidden = {"error": ErrorCode.FORBIDDEN}
+    assert out[:2] == [forbidden] * 2
+    assert (out[2]["id"], out[2]["state"], out[3]["state"], out[4]["state"]) == ("1001", "idle", "paused", "idle")
+    assert out[5:9] == [forbidden] * 4
+    assert (out[9]["role"], out[9]["agent"]) == ("agent", "1002") and out[10]["state"] == "paused"
+    assert out[11] == forbidden
+    states = {a["id"]: (a["state"], a["extension"]) for a in d.api.call("acd.snapshot")["agents"]}
+    assert states["1001"] == ("idle", "8002") and states["1002"] == ("paused", "8003")
+    mine = [(a["op"], a["args"]["agent"]) for a in d.api.call("audit.list") if "nobody" in a["who"]]
+    assert mine[::-1] == [("agent.login", "1001"), ("agent.pause", "1001"), ("agent.resume", "1001"),
+                          ("agent.pause", "1002")]  # refused calls change nothing

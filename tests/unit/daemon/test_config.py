@@ -34,6 +34,8 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\n\n[[agent]]\nid = "1001"\nextension = "8011"\n',
          "agent[0].extension", 7, "'8011' is not a configured extension"),
         ('[box]\nlog = "syslog"\n', "box.log", 2, "one of"),
+        ('[api.tokens]\nsecret-1 = "agent:1001"\n', "api.tokens.secret-1", 2, "no [[agent]] with id 1001"),
+        ('[api.tokens]\nsecret-1 = "agents"\n', "api.tokens.secret-1", 2, "not valid"),
         ('[box]\ncolour = "red"\n', "box.colour", 2, "unknown key"),
         ('[[extension]]\nnumber = "8001"\n', "extension[0].port", 1, "required"),
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\nflash_min_ms = 700\n', "extension[0].flash_max_ms", 1,

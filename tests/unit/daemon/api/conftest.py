@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR
 from daemon.api.server import ApiServer
 
-TOKENS = {"tok-int": "integrator", "tok-sup": "supervisor"}
+TOKENS = {"tok-int": "integrator", "tok-sup": "supervisor", "tok-1002": "agent:1002"}
 
 
 @pytest.fixture
@@ -28,6 +29,13 @@ def server() -> Iterator[tuple[ApiServer, str, asyncio.AbstractEventLoop]]:
     srv.op("echo", lambda req: req.get("value"))
     srv.op("admin.change", lambda req: "changed", roles=ADMIN, audit=True)
     srv.op("integrator.change", lambda req: "done", roles=INTEGRATOR, audit=True)
+
+    def login(req: dict) -> str:  # an agent's login: PIN "4711" for every agent
+        if req.get("pin") != "4711":
+            raise ApiError(ErrorCode.REFUSED, "wrong PIN")
+        return "in"
+    srv.op("agent.login", login, audit=True, own_agent="agent", binds_agent=True)
+    srv.op("agent.pause", lambda req: "paused", audit=True, own_agent="agent")
     loop = asyncio.new_event_loop()
     started = threading.Event()
 

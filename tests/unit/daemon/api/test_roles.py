@@ -61,6 +61,31 @@ def test_an_unprivileged_peer_is_an_agent_until_it_shows_a_token(server) -> None
     assert "nobody" in srv.audited[0]["who"] and srv.audited[0]["role"] == "integrator"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_an_agent_connection_acts_only_for_the_agent_it_logged_in_as(server) -> None:
+    srv, path, _ = server
+    out = _as_nobody(path, [("agent.pause", {"agent": "1001"}),  # bound to no agent yet
+                            ("agent.login", {"agent": "1001", "pin": "0000"}), ("agent.pause", {"agent": "1001"}),
+                            ("agent.login", {"agent": "1001", "pin": "4711"}), ("whoami", {}),
+                            ("agent.pause", {"agent": "1001"}), ("agent.pause", {"agent": "1002"}),
+                            ("agent.pause", {})])
+    assert out[:3] == [{"error": ErrorCode.FORBIDDEN}, {"error": ErrorCode.REFUSED}, {"error": ErrorCode.FORBIDDEN}]
+    assert out[3] == "in" and out[4]["agent"] == "1001" and out[5] == "paused"
+    assert out[6:] == [{"error": ErrorCode.FORBIDDEN}] * 2
+    assert [(a["op"], a["args"].get("agent")) for a in srv.audited] == [("agent.login", "1001"), ("agent.pause", "1001")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_an_agent_token_binds_the_connection_and_higher_roles_act_for_any_agent(server) -> None:
+    _, path, _ = server
+    out = _as_nobody(path, [("auth", {"token": "tok-1002"}), ("agent.pause", {"agent": "1002"}),
+                            ("agent.pause", {"agent": "1001"}), ("auth", {"token": "tok-int"}),
+                            ("agent.pause", {"agent": "1001"})])
+    assert (out[0]["role"], out[0]["agent"]) == ("agent", "1002") and out[1] == "paused"
+    assert out[2] == {"error": ErrorCode.FORBIDDEN}
+    assert out[3]["role"] == "integrator" and out[4] == "paused"
+
+
 def test_root_is_admin_and_its_changes_are_audited(server) -> None:
     srv, path, _ = server
     with ApiClient(path) as c:
