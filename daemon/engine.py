@@ -101,6 +101,7 @@ class Engine:
         self._dirty: set[str] = set()
         self._timed: set[str] = set()
         self._back_in_service: set[int] = set()  # spans whose alarms cleared in this tick
+        self._restart: list[PortRuntime] = []  # No.1 timeslots restarted at the first tick after attach()
         self.ticks = 0
         self.skipped_ticks = 0
         self.last_tick_wall = 0.0
@@ -111,6 +112,7 @@ class Engine:
     def attach(self) -> None:
         """Build ports and machines from the open board; check the config against it."""
         self.ports.clear()
+        self._restart = []
         self.spans = {s.id: SpanRuntime(s) for s in self.board.spans}
         for span in self.board.spans:
             for p in span.ports:
@@ -136,6 +138,7 @@ class Engine:
             for pid in trunk.ports():
                 rt = self._configured_port(pid, PortKind.E1_BEARER, f"trunk {trunk.name}")
                 rt.machine = No1Trunk(pid, tcfg)
+                self._restart.append(rt)
         self.media = Media(len(self.by_channel))
 
     def _configured_port(self, pid: str, kind: PortKind, what: str) -> PortRuntime:
@@ -147,10 +150,15 @@ class Engine:
         return rt
 
     def reset_lines(self) -> list[Command]:
-        """Commands that put every line in a clean idle state (start-up, after a crash)."""
+        """Commands that put every line in a clean idle state (start-up, after a crash). No.1 timeslots
+        restart in their machine at the first tick instead: it sends idle only once the far end's bits
+        (reported with that tick) say what the far end still holds."""
         cmds: list[Command] = []
+        restarting = {rt.port.id for rt in self._restart}
         for rt in self.ports.values():
             p = rt.port
+            if p.id in restarting:
+                continue
             if p.kind is PortKind.FXO:
                 cmds.append(SetHook(p.id, False))
             elif p.kind is PortKind.FXS:
@@ -168,6 +176,10 @@ class Engine:
         now = self.clock.now()
         media = self.media
         assert media is not None
+        if self._restart:
+            restart, self._restart = self._restart, []
+            for rt in restart:
+                self._feed(rt, "restart", now)
         for ev in tick.events:
             self._board_event(ev, now)
         if self._back_in_service:

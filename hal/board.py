@@ -4,6 +4,8 @@ A driver yields one ``Tick`` per 20 ms: the tick number, one A-law frame per cha
 ``(channels, 160)`` uint8 array (row = ``Port.channel``), and the events that arrived since the
 previous tick. The host answers each tick with ``send(tick, tx, commands)``: the frames to play
 (same shape) and any commands. A board that gets no answer in time plays silence, as hardware does.
+The first tick after ``open()`` reports the lines' current state as events (every E1 CAS timeslot's
+far-end bits, off-hook phones, alarms): a restarted host learns what the far ends still hold.
 """
 
 from __future__ import annotations

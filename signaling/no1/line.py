@@ -16,6 +16,12 @@ Outgoing (we are the forward side)::
     out_answered --far clear-back--> out_answered (event clear_back; the trunk clears forward)
     any out_* --clear_forward()--> out_clearing --far idle--> idle
 
+After a restart (``restart()``) nothing is known of the far end and nothing is sent until its bits
+are reported (``unknown``): idle -> idle (we send idle); seize -> in_seized (a seizure, met with
+seize-ack: a forward side still holding a call from before the restart then sees clear-back and
+clears forward, so our idle comes only after its clear-forward); blocked -> blocked_remote;
+answer (a call we placed before the restart) -> wait_idle (our idle is its clear-forward).
+
 Blocking: ``block()`` sends "blocked" on an idle timeslot (blocked_local, far seizures are
 ignored); far "blocked" bits on an idle timeslot -> blocked_remote until they return to idle.
 Anything the table does not list is a protocol error (event "error"); the trunk turns it into a
@@ -30,6 +36,7 @@ from signaling.no1.variant import Variant
 
 
 class LineState(enum.StrEnum):
+    UNKNOWN = "unknown"  # restarted: the far end's bits are not known yet, we send nothing
     IDLE = "idle"
     BLOCKED_LOCAL = "blocked_local"
     BLOCKED_REMOTE = "blocked_remote"
@@ -52,6 +59,8 @@ _00, _01, _10, _11 = 0b00, 0b01, 0b10, 0b11
 
 # FAR[state][far A/B bits] -> (next state, event for the trunk or None); missing = protocol error
 FAR: dict[LineState, dict[int, tuple[LineState, str | None]]] = {
+    S.UNKNOWN: {_10: (S.IDLE, "restart_idle"), _00: (S.IN_SEIZED, "seized"),
+                _11: (S.BLOCKED_REMOTE, "restart_blocked"), _01: (S.WAIT_IDLE, "restart_answered")},
     S.IDLE: {_10: (S.IDLE, None), _00: (S.IN_SEIZED, "seized"), _11: (S.BLOCKED_REMOTE, "blocked")},
     S.BLOCKED_LOCAL: {_10: (S.BLOCKED_LOCAL, None), _00: (S.BLOCKED_LOCAL, None), _01: (S.BLOCKED_LOCAL, None),
                       _11: (S.BLOCKED_LOCAL, None)},  # while we block, the far end's bits mean nothing
@@ -92,7 +101,7 @@ class CasLine:
         self.variant = variant
         self.state = LineState.IDLE
         self.tx = variant.bits("idle")
-        self.far_ab = _10  # assumed idle until the board tells otherwise
+        self.far_ab: int | None = _10  # assumed idle until the board tells otherwise (None: unknown)
         self.pending_ab: int | None = None
 
     def bits_changed(self, bits: int) -> bool:
@@ -130,6 +139,19 @@ class CasLine:
         self.state = LineState.IDLE if self.far_ab == _10 else LineState.WAIT_IDLE
         self.tx = self.variant.bits("idle")
         return self.tx
+
+    def restart(self) -> None:
+        """The box restarted: the far end's bits are unknown until the board reports them; ``tx`` (idle)
+        is what goes out once they are known."""
+        self.state = LineState.UNKNOWN
+        self.far_ab = None
+        self.pending_ab = None
+        self.tx = self.variant.bits("idle")
+
+    @property
+    def both_idle(self) -> bool:
+        """Idle in both directions: we send idle and the far end's settled bits are idle."""
+        return self.state is LineState.IDLE and self.far_ab == _10 and self.pending_ab is None
 
     def force_idle(self) -> int:
         """A release that did not end (T_RELEASE): count the timeslot idle whatever the far end shows."""

@@ -24,6 +24,12 @@ Outgoing::
     out_answered --clear-back--> CallReleased(NORMAL_CLEARING), clear-forward --far idle--> idle
     T_SEIZE_ACK, T_ANSWER -> CallReleased, clear-forward
 
+After a restart of the box (``restart()``)::
+
+    restarting (nothing sent) --the far end's bits reported--> idle (we send idle) | in_register (a
+        seizure: seize-ack) | blocked | releasing (the far end had answered our call: idle = clear-forward)
+    T_RESYNC without a report -> idle (the far end taken as idle)
+
 Protocol errors (bits the line table does not allow, MF errors, timeouts) end the call with
 CallReleased(PROTOCOL_ERROR / RECOVERY_ON_TIMER_EXPIRY) and a clean release; a release that never
 completes (T_RELEASE) leaves the timeslot idle anyway. ``block``/``unblock`` and
@@ -78,6 +84,7 @@ class TrunkConfig:
 
 
 class TrunkState(enum.StrEnum):
+    RESTARTING = "restarting"  # after a restart: waiting for the far end's bits before sending any
     IDLE = "idle"
     BLOCKED = "blocked"  # blocked by us or by the far end
     OUT_OF_SERVICE = "out_of_service"  # span alarm
@@ -243,6 +250,19 @@ class No1Trunk(PortMachine):
         else:  # the far end seized (or worse) while we blocked: wait for its idle
             self._release_to_idle(now)
 
+    def restart(self, now: float) -> None:
+        """The box (re)started: whatever the timeslot carried is gone. Nothing is sent until the far end's
+        bits are known, so a far end still holding a call sees clear-back before our idle, never idle
+        first (which would race its clear-forward: its release would wait for an idle that came early)."""
+        self._reset_media()
+        self._timers.clear()
+        self._answer_pending = False
+        self._blocked_local = False
+        self.register = None
+        self.line.restart()
+        self.state = T.RESTARTING
+        self._arm("T_RESYNC", now)
+
     def out_of_service(self, now: float) -> None:
         """A span alarm: the call, if any, is lost; nothing is signalled until ``in_service``."""
         self._end_call(Cause.NETWORK_OUT_OF_ORDER)
@@ -271,7 +291,31 @@ class No1Trunk(PortMachine):
         handler(now)
 
     def _on_seized(self, now: float) -> None:
+        self._timers.pop("T_RESYNC", None)
         self._start_incoming(now)
+
+    def _on_restart_idle(self, now: float) -> None:
+        self._timers.pop("T_RESYNC", None)
+        self._set_cas(self.line.tx)
+        self.state = T.IDLE
+
+    def _on_restart_blocked(self, now: float) -> None:
+        self._timers.pop("T_RESYNC", None)
+        self._set_cas(self.line.tx)
+        self.state = T.BLOCKED
+
+    def _on_restart_answered(self, now: float) -> None:
+        """The far end answers a call we placed before the restart: our idle clears it forward."""
+        self._timers.pop("T_RESYNC", None)
+        self._set_cas(self.line.tx)
+        self.state = T.RELEASING
+        self._arm("T_RELEASE", now)
+
+    def _expired_T_RESYNC(self, _due: float, now: float) -> None:
+        log.warning("port %s: no far-end bits reported after the restart; taken as idle", self.port)
+        self.line.far_ab = 0b10
+        self.line.state = LineState.IDLE
+        self._on_restart_idle(now)
 
     def _start_incoming(self, now: float) -> None:
         self._set_cas(self.line.local("ack_seize"))

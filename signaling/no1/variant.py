@@ -55,6 +55,7 @@ TIMERS_ITU: dict[str, float] = {
     "T_ANSWER": 60.0,  # after B accepted: no answer
     "T_RELEASE": 10.0,  # waiting for the far end's idle after clear-forward / a protocol error
     "T_CLEAR_FORWARD": 60.0,  # backward: clear-back sent, no clear-forward
+    "T_RESYNC": 1.0,  # after a restart: the board reports the far end's bits within this, else idle is assumed
 }
 
 # What each Group B meaning tells the calling side (None: accepted).

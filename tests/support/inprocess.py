@@ -56,6 +56,8 @@ class Box:
             (op, cid, rec)), lambda kind, **data: self.events.append((kind, data)))
         self.engine.attach()
         self.engine.queue_commands(self.engine.reset_lines())
+        # as the sim's board link does on OPEN, the first tick reports every line's state (E1 CAS bits too)
+        self._resync = self.world.resync_events()
         self.integrator = False  # whether an "integrator" is there to answer IVR lookups (see self.events)
         self.ivr: IvrService | None = None
         self.acd: AcdService | None = None
@@ -87,6 +89,7 @@ class Box:
         for _ in range(round(seconds * 50)):
             self._settle()
             rx, events = self.world.step()
+            events, self._resync = self._resync + events, []
             self.engine.on_tick(Tick(self.world.tick, rx, events))
 
     def run_until(self, pred, seconds: float, what: str) -> None:

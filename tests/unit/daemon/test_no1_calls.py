@@ -254,3 +254,28 @@ def test_an_inbound_no1_call_goes_through_the_ivr_like_an_analog_one(tmp_path: P
     box.run_until(lambda: peer.state(1) == "idle" and box.engine.is_free(f"{SPAN}/1"), 3, "both idle")
     (cdr,) = box.cdrs()
     assert cdr["caller"] == "13800138000" and cdr["dst"] == "8001" and cdr["ivr_keys"] == "0"
+
+
+def test_after_a_restart_a_call_the_exchange_still_holds_is_cleared_in_protocol_order(tmp_path: Path) -> None:
+    """The box dies in an answered call; the restarted box must not send idle before the exchange's
+    clear-forward (a forward side in an answered call reads idle as a protocol error, and its release
+    would wait for an idle that already came): seize-ack (clear-back) first, idle after clear-forward."""
+    peer = No1Peer(SPAN)
+    box = make(tmp_path, peer)
+    phone = box.world.phone("8001")
+    peer.dial(4, "12301", caller="13800138000")
+    box.run_until(lambda: phone.ringing, 8, "ringing")
+    phone.off_hook()
+    box.run_until(lambda: peer.events_of(4, CallAnswered), 2, "answer at the exchange")
+    phone.on_hook()  # the box is gone (kill -9): nobody tells the exchange
+    seen: list[int] = []
+    step = peer.step
+    peer.step = lambda audio, events: (seen.extend(e.bits for e in events if getattr(e, "port", "") == "3/4"),
+                                       step(audio, events))[1]
+    restarted = Box(config(tmp_path), world=box.world)  # the same lines, a new daemon
+    attach_inprocess(restarted, peer, SPAN)
+    restarted.run_until(lambda: peer.state(4) == "idle" and restarted.engine.is_free("3/4"), 3, "both idle")
+    # the old answer bits (reported as the exchange re-attaches), clear-back (seize-ack), idle after clear-forward
+    assert seen == [0b0111, 0b1111, 0b1011]
+    assert peer.events_of(4, CallReleased)[-1].cause is Cause.NORMAL_CLEARING  # no protocol error
+    assert not [d for k, d in restarted.events if k == "call.offered"]
