@@ -38,6 +38,7 @@ from tomlkit.items import AoT, Table
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN
 from daemon.config import Config, ConfigError, parse_config
+from daemon.config_layout import check_layout
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +366,8 @@ class ConfigOps:
             old_text, new_text = await read_and_edit(path, text, changes, edit_text)
             try:
                 new_file = validate(new_text, path)
+                if self.service.board_up:  # what the board lacks would stop the daemon at its next start
+                    check_layout(new_file, self.service.board.spans, new_text)
             except ConfigError as exc:
                 raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
             try:

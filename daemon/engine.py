@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from daemon.calls import CallControl
-from daemon.config import Config, ConfigError
+from daemon.config import Config
+from daemon.config_layout import check_layout
 from daemon.media import Media
 from daemon.timers import Timers
 from hal.board import Board, Tick
@@ -110,7 +111,9 @@ class Engine:
     # --- set-up ---------------------------------------------------------------------------------
 
     def attach(self) -> None:
-        """Build ports and machines from the open board; check the config against it."""
+        """Check the config against the open board's layout (``ConfigError`` naming file:line: key), then
+        build ports and machines from it."""
+        check_layout(self.config, self.board.spans)
         self.ports.clear()
         self._restart = []
         self.spans = {s.id: SpanRuntime(s) for s in self.board.spans}
@@ -119,35 +122,23 @@ class Engine:
                 self.ports[p.id] = PortRuntime(p, None)
         self.by_channel = sorted(self.ports.values(), key=lambda r: r.port.channel)
         for ext in self.config.extensions:
-            rt = self._configured_port(ext.port, PortKind.FXS, f"extension {ext.number}")
+            rt = self.ports[ext.port]
             rt.machine = FxsLine(ext.port, FxsConfig(
                 flash_min_ms=ext.flash_min_ms, flash_max_ms=ext.flash_max_ms, callerid=ext.callerid,
                 disconnect=ext.disconnect, busy_tone_s=self.config.dialplan.busy_tone_s))
         for line in self.config.lines:
-            rt = self._configured_port(line.port, PortKind.FXO, f"line {line.name or line.port}")
+            rt = self.ports[line.port]
             rt.machine = FxoLine(line.port, FxoConfig(
                 callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
                 disconnect_loop_current="loop_current" in line.disconnect,
                 disconnect_polarity="polarity" in line.disconnect))
         for trunk in self.config.trunks:
-            srt = self.spans.get(trunk.span)
-            if srt is None or srt.span.kind is not SpanKind.E1 or srt.span.signalling is not E1Signalling.CAS:
-                raise ConfigError(self.config.path, f"trunk {trunk.name}", None,
-                                  f"span {trunk.span} is not an E1 span with CAS signalling on the board")
             tcfg = no1_trunk_config(trunk)
             for pid in trunk.ports():
-                rt = self._configured_port(pid, PortKind.E1_BEARER, f"trunk {trunk.name}")
+                rt = self.ports[pid]
                 rt.machine = No1Trunk(pid, tcfg)
                 self._restart.append(rt)
         self.media = Media(len(self.by_channel))
-
-    def _configured_port(self, pid: str, kind: PortKind, what: str) -> PortRuntime:
-        rt = self.ports.get(pid)
-        if rt is None:
-            raise ConfigError(self.config.path, what, None, f"port {pid} is not on the board")
-        if rt.port.kind is not kind:
-            raise ConfigError(self.config.path, what, None, f"port {pid} is {rt.port.kind.value}, not {kind.value}")
-        return rt
 
     def reset_lines(self) -> list[Command]:
         """Commands that put every line in a clean idle state (start-up, after a crash). No.1 timeslots

@@ -1,5 +1,7 @@
 """``callboxd``: the daemon's command line. Loads the config (exit 2 with a located error if it is
-wrong), sets up logging, and runs the service until SIGTERM."""
+wrong), sets up logging, and runs the service until SIGTERM (exit 0). A config that does not fit the
+board it opens also exits 2; any other failure is logged with its traceback and exits 1, for systemd
+to restart the daemon."""
 
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                                    ("api_socket", args.api_socket), ("log", args.log)) if v}
     config = dataclasses.replace(config, **overrides)
     if args.check:
-        print(f"{args.config}: OK ({len(config.lines)} lines, {len(config.extensions)} extensions)")
+        print(f"{args.config}: OK ({len(config.lines)} lines, {len(config.extensions)} extensions; "
+              "the ports are checked against the board when it opens)")
         return 0
     setup_logging(config.log, config.log_level)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack: a stuck daemon explains itself
@@ -47,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"callboxd: cannot start: {exc}", file=sys.stderr)
         sd_notify(f"STATUS=cannot start: {exc}")
         return 1
-    return asyncio.run(service.run())
+    try:
+        return asyncio.run(service.run())
+    except ConfigError as exc:
+        logging.getLogger("callboxd").error("configuration error: %s", exc)
+        return 2
+    except Exception:
+        logging.getLogger("callboxd").critical("the daemon failed; exit 1", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

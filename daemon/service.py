@@ -31,6 +31,7 @@ from daemon.ivr_calls import IvrService
 from daemon.recording import Recording
 from daemon.store import Store, StoreWriter
 from daemon.systemd import sd_notify, watchdog_interval
+from daemon.task_guard import TaskGuard
 from drivers.sim.board import SimBoardDriver
 from hal.board import BoardError
 from signaling.events import Cause
@@ -58,7 +59,7 @@ class Service:
         self.ivr: IvrService | None = None
         self.acd: AcdService | None = None
         self.started = time.time()
-        self._stop = asyncio.Event()
+        self.guard = TaskGuard()  # the long-lived tasks and threads: one failing stops the daemon, logged
         self._register_ops()
 
     # --- storage ----------------------------------------------------------------------------------
@@ -268,9 +269,12 @@ class Service:
                 + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else ""))
 
     async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (exit 0) or until a long-lived task or thread fails: 2 for a config
+        that does not fit the board, 1 for anything else (logged with its traceback)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self.guard.stop)
+        self.guard.watch_threads()
         self.writer.on_alarm = lambda raised, detail: loop.call_soon_threadsafe(self._store_alarm, raised, detail)
         if self.writer.alarm:  # CDRs a crash left in the journal
             self.api.publish_startup("alarm.raised", alarm=CDR_ALARM, detail=self.writer.alarm)
@@ -291,15 +295,13 @@ class Service:
                                   publish_startup=self.api.publish_startup)
             acd_api.register(self.api, self)
         await self.api.start()
-        tasks = [asyncio.create_task(self._board_loop()), asyncio.create_task(self._watchdog()),
-                 asyncio.create_task(self._alive())]
-        await self._stop.wait()
-        sd_notify("STOPPING=1", "STATUS=stopping")
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        self.guard.spawn(self._board_loop(), "board loop")
+        self.guard.spawn(self._watchdog(), "watchdog")
+        self.guard.spawn(self._alive(), "last-alive mark")
+        await self.guard.stopped.wait()
+        code = self.guard.exit_code
+        sd_notify("STOPPING=1", "STATUS=stopping" if not code else f"STATUS=stopping after a failure (exit {code})")
+        await self.guard.cancel_all()
         self._end_all_calls(Cause.NORMAL_UNSPECIFIED)
         if self.recording is not None:
             await self.recording.close()
@@ -312,7 +314,8 @@ class Service:
             await self.board.close()
         self.writer.close()
         self.store.close()
-        return 0
+        self.guard.unwatch_threads()
+        return code
 
     def _end_all_calls(self, cause: Cause) -> None:
         for call in list(self.engine.calls.calls.values()):
@@ -320,7 +323,7 @@ class Service:
 
     async def _board_loop(self) -> None:
         delay = 0.2
-        ready_sent = False
+        ready_sent = board_lost = False
         while True:
             try:
                 await self.board.open()
@@ -331,11 +334,14 @@ class Service:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.2
-            self.engine.attach()
+            self.engine.attach()  # a config that does not fit the board: ConfigError, the daemon stops (exit 2)
             self.engine.queue_commands(self.engine.reset_lines())
             if self.ivr is not None:
                 self.ivr.refresh_message_waiting()
             self.board_up = True
+            if board_lost:
+                self.api.publish("alarm.cleared", span=0, alarm="BOARD_LOST")
+                board_lost = False
             self.api.publish("board.up")
             if not ready_sent:
                 sd_notify("READY=1", f"STATUS={self.status_line()}")
@@ -353,6 +359,7 @@ class Service:
             except BoardError as exc:
                 log.error("board lost: %s", exc)
                 self.board_up = False
+                board_lost = True
                 self.api.publish("alarm.raised", span=0, alarm="BOARD_LOST")
                 self._end_all_calls(Cause.NETWORK_OUT_OF_ORDER)
                 with contextlib.suppress(Exception):

@@ -57,10 +57,18 @@ class AudioLibrary:
             self._evict()
         fut.add_done_callback(self._count)
         if isinstance(item, TtsText):
-            self.tts.request(item.text, item.voice, callback=lambda f: self._pool.submit(self._read, f, fut))
+            self.tts.request(item.text, item.voice, callback=lambda f: self._submit(fut, self._read, f, fut))
         else:
             self._pool.submit(self._load, item, fut)
         return fut
+
+    def _submit(self, fut: Future[np.ndarray], fn, *args) -> None:
+        """Read on the pool; once the library is closed (the daemon stopping while speech was still
+        being synthesised) ``fut`` fails instead of the TTS callback raising."""
+        try:
+            self._pool.submit(fn, *args)
+        except RuntimeError as exc:
+            fut.set_exception(exc)
 
     def _count(self, fut: Future[np.ndarray]) -> None:
         if fut.exception() is None:

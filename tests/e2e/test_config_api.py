@@ -96,13 +96,25 @@ def test_a_bad_change_is_refused_and_nothing_is_written(daemon: DaemonProcess) -
 
 
 def test_port_changes_are_saved_and_wait_for_a_restart(daemon: DaemonProcess) -> None:
-    reply = daemon.api.call("config.set", changes=[{"key": "extension[8008].port", "value": "2/9"},
-                                                   {"key": "extension[8007].name", "value": "Li"}])
-    assert reply["restart_required"] == ["extension[8008].port"]
-    assert 'port = "2/9"' in Path(daemon.config).read_text(encoding="utf-8")
+    reply = daemon.api.call("config.set", changes=[{"key": "extension[8008].port", "value": "2/7"},
+                                                   {"key": "extension[8007].port", "value": "2/8"},
+                                                   {"key": "extension[8006].name", "value": "Li"}])
+    assert reply["restart_required"] == ["extension[8007].port", "extension[8008].port"]
+    assert 'port = "2/7"' in Path(daemon.config).read_text(encoding="utf-8")
     ports = {p.get("extension"): p for p in daemon.api.call("ports")}
     assert ports["8008"]["port"] == "2/8"  # still on its old port until the restart
-    assert ports["8007"]["name"] == "Li"
+    assert ports["8006"]["name"] == "Li"
+
+
+def test_a_port_the_board_lacks_is_refused_naming_file_line_key(daemon: DaemonProcess) -> None:
+    """Saved, it would stop the daemon at its next start (exit 2): refused while the board is open."""
+    before = Path(daemon.config).read_text(encoding="utf-8")
+    with pytest.raises(ApiError) as err:
+        daemon.api.call("config.set", changes=[{"key": "extension[8008].port", "value": "2/9"}])
+    line = before.splitlines().index('port = "2/8"') + 1
+    assert err.value.code == "bad_argument"
+    assert err.value.message.startswith(f"{daemon.config}:{line}: extension[7].port: port 2/9 is not on the board")
+    assert Path(daemon.config).read_text(encoding="utf-8") == before
 
 
 def test_a_port_setting_reaches_its_machine_at_once(daemon: DaemonProcess) -> None:

@@ -1,5 +1,7 @@
-"""End to end: the daemon as a service — kill -9 recovery, bad config, a noisy board link, the board
-lost and back (``alarm.raised`` BOARD_LOST, ``board.up``), systemd notifications, the CLI."""
+"""End to end: the daemon as a service — kill -9 recovery, bad config, a config that does not fit the
+board (exit 2 naming file:line: key), a failed task or thread (logged, exit 1), a noisy board link, the
+board lost and back (``alarm.raised`` then ``alarm.cleared`` BOARD_LOST, ``board.up``), systemd
+notifications, the CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from daemon.api.client import ApiClient
+from tests.conftest import e2e_config
 from tests.support.audio import tone_frequency
+from tests.support.faults import faulty
 from tests.support.processes import BIN, DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
@@ -58,6 +62,90 @@ def test_invalid_config_exits_nonzero_naming_file_key_line(tmp_path: Path) -> No
     assert f"{cfg}:6: extension[0].port:" in r.stderr
 
 
+def _line_of(path: Path, needle: str, after: str = "") -> int:
+    """The 1-based line of the first ``needle`` after the first ``after`` in ``path``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if after in ln) if after else 0
+    return next(i for i, ln in enumerate(lines[start:], start) if needle in ln) + 1
+
+
+TRUNK_ON_THE_HDLC_SPAN = '\n[[trunk]]\nname = "CT-E1"\nspan = 4\ntimeslots = "1-15"\n'
+
+
+@pytest.mark.parametrize(("edit", "key", "needle", "after", "message"), [
+    (("port = \"2/8\"", "port = \"2/12\""), "extension[7].port", "port = \"2/12\"", "",
+     "port 2/12 is not on the board (span 2 has 8 FXS ports (2/1 to 2/8))"),
+    (("port = \"1/4\"", "port = \"2/9\""), "line[3].port", "port = \"2/9\"", "",
+     "port 2/9 is not on the board"),
+    (("port = \"1/4\"", "port = \"6/1\""), "line[3].port", "port = \"6/1\"", "",
+     "port 6/1: the board has no span 6 (its spans: 1, 2, 3, 4)"),
+    (("port = \"2/8\"", "port = \"1/5\""), "extension[7].port", "port = \"1/5\"", "",
+     "port 1/5 is not on the board"),
+    ((None, TRUNK_ON_THE_HDLC_SPAN), "trunk[0].span", "span = 4", "[[trunk]]",
+     "trunk 'CT-E1' needs an E1 span with CAS signalling (No.1); span 4 is an E1 with HDLC signalling"),
+])
+def test_a_config_that_does_not_fit_the_board_exits_2_naming_file_line_key(
+        tmp_path: Path, sim: SimProcess, edit: tuple, key: str, needle: str, after: str, message: str) -> None:
+    """``callboxd --check`` cannot see the board; the daemon checks the config against the layout the
+    board reports when it opens, and stops with exit 2 (no READY=1, nothing left running) naming the key."""
+    cfg = e2e_config(tmp_path)
+    old, new = edit
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace(old, new) if old else text + new, encoding="utf-8")
+    check = subprocess.run([str(BIN / "callboxd"), "--config", str(cfg), "--check"],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+    d = DaemonProcess(tmp_path, sim, cfg)
+    d.start(wait_ready=False)
+    try:
+        assert d.exited(20) == 2
+        assert "READY=1" not in d.read_notices()
+    finally:
+        d.stop()
+    assert f"{cfg}:{_line_of(cfg, needle, after)}: {key}: {message}" in d.log_text()
+
+
+def test_a_board_that_comes_back_smaller_stops_the_daemon_with_exit_2(tmp_path: Path, sim: SimProcess) -> None:
+    """The board lost and back with 6 phone ports instead of 8: extension 8007's port is gone."""
+    cfg = e2e_config(tmp_path)
+    d = DaemonProcess(tmp_path, sim, cfg)
+    d.start()
+    small = tmp_path / "small-board.toml"
+    small.write_text('[[span]]\nid = 1\nkind = "fxo"\nports = 4\n\n[[span]]\nid = 2\nkind = "fxs"\nports = 6\n',
+                     encoding="utf-8")
+    try:
+        sim.stop()
+        again = SimProcess(sim.rundir, small)
+        try:
+            assert d.exited(20) == 2
+        finally:
+            again.stop()
+    finally:
+        d.stop()
+    line = _line_of(cfg, 'port = "2/7"')
+    assert (f"{cfg}:{line}: extension[6].port: port 2/7 is not on the board "
+            "(span 2 has 6 FXS ports (2/1 to 2/6))") in d.log_text()
+
+
+@pytest.mark.parametrize(("fault", "what"), [("tick", "task board loop"),
+                                             ("writer", "thread recorder-writer")])
+def test_a_failed_long_lived_task_or_thread_is_logged_and_ends_the_daemon_with_exit_1(
+        tmp_path: Path, sim: SimProcess, fault: str, what: str) -> None:
+    """A bug that ends the board loop or a recorder thread must not leave a daemon that looks alive
+    and does nothing: its traceback is logged and the daemon exits 1 (systemd restarts it); the CDRs
+    already written are kept and the next start is clean."""
+    d = DaemonProcess(tmp_path, sim, e2e_config(tmp_path), program=faulty(fault))
+    d.start(wait_ready=False)
+    try:
+        assert d.exited(20) == 1
+        assert any(n.startswith("STATUS=stopping after a failure (exit 1)") for n in d.read_notices())
+    finally:
+        d.stop()
+    log = d.log_text()
+    assert f"{what} failed; stopping the daemon (exit 1)" in log
+    assert "Traceback (most recent call last)" in log and "RuntimeError: injected fault in the" in log
+
+
 def test_garbage_on_the_board_link_is_dropped(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
     a, b = w.internal_call("8001", "8002", daemon.api)
@@ -87,7 +175,9 @@ def test_board_lost_and_back_is_reported_and_calls_work_again(daemon: DaemonProc
         assert daemon.api.call("status")["board"] is False
         again = SimProcess(sim.rundir)  # and comes back: the daemon reopens it by itself
         try:
-            up = events.next_event("board.up", timeout=15)
+            cleared = events.next_event("alarm.cleared", timeout=15)  # the alarm raised is cleared
+            assert (cleared["span"], cleared["alarm"]) == (0, "BOARD_LOST")
+            up = events.next_event("board.up", timeout=5)
             assert up.keys() == {"type", "kind"}  # board.up carries no fields
             assert daemon.api.call("status")["board"] is True
             w = World(again)

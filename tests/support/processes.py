@@ -105,8 +105,13 @@ class SimProcess:
 
 
 class DaemonProcess:
-    def __init__(self, workdir: Path, sim: SimProcess, config: Path = DEFAULT_CONFIG) -> None:
+    def __init__(self, workdir: Path, sim: SimProcess, config: Path = DEFAULT_CONFIG,
+                 program: list[str] | None = None) -> None:
+        """``program``: the command that runs the daemon (``callboxd``'s arguments follow it); default
+        the installed ``callboxd`` (``tests.support.faults.faulty`` gives one with a fault injected)."""
         self.workdir = workdir
+        self.program = program or [str(BIN / "callboxd")]
+        self.cwd = ROOT if program else None  # ``python -m tests.support...`` finds the tests package
         self.sim = sim
         self.config = config
         self.api_socket = workdir / "api.sock"
@@ -127,14 +132,19 @@ class DaemonProcess:
         self.notices = []  # READY=1 must come from this run, not an earlier one
         self.log = open(self.workdir / f"callboxd.{self.runs}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(BIN / "callboxd"), "--config", str(self.config), "--state-dir", str(self.state_dir),
+            [*self.program, "--config", str(self.config), "--state-dir", str(self.state_dir),
              "--board-socket", str(self.sim.board_socket), "--api-socket", str(self.api_socket), "--log", "stderr"],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
         if wait_ready:
             wait_for(lambda: "READY=1" in self.read_notices() or self._died(), 20, "READY=1")
             if self.proc.poll() is not None:
                 raise RuntimeError(f"callboxd exited with {self.proc.returncode}: {self.log_text()}")
             self.api = ApiClient(str(self.api_socket))
+
+    def exited(self, timeout: float) -> int:
+        """Wait for the daemon to exit on its own; its exit status."""
+        assert self.proc is not None
+        return self.proc.wait(timeout)
 
     def _died(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None
