@@ -279,7 +279,8 @@ class Service:
         if self.writer.alarm:  # CDRs a crash left in the journal
             self.api.publish_startup("alarm.raised", alarm=CDR_ALARM, detail=self.writer.alarm)
         crashed_at = self.store.last_alive
-        for call_id, rec in self.store.interrupted(crashed_at, skip=self.writer.held_call_ids):
+        for call_id, rec in self.store.interrupted(crashed_at, skip=self.writer.held_call_ids,
+                                                   journalled=dict(self.writer.held_active)):
             log.warning("call %s was interrupted by a restart: CDR marked interrupted, billsec %.2f", call_id,
                         rec["billsec"])
             self.writer.finish_call(call_id, rec)

@@ -147,10 +147,19 @@ class Store:
     # --- calls in progress ---------------------------------------------------------------------
 
     def begin_call(self, call_id: str, record: dict) -> None:
-        self._write(lambda txn: txn.put(call_id.encode(), msgpack.packb(record), db=self.active))
+        self.put_active({call_id: record})
 
     def update_call(self, call_id: str, record: dict) -> None:
         self.begin_call(call_id, record)
+
+    def put_active(self, rows: dict[str, dict]) -> None:
+        """Write (or rewrite) the rows of calls in progress, in one transaction."""
+
+        def txn_fn(txn: lmdb.Transaction) -> None:
+            for call_id, record in rows.items():
+                txn.put(call_id.encode(), msgpack.packb(record), db=self.active)
+
+        self._write(txn_fn)
 
     def cdr_key(self, cdr: dict) -> bytes:
         """A new CDR's key: its end time and a sequence number."""
@@ -173,15 +182,18 @@ class Store:
         return self._write(txn_fn)
 
     def interrupted(self, last_alive: float | None = None, now: float | None = None,
-                    skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, dict]]:
+                    skip: set[str] | frozenset[str] = frozenset(),
+                    journalled: dict[str, dict] | None = None) -> list[tuple[str, dict]]:
         """The calls a crash left in progress, as ``(call_id, cdr)`` marked interrupted and ended at
         ``last_alive`` (the crashed run's last-alive mark; ``now`` without one), never before they were
-        answered or began. ``skip``: calls whose CDR is already held (the journal)."""
+        answered or began. ``skip``: calls whose CDR is already held (the journal); ``journalled``: rows
+        of calls in progress the store had refused (the journal's; newer than the store's)."""
         now = time.time() if now is None else now
         with self.env.begin(db=self.active) as txn:
-            rows = [(bytes(k).decode(), msgpack.unpackb(v)) for k, v in txn.cursor()]
+            rows = {bytes(k).decode(): msgpack.unpackb(v) for k, v in txn.cursor()}
+        rows.update(journalled or {})
         out = []
-        for call_id, rec in rows:
+        for call_id, rec in rows.items():
             if call_id in skip:
                 continue
             rec = dict(rec)
@@ -278,8 +290,10 @@ class StoreWriter:
     is held in memory and in the journal, the alarm ``CDR_STORE`` is raised (``on_alarm(True, detail)``),
     and ``retry_due`` (called by the service's once-a-second timer) offers the held CDRs again every
     ``retry_s`` until the store takes them; then the journal is emptied and the alarm cleared
-    (``on_alarm(False, detail)``). CDRs a crash left in the journal are held again at start.
-    ``on_alarm`` is called on the worker thread (or in the constructor).
+    (``on_alarm(False, detail)``). A call in progress whose row the store refuses is held the same way
+    (``held_active``: a crash still leaves an interrupted CDR for it), until its CDR replaces it or the
+    store takes the row. What a crash left in the journal is held again at start. ``on_alarm`` is
+    called on the worker thread (or in the constructor).
     """
 
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic, retry_s: float = RETRY_S,
@@ -289,15 +303,22 @@ class StoreWriter:
         self.retry_s = retry_s
         self.on_alarm = on_alarm
         self.held: dict[bytes, tuple[str, dict]] = {}  # key → (call id, CDR): refused by the store so far
-        self.alarm: str | None = None  # the alarm's detail while CDRs are held
+        self.held_active: dict[str, dict] = {}  # call id → its row, of calls in progress the store refused
+        self.alarm: str | None = None  # the alarm's detail while anything is held
         self._next_retry = 0.0
         self._retrying = False
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        for key, call_id, cdr in store.journal.entries():
-            self.held[key] = (call_id, cdr)
-        if self.held:
-            log.warning("store: %d CDRs from the journal are not in the store yet", len(self.held))
-            self._set_alarm(f"{len(self.held)} CDRs from the journal wait for the store")
+        for key, call_id, record in store.journal.entries():
+            if key:
+                self.held[key] = (call_id, record)
+            else:  # an in-progress row: the newest one counts, a CDR replaces it
+                self.held_active[call_id] = record
+        for call_id in self.held_call_ids:
+            self.held_active.pop(call_id, None)
+        if self.held or self.held_active:
+            log.warning("store: %d CDRs and %d rows of calls in progress from the journal are not in the store yet",
+                        len(self.held), len(self.held_active))
+            self._set_alarm("the journal holds what the store has not taken yet")
 
     def submit(self, fn, *args) -> concurrent.futures.Future:
         fut = self._pool.submit(fn, *args)
@@ -305,10 +326,10 @@ class StoreWriter:
         return fut
 
     def begin_call(self, call_id: str, record: dict) -> concurrent.futures.Future:
-        return self.submit(self.store.begin_call, call_id, dict(record))
+        return self.submit(self._active, call_id, dict(record))
 
     def update_call(self, call_id: str, record: dict) -> concurrent.futures.Future:
-        return self.submit(self.store.update_call, call_id, dict(record))
+        return self.submit(self._active, call_id, dict(record))
 
     def finish_call(self, call_id: str, cdr: dict) -> concurrent.futures.Future:
         """Store a finished call's CDR; the future's result is its key (held or stored, never lost)."""
@@ -324,48 +345,71 @@ class StoreWriter:
 
     # --- on the worker thread -------------------------------------------------------------------------
 
+    def _active(self, call_id: str, record: dict) -> None:
+        try:
+            self.store.put_active({call_id: record})
+        except Exception as exc:
+            self.held_active[call_id] = record
+            self._journal(b"", call_id, record, exc)
+            return
+        self.held_active.pop(call_id, None)
+        if self.alarm is not None:
+            self._retry()  # the store takes writes again: what is held now, not at the next retry
+
     def _finish(self, key: bytes, call_id: str, cdr: dict) -> bytes:
+        self.held_active.pop(call_id, None)  # the CDR replaces it (held or stored)
         try:
             self.store.finish_call(call_id, cdr, key)
         except Exception as exc:  # the store refuses it: hold it, never drop it
-            self._hold(key, call_id, cdr, exc)
+            self.held[key] = (call_id, cdr)
+            self._journal(key, call_id, cdr, exc)
             return key
-        if self.held:
-            self._retry()  # the store takes writes again: the held ones now, not at the next retry
+        if self.alarm is not None:
+            self._retry()  # the store takes writes again: what is held now, not at the next retry
         return key
 
-    def _hold(self, key: bytes, call_id: str, cdr: dict, exc: Exception) -> None:
-        self.held[key] = (call_id, cdr)
+    def _journal(self, key: bytes, call_id: str, record: dict, exc: Exception) -> None:
+        what = "CDR" if key else "row in progress"
         note = ""
         try:
-            self.store.journal.append(key, call_id, cdr)
+            self.store.journal.append(key, call_id, record)
         except (JournalFull, OSError) as jexc:
             note = f"; journal: {jexc}"
-            log.error("store: CDR of call %s held in memory only: %s", call_id, jexc)
-        log.error("store: CDR of call %s not stored (%s): held, %d waiting", call_id, exc, len(self.held))
+            log.error("store: %s of call %s held in memory only: %s", what, call_id, jexc)
+        log.error("store: %s of call %s not stored (%s): held, %d CDRs waiting", what, call_id, exc, len(self.held))
         if not self.alarm:
             self._next_retry = self.clock() + self.retry_s
-        self._set_alarm(f"{len(self.held)} CDRs wait for the store: {exc}{note}")
+        self._set_alarm(self._detail(f"{exc}{note}"))
 
     def _retry(self) -> None:
         self._retrying = False
-        if not self.held:
+        if self.alarm is None:
             return
         items = [(key, call_id, cdr) for key, (call_id, cdr) in list(self.held.items())]
+        active = dict(self.held_active)
         try:
-            self.store.finish_calls(items)
+            if active:
+                self.store.put_active(active)
+            if items:
+                self.store.finish_calls(items)
         except Exception as exc:
             self._next_retry = self.clock() + self.retry_s
-            self._set_alarm(f"{len(self.held)} CDRs wait for the store: {exc}")
+            self._set_alarm(self._detail(str(exc)))
             return
         for key, _, _ in items:
             del self.held[key]
-        log.warning("store: %d held CDRs stored", len(items))
+        for call_id in active:
+            self.held_active.pop(call_id, None)
+        log.warning("store: %d held CDRs and %d rows of calls in progress stored", len(items), len(active))
         try:
             self.store.journal.clear()
         except OSError as exc:  # replaying it later is harmless: the store keeps the CDRs it has
             log.error("store: cannot empty the CDR journal: %s", exc)
         self._set_alarm(None)
+
+    def _detail(self, why: str) -> str:
+        calls = f" and {len(self.held_active)} calls in progress" if self.held_active else ""
+        return f"{len(self.held)} CDRs{calls} wait for the store: {why}"
 
     def _set_alarm(self, detail: str | None) -> None:
         raised = detail is not None
@@ -380,8 +424,8 @@ class StoreWriter:
     # --- from the loop --------------------------------------------------------------------------------
 
     def retry_due(self) -> bool:
-        """Offer the held CDRs to the store again if it is time (non-blocking: the worker does it)."""
-        if not self.held or self._retrying or self.clock() < self._next_retry:
+        """Offer what is held to the store again if it is time (non-blocking: the worker does it)."""
+        if self.alarm is None or self._retrying or self.clock() < self._next_retry:
             return False
         self._retrying = True
         self._next_retry = self.clock() + self.retry_s
@@ -398,8 +442,8 @@ class StoreWriter:
         await asyncio.wrap_future(self.submit(lambda: None))
 
     def close(self) -> None:
-        """Run what is queued, one last try for held CDRs (still in the journal if it fails), and stop."""
-        if self.held:
+        """Run what is queued, one last try for what is held (still in the journal if it fails), and stop."""
+        if self.alarm is not None:
             self.submit(self._retry)
         self._pool.shutdown(wait=True)
 

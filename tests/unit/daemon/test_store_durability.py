@@ -167,6 +167,40 @@ def test_journal_replayed_after_a_crash_exactly_once(tmp_path: Path) -> None:
     w2.close()
 
 
+class RefusingStore(Store):
+    """A real store that refuses every write while ``full``."""
+
+    full = False
+
+    def _write(self, fn):
+        if self.full:
+            raise lmdb.Error("mdb_txn_commit: No space left on device")
+        return super()._write(fn)
+
+
+def test_a_call_in_progress_the_store_refused_still_leaves_an_interrupted_cdr(tmp_path: Path) -> None:
+    store = RefusingStore(tmp_path)
+    w = StoreWriter(store, clock=Clock())
+    store.full = True
+    w.begin_call("live", {"id": "live", "start": 100.0}).result()
+    w.update_call("live", {"id": "live", "start": 100.0, "answer": 101.0}).result()
+    assert w.held_active["live"]["answer"] == 101.0 and w.alarm == (
+        "0 CDRs and 1 calls in progress wait for the store: mdb_txn_commit: No space left on device")
+    w._pool.shutdown()  # kill -9
+    store.close()
+
+    again = Store(tmp_path)
+    w2 = StoreWriter(again, clock=Clock())
+    assert again.active_calls() == [] and w2.held_active["live"]["answer"] == 101.0
+    [(call_id, cdr)] = again.interrupted(last_alive=104.5, now=130.0, skip=w2.held_call_ids,
+                                         journalled=dict(w2.held_active))
+    assert (call_id, cdr["billsec"], cdr["disposition"]) == ("live", 3.5, "INTERRUPTED")
+    w2.finish_call(call_id, cdr).result()
+    assert [(c["id"], c["billsec"]) for c in again.cdrs()] == [("live", 3.5)]
+    assert w2.held_active == {} and w2.alarm is None and again.journal.entries() == []
+    w2.close()
+
+
 def test_interrupted_calls_end_at_the_last_alive_mark(tmp_path: Path) -> None:
     """Killed 5.17 s after the answer, restarted 20 s later: billsec 5.17, not 25.17."""
     s = Store(tmp_path)
