@@ -70,6 +70,7 @@ class Call:
     category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
     timer: Timer | None = None
     tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
+    circuits: list[str] = field(default_factory=list)  # trunk ports seized for it (outbound: one per attempt)
     queue: str | None = None  # the ACD queue the call waited in, if any
     agent: str | None = None  # the ACD agent ID who took it, if any
     wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)

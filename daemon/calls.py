@@ -37,6 +37,8 @@ from signaling.events import (
 
 log = logging.getLogger(__name__)
 
+SEIZE_ATTEMPTS = 3  # circuits an outgoing call seizes before it fails for want of a seize-ack
+
 
 def _queue_of(destination: tuple[str, ...]) -> str | None:
     """The ACD queue a line's destination names (``queue:travel``), if it names one."""
@@ -181,17 +183,22 @@ class CallControl:
         self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
         self._journal("update", call)
 
-    def _free_line(self) -> LineConfig | None:
-        """The first free outbound line (FXO lines, then No.1 timeslots), or None."""
+    def _free_line(self, skip: tuple[str, ...] | list[str] = ()) -> LineConfig | None:
+        """The first free outbound line (FXO lines, then No.1 timeslots) not in ``skip``, or None."""
         return next((ln for ln in self.config.lines + self.config.trunk_lines
-                     if ln.outbound and ln.port not in self.by_port and self.lines.is_free(ln.port)), None)
+                     if ln.outbound and ln.port not in self.by_port and ln.port not in skip
+                     and self.lines.is_free(ln.port)), None)
 
     def _dial_out(self, call: Call, number: str) -> None:
         line = self._free_line()
         if line is None:
             self._fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
             return
+        self._seize(call, line, number)
+
+    def _seize(self, call: Call, line: LineConfig, number: str) -> None:
         call.b = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
+        call.circuits.append(line.port)
         self._bind(call, line.port)
         self.lines.dial(line.port, number, call.caller)
         self._arm(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self._no_answer(call))
@@ -326,9 +333,23 @@ class CallControl:
         if leg is call.b and call.answer is None and call.direction == "inbound":
             self._hunt_again(call)
             return
+        if leg is call.b and cause is Cause.RECOVERY_ON_TIMER_EXPIRY and self._seize_another(call):
+            return
         if other is not None and other.state is not LegState.RELEASED and other.port in self.by_port:
             self._release_leg(call, other, cause)
         self._end(call, cause)
+
+    def _seize_another(self, call: Call) -> bool:
+        """An outgoing seizure was never acknowledged (the trunk alarmed its circuit): the same number on
+        another free circuit, at most ``SEIZE_ATTEMPTS`` circuits a call; False if none is left to try."""
+        if call.direction != "outbound" or call.answer is not None or not call.called:
+            return False
+        line = self._free_line(skip=call.circuits) if len(call.circuits) < SEIZE_ATTEMPTS else None
+        if line is None:
+            return False
+        log.warning("call %s: no seize-ack on %s; trying %s", call.id, call.circuits[-1], line.port)
+        self._seize(call, line, call.called)
+        return True
 
     def _hunt_again(self, call: Call) -> None:
         call.b = None

@@ -43,6 +43,7 @@ from hal.events import (
 from hal.ports import Alarm, E1Signalling, Port, PortKind, Span, SpanKind
 from signaling.analog.fxo import FxoConfig, FxoLine
 from signaling.analog.fxs import FxsConfig, FxsLine
+from signaling.circuit import CircuitAlarm
 from signaling.events import CallOffered, CallReleased, Cause
 from signaling.media import Detect, PlayTone, SendCallerId, SendDtmf, SendMf
 from signaling.no1.trunk import No1Trunk, TrunkConfig
@@ -103,6 +104,7 @@ class Engine:
         self._timed: set[str] = set()
         self._back_in_service: set[int] = set()  # spans whose alarms cleared in this tick
         self._restart: list[PortRuntime] = []  # No.1 timeslots restarted at the first tick after attach()
+        self.circuit_alarms: dict[str, str] = {}  # port -> alarm its stack raised (a stuck No.1 timeslot)
         self.ticks = 0
         self.skipped_ticks = 0
         self.last_tick_wall = 0.0
@@ -116,6 +118,7 @@ class Engine:
         check_layout(self.config, self.board.spans)
         self.ports.clear()
         self._restart = []
+        self.circuit_alarms.clear()
         self.spans = {s.id: SpanRuntime(s) for s in self.board.spans}
         for span in self.board.spans:
             for p in span.ports:
@@ -282,6 +285,8 @@ class Engine:
         self.media.reset(rt.port.channel)
         if isinstance(rt.machine, No1Trunk):
             self._commands.append(SetCas(rt.port.id, rt.machine.line.tx))  # idle
+            if self.circuit_alarms.pop(rt.port.id, None) is not None:
+                self.publish("alarm.cleared", span=rt.port.span, port=rt.port.id, alarm=getattr(old, "alarm", None))
         self.calls.handle(CallReleased(rt.port.id, Cause.TEMPORARY_FAILURE))
 
     def _drain(self) -> None:
@@ -316,6 +321,8 @@ class Engine:
                 self._commands.append(out)
             case SetHook() | SetRing() | SetPolarity() | SetLoopCurrent() | SetCas() | SendHdlc():
                 self._commands.append(out)
+            case CircuitAlarm(port=port, alarm=alarm, raised=raised):
+                self._circuit_alarm(rt, port, alarm, raised)
             case _ if hasattr(out, "port") and type(out).__module__ == "signaling.events":
                 self.calls.handle(out)
                 if isinstance(out, CallReleased):
@@ -327,6 +334,15 @@ class Engine:
                     self._commands.append(out)
                 else:
                     log.debug("port %s: unhandled output %r", rt.port.id, out)
+
+    def _circuit_alarm(self, rt: PortRuntime, port: str, alarm: str, raised: bool) -> None:
+        if raised:
+            self.circuit_alarms[port] = alarm
+            log.warning("port %s: alarm %s raised", port, alarm)
+        elif self.circuit_alarms.get(port) == alarm:
+            del self.circuit_alarms[port]
+            log.info("port %s: alarm %s cleared", port, alarm)
+        self.publish("alarm.raised" if raised else "alarm.cleared", span=rt.port.span, port=port, alarm=alarm)
 
     # --- Lines: what call control may ask of ports --------------------------------------------------
 
@@ -429,6 +445,8 @@ class Engine:
             if p.kind is PortKind.E1_BEARER:
                 row["cas_rx"] = rt.cas_rx
                 row["cas_tx"] = rt.cas_tx
+                if p.id in self.circuit_alarms:
+                    row["alarm"] = self.circuit_alarms[p.id]
             call = self.calls.by_port.get(p.id)
             if call is not None:
                 row["call"] = call.id

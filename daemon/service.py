@@ -111,6 +111,7 @@ class Service:
             "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
             "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3),
             "alarms": {str(s.span.id): sorted(s.span.alarms) for s in e.spans.values() if s.span.alarms},
+            "circuit_alarms": dict(e.circuit_alarms),
             "store_alarms": {CDR_ALARM: self.writer.alarm} if self.writer.alarm else {},
             "cdrs_held": len(self.writer.held),
             "recorder_alarms": self.recording.recorder.alarms if self.recording else {},

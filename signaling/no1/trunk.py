@@ -31,8 +31,14 @@ After a restart of the box (``restart()``)::
     T_RESYNC without a report -> idle (the far end taken as idle)
 
 Protocol errors (bits the line table does not allow, MF errors, timeouts) end the call with
-CallReleased(PROTOCOL_ERROR / RECOVERY_ON_TIMER_EXPIRY) and a clean release; a release that never
-completes (T_RELEASE) leaves the timeslot idle anyway. ``block``/``unblock`` and
+CallReleased(PROTOCOL_ERROR / RECOVERY_ON_TIMER_EXPIRY) and a clean release. A circuit is free for an
+outgoing call (``is_idle``) only when both directions are idle and it carries no alarm::
+
+    releasing --T_RELEASE, the far end still not idle--> far_end_held (we send idle;
+        CircuitAlarm FAR_END_HELD) --the far end's idle--> idle (alarm cleared)
+    out_seizing --T_SEIZE_ACK--> CallReleased(RECOVERY_ON_TIMER_EXPIRY: call control tries another
+        circuit), clear-forward, CircuitAlarm NO_SEIZE_ACK: the circuit takes no outgoing call until
+        the far end's next line signal (its idle after a held seizure, or a seizure of its own) ``block``/``unblock`` and
 ``out_of_service``/``in_service`` (span alarms) take the timeslot out of use and back.
 """
 
@@ -45,6 +51,7 @@ from typing import Any
 
 from hal.dsp.tones import ToneName
 from hal.events import CasChange, SetCas
+from signaling.circuit import CircuitAlarm
 from signaling.events import (
     CallAnswered,
     CallOffered,
@@ -99,6 +106,7 @@ class TrunkState(enum.StrEnum):
     OUT_ALERTING = "out_alerting"
     OUT_ANSWERED = "out_answered"
     RELEASING = "releasing"  # clear-forward / idle sent, waiting for the far end's idle
+    FAR_END_HELD = "far_end_held"  # T_RELEASE ran out: we send idle, the far end still holds the circuit
 
 
 T = TrunkState
@@ -121,6 +129,7 @@ class No1Trunk(PortMachine):
         self._answer_pending = False
         self._blocked_local = False
         self.last_cause: Cause | None = None
+        self.alarm: str | None = None  # the circuit's alarm (CircuitAlarm), if one stands
 
     # --- the engine's view ---------------------------------------------------------------------
 
@@ -140,8 +149,9 @@ class No1Trunk(PortMachine):
 
     @property
     def is_idle(self) -> bool:
-        """Free for a new outgoing call."""
-        return self.state is T.IDLE and self.config.direction != "in"
+        """Free for a new outgoing call: idle in both directions, no alarm, not an incoming-only trunk."""
+        return (self.state is T.IDLE and self.line.both_idle and self.alarm is None
+                and self.config.direction != "in")
 
     # --- inputs --------------------------------------------------------------------------------
 
@@ -259,6 +269,7 @@ class No1Trunk(PortMachine):
         self._answer_pending = False
         self._blocked_local = False
         self.register = None
+        self._clear_alarm()
         self.line.restart()
         self.state = T.RESTARTING
         self._arm("T_RESYNC", now)
@@ -277,6 +288,7 @@ class No1Trunk(PortMachine):
         self._set_cas(self.line.force_idle())
         self.line.far_ab = 0b10
         self._blocked_local = False
+        self._clear_alarm()
         self.state = T.IDLE
 
     # --- line events -----------------------------------------------------------------------------
@@ -287,6 +299,8 @@ class No1Trunk(PortMachine):
     def _line_event(self, event: str | None, now: float) -> None:
         if event is None:
             return
+        if event != "error":
+            self._clear_alarm()  # the far end's line signals work: it holds nothing stuck any more
         handler = getattr(self, "_on_" + event)
         handler(now)
 
@@ -333,7 +347,7 @@ class No1Trunk(PortMachine):
         if self.config.glare == "hold":
             return  # the far end is to yield; T_SEIZE_ACK still runs
         log.info("port %s: glare, yielding to the incoming call", self.port)
-        self._timers.clear()
+        self._stop_timers()
         self.register = None
         self._emit(CallReleased(self.port, Cause.NO_CIRCUIT_AVAILABLE))
         self.line.state = LineState.IN_SEIZED
@@ -369,12 +383,12 @@ class No1Trunk(PortMachine):
     def _on_clear_forward(self, now: float) -> None:
         self._end_call(Cause.NORMAL_CLEARING)
         self._reset_media()
-        self._timers.clear()
+        self._stop_timers()
         self._set_cas(self.line.force_idle())
         self.state = T.IDLE
 
     def _on_released(self, now: float) -> None:
-        self._timers.clear()
+        self._stop_timers()
         self.state = T.IDLE
 
     def _on_blocked(self, now: float) -> None:
@@ -440,6 +454,13 @@ class No1Trunk(PortMachine):
     def _arm(self, name: str, now: float) -> None:
         self._timers[name] = now + self.v.timer(name)
 
+    def _stop_timers(self) -> None:
+        """Stop the call's timers; far-end bits still being debounced keep theirs (they are the line's)."""
+        debounce = self._timers.get("T_CAS_DEBOUNCE")
+        self._timers.clear()
+        if debounce is not None:
+            self._timers["T_CAS_DEBOUNCE"] = debounce
+
     def _register_timer(self, name: str, now: float) -> None:
         if self.register is not None:
             self._register_events(self.register.expired(name, now), now)
@@ -458,6 +479,8 @@ class No1Trunk(PortMachine):
         self._register_timer("T_FWD_SILENT", now)
 
     def _expired_T_SEIZE_ACK(self, _due: float, now: float) -> None:
+        log.warning("port %s: no seize-ack: the circuit is alarmed, the call is to try another", self.port)
+        self._raise_alarm("NO_SEIZE_ACK")
         self._end_call(Cause.RECOVERY_ON_TIMER_EXPIRY)
         self._clear_forward(now)
 
@@ -476,10 +499,29 @@ class No1Trunk(PortMachine):
             self._release_to_idle(now)
 
     def _expired_T_RELEASE(self, _due: float, now: float) -> None:
-        log.warning("port %s: the far end did not return to idle; the timeslot is forced idle", self.port)
-        self._set_cas(self.line.force_idle())
-        self._timers.clear()
-        self.state = T.IDLE
+        self._stop_timers()
+        self._set_cas(self.line.release_to_idle())  # we stay idle; the line waits for the far end's idle
+        if self.line.state is LineState.IDLE:
+            self.state = T.IDLE
+            return
+        log.warning("port %s: the far end still holds the circuit (A/B %s) after T_RELEASE: out of use until "
+                    "it returns to idle", self.port, format(self.line.far_ab or 0, "02b"))
+        self.state = T.FAR_END_HELD
+        self._raise_alarm("FAR_END_HELD")
+
+    # --- circuit alarms --------------------------------------------------------------------------
+
+    def _raise_alarm(self, alarm: str) -> None:
+        if self.alarm == alarm:
+            return
+        self._clear_alarm()
+        self.alarm = alarm
+        self._emit(CircuitAlarm(self.port, alarm, True))
+
+    def _clear_alarm(self) -> None:
+        if self.alarm is not None:
+            self._emit(CircuitAlarm(self.port, self.alarm, False))
+            self.alarm = None
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -493,7 +535,7 @@ class No1Trunk(PortMachine):
 
     def _clear_forward(self, now: float) -> None:
         self._reset_media()
-        self._timers.clear()
+        self._stop_timers()
         try:
             self._set_cas(self.line.local("clear_forward"))
         except LineError:
@@ -508,7 +550,7 @@ class No1Trunk(PortMachine):
 
     def _release_to_idle(self, now: float) -> None:
         self._reset_media()
-        self._timers.clear()
+        self._stop_timers()
         self._set_cas(self.line.release_to_idle())
         if self.line.state is LineState.IDLE:
             self.state = T.IDLE

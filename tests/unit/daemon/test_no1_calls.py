@@ -279,3 +279,35 @@ def test_after_a_restart_a_call_the_exchange_still_holds_is_cleared_in_protocol_
     assert seen == [0b0111, 0b1111, 0b1011]
     assert peer.events_of(4, CallReleased)[-1].cause is Cause.NORMAL_CLEARING  # no protocol error
     assert not [d for k, d in restarted.events if k == "call.offered"]
+
+
+def test_a_seizure_never_acknowledged_is_tried_on_another_circuit(tmp_path: Path) -> None:
+    """Timeslot 1's far end is deaf: the call waits T_SEIZE_ACK there once, goes through on timeslot 2, and
+    timeslot 1 (alarmed) is left out of the next call's hunting until the far end signals on it."""
+    peer = No1Peer(SPAN, answer_after_s=0.5)
+    step = peer.step
+    peer.step = lambda audio, events: step(audio, [e for e in events if getattr(e, "port", "") != "3/1"])
+    box = make(tmp_path, peer, caller="13800138000")
+    phone = box.world.phone("8002")
+
+    def call_out() -> str:
+        """A call to 12301 from 8002, answered, then cleared; returns the timeslot it went out on."""
+        phone.off_hook()
+        box.run(0.5)
+        phone.dial("912301#")
+        box.run_until(lambda: any(c.answer for c in box.engine.calls.calls.values()), 12, "answer")
+        (call,) = box.engine.calls.calls.values()
+        port = call.b.port
+        phone.on_hook()
+        box.run_until(lambda: not box.engine.calls.calls and box.engine.is_free(port), 3, "cleared")
+        return port
+
+    assert call_out() == "3/2"
+    assert box.engine.circuit_alarms == {"3/1": "NO_SEIZE_ACK"} and not box.engine.is_free("3/1")
+    assert box.cdrs()[0]["answer"] and box.cdrs()[0]["dst_port"] == "3/2"
+    assert peer.events_of(2, CallOffered)[0].called == "12301"
+    assert call_out() == "3/2"  # no second wait on timeslot 1
+    peer.step = step  # the far end hears timeslot 1 again and seizes it for a call of its own
+    peer.dial(1, "12301", caller="13800138000")
+    box.run_until(lambda: not box.engine.circuit_alarms, 2, "the alarm cleared")
+    assert ("alarm.cleared", {"span": 3, "port": "3/1", "alarm": "NO_SEIZE_ACK"}) in box.events

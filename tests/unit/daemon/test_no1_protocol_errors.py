@@ -148,7 +148,10 @@ def test_forward_tone_never_removed_times_out(tmp_path: Path) -> None:
     works_again(box, sw)
 
 
-def test_no_seize_ack_times_out_and_the_caller_hears_congestion(tmp_path: Path) -> None:
+def test_no_seize_ack_alarms_the_circuit_tries_others_then_the_caller_hears_congestion(tmp_path: Path) -> None:
+    """No circuit of the span acknowledges (only timeslot 1 has a far end, and it is deaf): each seizure
+    times out, its circuit is alarmed and left out of hunting, the call tries the next, and after
+    SEIZE_ATTEMPTS circuits it fails; the far end's next seizure on timeslot 1 clears its alarm."""
     box, sw = make(tmp_path)
     s = sw.scripted
     phone = box.world.phone("8002")
@@ -157,12 +160,20 @@ def test_no_seize_ack_times_out_and_the_caller_hears_congestion(tmp_path: Path) 
     phone.dial("912301#")
     box.run_until(lambda: s.host_bits == SEIZE, 8, "the box to seize")
     box.run(7.5)
-    assert box.engine.calls.calls
-    box.run_until(lambda: box.cdrs(), 1, "the failed call's CDR")
-    assert box.cdrs()[0]["cause"] == int(Cause.RECOVERY_ON_TIMER_EXPIRY)
-    assert s.host_bits == IDLE and box.engine.is_free(PORT)
+    assert box.engine.calls.calls and not box.engine.circuit_alarms
+    box.run_until(lambda: box.engine.circuit_alarms, 1, "T_SEIZE_ACK")
+    assert s.host_bits == IDLE and not box.engine.is_free(PORT)
+    assert box.engine.ports["3/2"].machine.state == "out_seizing"  # the same call on the next circuit
+    box.run_until(lambda: box.cdrs(), 2 * 8.5, "the failed call's CDR")
+    (cdr,) = box.cdrs()
+    assert (cdr["cause"], cdr["trunk"]) == (int(Cause.RECOVERY_ON_TIMER_EXPIRY), "CT-E1/3")
+    assert box.engine.circuit_alarms == {"3/1": "NO_SEIZE_ACK", "3/2": "NO_SEIZE_ACK", "3/3": "NO_SEIZE_ACK"}
+    raised = [d for k, d in box.events if k == "alarm.raised"]
+    assert raised == [{"span": 3, "port": f"3/{ts}", "alarm": "NO_SEIZE_ACK"} for ts in (1, 2, 3)]
     phone.on_hook()
     works_again(box, sw)
+    assert {"span": 3, "port": PORT, "alarm": "NO_SEIZE_ACK"} in [d for k, d in box.events if k == "alarm.cleared"]
+    assert "3/1" not in box.engine.circuit_alarms
 
 
 def test_far_end_vanishing_after_answer_is_released_by_timer(tmp_path: Path) -> None:
@@ -180,10 +191,18 @@ def test_far_end_vanishing_after_answer_is_released_by_timer(tmp_path: Path) -> 
     assert trunk_state(box) == "in_clearing"
     box.run_until(lambda: trunk_state(box) != "in_clearing", 61, "T_CLEAR_FORWARD")
     assert trunk_state(box) == "releasing" and sw.scripted.host_bits == FORCED_RELEASE
-    box.run_until(lambda: sw.scripted.host_bits == IDLE, 11, "T_RELEASE to force the timeslot idle")
-    assert trunk_state(box) == "idle"
+    box.run_until(lambda: sw.scripted.host_bits == IDLE, 11, "T_RELEASE: the box idle, the exchange still seized")
+    assert trunk_state(box) == "far_end_held" and not box.engine.is_free(PORT)
+    assert box.engine.circuit_alarms == {PORT: "FAR_END_HELD"}
+    caller = box.world.phone("8002")  # an outgoing call meanwhile is not held up on the stuck circuit
+    caller.off_hook()
+    box.run(0.5)
+    caller.dial("912301#")
+    box.run_until(lambda: box.engine.ports["3/2"].machine.state == "out_seizing", 8, "a seizure on 3/2")
+    assert trunk_state(box) == "far_end_held"
+    caller.on_hook()
     sw.scripted.bits = IDLE
     box.run(0.5)
-    assert box.engine.is_free(PORT)
+    assert box.engine.is_free(PORT) and not box.engine.circuit_alarms
     sw.peer = No1Peer(SPAN)  # the exchange restarts
     works_again(box, sw)

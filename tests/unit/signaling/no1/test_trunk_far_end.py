@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from hal.events import CasChange
+from signaling.circuit import CircuitAlarm
 from signaling.events import CallOffered, CallReleased, Cause
 from signaling.media import Detect, SendMf
 from signaling.no1.trunk import No1Trunk, TrunkConfig, TrunkState
+from signaling.no1.variant import CHINA
 from tests.unit.signaling.no1.link import Link
 
 IDLE, SEIZE, ACK, ANSWER = 0b1011, 0b0011, 0b1111, 0b0111
@@ -57,11 +59,23 @@ def test_resend_requests_a2_a7_a8() -> None:
     assert sent == [1, 2, 3, 10, 3, 10, 2, 3, 10, 1, 2]
 
 
-def test_seize_ack_timeout_releases_and_the_timeslot_is_usable_again() -> None:
+def alarms(link: Link) -> list[CircuitAlarm]:
+    return [o for o in link.a.outputs if isinstance(o, CircuitAlarm)]
+
+
+def test_seize_ack_timeout_alarms_the_circuit_until_the_far_end_signals_again() -> None:
     link, a = outgoing()
-    link.run(8.1)
+    link.run(CHINA.timer("T_SEIZE_ACK") - 0.1)
+    assert link.a.events() == [] and a.state is TrunkState.OUT_SEIZING
+    link.run(0.2)
     assert link.a.events() == [CallReleased("1/1", Cause.RECOVERY_ON_TIMER_EXPIRY)]
-    assert link.a.cas_tx == IDLE
+    assert link.a.cas_tx == IDLE and alarms(link) == [CircuitAlarm("1/1", "NO_SEIZE_ACK", True)]
+    link.run(30.0)
+    assert a.state is TrunkState.IDLE and not a.is_idle  # idle bits both ways, but not offered for calls
+    far(link).cas_tx = SEIZE  # the far end's own seizure: its line signalling works
+    link.run(0.1)
+    assert alarms(link)[-1] == CircuitAlarm("1/1", "NO_SEIZE_ACK", False) and a.state is TrunkState.IN_REGISTER
+    far(link).cas_tx = IDLE
     link.run(0.1)
     assert usable_again(a)
 
@@ -102,7 +116,7 @@ def test_missing_tone_off_times_out() -> None:
     assert usable_again(a)
 
 
-def test_far_end_vanishing_after_answer_is_forced_idle() -> None:
+def test_far_end_vanishing_after_answer_holds_the_circuit_out_of_use() -> None:
     link, a = outgoing()
     seized(link)
     for _ in range(4):
@@ -115,8 +129,23 @@ def test_far_end_vanishing_after_answer_is_forced_idle() -> None:
     far(link).cas_tx = 0b0011  # forced release, then nothing more
     link.run(0.1)
     assert link.a.events()[-1] == CallReleased("1/1", Cause.NORMAL_CLEARING)
-    link.run(10.1)  # the far end never returns to idle: T_RELEASE
-    assert usable_again(a)
+    assert link.a.cas_tx == IDLE and a.state is TrunkState.RELEASING
+    link.run(CHINA.timer("T_RELEASE"))  # the far end never returns to idle: T_RELEASE
+    assert a.state is TrunkState.FAR_END_HELD and not a.is_idle  # not free while the far end holds it
+    assert link.a.cas_tx == IDLE and alarms(link) == [CircuitAlarm("1/1", "FAR_END_HELD", True)]
+    link.run(60.0)
+    assert not a.is_idle and a.deadline is None
+    far(link).cas_tx = IDLE
+    link.run(0.1)
+    assert usable_again(a) and alarms(link)[-1] == CircuitAlarm("1/1", "FAR_END_HELD", False)
+
+
+def test_a_far_end_seizure_still_settling_is_not_free() -> None:
+    a = No1Trunk("1/1")
+    link = Link(a, None)
+    far(link).cas_tx = SEIZE
+    link.step()  # reported, inside the debounce
+    assert not a.is_idle
 
 
 def test_unexpected_bits_in_the_register_phase_release_cleanly() -> None:
