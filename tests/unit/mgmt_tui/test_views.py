@@ -35,6 +35,16 @@ def test_dashboard_fits_80_columns_and_shows_everything() -> None:
     assert all(ascii_only(ln).isascii() for ln in lines)
 
 
+def test_dashboard_shows_the_store_and_recorder_alarms() -> None:
+    quiet = views.dashboard(STATUS, SPANS, PORTS, CALLS)
+    assert not any(ln.startswith("ALARMS") for ln in quiet)
+    status = dict(STATUS, store_alarms={"CDR_STORE": "4 CDRs wait for the store: ..."}, cdrs_held=4,
+                  recorder_alarms={"recorder.index_error": "index writes fail: ...", "recorder.disk_full": "..."})
+    lines = views.dashboard(status, SPANS, PORTS, CALLS)
+    assert "ALARMS CDR_STORE: 4 CDRs held  index_error  disk_full" in lines
+    assert len(lines) == len(quiet) + 1 and all(width(ln) <= 80 for ln in lines)
+
+
 def test_report_counts_dispositions_and_charts_hours() -> None:
     day = dt.date(2026, 11, 23)
     t9 = dt.datetime(2026, 11, 23, 9, 10).timestamp()
