@@ -1,24 +1,87 @@
 """``callbox``: a small command line for the running daemon (status, ports, calls, CDRs, a live view).
 
-It speaks the API socket like any integrator; it never opens the daemon's files.
+It speaks the API socket like any integrator; it never opens the daemon's files but its
+configuration, for the socket's path (``[api] socket``). Its role comes from the user's Unix groups,
+raised by a token (``--token-file``, ``--token``, ``$CALLBOX_TOKEN_FILE``, ``$CALLBOX_TOKEN``: see
+docs/service.md). Times
+are shown in the box's zone (``status``'s ``utc_offset_min``), and ``--since``/``--until`` are read
+in it, whatever zone the host running the command is set to.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
+import stat
 import sys
 import time
+import tomllib
+from pathlib import Path
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
+from daemon.box_time import DEFAULT_OFFSET_MIN, local_text, parse_local
+from daemon.config import DEFAULT_PATH, ConfigError
+from daemon.config_checks import Checker
 
-DEFAULT_SOCKET = os.environ.get("CALLBOX_API", "/run/callbox/api.sock")
+DEFAULT_SOCKET = "/run/callbox/api.sock"
 
 
-def _t(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%m-%d %H:%M:%S") if ts else "-"
+class CliError(Exception):
+    """A mistake in how the command was called (exit 2), said in one line."""
+
+
+def _t(ts: float | None, zone: int) -> str:
+    return local_text(ts, zone, "%m-%d %H:%M:%S") if ts else "-"
+
+
+def socket_path(explicit: str | None, config: str | None) -> str:
+    """The API socket: ``--socket``, else ``$CALLBOX_API``, else ``[api] socket`` of the configuration
+    (``--config``, ``$CALLBOX_CONFIG`` or /etc/callbox/callbox.toml), else the default. A configuration
+    named explicitly must be readable; the default one is skipped when absent or unreadable."""
+    if explicit:
+        return explicit
+    if os.environ.get("CALLBOX_API"):
+        return os.environ["CALLBOX_API"]
+    named = config or os.environ.get("CALLBOX_CONFIG")
+    path = Path(named or DEFAULT_PATH)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        if named:
+            raise CliError(f"cannot read the configuration {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        return DEFAULT_SOCKET
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"{path}: TOML syntax: {exc}") from exc
+    c = Checker(path, text)
+    try:
+        raw = data.get("api", {})
+        api = c.table(raw, ("api",), set(raw) if isinstance(raw, dict) else set())
+        return c.get(api, ("api",), "socket", str, DEFAULT_SOCKET)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def read_token(explicit: str | None, token_file: str | None) -> str | None:
+    """The token to present, if any: ``--token-file`` (its first line; refused if other users may read
+    it), ``--token`` (visible in ``ps``), then the same from ``$CALLBOX_TOKEN_FILE`` and ``$CALLBOX_TOKEN``."""
+    if explicit and not token_file:
+        return explicit
+    path = token_file or os.environ.get("CALLBOX_TOKEN_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                if os.fstat(f.fileno()).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                    raise CliError(f"token file {path} is readable by other users: chmod 600 it")
+                token = f.readline().strip()
+        except OSError as exc:
+            raise CliError(f"cannot read the token file {path}: {exc.strerror}") from exc
+        if not token:
+            raise CliError(f"token file {path} is empty")
+        return token
+    return os.environ.get("CALLBOX_TOKEN") or None
 
 
 def format_status(s: dict) -> str:
@@ -29,11 +92,12 @@ def format_status(s: dict) -> str:
             f"active calls: {s['active_calls']}   CDRs: {s['cdrs']}   alarms: {alarms}")
 
 
-def format_cdrs(rows: list[dict]) -> str:
+def format_cdrs(rows: list[dict], zone: int = DEFAULT_OFFSET_MIN) -> str:
+    """CDR rows as a table, times in the zone ``zone`` minutes east of UTC (the box's)."""
     head = f"{'end':15} {'dir':8} {'caller':13} {'called':13} {'src':6} {'dst':6} {'trunk':8} {'dur':>6} {'bill':>6} {'cause':>5} disposition"
     lines = [head]
     for r in rows:
-        lines.append(f"{_t(r.get('end')):15} {r.get('direction', ''):8} {str(r.get('caller') or '-'):13} "
+        lines.append(f"{_t(r.get('end'), zone):15} {r.get('direction', ''):8} {str(r.get('caller') or '-'):13} "
                      f"{str(r.get('called') or '-'):13} {str(r.get('src') or '-'):6} {str(r.get('dst') or '-'):6} "
                      f"{str(r.get('trunk') or '-'):8} {r.get('duration', 0):6.1f} {r.get('billsec', 0):6.1f} "
                      f"{r.get('cause', ''):>5} {r.get('disposition', '')}")
@@ -61,31 +125,39 @@ def format_calls(rows: list[dict]) -> str:
                      f"{'answered' if r.get('answer') else 'ringing'}" for r in rows)
 
 
-def watch(client: ApiClient, interval: float, duration: float | None) -> None:
+def watch(client: ApiClient, interval: float, duration: float | None, zone: int) -> None:
     end = time.monotonic() + duration if duration else None
     while end is None or time.monotonic() < end:
         screen = "\n\n".join((format_status(client.call("status")), format_ports(client.call("ports")),
                               format_calls(client.call("calls")),
-                              format_cdrs(client.call("cdr.list", limit=8, newest_first=True))))
+                              format_cdrs(client.call("cdr.list", limit=8, newest_first=True), zone)))
         sys.stdout.write("\x1b[H\x1b[2J" + screen + "\n(Ctrl-C to stop)\n")
         sys.stdout.flush()
         time.sleep(interval)
 
 
-def _date(text: str) -> float:
+def _date(text: str) -> str:
+    """Checked here, read in the box's zone once the daemon has said it (``_range``)."""
     try:
-        return dt.datetime.fromisoformat(text).timestamp()
+        parse_local(text, 0)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from exc
+    return text
 
 
-def export_cdrs(client: ApiClient, since: float | None, until: float | None, output: str | None) -> int:
-    """Page through ``cdr.export_csv`` and write one CSV file (UTF-8 with BOM, for Excel)."""
+def _range(args: argparse.Namespace, zone: int) -> dict:
+    """``since``/``until`` for a CDR op: only those given, as epoch seconds (read in the box's zone)."""
+    return {k: parse_local(v, zone) for k, v in (("since", args.since), ("until", args.until)) if v}
+
+
+def export_cdrs(client: ApiClient, span: dict, output: str | None) -> int:
+    """Page through ``cdr.export_csv`` (``span``: its since/until) and write one CSV file (UTF-8 with
+    BOM, for Excel)."""
     out = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     cursor, rows = None, 0
     try:
         while True:
-            page = client.call("cdr.export_csv", since=since, until=until, cursor=cursor)
+            page = client.call("cdr.export_csv", **span, **({"cursor": cursor} if cursor else {}))
             out.write(page["csv"])
             rows += page["rows"]
             cursor = page["next"]
@@ -100,45 +172,69 @@ def export_cdrs(client: ApiClient, since: float | None, until: float | None, out
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="callbox", description="talk to the running callbox daemon")
-    ap.add_argument("--socket", default=DEFAULT_SOCKET, help="API socket (default %(default)s)")
+    ap.add_argument("--config", default=None,
+                    help=f"the box's configuration, for the API socket (default $CALLBOX_CONFIG or {DEFAULT_PATH})")
+    ap.add_argument("--socket", default=None, help="API socket (default $CALLBOX_API, else the config's [api] socket)")
+    ap.add_argument("--token-file", default=None, help="a file (mode 600) holding a token of [api.tokens] "
+                                                        "(default $CALLBOX_TOKEN_FILE)")
+    ap.add_argument("--token", default=None, help="a token of [api.tokens] (prefer $CALLBOX_TOKEN or "
+                                                   "--token-file: a command line is visible to other users)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("status", help="one-screen status")
     sub.add_parser("ports", help="every port's state")
     sub.add_parser("calls", help="calls in progress")
     cdr = sub.add_parser("cdr", help="call detail records")
     cdr.add_argument("action", choices=("list", "export"), help="list the newest, or export CSV to stdout / -o")
-    cdr.add_argument("--limit", type=int, default=20)
-    cdr.add_argument("--since", type=_date, default=None, help="YYYY-MM-DD[THH:MM] (export)")
-    cdr.add_argument("--until", type=_date, default=None, help="YYYY-MM-DD[THH:MM] (export)")
+    cdr.add_argument("--limit", type=int, default=20, help="list: how many (newest first)")
+    cdr.add_argument("--since", type=_date, default=None, help="YYYY-MM-DD[THH:MM], the box's local time")
+    cdr.add_argument("--until", type=_date, default=None, help="YYYY-MM-DD[THH:MM], the box's local time")
     cdr.add_argument("-o", "--output", default=None, help="CSV file (export; default stdout)")
     w = sub.add_parser("watch", help="live view")
     w.add_argument("--interval", type=float, default=1.0)
     w.add_argument("--duration", type=float, default=None)
     args = ap.parse_args(argv)
     try:
-        client = ApiClient(args.socket)
+        path = socket_path(args.socket, args.config)
+        token = read_token(args.token, args.token_file)
+    except CliError as exc:
+        print(f"callbox: {exc}", file=sys.stderr)
+        return 2
+    try:
+        client = ApiClient(path)
     except OSError as exc:
-        print(f"callbox: cannot reach the daemon at {args.socket}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"callbox: cannot reach the daemon at {path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     try:
         with client:
-            if args.cmd == "status":
-                print(format_status(client.call("status")))
-            elif args.cmd == "ports":
-                print(format_ports(client.call("ports")))
-            elif args.cmd == "calls":
-                print(format_calls(client.call("calls")))
-            elif args.cmd == "cdr" and args.action == "export":
-                return export_cdrs(client, args.since, args.until, args.output)
-            elif args.cmd == "cdr":
-                print(format_cdrs(client.call("cdr.list", limit=args.limit, newest_first=True)))
-            elif args.cmd == "watch":
-                watch(client, args.interval, args.duration)
+            if token is not None:
+                try:
+                    client.call("auth", token=token)
+                except ApiError as exc:
+                    print(f"callbox: the daemon refused the token ({exc.code})", file=sys.stderr)
+                    return 1
+            return run(client, args)
     except ApiError as exc:
         print(f"callbox: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def run(client: ApiClient, args: argparse.Namespace) -> int:
+    status = client.call("status")
+    zone = status.get("utc_offset_min", DEFAULT_OFFSET_MIN)
+    if args.cmd == "status":
+        print(format_status(status))
+    elif args.cmd == "ports":
+        print(format_ports(client.call("ports")))
+    elif args.cmd == "calls":
+        print(format_calls(client.call("calls")))
+    elif args.cmd == "cdr" and args.action == "export":
+        return export_cdrs(client, _range(args, zone), args.output)
+    elif args.cmd == "cdr":
+        print(format_cdrs(client.call("cdr.list", limit=args.limit, newest_first=True, **_range(args, zone)), zone))
+    elif args.cmd == "watch":
+        watch(client, args.interval, args.duration, zone)
     return 0
 
 

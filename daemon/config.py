@@ -156,6 +156,11 @@ class Config:
     trunk_lines: tuple[LineConfig, ...] = ()  # one per No.1 timeslot, so call control treats it as a line
     acd: AcdConfig = field(default_factory=AcdConfig)
 
+    @property
+    def utc_offset_min(self) -> int:
+        """The box's one time zone (``[acd] utc_offset_min``): ACD days and intervals, CDR text, CSV."""
+        return self.acd.settings.utc_offset_min
+
     def extension_by_number(self, number: str) -> ExtensionConfig | None:
         return next((e for e in self.extensions if e.number == number), None)
 

@@ -107,6 +107,7 @@ class Service:
         e = self.engine
         return {
             "name": self.config.name, "version": VERSION, "board": self.board_up, "ticks": e.ticks,
+            "utc_offset_min": self.config.utc_offset_min,
             "uptime": round(time.time() - self.started, 1), "active_calls": len(e.calls.calls),
             "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
             "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3),
@@ -160,7 +161,8 @@ class Service:
         since, until, limit, cursor = self._cdr_range(req, 5000)
         await self.writer.flushed()
         rows, nxt = self.store.cdr_page(since, until, limit, cursor)
-        return {"csv": cdrs_to_csv(rows, header=cursor is None), "rows": len(rows), "next": nxt}
+        return {"csv": cdrs_to_csv(rows, header=cursor is None, utc_offset_min=self.config.utc_offset_min),
+                "rows": len(rows), "next": nxt}
 
     @staticmethod
     def _args(req: dict, **types: type) -> list:

@@ -204,7 +204,7 @@ class FakeDaemon:
 
         running_ivr = SimpleNamespace(flows={"travel-agency": None}, preloaded=[],
                                       library=SimpleNamespace(preload=lambda flow: []))
-        service = SimpleNamespace(config=cfg, writer=SimpleNamespace(flushed=flushed), ivr=running_ivr,
+        service = SimpleNamespace(config=cfg, board_up=False, writer=SimpleNamespace(flushed=flushed), ivr=running_ivr,
                                   acd=SimpleNamespace(acd=self.engine, now=lambda: self.host.t,
                                                       feed=lambda fn, *args: fn(*args, self.host.t)))
         acd_api.register(SimpleNamespace(op=lambda name, handler, **_: self.acd_ops.__setitem__(name, handler)),
