@@ -71,24 +71,35 @@ class Box:
         return self.d.api
 
 
-@pytest.fixture
-def box(tmp_path: Path, sim: SimProcess, tmpfs) -> Iterator[Box]:
+def _box(tmp_path: Path, sim: SimProcess, tmpfs, seed: bool) -> Iterator[Box]:
     state_fs, rec_fs = tmpfs("4m"), tmpfs("16m")
     cfg = edit_config(e2e_config(tmp_path), recording={"mode": "all", "directory": str(rec_fs / "rec"),
                                                        "min_free_mb": 1})
     d = DaemonProcess(tmp_path, sim, cfg)
     d.state_dir = state_fs / "state"
-    seeded = _seed_store(d.state_dir)
+    seeded = _seed_store(d.state_dir) if seed else 0
     yield from (Box(d, state_fs, seeded) for d in running(d))
 
 
-def _calls(d: DaemonProcess, n: int) -> list[tuple[str, float]]:
-    """``n`` calls 8001 → 8002, each talking about a second: (call id, talk time from answer to hang-up)."""
+@pytest.fixture
+def box(tmp_path: Path, sim: SimProcess, tmpfs) -> Iterator[Box]:
+    """The daemon with its state and its recordings on small filesystems, the store's room used up."""
+    yield from _box(tmp_path, sim, tmpfs, seed=True)
+
+
+@pytest.fixture
+def new_box(tmp_path: Path, sim: SimProcess, tmpfs) -> Iterator[Box]:
+    """The same with an empty store."""
+    yield from _box(tmp_path, sim, tmpfs, seed=False)
+
+
+def _calls(d: DaemonProcess, n: int, talk: float = 1.0) -> list[tuple[str, float]]:
+    """``n`` calls 8001 → 8002, each talking ``talk`` s: (call id, talk time from answer to hang-up)."""
     w, out = World(d.sim), []
     for _ in range(n):
         a, b = w.internal_call("8001", "8002", d.api)
         [call] = [c for c in d.api.call("calls") if c.get("answer")]
-        time.sleep(1.0)  # the conversation
+        time.sleep(talk)  # the conversation
         b.on_hook()
         out.append((call["id"], time.time() - call["answer"]))
         a.on_hook()
@@ -113,6 +124,19 @@ def _check_cdrs(api: ApiClient, since: float, calls: list[tuple[str, float]],
 def _events(api: ApiClient, kind: str, **match: object) -> list[dict]:
     api.call("status")  # events are read while waiting for a reply
     return [e for e in api.events if e["kind"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def test_full_state_disk_cdrs_land_in_the_room_reserved_at_start(new_box: Box) -> None:
+    """The state directory on a 4 MiB filesystem, filled up: all of ten calls' CDRs land in the room the
+    store reserved at start (a quarter of the filesystem), with no alarm."""
+    d, since = new_box.d, time.time()
+    watcher = ApiClient(str(d.api_socket))
+    watcher.call("subscribe", kinds=["alarm."])
+    _fill(new_box.state_fs / "filler")
+    calls = _calls(d, 10, talk=0.2)
+    _check_cdrs(d.api, since, calls)
+    assert d.api.call("status")["cdrs_held"] == 0 and not _events(watcher, "alarm.raised")
+    watcher.close()
 
 
 def test_full_disk_every_cdr_and_recording_lands_once_space_is_back(box: Box, tmp_path: Path) -> None:
