@@ -15,6 +15,7 @@ from pathlib import Path
 
 from daemon.acd.config import AcdConfig, parse_acd
 from daemon.config_checks import Checker, ConfigError
+from daemon.number_plan import Number, check_numbers
 
 __all__ = ["ConfigError", "Config", "load_config", "parse_config", "DEFAULT_PATH"]
 
@@ -233,11 +234,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         )
         if ext.flash_max_ms <= ext.flash_min_ms:
             raise c.fail((*kp, "flash_max_ms"), "must be greater than flash_min_ms")
-        if ext.number.startswith(dialplan.outbound_prefix):
-            raise c.fail((*kp, "number"), f"starts with the outbound prefix {dialplan.outbound_prefix!r}")
-        for other_i, other in enumerate(extensions):
-            if other.number == ext.number:
-                raise c.fail((*kp, "number"), f"{ext.number} is already extension[{other_i}]")
+        for other in extensions:
             if other.port == ext.port:
                 raise c.fail((*kp, "port"), f"port {ext.port} is already used by extension {other.number}")
         extensions.append(ext)
@@ -249,6 +246,12 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     queues = {f"queue:{q.name}" for q in acd.queues}
 
     ivr = _parse_ivr(c, top, Path(path).parent, numbers)
+    check_numbers(c, [
+        Number(dialplan.outbound_prefix, "the outbound prefix", ("dialplan", "outbound_prefix")),
+        *(Number(e.number, f"extension {e.number}", ("extension", i, "number")) for i, e in enumerate(extensions)),
+        Number(ivr.voicemail_code, "the voicemail code", ("ivr", "voicemail_code")),
+        *(Number(b.code, f"the code of voicemail box {b.box}", ("voicemail", i, "code"))
+          for i, b in enumerate(ivr.boxes) if b.code)])
     lines: list[LineConfig] = []
     raw_lines = top.get("line", [])
     if not isinstance(raw_lines, list):

@@ -15,6 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# The codes the daemon's parts add with fixed prefixes (configurable ones, the voicemail codes, come
+# from the config), so that ``daemon.number_plan`` can refuse a configured number that would shadow
+# one at config load. ``*`` is the pickup (``*<extension>#``, ``*#``): its field is an extension number.
+FIXED_CODES: dict[str, str] = {
+    "*": "pickup", "*10": "transfer.blind", "*21": "agent.login", "*22": "agent.logout", "*23": "agent.pause",
+    "*24": "agent.resume", "*31": "supervisor.listen", "*32": "supervisor.whisper", "*33": "supervisor.barge",
+    "*35": "recording.playback", "*40": "transfer.ivr", "*72": "forward_always.set", "*73": "forward_always.clear",
+    "*78": "dnd.on", "*79": "dnd.off", "*90": "forward_busy.set", "*91": "forward_busy.clear",
+    "*92": "forward_no_answer.set", "*93": "forward_no_answer.clear",
+}
+
 
 @dataclass(frozen=True)
 class FeatureCode:
@@ -47,6 +58,10 @@ class FeatureCodes:
         if not code.prefix or code.prefix[0] not in "*#":
             raise ValueError(f"feature code {code.prefix!r} must start with * or #")
         self._codes[code.prefix] = code
+
+    def prefixes(self) -> dict[str, str]:
+        """The codes in force: prefix -> name."""
+        return {p: c.name for p, c in self._codes.items()}
 
     def match(self, digits: str) -> Matched | str | None:
         """A complete code, ``MORE`` (keep collecting), or None (not a feature code)."""
