@@ -22,6 +22,7 @@ from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.server import ApiServer
+from daemon.call_log import CallLog
 from daemon.cdr_csv import cdrs_to_csv
 from daemon.config import Config
 from daemon.engine import Engine
@@ -51,7 +52,7 @@ class Service:
         self.api = ApiServer(config.api_socket, {"server": "callboxd", "version": VERSION, "name": config.name},
                              group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit)
         self.board = SimBoardDriver(config.board_socket)
-        self.engine = Engine(config, self.board, self._journal, self.api.publish)
+        self.engine = Engine(config, self.board, self._journal, CallLog(self.api.publish))  # calls in the log
         # hook flash, pickup, forwarding, DND, call waiting, supervisor taps (settings in LMDB)
         self.features = ExtensionFeatures(self.engine, SettingsStore(self.store.env, self.writer.submit))
         self.board_up = False

@@ -1,85 +1,215 @@
-"""The demo: start the simulated board and the daemon with the default travel-agency config,
-switch on the simulated caller traffic, and show the live view until Ctrl-C (or --duration).
+"""The demo: the simulated board and the daemon running the travel agency, with callers going through
+the IVR, waiting in the ACD's queues and being answered by agents, shown live until Ctrl-C (or
+SIGTERM, or ``--duration``).
 
-Everything it starts lives under var/demo/ in the repository and is stopped on exit.
+It runs the shipped configuration (packaging/callbox.toml) as a copy under var/demo/ with what a demo
+needs: the office open around the clock (its flow's schedule, also in a copy), every CO line answered
+by the IVR, queue announcements after 10 s, and three agents logged in at their configured
+extensions with the PINs the copy gives them (a PIN is added only where the configuration has none).
+The simulated callers press menu keys (1 then 1 or 2, 2 or 3), wait, and give up after a minute or
+two; the agents' phones answer and hang up after a short talk. The shipped files are not changed.
+
+Everything it starts lives under var/demo/ in the repository (``--rundir``; logs: sim.log,
+callboxd.log) and is stopped on exit; it exits 0 after a clean stop, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(ROOT))
+
+from daemon.api.client import ApiClient  # noqa: E402
+from daemon.config_edit import edit_text  # noqa: E402
+from daemon.flow_edit import edit_flow_text  # noqa: E402
+from mgmt_tui.app import wants_ascii  # noqa: E402
+from mgmt_tui.live import SUBSCRIBE, Activity, screen  # noqa: E402
+from sim.control import SimControl  # noqa: E402
+
+FLOW = "travel-agency"
+AGENTS = ("1001", "1002", "1005")  # domestic+booking, outbound+booking, complaints: callers will queue
+ANNOUNCE_FIRST_S, ANNOUNCE_EVERY_S = 10, 20
+LEGEND = "IVR keys: 1 routes (then 1 domestic, 2 outbound), 2 booking, 3 complaints"
+TRAFFIC = {  # sim/traffic.py: callers' keys ("," = listen to the next menu first), times in seconds
+    "ivr_digits": ["1,1", "1,2", "2", "2", "3"], "ivr_delay_s": 3.0, "patience_s": [20, 40],
+    "talk_s": [80, 150], "phone_talk_s": [15, 35], "answer_rings": [1, 2]}
 
 
-def wait_for(path: Path, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
+class Stop(Exception):
+    """Ctrl-C or SIGTERM: stop the demo cleanly."""
+
+
+def _stop(*_: object) -> None:
+    raise Stop
+
+
+def fresh_pin(agent: str) -> str:
+    """A random 6-digit PIN that is not the agent's ID and has no digit three times in a row."""
+    while True:
+        pin = f"{secrets.randbelow(10**6):06d}"
+        if pin != agent and not any(pin[i] == pin[i + 1] == pin[i + 2] for i in range(4)):
+            return pin
+
+
+def demo_config(run: Path) -> Path:
+    """The demo's configuration and flow: copies of the shipped ones under ``run``, edited with the
+    daemon's own editors (comments kept). Returns the configuration's path."""
+    config_text = (ROOT / "packaging" / "callbox.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(config_text)
+    flow_src = ROOT / "packaging" / data["ivr"]["flows"][FLOW]
+    flow = run / "ivr" / flow_src.name
+    flow.parent.mkdir(parents=True, exist_ok=True)
+    schedule = tomllib.loads(flow_src.read_text(encoding="utf-8"))["nodes"]["hours"]["schedule"]
+    flow.write_text(edit_flow_text(flow_src.read_text(encoding="utf-8"), [
+        {"key": f"schedules.{schedule}.hours", "value": {"mon-sun": ["00:00-24:00"]}},  # open at any hour
+        {"key": f"schedules.{schedule}.holidays", "value": []},
+        {"key": f"schedules.{schedule}.workdays", "value": []}]), encoding="utf-8")
+    changes: list[dict[str, Any]] = [
+        {"key": "box.state_dir", "value": str(run / "state")},
+        {"key": "ivr.flows", "value": {FLOW: str(flow)}}]
+    changes += [{"key": f"line[{ln['port']}].ivr", "value": FLOW} for ln in data.get("line", [])]
+    for q in data.get("queue", []):
+        changes += [{"key": f"queue[{q['name']}].announce_first_s", "value": ANNOUNCE_FIRST_S},
+                    {"key": f"queue[{q['name']}].announce_every_s", "value": ANNOUNCE_EVERY_S}]
+    changes += [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])} for a in data.get("agent", [])
+                if a["id"] in AGENTS and not a.get("pin")]
+    path = run / "callbox.toml"
+    path.write_text(edit_text(config_text, changes), encoding="utf-8")
+    return path
+
+
+def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
-    while not path.exists():
+    while not ready():
         if proc.poll() is not None:
-            sys.exit(f"demo: {what} exited with {proc.returncode}")
+            raise SystemExit(f"demo: {what} exited with {proc.returncode} (see the logs)")
         if time.monotonic() > end:
-            sys.exit(f"demo: {what} did not start (no {path})")
+            raise SystemExit(f"demo: {what} did not start in {timeout:.0f} s (see the logs)")
         time.sleep(0.1)
 
 
+def log_agents_in(api: ApiClient, config: Path) -> dict[str, str]:
+    """Log the demo's agents in at their configured extensions with the configuration's PINs; their
+    names by ID."""
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    names = {}
+    for a in data.get("agent", []):
+        names[a["id"]] = a.get("name", "")
+        if a["id"] in AGENTS:
+            api.call("agent.login", agent=a["id"], pin=str(a.get("pin", "")), extension=a["extension"])
+    return names
+
+
+def show(lines: list[str], tty: bool) -> None:
+    if tty:
+        sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines))
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def watch(api: ApiClient, activity: Activity, title: str, duration: float | None, tty: bool, ascii_mode: bool,
+          rows: int) -> None:
+    """The live view until ``duration`` is over (or Stop): on a terminal the whole screen redrawn every
+    second; in a pipe (a log, a test) each new line of what happens as it happens."""
+    end = None if duration is None else time.monotonic() + duration
+    next_draw = 0.0
+    while end is None or time.monotonic() < end:
+        wait = 0.5 if end is None else max(0.0, min(0.5, end - time.monotonic()))
+        for ev in api.wait_events(wait):
+            line = activity.feed(ev)
+            if line is not None and not tty:
+                show([line], tty)
+        if tty and time.monotonic() >= next_draw:
+            next_draw = time.monotonic() + 1.0
+            cdrs = api.call("cdr.list", limit=3, newest_first=True)
+            snap = api.call("acd.snapshot")
+            show(screen(title, api.call("status"), snap, activity, cdrs, time.time(), LEGEND, ascii_mode, rows), tty)
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+    for p in reversed(procs):
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description="callbox demo")
+    ap = argparse.ArgumentParser(description="callbox demo: a travel agency's call center, simulated")
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    ap.add_argument("--rate", type=float, default=6.0, help="simulated calls per minute")
+    ap.add_argument("--rate", type=float, default=8.0, help="simulated calls per minute (default 8)")
+    ap.add_argument("--seed", type=int, default=None, help="make the callers' choices repeatable")
+    ap.add_argument("--rundir", type=Path, default=ROOT / "var" / "demo",
+                    help="where the demo's files, sockets and logs go (emptied first; default var/demo)")
     args = ap.parse_args()
 
-    run = ROOT / "var" / "demo"
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    run = args.rundir.resolve()
     if run.exists():
         shutil.rmtree(run)
     (run / "sim").mkdir(parents=True)
     procs: list[subprocess.Popen] = []
-
-    def cleanup(*_: object) -> None:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(0)))
+    tty = sys.stdout.isatty()
+    rows = shutil.get_terminal_size((80, 24)).lines if tty else 24
     try:
-        sim = subprocess.Popen([str(BIN / "callbox-sim"), "--rundir", str(run / "sim")],
-                               stdout=open(run / "sim.log", "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
-        procs.append(sim)
-        wait_for(run / "sim" / "control.sock", sim, "callbox-sim")
-        daemon = subprocess.Popen(
-            [str(BIN / "callboxd"), "--config", str(ROOT / "packaging" / "callbox.toml"),
-             "--state-dir", str(run / "state"), "--board-socket", str(run / "sim" / "board.sock"),
-             "--api-socket", str(run / "api.sock"), "--log", "stderr"],
-            stdout=open(run / "callboxd.log", "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
-        procs.append(daemon)
-        wait_for(run / "api.sock", daemon, "callboxd")
-        sys.path.insert(0, str(ROOT))
-        from sim.control import SimControl
-
-        SimControl(str(run / "sim" / "control.sock")).call("traffic.start", rate_per_min=args.rate)
-        print(f"demo: simulator and daemon running under {run}; logs: sim.log, callboxd.log")
-        time.sleep(1.0)
-        cmd = [str(BIN / "callbox"), "--socket", str(run / "api.sock"), "watch"]
-        if args.duration:
-            cmd += ["--duration", str(args.duration)]
-        os.environ.setdefault("PYTHONUNBUFFERED", "1")
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+        config = demo_config(run)
+        with open(run / "sim.log", "w") as sim_log, open(run / "callboxd.log", "w") as daemon_log:
+            # the children ignore Ctrl-C from the terminal: the demo stops them in order
+            quiet = {"stdin": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "start_new_session": True}
+            procs.append(sim := subprocess.Popen([str(BIN / "callbox-sim"), "--rundir", str(run / "sim")],
+                                                 stdout=sim_log, **quiet))
+            wait_for("callbox-sim", (run / "sim" / "control.sock").exists, sim)
+            procs.append(daemon := subprocess.Popen(
+                [str(BIN / "callboxd"), "--config", str(config), "--state-dir", str(run / "state"),
+                 "--board-socket", str(run / "sim" / "board.sock"), "--api-socket", str(run / "api.sock"),
+                 "--log", "stderr"], stdout=daemon_log, **quiet))
+            wait_for("callboxd", (run / "api.sock").exists, daemon)
+        api = ApiClient(str(run / "api.sock"), timeout=30.0)
+        wait_for("the board", lambda: bool(api.call("status").get("board")), daemon)
+        api.call("subscribe", kinds=SUBSCRIBE)
+        activity = Activity(agents=log_agents_in(api, config))
+        SimControl(str(run / "sim" / "control.sock")).call(
+            "traffic.start", rate_per_min=args.rate, **TRAFFIC, **({} if args.seed is None else {"seed": args.seed}))
+        title = f"callbox demo: {api.call('status').get('name')}"
+        print(f"demo: simulator and daemon running under {run} (logs: sim.log, callboxd.log)")
+        print(f"demo: agents {', '.join(AGENTS)} logged in; callers ring at about {args.rate:g} a minute")
+        print(f"demo: {LEGEND}")
+        watch(api, activity, title, args.duration, tty, wants_ascii(), rows)
+    except (Stop, KeyboardInterrupt):
+        pass
+    except (OSError, ConnectionError) as exc:  # the daemon went away: say so, no traceback
+        print(f"\ndemo: lost the daemon ({exc}); see {run / 'callboxd.log'}", file=sys.stderr)
+        return 1
     finally:
-        cleanup()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with contextlib.suppress(Exception):
+            SimControl(str(run / "sim" / "control.sock")).call("traffic.stop")
+        stop_all(procs)
+    print("\ndemo: stopped")
+    return 0
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())

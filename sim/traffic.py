@@ -1,9 +1,11 @@
 """The caller-traffic generator: Poisson call arrivals on the CO lines, and phones that answer.
 
 Callers arrive at ``rate_per_min`` (Poisson) on idle FXO lines with random Chinese mobile caller IDs
-(13x/15x/18x), wait up to their patience for an answer (then abandon), optionally press an IVR choice
-a few seconds after the answer, talk (a tone or a clip) for a random talk time and hang up (the
-exchange then plays busy tone, as in China). Phones on the FXS ports answer after 1-3 rings, talk
+(13x/15x/18x), wait up to their patience for an answer (then abandon), optionally go through an IVR
+(one of ``ivr_digits``, pressed ``ivr_delay_s`` after the answer; a ``,`` in it waits ``ivr_delay_s``
+again before the next keys, as a caller listens to the next menu: ``"1,2"``), talk (a tone or a clip)
+for a random talk time counted from the answer and hang up (the exchange then plays busy tone, as in
+China). Phones on the FXS ports answer after 1-3 rings, talk
 and hang up after their own random talk time. Runs on the world's tick (no threads, no sleeps).
 """
 
@@ -34,7 +36,7 @@ class TrafficSettings:
     talk_s: tuple[float, float] = (8.0, 30.0)  # callers' talk time
     phone_talk_s: tuple[float, float] = (10.0, 40.0)  # agents' talk time
     answer_rings: tuple[int, int] = (1, 3)
-    ivr_digits: list[str] = field(default_factory=list)  # a caller presses one of these after answer
+    ivr_digits: list[str] = field(default_factory=list)  # a caller presses one of these after answer ("1,2")
     ivr_delay_s: float = 3.0
     tone_hz: tuple[float, float] = (300.0, 900.0)  # callers and agents "talk" with a tone in this range
     level_dbm0: float = -16.0
@@ -75,6 +77,7 @@ class _Caller:
     answered_at: int | None = None
     talk_end: int | None = None
     ivr_at: int | None = None
+    ivr_keys: list[str] = field(default_factory=list)  # the keys still to press, a group at each ivr_at
     hung_up: bool = False
 
 
@@ -190,10 +193,13 @@ class TrafficGenerator:
                 c.talk_end = tick + round(self._uniform(s.talk_s) * 50)
                 if s.ivr_digits:
                     c.ivr_at = tick + round(s.ivr_delay_s * 50)
+                    choice = s.ivr_digits[int(self.rng.integers(len(s.ivr_digits)))]
+                    c.ivr_keys = [k for k in choice.split(",") if k]
                 self._talk(line.party)
             if c.ivr_at is not None and tick >= c.ivr_at and line.state == "connected":
-                c.ivr_at = None
-                line.party.dial(s.ivr_digits[int(self.rng.integers(len(s.ivr_digits)))])
+                if c.ivr_keys:
+                    line.party.dial(c.ivr_keys.pop(0))
+                c.ivr_at = tick + round(s.ivr_delay_s * 50) if c.ivr_keys else None
             if c.talk_end is not None and tick >= c.talk_end and line.state == "connected":
                 line.hangup()
                 c.hung_up = True

@@ -61,6 +61,25 @@ class ApiClient:
             err = msg.get("error") or {}
             raise ApiError(err.get("code", "?"), err.get("message", ""))
 
+    def wait_events(self, timeout: float) -> list[dict]:
+        """The events received so far and, if there were none, those that come within ``timeout`` seconds
+        (it returns as soon as one has come, with every other already waiting); taken out of ``events``."""
+        end = time.monotonic() + timeout
+        while not self.events and (left := end - time.monotonic()) > 0:
+            if select.select([self.sock], [], [], left)[0]:
+                self._take_event()
+        for _ in range(1000):  # whatever else has arrived, without waiting (bounded: a busy box never stops)
+            if not select.select([self.sock], [], [], 0)[0]:
+                break
+            self._take_event()
+        out, self.events = self.events, []
+        return out
+
+    def _take_event(self) -> None:
+        msg = self._read()
+        if msg.get("type") == "event":
+            self.events.append(msg)
+
     def next_event(self, kind: str, timeout: float = 10.0,
                    where: Callable[[dict], bool] | None = None) -> dict:
         """The first event of ``kind`` (matching ``where``) received, waiting up to ``timeout`` seconds;
@@ -75,6 +94,4 @@ class ApiClient:
                 raise TimeoutError(f"no {kind} event within {timeout}s")
             # wait for a message to start, then read it whole (a timeout inside one would lose the framing)
             if select.select([self.sock], [], [], left)[0]:
-                msg = self._read()
-                if msg.get("type") == "event":
-                    self.events.append(msg)
+                self._take_event()

@@ -7,6 +7,8 @@ import tomllib
 
 import pytest
 
+from hal.dsp.dtmf import DtmfReceiver
+from hal.dsp.g711 import alaw_to_linear
 from hal.events import OffHook, OnHook, RingStart, SetHook, SetRing
 from sim.config import DEFAULT_TOML, ConfigError, load_config, parse_config
 from sim.ops import Ops
@@ -48,6 +50,29 @@ def test_traffic_arrivals_answers_abandons_and_phones() -> None:
     assert not ph.is_off_hook and st["running"]
     tg.stop()
     assert not tg.stats()["running"] and ph.auto_answer_rings == 0
+
+
+def test_a_caller_goes_through_two_ivr_menus() -> None:
+    """``"1,2"``: the caller presses 1 ``ivr_delay_s`` after the answer, then 2 after as long again."""
+    w = SimWorld()
+    host = Host(w)
+    tg = TrafficGenerator(w)
+    tg.start(TrafficSettings(rate_per_min=600.0, ivr_digits=["1,2"], ivr_delay_s=1.0, talk_s=(10.0, 10.0),
+                             patience_s=(20.0, 20.0), lines=["1/1"], seed=3))
+    ch = host.chan["1/1"]
+    host.run(400, until=lambda: bool(tg.active))
+    tg.stop()  # one caller: no more arrivals, the one calling goes on
+    host.run(400, until=lambda: w.co.line("1/1").state == "ringing")
+    host.send(SetHook("1/1", True))
+    host.listen("1/1")
+    host.run(50 * 4)
+    receiver, heard = DtmfReceiver(), []
+    frames = host.rx[ch]
+    for i, frame in enumerate(frames):
+        for d in receiver.process(alaw_to_linear(frame)):
+            heard.append((d, i))
+    assert [d for d, _ in heard] == ["1", "2"]
+    assert 40 <= heard[0][1] <= 70 and 40 <= heard[1][1] - heard[0][1] <= 60  # 1 s after the answer, 1 s apart
 
 
 def test_traffic_settings_validation() -> None:
