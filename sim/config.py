@@ -19,6 +19,7 @@ DEFAULT_TOML = """\
 name = "callbox-sim"
 record_s = 120       # what phones and CO lines heard, kept this long
 e1_record_s = 30     # per E1 timeslot
+tx_buffer_frames = 2 # host audio is played this many 20 ms frames after its tick (jitter absorbed)
 
 [[span]]
 id = 1
@@ -70,6 +71,7 @@ class SimConfig:
     layout: list[dict] = field(default_factory=list)
     record_s: float = 120.0
     e1_record_s: float = 30.0
+    tx_buffer_frames: int = 2
     co_defaults: LineSettings = field(default_factory=LineSettings)
     co_lines: dict[str, LineSettings] = field(default_factory=dict)
     default_scenario: Scenario = field(default_factory=Scenario)
@@ -93,6 +95,10 @@ def parse_config(data: dict) -> SimConfig:
     cfg.name = str(board.get("name", cfg.name))
     cfg.record_s = _num(board.get("record_s", cfg.record_s), "board.record_s")
     cfg.e1_record_s = _num(board.get("e1_record_s", cfg.e1_record_s), "board.e1_record_s")
+    buf = board.get("tx_buffer_frames", cfg.tx_buffer_frames)
+    if not isinstance(buf, int) or isinstance(buf, bool) or not 1 <= buf <= 8:
+        raise ConfigError("board.tx_buffer_frames: must be a whole number of frames from 1 to 8")
+    cfg.tx_buffer_frames = buf
     spans = data.get("span")
     if spans is None:
         spans = tomllib.loads(DEFAULT_TOML)["span"]

@@ -3,7 +3,10 @@
 ``SimWorld`` is the board core: ``step()`` advances one 20 ms tick and returns the host-bound audio
 (channels x 160 A-law, row = ``Port.channel``) and the events since the previous tick;
 ``apply_tx(tick, tx, commands)`` takes the host's answer (the audio each far end hears, and
-commands). A tick the host does not answer in time is silence to the far ends (an underrun).
+commands). Like a real card's transmit buffers (DAHDI's buffer policy), the host's audio for tick n
+is played to the far ends at tick n + ``tx_buffer_frames``: a host that is a frame or two late
+costs latency, not audio. A frame that has not arrived by its playout is silence to the far ends
+(an underrun); one arriving after it is late (dropped).
 
 Unit tests drive it directly on a virtual clock (no sleeps); ``sim.server`` drives it from the real
 20 ms clock and the board link.
@@ -38,7 +41,10 @@ class SimWorld:
         self.channels = channel_count(self.spans)
         self.tick = -1
         self._events: list[Event] = []
-        self._answered = True
+        self.tx_buffer_frames = self.config.tx_buffer_frames
+        self._tx_buffer: dict[int, np.ndarray] = {}  # host audio by tick, waiting for its playout
+        self._count_from = 0  # the first tick whose missing audio counts as an underrun
+        self._counting_underruns = True
         self.co = CentralOffice(self._emit, self.now)
         self.co.default_scenario = self.config.default_scenario
         self.co.scenarios.update(self.config.scenarios)
@@ -70,11 +76,22 @@ class SimWorld:
         self.by_extension = {ph.extension: ph for ph in self.phones.values()}
         self.step_hooks: list[Callable[[int], None]] = []
         self.ticks = 0
-        self.underruns = 0  # ticks the host did not answer before the next one
-        self.late_tx = 0  # host answers that arrived for an older tick (audio dropped)
-        self.bad_tx = 0  # host answers with the wrong shape or a future tick
+        self.underruns = 0  # ticks whose host audio had not arrived by its playout (silence played)
+        self.late_tx = 0  # host answers that arrived after their tick's playout (audio dropped)
+        self.bad_tx = 0  # host answers with the wrong shape, a future tick or a second time
         self.bad_commands = 0
-        self.counting_underruns = True  # the server turns this off while no host is connected
+
+    @property
+    def counting_underruns(self) -> bool:
+        """Whether missing host audio counts (the server turns this off while no host is connected);
+        turned on, it counts from the next tick, the first the host is sent."""
+        return self._counting_underruns
+
+    @counting_underruns.setter
+    def counting_underruns(self, on: bool) -> None:
+        if on and not self._counting_underruns:
+            self._count_from = self.tick + 1
+        self._counting_underruns = on
 
     # ---- plumbing ----------------------------------------------------------------------------------
 
@@ -102,13 +119,8 @@ class SimWorld:
     def step(self, tick: int | None = None) -> tuple[np.ndarray, list[Event]]:
         """Advance to ``tick`` (default: the next one): the host-bound audio and the events since the
         previous tick."""
-        if not self._answered:
-            if self.counting_underruns:
-                self.underruns += 1
-            self._deliver(self.tick, None)
         self.tick = self.tick + 1 if tick is None else int(tick)
         self.ticks += 1
-        self._answered = False
         tick = self.tick
         for hook in self.step_hooks:
             hook(tick)
@@ -128,27 +140,37 @@ class SimWorld:
             chans = [c for c, _ in out]
             rx[chans] = linear_to_alaw(np.stack([f for _, f in out]))
         events, self._events = self._events, []
+        self._play_out(tick)  # after the far ends' own step, as when the host answered at once
         return rx, events
 
     def apply_tx(self, tick: int, tx: np.ndarray | None, commands: list[Command] = ()) -> None:
-        """The host's answer to ``tick``: commands take effect now; the audio reaches the far ends if it
-        answers the current tick (an older tick's audio is late and dropped)."""
+        """The host's answer to ``tick``: commands take effect now; the audio waits in the transmit
+        buffer for its playout (``tx_buffer_frames`` ticks later), unless that has already passed."""
         for cmd in commands:
             self.command(cmd)
         if tx is None:
             return
-        if tick != self.tick or self._answered:
-            if tick < self.tick:
-                self.late_tx += 1
-            else:
-                self.bad_tx += 1
+        if tick <= self.tick - self.tx_buffer_frames:
+            self.late_tx += 1
+            return
+        if tick > self.tick or tick in self._tx_buffer:
+            self.bad_tx += 1
             return
         if tx.shape != (self.channels, FRAME_SAMPLES):
             self.bad_tx += 1
             log.warning("host audio has shape %s, expected (%d, %d): dropped", tx.shape, self.channels,
                         FRAME_SAMPLES)
             return
-        self._answered = True
+        self._tx_buffer[tick] = tx
+
+    def _play_out(self, tick: int) -> None:
+        """The far ends hear, at ``tick``, the host's audio for ``tick - tx_buffer_frames``."""
+        due = tick - self.tx_buffer_frames
+        tx = self._tx_buffer.pop(due, None)
+        for old in [t for t in self._tx_buffer if t < due]:  # ticks skipped by a clock that fell behind
+            del self._tx_buffer[old]
+        if tx is None and self._counting_underruns and due >= self._count_from:
+            self.underruns += 1
         self._deliver(tick, tx)
 
     def command(self, cmd: Command) -> None:

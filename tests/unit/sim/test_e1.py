@@ -98,7 +98,7 @@ def test_peer_takes_over_and_relays(host: Host) -> None:
     assert CasChange("3/1", 0b1011) in first and len(first) == 30
     host.sources[host.chan["3/2"]] = lambda: sine(1500.0, -11.0, 160)
     host.send(SetCas("3/2", 0b0011))
-    host.run(1)
+    host.run(1 + host.w.tx_buffer_frames)  # the tone is played out a transmit-buffer later
     audio, events = fe.peer_outbound()
     assert events[:30] == first and events[30:] == [CasChange("3/2", 0b0011)]
     from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
