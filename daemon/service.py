@@ -60,6 +60,7 @@ class Service:
         self.ivr: IvrService | None = None
         self.acd: AcdService | None = None
         self.started = time.time()
+        self._store_alarm_at_startup = False
         self.guard = TaskGuard()  # the long-lived tasks and threads: one failing stops the daemon, logged
         self._register_ops()
 
@@ -282,6 +283,7 @@ class Service:
         self.writer.on_alarm = lambda raised, detail: loop.call_soon_threadsafe(self._store_alarm, raised, detail)
         if self.writer.alarm:  # CDRs a crash left in the journal
             self.api.publish_startup("alarm.raised", alarm=CDR_ALARM, detail=self.writer.alarm)
+            self._store_alarm_at_startup = True
         crashed_at = self.store.last_alive
         for call_id, rec in self.store.interrupted(crashed_at, skip=self.writer.held_call_ids,
                                                    journalled=dict(self.writer.held_active)):
@@ -375,7 +377,10 @@ class Service:
             log.error("alarm %s: %s", CDR_ALARM, detail)
         else:
             log.warning("alarm %s cleared: every held CDR is stored", CDR_ALARM)
-        self.api.publish("alarm.raised" if raised else "alarm.cleared", alarm=CDR_ALARM, detail=detail)
+        # raised at start-up (kept for later subscribers): its clearing is kept too, or they would see it up
+        publish = self.api.publish_startup if self._store_alarm_at_startup else self.api.publish
+        self._store_alarm_at_startup = False
+        publish("alarm.raised" if raised else "alarm.cleared", alarm=CDR_ALARM, detail=detail)
         sd_notify(f"STATUS={self.status_line()}")
 
     async def _alive(self) -> None:

@@ -103,8 +103,13 @@ def _calls(d: DaemonProcess, n: int, talk: float = 1.0) -> list[tuple[str, float
         b.on_hook()
         out.append((call["id"], time.time() - call["answer"]))
         a.on_hook()
-        wait_for(lambda: not d.api.call("calls"), 5, "the call ended")
+        wait_for(lambda: not d.api.call("calls") and _idle(d, "8001", "8002"), 5, "the call ended, both phones idle")
     return out
+
+
+def _idle(d: DaemonProcess, *extensions: str) -> bool:
+    """The extensions' ports idle (on hook past a hook flash: lifting the phone again is a new call)."""
+    return all(p.get("state") == "idle" for p in d.api.call("ports") if p.get("extension") in extensions)
 
 
 def _check_cdrs(api: ApiClient, since: float, calls: list[tuple[str, float]],
@@ -200,6 +205,11 @@ def test_kill_9_while_the_disk_is_full_loses_no_cdr(box: Box) -> None:
     assert d.api.call("status")["cdrs_held"] == 4 and d.api.call("cdr.list", since=since) == []
     filler.unlink()
     watcher.next_event("alarm.cleared", timeout=5, where=lambda e: e.get("alarm") == "CDR_STORE")
+    late = ApiClient(str(d.api_socket))  # a client subscribing after the clearing sees both, in order
+    late.call("subscribe", kinds=["alarm."])
+    assert [e["kind"] for e in _events(late, "alarm.raised", alarm="CDR_STORE") + _events(
+        late, "alarm.cleared", alarm="CDR_STORE")] == ["alarm.raised", "alarm.cleared"]
+    late.close()
     cdrs = d.api.call("cdr.list", since=since, limit=1000)
     [interrupted] = [c for c in cdrs if c["id"] == live["id"]]
     assert interrupted["disposition"] == "INTERRUPTED" and talk - 1.5 <= interrupted["billsec"] <= talk + 0.1
