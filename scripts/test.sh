@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run the whole test suite: lint, layer rules, unit, end-to-end,
-# interop and benchmark smoke runs. pytest's "no tests ran" (exit 5) counts as a failure.
+# interop and benchmark smoke runs. pytest's "no tests ran" (exit 5) counts as a failure. Arguments, if
+# any, go to one pytest run instead (e.g. ./scripts/test.sh tests/unit -x).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
@@ -9,7 +10,23 @@ cd "$(dirname "$0")/.."
 if [ -f ../shared/tools/check_layers.py ]; then
   .venv/bin/python ../shared/tools/check_layers.py || exit 1
 fi
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# pytest's "no tests ran" (exit 5) is a failure, like any other non-zero status.
+run_pytest() {
+  .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+  local rc=$?
+  if [ $rc -eq 5 ]; then echo "test.sh: no tests ran — failing" >&2; return 1; fi
+  return $rc
+}
+if [ $# -gt 0 ]; then  # a developer's selection: as given, in one process
+  run_pytest "$@"; exit $?
+fi
+# The e2e tests wait on the simulator's real 20 ms clock far more than they compute, so independent
+# files run side by side (one worker per file); tests that measure timing (marked serial: late
+# frames, tick rates, wall-clock peers, benchmarks) run alone afterwards on a quiet machine.
+workers=${CALLBOX_TEST_WORKERS:-3}
+run_pytest -n "$workers" --dist loadfile -m "not serial"
 rc=$?
-if [ $rc -eq 5 ]; then echo "test.sh: no tests ran — failing" >&2; exit 1; fi
-exit $rc
+run_pytest -m serial
+rc2=$?
+[ $rc -ne 0 ] && exit $rc
+exit $rc2

@@ -146,3 +146,10 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     for mnt in reversed(mounts):
         if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Benchmarks measure time: like every ``serial`` test they run alone, after the parallel part."""
+    for item in items:
+        if item.nodeid.startswith("tests/bench/"):
+            item.add_marker(pytest.mark.serial)

@@ -15,7 +15,7 @@ from daemon.api.protocol import ApiError
 from tests.support.processes import DaemonProcess, agent_pin, wait_for
 from tests.support.world import World
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 
 def without_extension(text: str, number: str) -> str:

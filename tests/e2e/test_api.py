@@ -19,7 +19,7 @@ from tests.support.audio import tone_frequency
 from tests.support.processes import DaemonProcess, wait_for
 from tests.support.world import World
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 OPS = ["status", "ports", "calls", "cdr.list", "cdr.page", "cdr.export_csv", "spans", "e1.set_cas",
        "e1.send_hdlc", "e1.hdlc_received", "subscribe", "auth", "whoami", "audit.list", "hello"]

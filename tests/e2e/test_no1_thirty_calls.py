@@ -18,7 +18,7 @@ from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 from tests.unit.daemon.test_no1_thirty_calls import EXTS, SPAN, TIMESLOTS, _box_config, _sim_config, _tone
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 
 def _cpu_s(pid: int) -> float:

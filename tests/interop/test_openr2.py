@@ -22,7 +22,7 @@ from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 from tests.unit.daemon.test_no1_thirty_calls import EXTS, _sim_config, _tone
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.serial]
 
 SPAN = 3
 TIMESLOTS = [1, 2]

@@ -22,6 +22,8 @@ from hal.boardlink import FrameDecoder, MsgType, decode_audio, decode_map, encod
 from hal.events import CasChange, OffHook, SetCas
 from sim.control import SimControl, SimControlError
 
+pytestmark = pytest.mark.serial  # the board's 50 ticks a second, measured
+
 BIN = Path(sys.executable).parent
 
 
