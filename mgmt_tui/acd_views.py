@@ -165,7 +165,7 @@ def _bar_charts(rows: list[tuple[str, int, float | None]], titles: tuple[str, st
                              for label, _, pct in rows)]
 
 
-def queue_report(day: dt.date, records: list[dict], today: dt.date) -> list[str]:
+def queue_report(day: dt.date, records: list[dict], today: dt.date, zone: dt.tzinfo | None = None) -> list[str]:
     """Each queue's day: offered, answered, abandoned, overflowed, service level and waits; a bar chart
     of answered calls per queue, and calls offered per hour (``#`` answered, ``-`` lost)."""
     lines = [_title("Queues", day, today, records), ""]
@@ -186,7 +186,7 @@ def queue_report(day: dt.date, records: list[dict], today: dt.date) -> list[str]
     for rec in records:
         if rec.get("start") is None:
             continue
-        h = dt.datetime.fromtimestamp(rec["start"]).hour
+        h = dt.datetime.fromtimestamp(rec["start"], zone).hour  # the box's hours (``views.box_zone``)
         acc = hours.setdefault(h, [0, 0, 0])
         for q in (rec.get("queues") or {}).values():
             acc[0] += q.get("offered") or 0

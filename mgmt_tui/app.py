@@ -70,7 +70,8 @@ class TuiApp:
         self.client: Any = None
         self.ascii = ascii_mode
         self.screen = "dashboard"
-        self.day = dt.date.today()
+        self.zone: dt.tzinfo | None = None  # the box's (views.box_zone), read from status
+        self.day = dt.date.today()  # the box's today once connected (``_today``)
         self.report_view = "calls"
         self.flow: str | None = None  # the IVR flow on screen 6
         self.opened: dict[str, tuple[str, str] | None] = {}  # screen -> the agent / queue / menu open
@@ -95,6 +96,16 @@ class TuiApp:
         if self.client is None:
             self.client = self.connect()
         return self.client.call(op, **args)
+
+    def _box_zone(self) -> dt.tzinfo | None:
+        if self.zone is None:
+            self.zone = views.box_zone(self._call("status"))
+            if self.day == dt.date.today():  # still the host's today: the report opens on the box's
+                self.day = dt.datetime.now(self.zone).date()
+        return self.zone
+
+    def _today(self) -> dt.date:
+        return dt.datetime.now(self._box_zone()).date()
 
     def _show(self, s: str) -> str:
         return ascii_only(s) if self.ascii else s
@@ -127,8 +138,9 @@ class TuiApp:
         return views.diagnostics(self._call("spans"), self._call("ports"), watch)
 
     def report_lines(self) -> list[str]:
-        start = dt.datetime.combine(self.day, dt.time()).timestamp()
-        end = dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time()).timestamp()
+        zone = self._box_zone()  # the box's day, whatever the zone of the host the TUI runs on
+        start = dt.datetime.combine(self.day, dt.time(), zone).timestamp()
+        end = dt.datetime.combine(self.day + dt.timedelta(days=1), dt.time(), zone).timestamp()
         tabs = "  ".join(f"[{v}]" if v == self.report_view else v for v in REPORT_VIEWS)
         head = [f"{tabs}   v: next view  [ ]: day  g: go to date  t: today", ""]
         if self.report_view == "calls":
@@ -139,16 +151,16 @@ class TuiApp:
                 cursor = page["next"]
                 if cursor is None:
                     break
-            return head + views.report(self.day, cdrs)
+            return head + views.report(self.day, cdrs, zone)
         snap, why = self._snapshot()
         try:
             records = self._call("acd.intervals", since=start, until=end, limit=300)
         except ApiError as exc:
             return [*head, f"ACD statistics: not available ({exc.code})"]
-        today = dt.date.today()
+        today = self._today()
         records = acd_views.day_records(records, snap, self.day, today)
         if self.report_view == "queues":
-            return head + acd_views.queue_report(self.day, records, today)
+            return head + acd_views.queue_report(self.day, records, today, zone)
         names = {a["id"]: a.get("name") or "" for a in (snap or {}).get("agents", [])}
         return head + acd_views.agent_report(self.day, records, names, today)
 
@@ -502,7 +514,7 @@ class TuiApp:
         elif key in ("[", "]") and self.screen == "report":
             self.day += dt.timedelta(days=-1 if key == "[" else 1)
         elif key in ("t", "T") and self.screen == "report":
-            self.day = dt.date.today()
+            self.day = self._today()
         elif key in ("g", "G") and self.screen == "report":
             self._start_edit(views.Field("report.day", "go to day (YYYY-MM-DD)", "", action="date"), "")
             return True

@@ -14,8 +14,16 @@ from mgmt_tui.text import bar, cell
 COLS = 80
 
 
-def _t(ts: float | None, fmt: str = "%H:%M:%S") -> str:
-    return dt.datetime.fromtimestamp(ts).strftime(fmt) if ts else "-"
+def box_zone(status: dict) -> dt.tzinfo | None:
+    """The box's time zone as ``status`` gives it (``utc_offset_min``): every time the TUI shows, and
+    the days and hours of its reports, are the box's, not those of the host the TUI runs on (None: a
+    daemon that does not say; the host's zone)."""
+    minutes = status.get("utc_offset_min")
+    return dt.timezone(dt.timedelta(minutes=minutes)) if isinstance(minutes, int) else None
+
+
+def _t(ts: float | None, fmt: str = "%H:%M:%S", zone: dt.tzinfo | None = None) -> str:
+    return dt.datetime.fromtimestamp(ts, zone).strftime(fmt) if ts else "-"
 
 
 def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[dict],
@@ -55,14 +63,15 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
     for c in calls:
         route = f"{c.get('src_port')}>{c.get('dst_port') or '-'}"
         lines.append(f"{cell(c.get('id'), 16)} {cell(c.get('direction'), 8)} {cell(c.get('caller'), 13)} "
-                     f"{cell(c.get('called'), 10)} {cell(route, 13)} {_t(c.get('answer'))}")
+                     f"{cell(c.get('called'), 10)} {cell(route, 13)} {_t(c.get('answer'), zone=box_zone(status))}")
     if not calls:
         lines.append("(no calls)")
     return lines
 
 
-def report(day: dt.date, cdrs: list[dict]) -> list[str]:
-    """A day's calls: totals by disposition, answer rate, and calls per hour as a bar chart."""
+def report(day: dt.date, cdrs: list[dict], zone: dt.tzinfo | None = None) -> list[str]:
+    """A day's calls: totals by disposition, answer rate, and calls per hour (in ``zone``, the box's) as
+    a bar chart."""
     by_disp = Counter(c.get("disposition", "?") for c in cdrs)
     answered = by_disp.get("ANSWERED", 0)
     talk = sum(c.get("billsec") or 0 for c in cdrs)
@@ -72,7 +81,7 @@ def report(day: dt.date, cdrs: list[dict]) -> list[str]:
              ""]
     for disp, n in sorted(by_disp.items(), key=lambda kv: -kv[1]):
         lines.append(f"{cell(disp, 12)} {n:5} {bar(n, max(by_disp.values()), 50)}")
-    hours = Counter(dt.datetime.fromtimestamp(c["start"]).hour for c in cdrs if c.get("start"))
+    hours = Counter(dt.datetime.fromtimestamp(c["start"], zone).hour for c in cdrs if c.get("start"))
     if hours:
         lines += ["", "calls per hour"]
         top = max(hours.values())

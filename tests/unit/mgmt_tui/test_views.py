@@ -66,3 +66,16 @@ def test_diagnostics_shows_cas_bits_and_alarms() -> None:
     text = "\n".join(lines)
     assert "span 3: e1 cas ports 30 alarms LOS" in text
     assert "3/1 1011/0011  3/2 ----/----" in text
+
+
+def test_times_and_report_hours_are_the_box_zone_not_the_hosts() -> None:
+    """``status`` says the box's zone (``utc_offset_min``); the answer time (09:16:34 UTC) and a report's
+    hours follow it whatever the zone of the host the TUI runs on."""
+    for minutes, shown in ((480, "17:16:34"), (-300, "04:16:34")):
+        lines = views.dashboard(dict(STATUS, utc_offset_min=minutes), SPANS, PORTS, CALLS)
+        assert lines[-1].endswith(shown), lines[-1]
+    box = views.box_zone({"utc_offset_min": 480})
+    t = dt.datetime(2026, 11, 23, 1, 10, tzinfo=dt.UTC).timestamp()  # 09:10 in the box
+    lines = views.report(dt.date(2026, 11, 23), [{"disposition": "ANSWERED", "billsec": 60, "start": t}], box)
+    assert lines[-1].startswith("09:00    1")
+    assert views.box_zone({}) is None  # a daemon that does not say: the host's zone
