@@ -11,77 +11,17 @@ in it, whatever zone the host running the command is set to.
 from __future__ import annotations
 
 import argparse
-import os
-import stat
 import sys
 import time
-import tomllib
-from pathlib import Path
 
 from daemon.api.client import ApiClient
+from daemon.api.connect import SetupError, add_connection_arguments, read_token, socket_path
 from daemon.api.protocol import ApiError
 from daemon.box_time import DEFAULT_OFFSET_MIN, local_text, parse_local
-from daemon.config import DEFAULT_PATH, ConfigError
-from daemon.config_checks import Checker
-
-DEFAULT_SOCKET = "/run/callbox/api.sock"
-
-
-class CliError(Exception):
-    """A mistake in how the command was called (exit 2), said in one line."""
 
 
 def _t(ts: float | None, zone: int) -> str:
     return local_text(ts, zone, "%m-%d %H:%M:%S") if ts else "-"
-
-
-def socket_path(explicit: str | None, config: str | None) -> str:
-    """The API socket: ``--socket``, else ``$CALLBOX_API``, else ``[api] socket`` of the configuration
-    (``--config``, ``$CALLBOX_CONFIG`` or /etc/callbox/callbox.toml), else the default. A configuration
-    named explicitly must be readable; the default one is skipped when absent or unreadable."""
-    if explicit:
-        return explicit
-    if os.environ.get("CALLBOX_API"):
-        return os.environ["CALLBOX_API"]
-    named = config or os.environ.get("CALLBOX_CONFIG")
-    path = Path(named or DEFAULT_PATH)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        if named:
-            raise CliError(f"cannot read the configuration {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-        return DEFAULT_SOCKET
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise CliError(f"{path}: TOML syntax: {exc}") from exc
-    c = Checker(path, text)
-    try:
-        raw = data.get("api", {})
-        api = c.table(raw, ("api",), set(raw) if isinstance(raw, dict) else set())
-        return c.get(api, ("api",), "socket", str, DEFAULT_SOCKET)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
-
-
-def read_token(explicit: str | None, token_file: str | None) -> str | None:
-    """The token to present, if any: ``--token-file`` (its first line; refused if other users may read
-    it), ``--token`` (visible in ``ps``), then the same from ``$CALLBOX_TOKEN_FILE`` and ``$CALLBOX_TOKEN``."""
-    if explicit and not token_file:
-        return explicit
-    path = token_file or os.environ.get("CALLBOX_TOKEN_FILE")
-    if path:
-        try:
-            with open(path, encoding="utf-8") as f:
-                if os.fstat(f.fileno()).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                    raise CliError(f"token file {path} is readable by other users: chmod 600 it")
-                token = f.readline().strip()
-        except OSError as exc:
-            raise CliError(f"cannot read the token file {path}: {exc.strerror}") from exc
-        if not token:
-            raise CliError(f"token file {path} is empty")
-        return token
-    return os.environ.get("CALLBOX_TOKEN") or None
 
 
 def format_status(s: dict) -> str:
@@ -172,13 +112,7 @@ def export_cdrs(client: ApiClient, span: dict, output: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="callbox", description="talk to the running callbox daemon")
-    ap.add_argument("--config", default=None,
-                    help=f"the box's configuration, for the API socket (default $CALLBOX_CONFIG or {DEFAULT_PATH})")
-    ap.add_argument("--socket", default=None, help="API socket (default $CALLBOX_API, else the config's [api] socket)")
-    ap.add_argument("--token-file", default=None, help="a file (mode 600) holding a token of [api.tokens] "
-                                                        "(default $CALLBOX_TOKEN_FILE)")
-    ap.add_argument("--token", default=None, help="a token of [api.tokens] (prefer $CALLBOX_TOKEN or "
-                                                   "--token-file: a command line is visible to other users)")
+    add_connection_arguments(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("status", help="one-screen status")
     sub.add_parser("ports", help="every port's state")
@@ -196,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         path = socket_path(args.socket, args.config)
         token = read_token(args.token, args.token_file)
-    except CliError as exc:
+    except SetupError as exc:
         print(f"callbox: {exc}", file=sys.stderr)
         return 2
     try:

@@ -29,6 +29,7 @@ from typing import Any
 import urwid
 
 from daemon.api.client import ApiClient
+from daemon.api.connect import connect
 from daemon.api.protocol import ApiError
 from mgmt_tui import acd_views, forms, views
 from mgmt_tui.forms import Row
@@ -561,5 +562,6 @@ def wants_ascii(term: str | None = None) -> bool:
     return term.startswith(("vt", "linux")) or term in ("", "dumb")
 
 
-def client_factory(path: str) -> Callable[[], ApiClient]:
-    return lambda: ApiClient(path)
+def client_factory(path: str, token: str | None = None) -> Callable[[], ApiClient]:
+    """Connections to the socket at ``path``, each raised by ``token`` (``auth``) if one is given."""
+    return lambda: connect(path, token)

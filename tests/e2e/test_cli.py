@@ -9,15 +9,13 @@ import io
 import os
 import pwd
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from daemon.box_time import local_text
 from daemon.cli import main as cli_main
-from tests.support.processes import BIN, DaemonProcess, wait_for
+from tests.support.processes import BIN, DaemonProcess, as_nobody, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
@@ -32,32 +30,9 @@ def callbox(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def callbox_as_nobody(*args: str, env: dict | None = None) -> tuple[int, str, str]:
-    """``callbox``'s entry point (``daemon.cli.main``) in a child process running as the user nobody
-    (whose role is the lowest), its exit status and output. Forked, not executed: the interpreter
-    lives where nobody may not read."""
-    nobody = pwd.getpwnam("nobody")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        pid = os.fork()
-        if pid == 0:
-            code = 99
-            try:
-                sys.stdout = open(out.fileno(), "w", closefd=False)  # noqa: SIM115 - flushed before _exit
-                sys.stderr = open(err.fileno(), "w", closefd=False)  # noqa: SIM115
-                os.setgroups([])
-                os.setgid(nobody.pw_gid)
-                os.setuid(nobody.pw_uid)
-                for k in ("CALLBOX_TOKEN", "CALLBOX_TOKEN_FILE", "CALLBOX_API", "CALLBOX_CONFIG"):
-                    os.environ.pop(k, None)
-                os.environ.update(env or {})
-                code = cli_main(list(args))
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        out.seek(0)
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
+    """``callbox``'s entry point (``daemon.cli.main``) run as the user nobody (whose role is the
+    lowest): its exit status and output."""
+    return as_nobody(cli_main, list(args), env)
 
 
 def _a_call(daemon: DaemonProcess) -> dict:

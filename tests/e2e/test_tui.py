@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import pwd
 import shutil
 import subprocess
 import time
@@ -19,8 +21,9 @@ from pathlib import Path
 import pytest
 import urwid
 
+from daemon.api.connect import read_token, socket_path
 from mgmt_tui.app import TuiApp, client_factory
-from tests.support.processes import BIN, DaemonProcess, wait_for
+from tests.support.processes import BIN, DaemonProcess, as_nobody, wait_for
 from tests.support.world import World
 from tests.unit.mgmt_tui.support import _focus_on, _note, _screen, _text, _type
 
@@ -56,14 +59,16 @@ def test_ascii_mode_and_a_lost_daemon(daemon: DaemonProcess) -> None:
 
 
 @contextlib.contextmanager
-def tui_in_tmux(daemon: DaemonProcess) -> Iterator[tuple[Callable[[], str], Callable[..., None]]]:
-    """``callbox-tui`` in a tmux session at 80x24, TERM=vt100: yields ``pane()`` (the screen's text)
-    and ``keys(*keys)`` (tmux send-keys); at the end ``q`` must quit it; the tmux server is killed
-    whatever happens."""
+def tui_in_tmux(daemon: DaemonProcess, args: str | None = None, env: str = ""
+                ) -> Iterator[tuple[Callable[[], str], Callable[..., None]]]:
+    """``callbox-tui`` (with ``args``, default ``--socket`` the daemon's, and ``env`` settings) in a tmux
+    session at 80x24, TERM=vt100: yields ``pane()`` (the screen's text) and ``keys(*keys)`` (tmux
+    send-keys); at the end ``q`` must quit it; the tmux server is killed whatever happens."""
     session = f"callbox-tui-{time.monotonic_ns()}"
     tmux = ["tmux", "-L", session]
+    args = f"--socket {daemon.api_socket}" if args is None else args
     subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    f"env TERM=vt100 {BIN / 'callbox-tui'} --socket {daemon.api_socket}"], check=True)
+                    f"env TERM=vt100 {env} {BIN / 'callbox-tui'} {args}"], check=True)
 
     def pane() -> str:
         return subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
@@ -290,3 +295,49 @@ def test_tui_in_tmux_blacklists_a_caller_on_the_ivr_screen(ivr_daemon: DaemonPro
         assert (tmp_path / "flow.toml").read_text(encoding="utf-8") == flow
         keys("Escape")
         wait_for(lambda: "cancelled" in pane(), 5, "the edit cancelled")  # (Esc then q at once is Meta-q)
+
+
+def _screens_as_nobody(argv: list[str]) -> int:
+    """As the user nobody: the TUI connected as ``callbox-tui`` would (``argv``: a configuration and
+    a token file), its dashboard and its configuration screen printed."""
+    app = TuiApp(client_factory(socket_path(None, argv[0]), read_token(None, argv[1] if len(argv) > 1 else None)))
+    app.refresh()
+    app.press("4")
+    print("\n".join(_screen(app)))
+    return 0
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux comes with scripts/setup.sh")
+def test_the_tui_finds_the_socket_in_the_configuration_and_presents_a_token(reachable_daemon: DaemonProcess,
+                                                                             tmp_path: Path) -> None:
+    d = reachable_daemon
+    secret = "tui-tok-5d1e08"
+    d.api.call("config.set", changes=[{"key": f"api.tokens.{secret}", "value": "admin"}])
+    cfg = d.workdir / "tui.toml"  # only [api] socket: where the installer's configuration says it is
+    cfg.write_text(f'[box]\nname = "x"\n\n[api]\nsocket = "{d.api_socket}"\n', encoding="utf-8")
+    cfg.chmod(0o644)
+    token_file = d.workdir / "token"
+    token_file.write_text(secret + "\n", encoding="utf-8")
+    os.chown(token_file, pwd.getpwnam("nobody").pw_uid, -1)
+    token_file.chmod(0o600)
+
+    # nobody is an agent: the configuration screen is refused; with the token (admin) it shows
+    code, out, _ = as_nobody(_screens_as_nobody, [str(cfg)])
+    assert code == 0 and "4:Config*" in out and "forbidden" in out and "Extensions" not in out
+    code, out, err = as_nobody(_screens_as_nobody, [str(cfg), str(token_file)])
+    assert (code, err) == (0, "") and "Extensions" in out and "forbidden" not in out
+
+    # the command: a token the daemon refuses ends it before the screen, never printed; a bad config is exit 2
+    tui = [str(BIN / "callbox-tui"), "--config", str(cfg)]
+    refused = subprocess.run([*tui, "--token", "wrong-token"], capture_output=True, text=True, timeout=20)
+    assert refused.returncode == 1 and "the daemon refused the token (forbidden)" in refused.stderr
+    assert "wrong-token" not in refused.stderr + refused.stdout
+    cfg.write_text('[api]\nsocket = 5\n', encoding="utf-8")
+    bad = subprocess.run(tui, capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and f"{cfg}:2: api.socket: must be str" in bad.stderr
+    cfg.write_text(f'[api]\nsocket = "{d.api_socket}"\n', encoding="utf-8")
+    # in a terminal: the socket from $CALLBOX_CONFIG, the token from $CALLBOX_TOKEN_FILE
+    with tui_in_tmux(d, args="", env=f"CALLBOX_CONFIG={cfg} CALLBOX_TOKEN_FILE={token_file}") as (pane, keys):
+        keys("4")
+        wait_for(lambda: "Extensions" in pane(), 5, "the configuration screen")
+    assert secret not in d.log_text()

@@ -7,13 +7,16 @@ STATUS= and WATCHDOG=1 exactly as systemd would.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,35 @@ def agent_pin(config: Path, agent: str) -> str:
     """The PIN of ``agent`` in the config file ``config`` (what the agent would key in)."""
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     return next(a.get("pin", "") for a in data.get("agent", []) if a["id"] == agent)
+
+
+def as_nobody(main: Callable[[list[str]], int], argv: list[str], env: dict | None = None) -> tuple[int, str, str]:
+    """A client's entry point ``main(argv)`` in a child process running as the user nobody (whose role
+    is the lowest; the callbox variables of the environment cleared, then ``env`` set): its exit status
+    and output. Forked, not executed: the interpreter lives where nobody may not read."""
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:
+            code = 99
+            try:
+                sys.stdout = open(out.fileno(), "w", closefd=False)  # noqa: SIM115 - flushed before _exit
+                sys.stderr = open(err.fileno(), "w", closefd=False)  # noqa: SIM115
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                for k in ("CALLBOX_TOKEN", "CALLBOX_TOKEN_FILE", "CALLBOX_API", "CALLBOX_CONFIG"):
+                    os.environ.pop(k, None)
+                os.environ.update(env or {})
+                code = main(argv)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
 
 
 def fetch_recording(api: ApiClient, key: str) -> bytes:
