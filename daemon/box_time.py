@@ -1,7 +1,8 @@
 """The box's one time zone: ``[acd] utc_offset_min`` (minutes east of UTC, default 480 = China
-Standard Time) is the zone of the ACD's "today" and intervals, of CDR times shown by the CLI, of the
-CSV export and of ``status`` (``utc_offset_min``, for clients that show times), whatever zone the
-host's clock is set to. Times are stored as epoch seconds; only their text uses the zone.
+Standard Time) is the zone of the ACD's "today" and intervals, of CDR times shown by the CLI and the
+TUI (its reports' days and hours), of the CSV export, of the date and time read out before a
+voicemail message, and of ``status`` (``utc_offset_min``, for clients that show times), whatever zone
+the host's clock is set to. (An IVR flow's opening hours keep their own ``schedule.timezone``.) Times are stored as epoch seconds; only their text uses the zone.
 """
 
 from __future__ import annotations

@@ -241,7 +241,8 @@ class MailboxLeg(IvrLeg):
 
     def __init__(self, service: IvrService, call: Call, box: str | None) -> None:
         self._attach(service, call, service.voice)
-        self.session = MailboxSession(now=service.engine.now(), box=box, box_kind="extension", voice=self.voice)
+        self.session = MailboxSession(now=service.engine.now(), box=box, box_kind="extension", voice=self.voice,
+                                      utc_offset_min=service.config.utc_offset_min)
 
     def start(self) -> None:
         self._do(self.session.start())

@@ -102,8 +102,10 @@ class MailboxSession:
     KEY_TIMEOUT_S = 8.0
 
     def __init__(self, *, now: float, box: str | None = None, box_kind: str = "extension",
-                 voice: str | None = None, prompts: dict[str, str] | None = None) -> None:
+                 voice: str | None = None, prompts: dict[str, str] | None = None, utc_offset_min: int = 480) -> None:
+        """``utc_offset_min``: the box's zone, in which a message's date and time are read out."""
         self.now = now
+        self.zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
         self.box = box
         self.box_kind = box_kind
         self.voice = voice
@@ -228,7 +230,7 @@ class MailboxSession:
 
     def _play_message(self) -> None:
         m = self._msgs[self._index]
-        when = dt.datetime.fromtimestamp(m.received, dt.timezone(dt.timedelta(hours=8)))
+        when = dt.datetime.fromtimestamp(m.received, self.zone)
         head = f"第{say.number(self._index + 1).text}条留言"
         if m.caller.isdigit():
             head += f"，来电号码{say.digits(m.caller).text}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 
 import numpy as np
 import pytest
 
 from hal.dsp.g711 import alaw_to_linear
+from ivr import say
 from ivr.events import (
     ArmTimer,
     CancelTimer,
@@ -182,3 +184,15 @@ def test_record_greeting(vm, speech, tmp_path):
     assert c.heard() == [PROMPTS["greeting_saved"], PROMPTS["main_menu"]]
     g = Prompts(tmp_path / "pc").load(vm.greeting("extension:8001")).samples
     assert np.array_equal(g, speech[1])
+
+
+@pytest.mark.parametrize("utc_offset_min", [480, -300])
+def test_a_message_is_dated_in_the_box_zone(vm, utc_offset_min):
+    """The date and time read out before a message are the box's (``[acd] utc_offset_min``), not a
+    fixed zone nor the host's."""
+    c = Caller(vm, utc_offset_min=utc_offset_min)
+    c.keys("8001#2468#1")
+    received = min(m.received for m in vm.messages("extension:8001", "new"))
+    when = dt.datetime.fromtimestamp(received, dt.timezone(dt.timedelta(minutes=utc_offset_min)))
+    spoken = f"{say.date(when.date(), weekday=False, year=False).text}{say.time(when.time()).text}"
+    assert c.plays[-1].items[0].text.endswith(spoken)
