@@ -17,7 +17,7 @@ from signaling.events import (
 )
 from signaling.media import Detect, PlayTone, SendMf
 from signaling.no1.trunk import No1Trunk, TrunkConfig, TrunkState
-from signaling.no1.variant import CHINA
+from signaling.no1.variant import CHINA, ITU
 from tests.unit.signaling.no1.link import Link
 
 IDLE, SEIZE, ACK, ANSWER = 0b1011, 0b0011, 0b1111, 0b0111
@@ -62,6 +62,45 @@ def test_the_register_sequence_on_the_wire() -> None:
     assert bwd == [6, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1]
     assert [o.bits for o in link.a.outputs if isinstance(o, SetCas)] == [SEIZE]
     assert [o.bits for o in link.b.outputs if isinstance(o, SetCas)] == [ACK]
+
+
+# A network whose categories differ (OpenR2 keeps the calling-party category apart from the Group II one
+# the same way): KA 2 on A-6, KD 3 on A-3. With China's KA == KD == 1 a register that sent one where the
+# other is due could not be told apart.
+KA_KD = CHINA.derive("china-ka2-kd3", ka=2, kd=3)
+
+
+def test_ka_on_a6_and_kd_on_a3_in_a_variant_where_they_differ() -> None:
+    link, a, b = pair(TrunkConfig(variant=KA_KD), TrunkConfig(variant=KA_KD, dnis_length=5))
+    a.dial("12301", link.now, caller="138")
+    link.run_until(lambda: offered(link) is not None, 10)
+    assert offered(link).category == 2  # the calling-party category is KA when the ANI was asked for
+    assert (b.register.ka, b.register.kd) == (2, 3)
+    link.run_until(lambda: a.state is TrunkState.OUT_ALERTING, 2)
+    fwd = [o.signal for o in link.a.outputs if isinstance(o, SendMf) and o.signal]
+    bwd = [o.signal for o in link.b.outputs if isinstance(o, SendMf) and o.signal]
+    assert bwd[0] == 6 and fwd[1] == 2  # A-6 -> KA
+    assert bwd[-2] == 3 and fwd[-1] == 3  # A-3 -> KD
+
+
+def test_without_ani_the_offered_category_is_kd() -> None:
+    link, a, b = pair(TrunkConfig(variant=KA_KD), TrunkConfig(variant=KA_KD, dnis_length=5, ani="none"))
+    a.dial("12301", link.now, caller="138")
+    link.run_until(lambda: offered(link) is not None, 10)
+    assert offered(link).category == 3 and b.register.ka is None
+
+
+def test_the_itu_variant_asks_for_the_category_with_a5() -> None:
+    """The same machines on the ITU base table: A-5 asks for the category, C/D = 01; only data differs."""
+    v = ITU.with_overrides(ka=2, kd=3)
+    link, a, b = pair(TrunkConfig(variant=v), TrunkConfig(variant=v, dnis_length=5))
+    a.dial("12301", link.now, caller="138")
+    link.run_until(lambda: a.state is TrunkState.OUT_ALERTING, 10)
+    fwd = [o.signal for o in link.a.outputs if isinstance(o, SendMf) and o.signal]
+    bwd = [o.signal for o in link.b.outputs if isinstance(o, SendMf) and o.signal]
+    assert fwd == [1, 2, 1, 3, 8, 15, 2, 3, 10, 1, 3]
+    assert bwd == [5, 1, 1, 1, 1, 1, 1, 1, 1, 3, 6]  # B-6: ITU's free with charge
+    assert [o.bits for o in link.a.outputs if isinstance(o, SetCas)] == [0b0001]  # seize, C/D = 01
 
 
 def test_clear_back_from_the_called_side() -> None:
