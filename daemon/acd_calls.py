@@ -167,7 +167,8 @@ class AcdService:
                                 extension=data["extension"], caller=data["caller"], agent=data["agent"],
                                 queue=data["queue"], customer=data["customer"], wait_s=data["wait_s"],
                                 callback=data["callback"], rules=data["rules"],
-                                ivr=(call.ivr or {}) if call is not None else {})
+                                ivr=(call.ivr or {}) if call is not None else {},
+                                **(call.dnis_fields() if call is not None else {}))
             return
         (self._startup_publish or self.engine.publish)(kind, **data)
 

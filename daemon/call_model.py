@@ -68,6 +68,9 @@ class Call:
     transfer_failed: Callable[[str], None] | None = None  # told instead of hanging up (IVR transfers)
     ivr: dict[str, Any] | None = None  # what the IVR reported: flow, path, keys, variables, outcome
     category: int | None = None  # calling-party category from the trunk (No.1 KA, ISUP CPC), if given
+    dnis: str | None = None  # inbound on a trunk: the number the caller dialled (No.1 DNIS)
+    dnis_name: str | None = None  # the [[dnis]] entry's name (e.g. "Booking line"), if it has one
+    destinations: tuple[str, ...] = ()  # inbound: extensions to hunt over, when its DNIS route names them
     timer: Timer | None = None
     tried: list[str] = field(default_factory=list)  # extensions already offered (inbound hunt)
     circuits: list[str] = field(default_factory=list)  # trunk ports seized for it (outbound: one per attempt)
@@ -90,6 +93,10 @@ class Call:
             return self.b
         return self.a if self.b is not None and self.b.port == port else None
 
+    def dnis_fields(self) -> dict[str, Any]:
+        """What screen pops show of an inbound call's DNIS (nothing for a call without one)."""
+        return {"dnis": self.dnis, "dnis_name": self.dnis_name} if self.dnis else {}
+
     def record(self) -> dict[str, Any]:
         """The call as stored: the journal row while it runs, the CDR when it ends."""
         rec: dict[str, Any] = {
@@ -100,6 +107,7 @@ class Call:
             "trunk": next((leg.label for leg in self.legs() if leg.kind == "trunk"), None),
             "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
             "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
+            "dnis": self.dnis, "dnis_name": self.dnis_name,
         }
         if self.end is not None:
             rec["duration"] = round(self.end - self.start, 3)

@@ -18,6 +18,7 @@ from typing import Any
 from daemon.call_model import Call, Leg, LegState, Lines
 from daemon.config import Config, LineConfig
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
+from daemon.dnis import DnisRoute, DnisTable
 from daemon.feature_codes import MORE, FeatureCodes, Matched
 from daemon.timers import Timers
 from hal.dsp.callerid import CallerId
@@ -55,6 +56,7 @@ class CallControl:
         self.lines = lines
         self.timers = timers
         self.dialplan = Dialplan(config)
+        self.dnis = DnisTable(config.dnis)
         self.features = FeatureCodes()  # parts of the daemon add theirs (voicemail, agents, pickup ...)
         self.journal = journal  # journal(op, call_id, record): op in begin | update | finish
         self.publish = publish
@@ -230,10 +232,19 @@ class CallControl:
         call = Call(self._new_id(), "inbound", Leg(ev.port, "trunk", line.name or line.port),
                     caller=ev.caller, called=ev.called, caller_name=ev.caller_name)
         call.category = ev.category
+        trunk = self.config.trunk_by_port(ev.port) is not None
+        route = None
+        if trunk and ev.called:
+            call.dnis = ev.called
+            route = self.dnis.route(ev.called)
+            call.dnis_name = route.name or None if route is not None else None
         self._bind(call, ev.port)
         self.begin(call)
         self.publish("call.offered", call=call.id, port=ev.port, caller=ev.caller, line=line.name,
-                     called=ev.called, category=ev.category)
+                     called=ev.called, category=ev.category, **call.dnis_fields())
+        if trunk and self.dnis:
+            self._route_dnis(call, route)
+            return
         if line.ivr and self.ivr is not None:
             self._enter_ivr(call, line.ivr)
             return
@@ -246,11 +257,30 @@ class CallControl:
             return
         self._hunt(call)
 
+    def _route_dnis(self, call: Call, route: DnisRoute | None) -> None:
+        """An inbound trunk call where the ``[[dnis]]`` table decides: its entry's destination, or refused as
+        unallocated (the trunk answers with its variant's "unallocated" signal)."""
+        port = call.a.port
+        if route is None:
+            log.info("call %s: DNIS %s is not allocated ([[dnis]]): refused", call.id, call.dnis)
+        elif route.target == "ivr" and self.ivr is not None:
+            self._enter_ivr(call, route.dest[0])
+            return
+        elif route.target == "queue" and self.acd is not None and self.acd.enqueue(call, route.dest[0]):
+            return
+        elif route.target == "extension":
+            call.destinations = route.dest
+            self._hunt(call)
+            return
+        cause = Cause.UNALLOCATED_NUMBER if route is None else Cause.SWITCHING_EQUIPMENT_CONGESTION
+        self.lines.release(port, cause)
+        self._end(call, cause)
+
     def _hunt(self, call: Call) -> bool:
-        """Offer an inbound call to the next free extension of its line's hunt list."""
+        """Offer an inbound call to the next free extension of its DNIS route's or its line's hunt list."""
         line = self.config.line_by_port(call.a.port)
         assert line is not None
-        dests = list(line.destination)
+        dests = list(call.destinations or line.destination)
         start = self._hunt_pos.get(line.port, 0)
         for i in range(len(dests)):
             number = dests[(start + i) % len(dests)]
@@ -268,7 +298,8 @@ class CallControl:
             self._bind(call, ext.port)
             self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
             self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
-            self.publish("call.ringing", call=call.id, port=ext.port, extension=number, caller=call.caller)
+            self.publish("call.ringing", call=call.id, port=ext.port, extension=number, caller=call.caller,
+                         **call.dnis_fields())
             self._journal("update", call)
             if call in self.waiting:
                 self.waiting.remove(call)

@@ -12,7 +12,8 @@ import re
 
 from daemon.box_time import DEFAULT_OFFSET_MIN, local_text
 
-COLUMNS = ("id", "direction", "caller", "caller_name", "called", "src", "src_port", "dst", "dst_port", "trunk",
+COLUMNS = ("id", "direction", "caller", "caller_name", "called", "dnis", "dnis_name", "src", "src_port", "dst",
+           "dst_port", "trunk",
            "start", "answer", "end", "duration", "billsec", "cause", "disposition", "interrupted",
            "queue", "agent", "wait_s", "ivr_flow", "ivr_path", "ivr_keys")
 TIME_COLUMNS = ("start", "answer", "end")

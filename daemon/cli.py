@@ -34,11 +34,12 @@ def format_status(s: dict) -> str:
 
 def format_cdrs(rows: list[dict], zone: int = DEFAULT_OFFSET_MIN) -> str:
     """CDR rows as a table, times in the zone ``zone`` minutes east of UTC (the box's)."""
-    head = f"{'end':15} {'dir':8} {'caller':13} {'called':13} {'src':6} {'dst':6} {'trunk':8} {'dur':>6} {'bill':>6} {'cause':>5} disposition"
+    head = f"{'end':15} {'dir':8} {'caller':13} {'called':13} {'dnis':10} {'src':6} {'dst':6} {'trunk':8} {'dur':>6} {'bill':>6} {'cause':>5} disposition"
     lines = [head]
     for r in rows:
         lines.append(f"{_t(r.get('end'), zone):15} {r.get('direction', ''):8} {str(r.get('caller') or '-'):13} "
-                     f"{str(r.get('called') or '-'):13} {str(r.get('src') or '-'):6} {str(r.get('dst') or '-'):6} "
+                     f"{str(r.get('called') or '-'):13} {str(r.get('dnis') or '-'):10} "
+                     f"{str(r.get('src') or '-'):6} {str(r.get('dst') or '-'):6} "
                      f"{str(r.get('trunk') or '-'):8} {r.get('duration', 0):6.1f} {r.get('billsec', 0):6.1f} "
                      f"{r.get('cause', ''):>5} {r.get('disposition', '')}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from daemon.acd.config import AcdConfig, parse_acd
 from daemon.config_checks import Checker, ConfigError
+from daemon.dnis import DnisRoute, parse_dnis
 from daemon.number_plan import Number, check_numbers
 
 __all__ = ["ConfigError", "Config", "load_config", "parse_config", "DEFAULT_PATH"]
@@ -155,6 +156,7 @@ class Config:
     extensions: tuple[ExtensionConfig, ...] = ()
     trunks: tuple[No1TrunkConfig, ...] = ()
     trunk_lines: tuple[LineConfig, ...] = ()  # one per No.1 timeslot, so call control treats it as a line
+    dnis: tuple[DnisRoute, ...] = ()  # inbound trunk calls routed by the called number (daemon.dnis)
     acd: AcdConfig = field(default_factory=AcdConfig)
 
     @property
@@ -196,7 +198,7 @@ def load_config(path: Path | str) -> Config:
 def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     c = Checker(Path(path), text)
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
-                              "voicemail", "acd", "agent", "queue"})
+                              "voicemail", "acd", "agent", "queue", "dnis"})
 
     box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
@@ -300,6 +302,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         extensions=tuple(extensions),
         trunks=trunks,
         trunk_lines=trunk_lines,
+        dnis=parse_dnis(c, top, numbers, queues, set(dict(ivr.flows))),
         acd=acd,
     )
 

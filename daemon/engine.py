@@ -468,10 +468,12 @@ class Engine:
         must be the same as at ``attach()`` (the caller checks); returns the ports
         whose machine settings changed."""
         from daemon.dialplan import Dialplan
+        from daemon.dnis import DnisTable
 
         self.config = new
         self.calls.config = new
         self.calls.dialplan = Dialplan(new)
+        self.calls.dnis = DnisTable(new.dnis)
         changed: list[str] = []
         wanted: list[tuple[str, type, Any]] = [
             (ext.port, FxsLine, FxsConfig(

@@ -8,6 +8,7 @@ from daemon.cdr_csv import COLUMNS, cdrs_to_csv
 
 def test_csv_has_bom_header_and_round_trips_chinese_names() -> None:
     rows = [{"id": "1-1", "direction": "inbound", "caller": "13800138000", "caller_name": "张三", "dst": "8001",
+             "called": "88001234", "dnis": "88001234", "dnis_name": "订票热线",
              "start": 1795425394.0, "answer": None, "end": 1795425400.5, "duration": 6.5, "cause": 16,
              "disposition": "NO ANSWER"}]
     data = cdrs_to_csv(rows)
@@ -16,6 +17,7 @@ def test_csv_has_bom_header_and_round_trips_chinese_names() -> None:
     assert tuple(table[0]) == COLUMNS
     row = dict(zip(COLUMNS, table[1], strict=True))
     assert row["caller_name"] == "张三" and row["answer"] == "" and row["cause"] == "16"
+    assert (row["dnis"], row["dnis_name"]) == ("88001234", "订票热线")  # which of the agency's numbers was dialled
     assert row["start"].count(":") == 2 and row["start"][:4] == "2026"
 
 

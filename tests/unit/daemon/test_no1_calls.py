@@ -311,3 +311,52 @@ def test_a_seizure_never_acknowledged_is_tried_on_another_circuit(tmp_path: Path
     peer.dial(1, "12301", caller="13800138000")
     box.run_until(lambda: not box.engine.circuit_alarms, 2, "the alarm cleared")
     assert ("alarm.cleared", {"span": 3, "port": "3/1", "alarm": "NO_SEIZE_ACK"}) in box.events
+
+
+DNIS_BLOCK = """
+[[dnis]]
+number = "88001234"
+to = "extension:8002"
+name = "Booking line"
+
+[[dnis]]
+range = "88002000-88002099"
+to = "extension:8001"
+"""
+
+
+def test_inbound_calls_are_routed_by_dnis_and_an_unknown_number_is_refused_unallocated(tmp_path: Path) -> None:
+    """One span carries the agency's numbers: 88001234 rings 8002, a branch number 8001 (whatever the
+    trunk's own destination says), and 88009999 is refused with B-5 (unallocated), cause 1."""
+    p = config(tmp_path)
+    p.write_text(p.read_text().replace("dnis_length = 5", "dnis_length = 8") + DNIS_BLOCK, encoding="utf-8")
+    peer = No1Peer(SPAN)
+    heard: list[int] = []
+    handle_mf = peer.machines["3/3"].handle_mf
+    peer.machines["3/3"].handle_mf = lambda signal, now: (heard.append(signal), handle_mf(signal, now))[1]
+    box = Box(p)
+    attach_inprocess(box, peer, SPAN)
+    box.run(0.2)
+    booking, branch = box.world.phone("8002"), box.world.phone("8001")
+    peer.dial(1, "88001234", caller="13800138000")
+    box.run_until(lambda: booking.ringing, 8, "8002 ringing")
+    assert not branch.ringing
+    offered = [d for k, d in box.events if k == "call.offered"]
+    ringing = [d for k, d in box.events if k == "call.ringing"]
+    assert (offered[-1]["dnis"], offered[-1]["dnis_name"]) == ("88001234", "Booking line")
+    assert (ringing[-1]["extension"], ringing[-1]["dnis"], ringing[-1]["dnis_name"]) == ("8002", "88001234",
+                                                                                         "Booking line")
+    peer.dial(2, "88002042", caller="13900139000")
+    box.run_until(lambda: branch.ringing, 8, "8001 ringing")
+    peer.dial(3, "88009999", caller="13700137000")
+    box.run_until(lambda: peer.events_of(3, CallReleased), 8, "the refusal")
+    assert peer.events_of(3, CallReleased) == [CallReleased("3/3", Cause.UNALLOCATED_NUMBER)]
+    assert [s for s in heard if s][-1] == 5  # the last backward signal: B-5, unallocated number
+    for ts in (1, 2):
+        peer.release(ts)
+    box.run_until(lambda: len(box.cdrs()) == 3, 3, "three CDRs")
+    cdrs = {c["dnis"]: c for c in box.cdrs()}
+    assert (cdrs["88009999"]["cause"], cdrs["88009999"]["disposition"], cdrs["88009999"]["dnis_name"]) == (
+        1, "FAILED", None)
+    assert (cdrs["88001234"]["dst"], cdrs["88001234"]["dnis_name"]) == ("8002", "Booking line")
+    assert cdrs["88002042"]["dst"] == "8001"
