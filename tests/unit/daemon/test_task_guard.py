@@ -2,8 +2,10 @@
 with the exit status systemd acts on (2 for a configuration error, 1 otherwise)."""
 
 import asyncio
+import configparser
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,14 @@ def test_stop_and_cancelled_tasks_are_not_failures() -> None:
         return guard
 
     assert asyncio.run(go()).exit_code == 0
+
+
+def test_the_unit_restarts_a_failed_daemon_but_not_a_config_error() -> None:
+    """systemd acts on the exit statuses: exit 1 (a failure) restarts the daemon, exit 2 (a config error,
+    which a restart cannot fix) leaves the unit failed instead of looping."""
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(Path(__file__).resolve().parents[3] / "packaging" / "callboxd.service", encoding="utf-8")
+    service = unit["Service"]
+    assert service["Restart"] == "on-failure"
+    assert str(EXIT_CONFIG) in service["RestartPreventExitStatus"].split()
+    assert str(EXIT_FAILURE) not in service["RestartPreventExitStatus"].split()
