@@ -307,7 +307,8 @@ class Service:
         self.guard.spawn(self._alive(), "last-alive mark")
         await self.guard.stopped.wait()
         code = self.guard.exit_code
-        sd_notify("STOPPING=1", "STATUS=stopping" if not code else f"STATUS=stopping after a failure (exit {code})")
+        sd_notify("STOPPING=1", f"STATUS=stopping after a failure (exit {code}): {self.guard.reason}" if code
+                  else "STATUS=stopping")
         await self.guard.cancel_all()
         self._end_all_calls(Cause.NORMAL_UNSPECIFIED)
         if self.recording is not None:

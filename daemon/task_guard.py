@@ -31,6 +31,7 @@ class TaskGuard:
     def __init__(self) -> None:
         self.stopped = asyncio.Event()
         self.exit_code = 0
+        self.reason = ""  # the first failure, one line (for systemd's STATUS=)
         self.tasks: list[asyncio.Task] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_hook: Any = None
@@ -56,6 +57,8 @@ class TaskGuard:
             code = EXIT_FAILURE
         if not self.exit_code:
             self.exit_code = code
+            self.reason = (f"configuration error: {exc}" if code == EXIT_CONFIG
+                           else f"{what} failed: {type(exc).__name__}: {exc}")
         self.stopped.set()
 
     def _task_done(self, task: asyncio.Task) -> None:

@@ -99,7 +99,10 @@ def test_a_config_that_does_not_fit_the_board_exits_2_naming_file_line_key(
     d.start(wait_ready=False)
     try:
         assert d.exited(20) == 2
-        assert "READY=1" not in d.read_notices()
+        notices = d.read_notices()
+        assert "READY=1" not in notices
+        assert any(n.startswith("STATUS=stopping after a failure (exit 2): configuration error: ") and key in n
+                   for n in notices)  # what `systemctl status callboxd` shows
     finally:
         d.stop()
     assert f"{cfg}:{_line_of(cfg, needle, after)}: {key}: {message}" in d.log_text()
