@@ -138,8 +138,8 @@ def screen(title: str, status: dict, snapshot: dict | None, activity: Activity, 
     TUI dashboard's panel), what is happening (the newest lines of ``activity``) and the last CDRs."""
     with ascii_display(ascii_mode):
         c = activity.counts
-        top = [fit(f"{title}  {_clock(now)}  calls now {status.get('active_calls', 0)}  "
-                   f"CDRs {status.get('cdrs', 0)}  (Ctrl-C stops)", COLS)]
+        top = [fit(f"{title}  {_clock(now)}  calls {status.get('active_calls', 0)}  "
+                   f"CDRs {status.get('cdrs', 0)}  Ctrl-C stops", COLS)]
         if legend:
             top.append(fit(legend, COLS))
         panel = [fit(line, COLS) for line in acd_panel(snapshot, now)]

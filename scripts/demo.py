@@ -190,7 +190,7 @@ def main() -> int:
         activity = Activity(agents=log_agents_in(api, config))
         SimControl(str(run / "sim" / "control.sock")).call(
             "traffic.start", rate_per_min=args.rate, **TRAFFIC, **({} if args.seed is None else {"seed": args.seed}))
-        title = f"callbox demo: {api.call('status').get('name')}"
+        title = str(api.call("status").get("name") or "callbox")
         print(f"demo: simulator and daemon running under {run} (logs: sim.log, callboxd.log)")
         print(f"demo: agents {', '.join(AGENTS)} logged in; callers ring at about {args.rate:g} a minute")
         print(f"demo: {LEGEND}")
