@@ -5,7 +5,8 @@ SIGTERM, or ``--duration``).
 It runs the shipped configuration (packaging/callbox.toml) as a copy under var/demo/ with what a demo
 needs: the office open around the clock (its flow's schedule, also in a copy), every CO line answered
 by the IVR, queue announcements after 10 s, and three agents logged in at their configured
-extensions with the PINs the copy gives them (a PIN is added only where the configuration has none).
+extensions with the PINs of the copy (a PIN is added where the configuration has none, and every
+agent gets a new one if the daemon would refuse the configuration's).
 The simulated callers press menu keys (1 then 1 or 2, 2 or 3), wait, and give up after a minute or
 two; the agents' phones answer and hang up after a short talk. The shipped files are not changed.
 
@@ -34,7 +35,8 @@ BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
 from daemon.api.client import ApiClient  # noqa: E402
-from daemon.config_edit import edit_text  # noqa: E402
+from daemon.config import ConfigError  # noqa: E402
+from daemon.config_edit import edit_text, validate  # noqa: E402
 from daemon.flow_edit import edit_flow_text  # noqa: E402
 from mgmt_tui.app import wants_ascii  # noqa: E402
 from mgmt_tui.live import SUBSCRIBE, Activity, screen  # noqa: E402
@@ -85,10 +87,20 @@ def demo_config(run: Path) -> Path:
     for q in data.get("queue", []):
         changes += [{"key": f"queue[{q['name']}].announce_first_s", "value": ANNOUNCE_FIRST_S},
                     {"key": f"queue[{q['name']}].announce_every_s", "value": ANNOUNCE_EVERY_S}]
-    changes += [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])} for a in data.get("agent", [])
-                if a["id"] in AGENTS and not a.get("pin")]
     path = run / "callbox.toml"
-    path.write_text(edit_text(config_text, changes), encoding="utf-8")
+    agents = data.get("agent", [])
+    text = edit_text(config_text, changes + [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])}
+                                             for a in agents if a["id"] in AGENTS and not a.get("pin")])
+    try:
+        validate(text, path)
+    except ConfigError:  # e.g. PINs this box's PIN policy refuses: the copy gets its own for every agent
+        text = edit_text(config_text, changes + [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])}
+                                                 for a in agents])
+        try:
+            validate(text, path)
+        except ConfigError as exc:
+            raise SystemExit(f"demo: the demo's configuration is refused: {exc}") from None
+    path.write_text(text, encoding="utf-8")
     return path
 
 
