@@ -3,9 +3,9 @@
 It speaks the API socket like any integrator; it never opens the daemon's files but its
 configuration, for the socket's path (``[api] socket``). Its role comes from the user's Unix groups,
 raised by a token (``--token-file``, ``--token``, ``$CALLBOX_TOKEN_FILE``, ``$CALLBOX_TOKEN``: see
-docs/service.md). Times
-are shown in the box's zone (``status``'s ``utc_offset_min``), and ``--since``/``--until`` are read
-in it, whatever zone the host running the command is set to.
+docs/service.md; ``daemon.api.connect``, shared with the TUI). Times are shown in the box's zone
+(``status``'s ``utc_offset_min``), and ``--since``/``--until`` are read in it, whatever zone the host
+running the command is set to.
 """
 
 from __future__ import annotations
