@@ -14,6 +14,7 @@ from typing import Any
 
 from mgmt_tui.acd_views import acd_panel, mmss
 from mgmt_tui.text import ascii_display, ascii_only, cell, fit
+from mgmt_tui.views import box_zone
 
 COLS, ROWS = 80, 24
 SUBSCRIBE = ["call.", "diag.dtmf", "agent.state", "voicemail.message", "callback."]
@@ -21,8 +22,8 @@ CAUSES = {16: "normal", 17: "busy", 18: "no response", 19: "no answer", 21: "rej
           34: "no circuit", 41: "failure", 102: "timeout"}
 
 
-def _clock(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else "--:--:--"
+def _clock(ts: float | None, zone: dt.tzinfo | None) -> str:
+    return dt.datetime.fromtimestamp(ts, zone).strftime("%H:%M:%S") if ts else "--:--:--"
 
 
 @dataclass
@@ -36,9 +37,11 @@ class _Caller:
 @dataclass
 class Activity:
     """Turns API events into one line per step of each call, oldest first (``lines``, the last
-    ``keep``). ``agents`` maps an agent's ID to its name."""
+    ``keep``), timed in ``zone`` (the box's, ``views.box_zone``). ``agents`` maps an agent's ID to its
+    name."""
 
     agents: dict[str, str] = field(default_factory=dict)
+    zone: dt.tzinfo | None = None
     keep: int = 200
     lines: deque[str] = field(default_factory=deque)
     callers: dict[str, _Caller] = field(default_factory=dict)  # call id -> who is calling
@@ -58,7 +61,7 @@ class Activity:
         """One event; the line it adds (None: nothing to tell)."""
         text = self._describe(ev.get("kind", ""), ev)
         if text is not None:
-            line = f"{_clock(when or time.time())} {text}"
+            line = f"{_clock(when or time.time(), self.zone)} {text}"
             self.lines.append(line)
             while len(self.lines) > self.keep:
                 self.lines.popleft()
@@ -115,16 +118,16 @@ class Activity:
         return None
 
 
-def cdr_rows(cdrs: list[dict]) -> list[str]:
-    """The last calls, newest first, each in 80 columns: end time, caller, line, IVR keys, queue, agent,
-    wait, the whole call's length, and the result (disposition and Q.850 cause)."""
+def cdr_rows(cdrs: list[dict], zone: dt.tzinfo | None = None) -> list[str]:
+    """The last calls, newest first, each in 80 columns: end time (in ``zone``), caller, line, IVR keys,
+    queue, agent, wait, the whole call's length, and the result (disposition and Q.850 cause)."""
     head = (f"{cell('ended', 8)} {cell('caller', 11)} {cell('line', 6)} {cell('keys', 4)} {cell('queue', 10)} "
             f"{cell('agent', 5)} {cell('wait', 5, True)} {cell('length', 6, True)} result, cause")
     rows = [head]
     for r in cdrs:
         result = {"ANSWERED": "answered", "NO ANSWER": "no answer", "BUSY": "busy", "FAILED": "failed",
                   "INTERRUPTED": "interrupted"}.get(r.get("disposition"), str(r.get("disposition") or "-"))
-        rows.append(f"{cell(_clock(r.get('end')), 8)} {cell(r.get('caller'), 11)} "
+        rows.append(f"{cell(_clock(r.get('end'), zone), 8)} {cell(r.get('caller'), 11)} "
                     f"{cell(r.get('trunk') or r.get('src'), 6)} {cell(r.get('ivr_keys'), 4)} "
                     f"{cell(r.get('queue'), 10)} {cell(r.get('agent'), 5)} "
                     f"{cell(mmss(r.get('wait_s')) if r.get('wait_s') is not None else '-', 5, True)} "
@@ -135,17 +138,19 @@ def cdr_rows(cdrs: list[dict]) -> list[str]:
 def screen(title: str, status: dict, snapshot: dict | None, activity: Activity, cdrs: list[dict],
            now: float, legend: str = "", ascii_mode: bool = False, rows: int = ROWS) -> list[str]:
     """The whole view, ``rows`` lines of at most 80 columns: title and legend, queues and agents (the
-    TUI dashboard's panel), what is happening (the newest lines of ``activity``) and the last CDRs."""
+    TUI dashboard's panel), what is happening (the newest lines of ``activity``) and the last CDRs;
+    times in the box's zone (``status``'s ``utc_offset_min``)."""
+    zone = box_zone(status)
     with ascii_display(ascii_mode):
         c = activity.counts
-        top = [fit(f"{title}  {_clock(now)}  calls {status.get('active_calls', 0)}  "
+        top = [fit(f"{title}  {_clock(now, zone)}  calls {status.get('active_calls', 0)}  "
                    f"CDRs {status.get('cdrs', 0)}  Ctrl-C stops", COLS)]
         if legend:
             top.append(fit(legend, COLS))
         panel = [fit(line, COLS) for line in acd_panel(snapshot, now)]
         tally = (f"-- what happens: {c['offered']} calls, {c['keys']} keys, {c['queued']} queued, "
                  f"{c['answered']} answered by agents, {c['abandoned']} gave up --")
-        bottom = ["-- last calls (CDRs) --", *cdr_rows(cdrs[:3])]
+        bottom = ["-- last calls (CDRs) --", *cdr_rows(cdrs[:3], zone)]
         room = max(3, rows - len(top) - len(panel) - 1 - len(bottom))
         happening = [fit(line, COLS) for line in list(activity.lines)[-room:]]
         happening += [""] * (room - len(happening))

@@ -40,6 +40,7 @@ from daemon.config_edit import edit_text, validate  # noqa: E402
 from daemon.flow_edit import edit_flow_text  # noqa: E402
 from mgmt_tui.app import wants_ascii  # noqa: E402
 from mgmt_tui.live import SUBSCRIBE, Activity, screen  # noqa: E402
+from mgmt_tui.views import box_zone  # noqa: E402
 from sim.control import SimControl  # noqa: E402
 
 FLOW = "travel-agency"
@@ -199,7 +200,7 @@ def main() -> int:
         api = ApiClient(str(run / "api.sock"), timeout=30.0)
         wait_for("the board", lambda: bool(api.call("status").get("board")), daemon)
         api.call("subscribe", kinds=SUBSCRIBE)
-        activity = Activity(agents=log_agents_in(api, config))
+        activity = Activity(agents=log_agents_in(api, config), zone=box_zone(api.call("status")))
         SimControl(str(run / "sim" / "control.sock")).call(
             "traffic.start", rate_per_min=args.rate, **TRAFFIC, **({} if args.seed is None else {"seed": args.seed}))
         title = str(api.call("status").get("name") or "callbox")

@@ -4,6 +4,9 @@ on a UTF-8 terminal and on a VT100 (pinyin, columns measured on what is drawn)."
 
 from __future__ import annotations
 
+import datetime as dt
+
+from daemon.box_time import local_text, zone
 from mgmt_tui.live import Activity, cdr_rows, screen
 from mgmt_tui.text import width
 
@@ -30,9 +33,10 @@ EVENTS = [
 
 
 def test_a_callers_way_one_line_a_step() -> None:
-    activity = Activity(agents={"1001": "王芳"})
+    activity = Activity(agents={"1001": "王芳"}, zone=zone(480))
     for ev in EVENTS:
         activity.feed(ev, when=1796650800.0)
+    assert {line.split(" ", 1)[0] for line in activity.lines} == {local_text(1796650800.0, 480, "%H:%M:%S")}
     steps = [line.split(" ", 1)[1] for line in activity.lines]
     assert steps == [
         "agent 1001 王芳 logged in at 8002",
@@ -50,8 +54,9 @@ def test_a_callers_way_one_line_a_step() -> None:
 
 
 def test_cdr_rows_fit_80_columns() -> None:
-    rows = cdr_rows(CDRS)
+    rows = cdr_rows(CDRS, dt.timezone(dt.timedelta(minutes=-300)))  # the box's zone, not the host's
     assert len(rows) == 4 and all(width(r) <= 80 for r in rows), "\n".join(rows)
+    assert rows[1].startswith(local_text(CDRS[0]["end"], -300, "%H:%M:%S") + " ")
     assert rows[1].split()[1:] == ["13800138000", "PSTN-1", "11", "domestic", "1001", "0:12", "1:35", "answered",
                                    "16"]
     assert "1h06" in rows[2] and "interrupted 102" in rows[2] and "1591234567~" in rows[2]
@@ -68,13 +73,14 @@ def test_the_screen_is_80x24_on_utf8_and_on_a_vt100() -> None:
                             "since": 1796650790.0},
                            {"id": "1002", "name": "李娜", "state": "idle", "extension": "8003",
                             "since": 1796650700.0}]}
-    status = {"name": "示例旅行社 呼叫中心", "active_calls": 2, "cdrs": 3}
+    status = {"name": "示例旅行社 呼叫中心", "active_calls": 2, "cdrs": 3, "utc_offset_min": 480}
     for ascii_mode in (False, True):
         lines = screen("示例旅行社 呼叫中心", status, snapshot, activity, CDRS, 1796650800.0,
                        "IVR keys: 1 routes, 2 booking", ascii_mode)
         text = "\n".join(lines)
         assert len(lines) == 24 and all(width(ln) <= 80 for ln in lines), text
         assert "answered by agent 1001" in text and lines[-1].split()[1] == "-"  # the oldest CDR at the bottom
+        assert f"  {local_text(1796650800.0, 480, '%H:%M:%S')}  calls 2" in lines[0]
         if ascii_mode:
             assert text.isascii() and "??" not in text and lines[0].endswith("  calls 2  CDRs 3  Ctrl-C stops")
             assert lines[0].startswith("ShiLiLvXingShe HuJiaoZhongXin  ")
