@@ -16,21 +16,13 @@ from daemon.acd.agents import AgentError, NoSuchExtension
 from daemon.acd.customers import Customer
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
+from daemon.api.schema import AGENT, CALL, EXTENSION, TIME, Int, Opt, Str
 from daemon.api.server import ApiServer
 
-
-def _str(req: dict, name: str, default: str | None = None) -> str:
-    v = req.get(name, default)
-    if not isinstance(v, str):
-        raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a str")
-    return v
-
-
-def _num(req: dict, name: str, default: float | None = None) -> float | None:
-    v = req.get(name, default)
-    if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
-        raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a number")
-    return v
+PIN = Str(32)
+CUSTOMER_NUMBER = Str(64, min_len=1, pattern=r".*[0-9].*", what="a phone number (with digits)")
+TEXT = Str(4000)  # a customer's name or notes (daemon.acd.customers)
+CUSTOMER_FIELDS = {"number": CUSTOMER_NUMBER, "name": Opt(TEXT), "level": Opt(Int(0, 9)), "notes": Opt(TEXT)}
 
 
 def register(api: ApiServer, service: Any) -> None:
@@ -41,10 +33,10 @@ def register(api: ApiServer, service: Any) -> None:
 
     def agent_op(fn_name: str, *args: str):
         async def handler(req: dict) -> dict:
-            agent = _str(req, "agent")
+            agent = req["agent"]
             if service.config.acd.agent(agent) is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"no agent {agent}")
-            values = [_str(req, a, "" if a == "pin" else None) for a in args]
+            values = [req[a] for a in args]
             svc = acd()
             try:
                 svc.feed(getattr(svc.acd, fn_name), agent, *values)
@@ -63,18 +55,17 @@ def register(api: ApiServer, service: Any) -> None:
         store = acd().acd.intervals
         if store is None:
             return []
-        since, until = _num(req, "since", 0.0), _num(req, "until")
-        limit = int(_num(req, "limit", 96) or 96)
+        limit = req["limit"]
         await service.writer.flushed()  # an interval whose stats.interval event was sent is in the reply
         out = []
-        for rec in store.scan(since or 0.0, until):
+        for rec in store.scan(req["since"], req["until"]):
             out.append(rec)
             if len(out) >= limit:
                 break
         return out
 
     async def callback_cancel(req: dict) -> dict:
-        call, svc = _str(req, "call"), acd()
+        call, svc = req["call"], acd()
         if not svc.feed(svc.acd.cancel_callback, call):
             raise ApiError(ErrorCode.NOT_FOUND, f"no callback {call} waiting")
         await service.writer.flushed()
@@ -86,44 +77,25 @@ def register(api: ApiServer, service: Any) -> None:
             raise ApiError(ErrorCode.NOT_FOUND, "no customer store")
         return c
 
-    def number(req: dict) -> str:
-        n = _str(req, "number")
-        if not n or not any(ch.isdigit() for ch in n):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'number' must hold digits")
-        return n
-
     def as_dict(rec: Customer | None) -> dict | None:
         return rec.to_dict() if rec is not None else None
 
     def customer_get(req: dict) -> dict | None:
-        rec = customers().get(number(req))
+        rec = customers().get(req["number"])
         if rec is None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no customer {req['number']}")
         return as_dict(rec)
 
     def customer_list(req: dict) -> dict:
-        after = req.get("after")
-        if after is not None and not isinstance(after, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'after' must be a str")
-        limit = int(_num(req, "limit", 100) or 100)
-        recs = customers().list(after, min(max(limit, 1), 1000))
+        recs = customers().list(req["after"], req["limit"])
         return {"customers": [r.to_dict() for r in recs], "total": customers().count()}
 
     def changes(req: dict) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key in ("name", "notes"):
-            if key in req:
-                out[key] = _str(req, key)
-        if "level" in req:
-            level = req["level"]
-            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
-                raise ApiError(ErrorCode.BAD_ARGUMENT, "'level' must be an int 0..9")
-            out["level"] = level
-        return out
+        return {key: req[key] for key in ("name", "level", "notes") if req[key] is not None}
 
     def customer_create(req: dict) -> dict | None:
         try:
-            return as_dict(customers().create(number(req), **changes(req)))
+            return as_dict(customers().create(req["number"], **changes(req)))
         except KeyError as exc:
             raise ApiError(ErrorCode.REFUSED, f"customer {req['number']} exists") from exc
         except ValueError as exc:
@@ -131,25 +103,29 @@ def register(api: ApiServer, service: Any) -> None:
 
     def customer_update(req: dict) -> dict | None:
         try:
-            return as_dict(customers().update(number(req), **changes(req)))
+            return as_dict(customers().update(req["number"], **changes(req)))
         except ValueError as exc:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
 
     def customer_delete(req: dict) -> dict:
-        if not customers().delete(number(req)):
+        if not customers().delete(req["number"]):
             raise ApiError(ErrorCode.NOT_FOUND, f"no customer {req['number']}")
         return {"deleted": req["number"]}
 
     api.op("acd.snapshot", snapshot)
-    api.op("acd.intervals", intervals, roles=INTEGRATOR)
+    api.op("acd.intervals", intervals, roles=INTEGRATOR,
+           args={"since": Opt(TIME, 0.0), "until": Opt(TIME), "limit": Opt(Int(1, 1000), 96)})
     # an agent-role connection acts for the agent it logged in as (with the PIN) or whose token it showed
-    api.op("agent.login", agent_op("login", "pin", "extension"), audit=True, own_agent="agent", binds_agent=True)
-    api.op("agent.logout", agent_op("logout"), audit=True, own_agent="agent")
-    api.op("agent.pause", agent_op("pause", "reason"), audit=True, own_agent="agent")
-    api.op("agent.resume", agent_op("resume"), audit=True, own_agent="agent")
-    api.op("callback.cancel", callback_cancel, roles=SUPERVISOR, audit=True)
-    api.op("customer.get", customer_get, roles=INTEGRATOR)
-    api.op("customer.list", customer_list, roles=INTEGRATOR)
-    api.op("customer.create", customer_create, roles=INTEGRATOR, audit=True)
-    api.op("customer.update", customer_update, roles=INTEGRATOR, audit=True)
-    api.op("customer.delete", customer_delete, roles=SUPERVISOR, audit=True)
+    api.op("agent.login", agent_op("login", "pin", "extension"), audit=True, own_agent="agent", binds_agent=True,
+           args={"agent": AGENT, "pin": Opt(PIN, ""), "extension": EXTENSION})
+    api.op("agent.logout", agent_op("logout"), audit=True, own_agent="agent", args={"agent": AGENT})
+    api.op("agent.pause", agent_op("pause", "reason"), audit=True, own_agent="agent",
+           args={"agent": AGENT, "reason": Str(32)})
+    api.op("agent.resume", agent_op("resume"), audit=True, own_agent="agent", args={"agent": AGENT})
+    api.op("callback.cancel", callback_cancel, roles=SUPERVISOR, audit=True, args={"call": CALL})
+    api.op("customer.get", customer_get, roles=INTEGRATOR, args={"number": CUSTOMER_NUMBER})
+    api.op("customer.list", customer_list, roles=INTEGRATOR,
+           args={"after": Opt(Str(64)), "limit": Opt(Int(1, 1000), 100)})
+    api.op("customer.create", customer_create, roles=INTEGRATOR, audit=True, args=CUSTOMER_FIELDS)
+    api.op("customer.update", customer_update, roles=INTEGRATOR, audit=True, args=CUSTOMER_FIELDS)
+    api.op("customer.delete", customer_delete, roles=SUPERVISOR, audit=True, args={"number": CUSTOMER_NUMBER})

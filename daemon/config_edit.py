@@ -35,8 +35,9 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.protocol import MAX_MESSAGE, ApiError, ErrorCode
 from daemon.api.roles import ADMIN
+from daemon.api.schema import Arg, Args, List, Opt, Str, Toml
 from daemon.config import Config, ConfigError, parse_config
 from daemon.config_layout import check_layout
 
@@ -312,17 +313,19 @@ def read_for_api(path: Path) -> tuple[str, dict | None]:
         return text, None
 
 
-def text_or_changes(req: dict, whole: str, key_types: type | tuple = str) -> tuple[str | None, list | None]:
-    """A ``*.set`` request's ``text`` (the whole file) or ``changes`` ([{key, value}]), checked."""
-    text, changes = req.get("text"), req.get("changes")
-    if (text is None) == (changes is None):
-        raise ApiError(ErrorCode.BAD_ARGUMENT, f"give either 'text' ({whole}) or 'changes' ([{{key, value}}])")
-    if text is not None and not isinstance(text, str):
-        raise ApiError(ErrorCode.BAD_ARGUMENT, "'text' must be a string")
-    if changes is not None and (not isinstance(changes, list) or not changes or not all(
-            isinstance(c, dict) and isinstance(c.get("key"), key_types) for c in changes)):
-        raise ApiError(ErrorCode.BAD_ARGUMENT, "'changes' must be a non-empty list of {key, value}")
-    return text, changes
+CONFIG_KEY = Str(256, min_len=1, what="a key path like box.name or extension[8001].name")
+MAX_CHANGES = 1000
+
+
+def edit_args(key: Arg = CONFIG_KEY, **more: Arg) -> Args:
+    """The arguments of a ``*.set`` op: ``more``, and either ``text`` (the whole file) or ``changes``
+    (``[{key, value}]``, ``value`` any TOML value or nil)."""
+    return Args({**more, "text": Opt(Str(MAX_MESSAGE)),
+                 "changes": Opt(List(Args({"key": key, "value": Opt(Toml())}), max_len=MAX_CHANGES, min_len=1))},
+                one_of=[("text", "changes")])
+
+
+SET_ARGS = edit_args()
 
 
 async def read_and_edit(path: Path, text: str | None, changes: list | None,
@@ -359,7 +362,7 @@ class ConfigOps:
         return {"path": str(self.path), "text": text, "data": data}
 
     async def set(self, req: dict) -> dict:
-        text, changes = text_or_changes(req, "the whole file")
+        text, changes = req["text"], req["changes"]
         loop = asyncio.get_running_loop()
         async with self._lock:
             path = self.path
@@ -407,6 +410,7 @@ def register(api: Any, service: Any) -> None:
     also carry the extension's ``name``."""
     ops = ConfigOps(service)
     api.op("config.get", ops.get, roles=ADMIN)
-    api.op("config.set", ops.set, roles=ADMIN, audit=True)
+    api.op("config.set", ops.set, roles=ADMIN, audit=True, args=SET_ARGS)
     ports = api.ops["ports"]  # whatever the service's own ``ports`` op returns, plus the names
-    api.op("ports", lambda req: _with_names(ports.handler(req), service.config), roles=ports.roles, audit=ports.audit)
+    api.op("ports", lambda req: _with_names(ports.handler(req), service.config), roles=ports.roles, audit=ports.audit,
+           args=ports.args)

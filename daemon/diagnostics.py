@@ -23,19 +23,20 @@ from typing import Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import SUPERVISOR
+from daemon.api.schema import EXTENSION, PORT, Args, Bool, Enum, Float, Opt, Str
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import CHINA, ToneGenerator, ToneName, ToneSpec
 from signaling.events import Cause
 
 WATCH_KEEP = 50
 MAX_SECONDS = 120.0
-
-
-def _number(req: dict, name: str, default: float, lo: float, hi: float) -> float:
-    v = req.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-        raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a number {lo:g}..{hi:g}")
-    return float(v)
+WHERE = {"extension": Opt(EXTENSION), "port": Opt(PORT)}  # exactly one of them
+RING_ARGS = Args({**WHERE, "seconds": Opt(Float(1.0, MAX_SECONDS), 5.0), "number": Opt(Str(32), "10000"),
+                  "name": Opt(Str(32), "TEST")}, one_of=[("extension", "port")])
+TONE_ARGS = Args({**WHERE, "seconds": Opt(Float(0.2, MAX_SECONDS), 5.0),
+                  "tone": Opt(Enum(*(t.value for t in ToneName))), "freq": Opt(Float(100.0, 3800.0)),
+                  "level_dbm0": Opt(Float(-40.0, 0.0), -10.0), "force": Opt(Bool(), False)},
+                 one_of=[("extension", "port"), ("tone", "freq")])
 
 
 class Diagnostics:
@@ -76,25 +77,19 @@ class Diagnostics:
     # --- ports ------------------------------------------------------------------------------------
 
     def _port(self, req: dict) -> str:
-        ext, port = req.get("extension"), req.get("port")
-        cfg = self.service.config
-        if isinstance(ext, str):
-            e = cfg.extension_by_number(ext)
+        ext, port = req["extension"], req["port"]
+        if ext is not None:
+            e = self.service.config.extension_by_number(ext)
             if e is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"no extension {ext}")
             port = e.port
-        if not isinstance(port, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need 'extension' (a number) or 'port' (like '2/1')")
         if port not in self.engine.ports:
             raise ApiError(ErrorCode.NOT_FOUND, f"no port {port} on the board")
         return port
 
     def ring(self, req: dict) -> dict:
         port = self._port(req)
-        seconds = _number(req, "seconds", 5.0, 1.0, MAX_SECONDS)
-        number, name = req.get("number", "10000"), req.get("name", "TEST")
-        if not isinstance(number, str) or not isinstance(name, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "'number' and 'name' must be strings")
+        seconds, number, name = req["seconds"], req["number"], req["name"]
         engine = self.engine
         rt = engine.ports[port]
         if type(rt.machine).__name__ != "FxsLine":
@@ -113,20 +108,11 @@ class Diagnostics:
 
     def tone(self, req: dict) -> dict:
         port = self._port(req)
-        seconds = _number(req, "seconds", 5.0, 0.2, MAX_SECONDS)
-        tone, freq = req.get("tone"), req.get("freq")
-        if (tone is None) == (freq is None):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "give either 'tone' (a tone name) or 'freq' (Hz)")
-        if tone is not None:
-            if tone not in ToneName.__members__.values():
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"'tone' must be one of {', '.join(t.value for t in ToneName)}")
-            spec = CHINA[ToneName(tone)]
-        else:
-            spec = ToneSpec((_number(req, "freq", 0, 100.0, 3800.0),),
-                            _number(req, "level_dbm0", -10.0, -40.0, 0.0))
+        seconds, tone = req["seconds"], req["tone"]
+        spec = CHINA[ToneName(tone)] if tone is not None else ToneSpec((req["freq"],), req["level_dbm0"])
         engine = self.engine
         call = engine.calls.by_port.get(port)
-        if call is not None and call.answer is not None and not req.get("force"):
+        if call is not None and call.answer is not None and not req["force"]:
             raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is in an answered call (force to play anyway)")
         media = engine.media
         if media is None:
@@ -155,7 +141,7 @@ class Diagnostics:
 def register(api: Any, service: Any) -> Diagnostics:
     """Register ``diag.ring``, ``diag.tone`` and ``diag.watch`` (supervisor+; ring and tone audited)."""
     diag = Diagnostics(service)
-    api.op("diag.ring", diag.ring, roles=SUPERVISOR, audit=True)
-    api.op("diag.tone", diag.tone, roles=SUPERVISOR, audit=True)
+    api.op("diag.ring", diag.ring, roles=SUPERVISOR, audit=True, args=RING_ARGS)
+    api.op("diag.tone", diag.tone, roles=SUPERVISOR, audit=True, args=TONE_ARGS)
     api.op("diag.watch", diag.watch, roles=SUPERVISOR)
     return diag

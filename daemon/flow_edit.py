@@ -27,11 +27,19 @@ from tomlkit.items import InlineTable, Table
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN
-from daemon.config_edit import edit_text, put, read_and_edit, read_for_api, text_or_changes, write_atomically
+from daemon.api.schema import AnyOf, Args, List, Str
+from daemon.config_edit import edit_args, edit_text, put, read_and_edit, read_for_api, write_atomically
 from ivr.flow import Flow, FlowError
 from ivr.flow_config import parse_flow
 
 log = logging.getLogger(__name__)
+
+
+FLOW = Str(64, min_len=1, what="a flow's name in [ivr] flows")
+FLOW_KEY = AnyOf(Str(256, min_len=1, what="a key path like prompts.welcome"),
+                 List(Str(64, min_len=1), max_len=16, min_len=1))
+GET_ARGS = Args({"flow": FLOW})
+SET_ARGS = edit_args(FLOW_KEY, flow=FLOW)
 
 
 class FlowPathError(ValueError):
@@ -108,10 +116,8 @@ class FlowOps:
         self._lock = asyncio.Lock()
 
     def _path(self, req: dict) -> tuple[str, Path]:
-        name = req.get("flow")
+        name = req["flow"]
         flows = dict(self.service.config.ivr.flows)
-        if not isinstance(name, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, f"need flow: one of {', '.join(flows) or '(none configured)'}")
         if name not in flows:
             raise ApiError(ErrorCode.NOT_FOUND, f"no flow {name!r} in [ivr] flows ({', '.join(flows) or 'none'})")
         return name, Path(flows[name])
@@ -126,7 +132,7 @@ class FlowOps:
 
     async def set(self, req: dict) -> dict:
         name, path = self._path(req)
-        text, changes = text_or_changes(req, "the whole flow file", str | list)
+        text, changes = req["text"], req["changes"]
         loop = asyncio.get_running_loop()
         async with self._lock:
             old_text, new_text = await read_and_edit(path, text, changes, edit_flow_text)
@@ -154,5 +160,5 @@ def register(api: Any, service: Any) -> None:
     """Register ``ivr.flows``, ``ivr.flow.get`` (admin) and ``ivr.flow.set`` (admin, audited)."""
     ops = FlowOps(service)
     api.op("ivr.flows", ops.list, roles=ADMIN)
-    api.op("ivr.flow.get", ops.get, roles=ADMIN)
-    api.op("ivr.flow.set", ops.set, roles=ADMIN, audit=True)
+    api.op("ivr.flow.get", ops.get, roles=ADMIN, args=GET_ARGS)
+    api.op("ivr.flow.set", ops.set, roles=ADMIN, audit=True, args=SET_ARGS)

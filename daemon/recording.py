@@ -27,6 +27,7 @@ import numpy as np
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
+from daemon.api.schema import AGENT, CALL, NUMBER, TIME, Bool, Enum, Int, Opt
 from daemon.api.server import ApiServer
 from daemon.call_model import Call, LegState
 from daemon.config import Config
@@ -42,6 +43,9 @@ from signaling.events import Cause
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 512 * 1024  # under the API's 1 MiB message limit
+QUERY_ARGS = {"since": Opt(TIME), "until": Opt(TIME), "agent": Opt(AGENT), "number": Opt(NUMBER),
+              "call_id": Opt(CALL), "status": Opt(Enum("recording", "complete", "interrupted", "purged")),
+              "limit": Opt(Int(1, 1000), 100), "newest_first": Opt(Bool(), False)}
 DEMAND_CODE = "*1"  # keyed during a connected call: recording on / off
 PLAYBACK_CODE = "*35"  # *35 <agent ID or extension> # <supervisor PIN> #
 CODE_GAP_S = 3.0  # the keys of an in-call code come within this of each other
@@ -174,11 +178,11 @@ class Recording:
         engine.calls.on_connected_digit = self._connected_digit
         engine.calls.features.add(FeatureCode(PLAYBACK_CODE, "recording.playback", self._playback_code, fields=2))
         engine.after_tick.append(self._after_tick)
-        api.op("recordings.query", self._query, roles=INTEGRATOR)
-        api.op("recordings.fetch", self._fetch, roles=INTEGRATOR)
-        api.op("recordings.status", self._status, roles=INTEGRATOR)
-        api.op("recordings.start", self._api_start, roles=INTEGRATOR, audit=True)
-        api.op("recordings.stop", self._api_stop, roles=INTEGRATOR, audit=True)
+        api.op("recordings.query", self._query, roles=INTEGRATOR, args=QUERY_ARGS)
+        api.op("recordings.fetch", self._fetch, roles=INTEGRATOR, args={"call": CALL, "offset": Opt(Int(0, 2**40), 0)})
+        api.op("recordings.status", self._status, roles=INTEGRATOR, args={"call": Opt(CALL)})
+        api.op("recordings.start", self._api_start, roles=INTEGRATOR, audit=True, args={"call": CALL})
+        api.op("recordings.stop", self._api_stop, roles=INTEGRATOR, audit=True, args={"call": CALL})
         api.op("recordings.verify", self._api_verify, roles=SUPERVISOR, audit=True)
 
     @classmethod
@@ -246,9 +250,7 @@ class Recording:
         return self.recorder.stop(call.id, on_demand=True)
 
     def _api_call(self, req: dict) -> Call:
-        call_id = req.get("call")
-        if not isinstance(call_id, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need call (a call id)")
+        call_id = req["call"]
         call = self.engine.calls.calls.get(call_id)
         if call is None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no call {call_id}")
@@ -360,20 +362,10 @@ class Recording:
         (self.api.publish_startup if startup else self.api.publish)(kind, **data)
 
     def _query(self, req: dict) -> list[dict]:
-        args = {k: v for k, v in req.items() if k not in ("id", "op")}
-        limit = args.get("limit", 100)
-        if not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..1000")
-        args["limit"] = limit
-        try:
-            return self.recorder.query(**args)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+        return self.recorder.query(**req)
 
     async def _fetch(self, req: dict) -> dict:
-        key, offset = req.get("call"), req.get("offset", 0)
-        if not isinstance(key, str) or not isinstance(offset, int) or offset < 0:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need call (a call id or recording key) and offset (bytes, >= 0)")
+        key, offset = req["call"], req["offset"]
         loop = asyncio.get_running_loop()
         try:
             data = await loop.run_in_executor(None, self.recorder.fetch, key, offset, FETCH_CHUNK)
@@ -383,11 +375,9 @@ class Recording:
 
     async def _status(self, req: dict) -> dict:
         """The recorder's state; with ``call`` (a call or recording id), the second-copy status of its files."""
-        key = req.get("call")
+        key = req["call"]
         if key is None:
             return {"alarms": self.recorder.alarms, **self.recorder.stats()}
-        if not isinstance(key, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "call must be a call id or recording key")
         files = await asyncio.get_running_loop().run_in_executor(None, self.recorder.copy_status, key)
         if not files:
             raise ApiError(ErrorCode.NOT_FOUND, f"no recording {key!r}")

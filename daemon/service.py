@@ -21,6 +21,7 @@ from daemon import acd_api, config_edit, diagnostics, flow_edit, supervisor
 from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR, ROLES, SUPERVISOR
+from daemon.api.schema import CALL, EXTENSION, NUMBER, PORT, TIME, Bool, Bytes, Int, MapOf, Opt, Scalar, Str
 from daemon.api.server import ApiServer
 from daemon.call_log import CallLog
 from daemon.cdr_csv import cdrs_to_csv
@@ -42,6 +43,16 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 ALIVE_S = 1.0  # the last-alive mark is rewritten (and held CDRs retried when due) this often
 CDR_ALARM = "CDR_STORE"  # alarm.raised / alarm.cleared while finished calls' CDRs wait for the store
+CURSOR = Bytes(12, min_len=12)  # a page's ``next``
+
+
+def _cdr_args(default_limit: int, paged: bool = True, newest_first: bool = True) -> dict:
+    fields = {"since": Opt(TIME), "until": Opt(TIME), "limit": Opt(Int(1, 10000), default_limit)}
+    if paged:
+        fields["cursor"] = Opt(CURSOR)
+    if newest_first:
+        fields["newest_first"] = Opt(Bool(), False)
+    return fields
 
 
 class Service:
@@ -83,23 +94,26 @@ class Service:
     def _register_ops(self) -> None:
         api = self.api
         api.op("status", lambda req: self.status())
-        api.op("ops", lambda req: [{"op": name, "roles": [r for r in ROLES if r in op.roles], "audit": op.audit}
-                                   for name, op in sorted(api.ops.items())])
+        api.op("ops", lambda req: [{"op": name, "roles": [r for r in ROLES if r in op.roles], "audit": op.audit,
+                                    **op.args.describe_args()} for name, op in sorted(api.ops.items())])
         api.op("ports", lambda req: self.engine.port_states())
         api.op("calls", lambda req: [c.record() for c in self.engine.calls.calls.values()])
-        api.op("cdr.list", self._cdr_list, roles=INTEGRATOR)
-        api.op("cdr.page", self._cdr_page, roles=INTEGRATOR)
-        api.op("cdr.export_csv", self._cdr_export_csv, roles=INTEGRATOR)
-        api.op("audit.list", self._audit_list, roles=ADMIN)
-        api.op("call.dial", self._call_dial, roles=INTEGRATOR, audit=True)
-        api.op("call.hangup", self._call_hangup, roles=INTEGRATOR, audit=True)
-        api.op("call.transfer", self._call_transfer, roles=INTEGRATOR, audit=True)
+        api.op("cdr.list", self._cdr_list, roles=INTEGRATOR, args=_cdr_args(50, paged=False))
+        api.op("cdr.page", self._cdr_page, roles=INTEGRATOR, args=_cdr_args(100))
+        api.op("cdr.export_csv", self._cdr_export_csv, roles=INTEGRATOR, args=_cdr_args(5000, newest_first=False))
+        api.op("audit.list", self._audit_list, roles=ADMIN, args={"limit": Opt(Int(1, 10000), 100)})
+        api.op("call.dial", self._call_dial, roles=INTEGRATOR, audit=True,
+               args={"extension": EXTENSION, "number": NUMBER})
+        api.op("call.hangup", self._call_hangup, roles=INTEGRATOR, audit=True, args={"call": CALL})
+        api.op("call.transfer", self._call_transfer, roles=INTEGRATOR, audit=True,
+               args={"call": CALL, "extension": EXTENSION})
         api.op("spans", lambda req: self.spans())
-        api.op("e1.set_cas", self._e1_set_cas, roles=ADMIN, audit=True)
-        api.op("e1.send_hdlc", self._e1_send_hdlc, roles=ADMIN, audit=True)
-        api.op("e1.hdlc_received", self._e1_hdlc_received, roles=SUPERVISOR)
-        api.op("e1.block", self._e1_block, roles=SUPERVISOR, audit=True)
-        api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True)
+        api.op("e1.set_cas", self._e1_set_cas, roles=ADMIN, audit=True, args={"port": PORT, "bits": Int(0, 15)})
+        api.op("e1.send_hdlc", self._e1_send_hdlc, roles=ADMIN, audit=True,
+               args={"span": Int(0, 255), "data": Bytes(4096, min_len=1)})
+        api.op("e1.hdlc_received", self._e1_hdlc_received, roles=SUPERVISOR, args={"span": Int(0, 255)})
+        api.op("e1.block", self._e1_block, roles=SUPERVISOR, audit=True, args={"port": PORT})
+        api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True, args={"port": PORT})
         config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
         supervisor.register(api, self)  # supervisor.listen/whisper/barge/stop/taps, call.conference
@@ -135,46 +149,21 @@ class Service:
             out.append(row)
         return out
 
-    @staticmethod
-    def _cdr_range(req: dict, default_limit: int = 50) -> tuple[float | None, float | None, int, bytes | None]:
-        limit = req.get("limit", default_limit)
-        since, until, cursor = req.get("since"), req.get("until"), req.get("cursor")
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10000:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..10000")
-        for name, v in (("since", since), ("until", until)):
-            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"{name} must be a number (epoch seconds)")
-        if cursor is not None and (not isinstance(cursor, bytes) or len(cursor) != 12):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "cursor must be the 'next' bytes of a previous page")
-        return since, until, limit, cursor
-
     async def _cdr_list(self, req: dict) -> list[dict]:
-        since, until, limit, _ = self._cdr_range(req)
         await self.writer.flushed()
-        return self.store.cdrs(since=since, until=until, limit=limit, reverse=bool(req.get("newest_first")))
+        return self.store.cdrs(since=req["since"], until=req["until"], limit=req["limit"], reverse=req["newest_first"])
 
     async def _cdr_page(self, req: dict) -> dict:
-        since, until, limit, cursor = self._cdr_range(req, 100)
         await self.writer.flushed()
-        rows, nxt = self.store.cdr_page(since, until, limit, cursor, reverse=bool(req.get("newest_first")))
+        rows, nxt = self.store.cdr_page(req["since"], req["until"], req["limit"], req["cursor"],
+                                        reverse=req["newest_first"])
         return {"cdrs": rows, "next": nxt}
 
     async def _cdr_export_csv(self, req: dict) -> dict:
-        since, until, limit, cursor = self._cdr_range(req, 5000)
         await self.writer.flushed()
-        rows, nxt = self.store.cdr_page(since, until, limit, cursor)
-        return {"csv": cdrs_to_csv(rows, header=cursor is None, utc_offset_min=self.config.utc_offset_min),
+        rows, nxt = self.store.cdr_page(req["since"], req["until"], req["limit"], req["cursor"])
+        return {"csv": cdrs_to_csv(rows, header=req["cursor"] is None, utc_offset_min=self.config.utc_offset_min),
                 "rows": len(rows), "next": nxt}
-
-    @staticmethod
-    def _args(req: dict, **types: type) -> list:
-        out = []
-        for name, typ in types.items():
-            v = req.get(name)
-            if not isinstance(v, typ) or isinstance(v, bool):
-                raise ApiError(ErrorCode.BAD_ARGUMENT, f"'{name}' must be a {typ.__name__}")
-            out.append(v)
-        return out
 
     def _call_request(self, fn, *args) -> Any:
         try:
@@ -185,62 +174,54 @@ class Service:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
 
     def _call_dial(self, req: dict) -> dict:
-        extension, number = self._args(req, extension=str, number=str)
-        call = self._call_request(self.engine.calls.click_to_dial, extension, number)
+        call = self._call_request(self.engine.calls.click_to_dial, req["extension"], req["number"])
         return {"call": call.id}
 
     def _call_hangup(self, req: dict) -> dict:
-        (call_id,) = self._args(req, call=str)
+        call_id = req["call"]
         self._call_request(self.engine.calls.hangup, call_id)
         return {"call": call_id}
 
     def _call_transfer(self, req: dict) -> dict:
-        call_id, extension = self._args(req, call=str, extension=str)
+        call_id, extension = req["call"], req["extension"]
         self._call_request(self.engine.calls.transfer, call_id, extension)
         return {"call": call_id, "extension": extension}
 
     def _ivr_lookup_reply(self, req: dict) -> dict:
-        request, data, error = req.get("request"), req.get("data"), req.get("error")
-        if not isinstance(request, str) or not (data is None or isinstance(data, dict)) or not (
-                error is None or isinstance(error, str)):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need request (from the ivr.lookup event), data (a map or nil) "
-                                                   "or error (a string)")
+        request, data, error = req["request"], req["data"], req["error"]
         assert self.ivr is not None
         if not self.ivr.lookup_reply(request, data, error):
             raise ApiError(ErrorCode.NOT_FOUND, f"no lookup {request!r} is waiting (timed out, or the caller left)")
         return {"request": request}
 
     async def _audit_list(self, req: dict) -> list[dict]:
-        limit = req.get("limit", 100)
-        if not isinstance(limit, int) or not 1 <= limit <= 10000:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "limit must be an integer 1..10000")
         await self.writer.flushed()
-        return self.store.audit_log(limit=limit)
+        return self.store.audit_log(limit=req["limit"])
 
     def _e1_set_cas(self, req: dict) -> dict:
-        port, bits = req.get("port"), req.get("bits")
-        if not isinstance(port, str) or not isinstance(bits, int) or port not in self.engine.ports:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need port (an E1 timeslot like '3/1') and bits (0-15)")
+        port, bits = req["port"], req["bits"]
+        if port not in self.engine.ports:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no port {port} on the board")
         try:
             self.engine.set_cas(port, bits)
         except ValueError as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
-        return {"port": port, "bits": bits & 0xF}
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc), argument="port") from exc
+        return {"port": port, "bits": bits}
 
     def _e1_send_hdlc(self, req: dict) -> dict:
-        span, data = req.get("span"), req.get("data")
-        if not isinstance(span, int) or not isinstance(data, bytes) or span not in self.engine.spans:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need span (int) and data (bytes)")
+        span, data = req["span"], req["data"]
+        if span not in self.engine.spans:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no span {span}")
         try:
             self.engine.send_hdlc(span, data)
         except ValueError as exc:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
+            raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc), argument="span") from exc
         return {"span": span, "length": len(data)}
 
     def _no1_port(self, req: dict) -> str:
-        port = req.get("port")
-        if not isinstance(port, str) or self.config.trunk_by_port(port) is None:
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need port: a timeslot of a No.1 trunk, like '3/5'")
+        port = req["port"]
+        if self.config.trunk_by_port(port) is None:
+            raise ApiError(ErrorCode.BAD_ARGUMENT, f"{port} is not a timeslot of a No.1 trunk", argument="port")
         return port
 
     def _e1_block(self, req: dict) -> dict:
@@ -255,7 +236,7 @@ class Service:
         return {"port": port, "blocked": False}
 
     def _e1_hdlc_received(self, req: dict) -> list[bytes]:
-        srt = self.engine.spans.get(req.get("span"))
+        srt = self.engine.spans.get(req["span"])
         if srt is None:
             raise ApiError(ErrorCode.NOT_FOUND, "no such span")
         return list(srt.hdlc_rx)
@@ -294,7 +275,9 @@ class Service:
         if self.config.ivr.flows or self.config.ivr.boxes or self.config.acd.queues:
             self.ivr = await loop.run_in_executor(None, lambda: IvrService(
                 self.config, self.engine, env=self.store.env, has_integrator=lambda k: self.api.subscribers(k) > 0))
-            self.api.op("ivr.lookup_reply", self._ivr_lookup_reply, roles=INTEGRATOR)
+            self.api.op("ivr.lookup_reply", self._ivr_lookup_reply, roles=INTEGRATOR, args={
+                "request": Str(64, min_len=1), "data": Opt(MapOf(Str(64), Scalar(1024), max_len=100)),
+                "error": Opt(Str(256))})
             self.api.op("ivr.calls", lambda req: self.ivr.calls() if self.ivr else [])
         if self.config.acd.queues or self.config.acd.agents:
             self.acd = AcdService(self.config, self.engine, env=self.store.env,

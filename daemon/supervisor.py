@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
+from daemon.api.schema import CALL, EXTENSION, Str
 from daemon.call_model import Call, Leg, LegState
 from daemon.conference import Mode
 from daemon.feature_codes import FeatureCode
@@ -274,19 +275,14 @@ def register(api: Any, service: Any) -> None:
 
     def supervise(mode: str) -> Any:
         def op(req: dict) -> dict:
-            extension, target = req.get("extension"), req.get("target")
-            if not isinstance(extension, str) or not isinstance(target, str):
-                raise ApiError(ErrorCode.BAD_ARGUMENT, "need extension (the supervisor's) and target "
-                                                       "(an extension number or agent ID)")
+            extension, target = req["extension"], req["target"]
             tap = _request(service, mode, extension, target)
             return {"call": tap.own.id, "monitored": tap.target.id, "extension": extension, "mode": tap.mode,
                     "state": tap.state}
         return op
 
     def stop(req: dict) -> dict:
-        extension = req.get("extension")
-        if not isinstance(extension, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need extension (the supervisor's)")
+        extension = req["extension"]
         try:
             service.features.supervisors.stop(extension)
         except LookupError as exc:
@@ -294,9 +290,7 @@ def register(api: Any, service: Any) -> None:
         return {"extension": extension}
 
     def conference(req: dict) -> dict:
-        call_id, extension = req.get("call"), req.get("extension")
-        if not isinstance(call_id, str) or not isinstance(extension, str):
-            raise ApiError(ErrorCode.BAD_ARGUMENT, "need call and extension")
+        call_id, extension = req["call"], req["extension"]
         call = service.engine.calls.calls.get(call_id)
         if call is None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no call {call_id}")
@@ -308,13 +302,14 @@ def register(api: Any, service: Any) -> None:
         return {"call": call_id, "extension": extension, "leg": tap.own.id}
 
     for mode in ("listen", "whisper", "barge"):
-        api.op(f"supervisor.{mode}", supervise(mode), roles=SUPERVISOR, audit=True)
-    api.op("supervisor.stop", stop, roles=SUPERVISOR, audit=True)
+        api.op(f"supervisor.{mode}", supervise(mode), roles=SUPERVISOR, audit=True,
+               args={"extension": EXTENSION, "target": Str(32, min_len=1, what="an extension number or agent ID")})
+    api.op("supervisor.stop", stop, roles=SUPERVISOR, audit=True, args={"extension": EXTENSION})
     api.op("supervisor.taps", lambda req: [
         {"extension": t.own.a.label, "call": t.target.id, "mode": t.mode, "state": t.state,
          "agent_extension": service.features.supervisors._label(t.agent)}
         for t in service.features.supervisors.taps.values()], roles=SUPERVISOR)
-    api.op("call.conference", conference, roles=INTEGRATOR, audit=True)
+    api.op("call.conference", conference, roles=INTEGRATOR, audit=True, args={"call": CALL, "extension": EXTENSION})
 
 
 def _request(service: Any, mode: str, extension: str, target: str) -> Tap:

@@ -59,7 +59,7 @@ class ApiClient:
             if msg.get("ok"):
                 return msg.get("result")
             err = msg.get("error") or {}
-            raise ApiError(err.get("code", "?"), err.get("message", ""))
+            raise ApiError(err.get("code", "?"), err.get("message", ""), err.get("argument"))
 
     def wait_events(self, timeout: float) -> list[dict]:
         """The events received so far and, if there were none, those that come within ``timeout`` seconds

@@ -31,9 +31,19 @@ class ErrorCode:
 
 
 class ApiError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """An error reply: ``code`` (an ``ErrorCode``), ``message``, and for ``bad_argument`` the
+    ``argument`` it names (its path, like ``changes[0].key``), sent as the error's ``argument``."""
+
+    def __init__(self, code: str, message: str, argument: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
-        self.code, self.message = code, message
+        self.code, self.message, self.argument = code, message, argument
+
+    def reply(self) -> dict:
+        """The reply's ``error`` map."""
+        error = {"code": self.code, "message": self.message}
+        if self.argument is not None:
+            error["argument"] = self.argument
+        return error
 
 
 def pack(message: dict) -> bytes:

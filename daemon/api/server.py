@@ -35,6 +35,7 @@ from typing import Any
 
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
 from daemon.api.roles import ALL, ROLES, Peer, peer_of
+from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ CLIENT_QUEUE = 1000
 PENDING_MAX = 20000  # events waiting for fan-out; beyond this they are counted and dropped
 FANOUT_BUDGET = 1000  # client deliveries per loop callback (~1 ms), so fan-out never holds up a tick
 FILTER_FIELDS = ("extension", "agent", "queue", "port", "span", "call")
+FILTER_VALUES = 1000  # values per filtered field
+SUBSCRIBE_ARGS = Args({
+    "kinds": Opt(List(Str(64), max_len=100), default=[]),
+    "filters": Opt(Args({f: Opt(List(Int(0, 255) if f == "span" else Str(128), max_len=FILTER_VALUES))
+                         for f in FILTER_FIELDS}), default={}),
+})
 STARTUP_EVENTS = 1000  # start-up events kept for later subscribers
 
 
@@ -51,6 +58,7 @@ class _Op:
     handler: Handler
     roles: frozenset[str]
     audit: bool
+    args: Args
     own_agent: str | None = None  # the argument naming the agent an agent-role connection may act for
     binds_agent: bool = False  # success binds the connection to that agent (a login with its PIN)
 
@@ -62,6 +70,7 @@ class _Client:
         self.subscribed: set[str] | None = None  # None: no subscription; empty set: everything
         self.filters: dict[str, set] = {}
         self.dropped = 0
+        self.errors: dict[str, int] = {}  # error replies sent, by code (logged once, summed up at close)
         self.peer: Peer = peer_of(writer.get_extra_info("socket"))
         self.role = self.peer.role
         self.agent: str | None = None  # the agent an agent-role connection acts for (None: none yet)
@@ -103,17 +112,24 @@ class ApiServer:
         self.startup_events: deque[tuple[str, dict]] = deque(maxlen=STARTUP_EVENTS)
         self.events_dropped = 0
         self.op("hello", lambda req: {"protocol": PROTOCOL_VERSION, **self.server_info})
-        self.op("subscribe", self._subscribe)
-        self.op("auth", self._auth)
+        self.op("subscribe", self._subscribe, args=SUBSCRIBE_ARGS)
+        self.op("auth", self._auth, args={"token": Str(256)})
         self.op("whoami", self._auth)
 
     def op(self, name: str, handler: Handler, roles: frozenset[str] = ALL, audit: bool = False, *,
-           own_agent: str | None = None, binds_agent: bool = False) -> None:
-        """Register ``name``: ``handler(request) -> result`` (or an awaitable of it), callable by ``roles``;
-        ``audit`` if it changes state; ``own_agent``: the argument naming the agent it acts on (an
-        agent-role connection may act only for the agent it is bound to); ``binds_agent``: success binds
-        the connection to that agent."""
-        self.ops[name] = _Op(handler, roles, audit, own_agent, binds_agent)
+           args: dict[str, Arg] | Args | None = None, own_agent: str | None = None, binds_agent: bool = False) -> None:
+        """Register ``name``: ``handler(arguments) -> result`` (or an awaitable of it), callable by ``roles``;
+        ``audit`` if it changes state. ``args`` declares its arguments (``daemon.api.schema``; None: it
+        takes none): the handler gets them checked, defaults filled in, or the caller ``bad_argument``.
+        ``own_agent``: the argument naming the agent it acts on (an agent-role connection may act only
+        for the agent it is bound to); ``binds_agent``: success binds the connection to that agent."""
+        self.ops[name] = _Op(handler, roles, audit, args_of(args), own_agent, binds_agent)
+
+    def run_op(self, name: str, **args: Any) -> Any:
+        """Op ``name``'s handler on ``args`` checked against its schema, as a client's request would be
+        (no role, no audit): the result, or an awaitable of it for the ops that are coroutines."""
+        entry = self.ops[name]
+        return entry.handler(entry.args.check_request(args))
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -194,14 +210,8 @@ class ApiServer:
     def _per_connection(self, client: _Client, op: str, req: dict) -> dict:
         """The ops that act on the connection itself: subscribe, auth, whoami."""
         if op == "subscribe":
-            kinds = req.get("kinds", [])
-            if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-                raise ApiError(ErrorCode.BAD_ARGUMENT, "'kinds' must be a list of strings")
-            filters = req.get("filters", {}) or {}
-            if not isinstance(filters, dict) or not all(
-                    f in FILTER_FIELDS and isinstance(v, list) for f, v in filters.items()):
-                raise ApiError(ErrorCode.BAD_ARGUMENT,
-                               f"'filters' must map some of {', '.join(FILTER_FIELDS)} to lists of values")
+            kinds = req["kinds"]
+            filters = {f: v for f, v in req["filters"].items() if v is not None}
             client.subscribed = set(kinds)
             client.filters = {f: set(v) for f, v in filters.items()}
             for kind, data in self.startup_events:  # before the reply: they happened before it
@@ -209,8 +219,7 @@ class ApiServer:
                     client.push(pack({"type": "event", "kind": kind, **data}))
             return {"kinds": kinds, "filters": filters}
         if op == "auth":
-            token = req.get("token")
-            grant = self.tokens.get(token) if isinstance(token, str) else None
+            grant = self.tokens.get(req["token"])
             if grant is None:
                 log.warning("api: %s presented an unknown token", client.peer.describe())
                 raise ApiError(ErrorCode.FORBIDDEN, "unknown token")
@@ -248,6 +257,7 @@ class ApiServer:
             return  # the daemon is stopping: end quietly (asyncio would log a cancelled handler)
         finally:
             self.clients.discard(client)
+            self._closed(client)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.queue.join(), 1.0)
             sender.cancel()
@@ -280,11 +290,12 @@ class ApiServer:
             if (entry.own_agent and client.role == "agent" and not entry.binds_agent
                     and req.get(entry.own_agent) != client.agent):
                 raise ApiError(ErrorCode.FORBIDDEN, f"{op!r}: an agent connection acts only for its own agent "
-                                                    f"({client.agent or 'none yet: log in with the PIN'})")
+                               f"({client.agent or 'none yet: log in with the PIN'})")
+            checked = entry.args.check_request(req)
             if op in ("subscribe", "auth", "whoami"):
-                result = self._per_connection(client, op, req)
+                result = self._per_connection(client, op, checked)
             else:
-                result = entry.handler(req)
+                result = entry.handler(checked)
                 if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited
                     result = await result
             if entry.binds_agent and entry.own_agent:
@@ -295,11 +306,26 @@ class ApiServer:
                                      if k not in ("id", "op", "token")}})
             return {"id": rid, "ok": True, "result": result}
         except ApiError as exc:
-            log.info("api: %s", exc)
-            return {"id": rid, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+            self._count_error(client, exc)
+            return {"id": rid, "ok": False, "error": exc.reply()}
         except Exception as exc:
             log.exception("api: op failed")
             return {"id": rid, "ok": False, "error": {"code": ErrorCode.INTERNAL, "message": str(exc)}}
+
+    @staticmethod
+    def _count_error(client: _Client, exc: ApiError) -> None:
+        """The first error reply of a connection is logged with its peer; the rest are counted, and
+        summed up when it closes (a client sending junk in a loop must not flood the log)."""
+        if not client.errors:
+            log.info("api: %s: %s (further error replies to this client are counted)", client.peer.describe(), exc)
+        client.errors[exc.code] = client.errors.get(exc.code, 0) + 1
+
+    @staticmethod
+    def _closed(client: _Client) -> None:
+        total = sum(client.errors.values())
+        if total > 1:
+            log.info("api: %s closed after %d error replies (%s)", client.peer.describe(), total,
+                     ", ".join(f"{code} {n}" for code, n in sorted(client.errors.items())))
 
     async def _sender(self, client: _Client) -> None:
         w = client.writer

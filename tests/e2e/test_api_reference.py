@@ -1,8 +1,8 @@
 """docs/api.md against the running daemon and the e2e suite: every op the daemon serves is documented
-with the roles that may call it and whether it is audited (and nothing documented is missing); every
-event kind the code publishes by name is documented; and every documented op and event is used by
-an end-to-end test (a test that drives the running daemon and simulator through the socket); and
-every op refuses each role below the ones it names."""
+with the roles that may call it, whether it is audited and every argument it takes (and nothing
+documented is missing); every event kind the code publishes by name is documented; and every
+documented op and event is used by an end-to-end test (a test that drives the running daemon and
+simulator through the socket); and every op refuses each role below the ones it names."""
 
 from __future__ import annotations
 
@@ -22,16 +22,21 @@ ROLE_WORDS = {"all": ["agent", "integrator", "supervisor", "admin"], "integrator
 PUBLISHED = re.compile(r"""publish\(\s*["']([a-z0-9_]+\.[a-z0-9_.]+)["']""")
 
 
-def doc_table(section: str) -> list[tuple[list[str], str]]:
-    """The rows of a section's table: (the names in the first cell, the second cell)."""
+def doc_rows(section: str) -> list[tuple[list[str], list[str]]]:
+    """The rows of a section's table: (the names in the first cell, every cell stripped)."""
     rows, current = [], None
     for line in DOC.read_text(encoding="utf-8").splitlines():
         if line.startswith("## "):
             current = line[3:].strip()
         elif current == section and line.startswith("| `"):
-            cells = line.split("|")
-            rows.append((re.findall(r"`([a-z0-9_.]+)`", cells[1]), cells[2].strip()))
+            cells = [c.strip() for c in line.split("|")[1:-1]]
+            rows.append((re.findall(r"`([a-z0-9_.]+)`", cells[0]), cells))
     return rows
+
+
+def doc_table(section: str) -> list[tuple[list[str], str]]:
+    """The rows of a section's table: (the names in the first cell, the second cell)."""
+    return [(names, cells[1]) for names, cells in doc_rows(section)]
 
 
 def e2e_sources() -> str:
@@ -51,6 +56,24 @@ def test_every_op_is_documented_with_its_roles(daemon: DaemonProcess) -> None:
     wrong = {name: (served[name]["roles"], served[name]["audit"]) for name, doc in documented.items()
              if (served[name]["roles"], served[name]["audit"]) != doc}
     assert wrong == {}, "ops whose roles or audit differ from docs/api.md"
+
+
+def test_every_argument_an_op_takes_is_documented(daemon: DaemonProcess) -> None:
+    """The arguments each op's schema declares (as ``ops`` reports them) are the ones docs/api.md names
+    in the op's arguments cell; an op documented with none (—) takes none."""
+    served = {o["op"]: o for o in daemon.api.call("ops")}
+    assert served["e1.set_cas"]["args"]["bits"] == {"type": "int", "min": 0, "max": 15, "required": True}
+    missing, extra = {}, {}
+    for names, cells in doc_rows("Ops"):
+        named = set(re.findall(r"`([a-z0-9_]+)`", cells[2]))
+        for name in names:
+            declared = set(served[name]["args"])
+            if declared - named:
+                missing[name] = sorted(declared - named)
+            if cells[2] == "—" and declared:
+                extra[name] = sorted(declared)
+    assert missing == {}, "arguments the daemon takes that docs/api.md does not name"
+    assert extra == {}, "ops documented without arguments that take some"
 
 
 def test_every_event_published_by_name_is_documented() -> None:

@@ -13,7 +13,15 @@ from types import SimpleNamespace
 import pytest
 
 from daemon.api.protocol import ApiError
-from daemon.flow_edit import FlowOps, FlowPathError, edit_flow_text, split_key, validate_flow_text
+from daemon.flow_edit import (
+    GET_ARGS,
+    SET_ARGS,
+    FlowOps,
+    FlowPathError,
+    edit_flow_text,
+    split_key,
+    validate_flow_text,
+)
 from ivr.flow import FlowError
 from tests.support.processes import DEFAULT_CONFIG
 
@@ -80,18 +88,23 @@ def _service(path: Path, ivr: FakeIvr | None) -> SimpleNamespace:
     return SimpleNamespace(config=cfg, ivr=ivr)
 
 
+def set_flow(ops: FlowOps, req: dict) -> dict:
+    """``ivr.flow.set`` as the API runs it: the request checked against its schema, then the op."""
+    return asyncio.run(ops.set(SET_ARGS.check_request(req)))
+
+
 def test_ops_validate_write_atomically_and_apply(tmp_path: Path) -> None:
     path = tmp_path / "flow.toml"
     path.write_text(TEXT, encoding="utf-8")
     old_flow = object()
     ivr = FakeIvr(old_flow)
     ops = FlowOps(_service(path, ivr))
-    got = ops.get({"flow": "travel-agency"})
+    got = ops.get(GET_ARGS.check_request({"flow": "travel-agency"}))
     assert got["text"] == TEXT and got["data"]["nodes"]["main"]["kind"] == "menu" and got["path"] == str(path)
     assert ops.list({}) == [{"flow": "travel-agency", "path": str(path)}]
 
-    reply = asyncio.run(ops.set({"flow": "travel-agency",
-                                 "changes": [{"key": "lists.blacklist.numbers", "value": ["13800138000"]}]}))
+    reply = set_flow(ops, {"flow": "travel-agency",
+                            "changes": [{"key": "lists.blacklist.numbers", "value": ["13800138000"]}]})
     assert reply == {"flow": "travel-agency", "path": str(path), "saved": True, "applied": True}
     assert 'numbers = ["13800138000"]' in path.read_text(encoding="utf-8")
     assert (tmp_path / "flow.toml.bak").read_text(encoding="utf-8") == TEXT
@@ -101,20 +114,20 @@ def test_ops_validate_write_atomically_and_apply(tmp_path: Path) -> None:
 
     before = path.read_text(encoding="utf-8")
     with pytest.raises(ApiError) as err:  # refused: nothing written, the running flow untouched
-        asyncio.run(ops.set({"flow": "travel-agency", "changes": [{"key": "nodes.main.fallback", "value": "gone"}]}))
+        set_flow(ops, {"flow": "travel-agency", "changes": [{"key": "nodes.main.fallback", "value": "gone"}]})
     assert err.value.code == "bad_argument" and f"{path}:" in err.value.message and "'gone'" in err.value.message
     assert path.read_text(encoding="utf-8") == before and ivr.flows["travel-agency"] is new_flow
     with pytest.raises(ApiError) as err:  # a key path that cannot be edited: the file named, nothing written
-        asyncio.run(ops.set({"flow": "travel-agency", "changes": [{"key": "prompts.welcome.tts", "value": "x"}]}))
+        set_flow(ops, {"flow": "travel-agency", "changes": [{"key": "prompts.welcome.tts", "value": "x"}]})
     assert err.value.code == "bad_argument" and err.value.message == f"{path}: prompts.welcome.tts: prompts.welcome is not a table"
     assert path.read_text(encoding="utf-8") == before
     with pytest.raises(ApiError) as err:
-        ops.get({"flow": "nope"})
+        ops.get(GET_ARGS.check_request({"flow": "nope"}))
     assert err.value.code == "not_found" and "travel-agency" in err.value.message
     for bad in ({"flow": "travel-agency"}, {"flow": "travel-agency", "text": "x", "changes": []},
                 {"flow": "travel-agency", "changes": [{"value": 1}]}):
         with pytest.raises(ApiError) as err:
-            asyncio.run(ops.set(bad))
+            set_flow(ops, bad)
         assert err.value.code == "bad_argument"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.toml", "flow.toml.bak"]  # no temp files
 
@@ -122,7 +135,7 @@ def test_ops_validate_write_atomically_and_apply(tmp_path: Path) -> None:
 def test_without_a_running_ivr_the_file_is_saved_for_the_next_start(tmp_path: Path) -> None:
     path = tmp_path / "flow.toml"
     path.write_text(TEXT, encoding="utf-8")
-    reply = asyncio.run(FlowOps(_service(path, None)).set(
-        {"flow": "travel-agency", "text": TEXT.replace("timeout_s = 3", "timeout_s = 4")}))
+    reply = set_flow(FlowOps(_service(path, None)),
+                     {"flow": "travel-agency", "text": TEXT.replace("timeout_s = 3", "timeout_s = 4")})
     assert reply["saved"] and not reply["applied"] and "timeout_s = 4" in path.read_text(encoding="utf-8")
 

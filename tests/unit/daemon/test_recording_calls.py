@@ -168,14 +168,14 @@ def test_api_start_and_stop_mid_call_and_policy_refusals(make_box) -> None:
     sent_at = box.world.tick
     box.run(1.0)
     assert not rec.recorder.recording(call.id)
-    assert rec._api_start({"call": call.id}) == {"call": call.id, "recording": True}
+    assert rec.api.run_op("recordings.start", call=call.id) == {"call": call.id, "recording": True}
     started = box.world.tick
     box.run(2.0)
-    assert rec._api_stop({"call": call.id}) == {"call": call.id, "recording": False}  # demand: may stop
+    assert rec.api.run_op("recordings.stop", call=call.id) == {"call": call.id, "recording": False}  # demand: may stop
     stopped = box.world.tick
     box.run(1.0)
     with pytest.raises(ApiError) as err:
-        rec._api_start({"call": "nope"})
+        rec.api.run_op("recordings.start", call="nope")
     assert err.value.code == "not_found"
     _hangup(box, phone)
     rec.recorder.flush()
@@ -189,13 +189,13 @@ def test_api_start_refused_before_the_answer_and_by_the_policy(make_box) -> None
     box, rec = make_box(recording={"mode": "selected", "on_demand": False})
     call, phone = _inbound(box, answer=False)
     with pytest.raises(ApiError) as err:
-        rec._api_start({"call": call.id})
+        rec.api.run_op("recordings.start", call=call.id)
     assert err.value.code == "bad_argument"  # ringing: not two parties talking yet
     phone.off_hook()
     box.run_until(lambda: call.answer is not None, 2, "answer")
     box.run(0.5)
     with pytest.raises(ApiError) as err:
-        rec._api_start({"call": call.id})
+        rec.api.run_op("recordings.start", call=call.id)
     assert err.value.code == "forbidden"  # on_demand = false
     box.run(0.5)
     assert not rec.recorder.recording(call.id)
@@ -224,7 +224,7 @@ def test_policy_by_agent_and_by_queue(make_box) -> None:
             assert contains(decode(box.heard(call.b.label, mark)), BEEP_REFUSED) > 0.95  # the low tone, to the agent
             assert rec.recorder.recording(call.id)
             with pytest.raises(ApiError) as err:
-                rec._api_stop({"call": call.id})
+                rec.api.run_op("recordings.stop", call=call.id)
             assert err.value.code == "forbidden"
         _hangup(box, phone)
         calls.append((call, caller))
@@ -320,12 +320,12 @@ def test_recordings_status_per_file(make_box, tmp_path: Path) -> None:
     _hangup(box, phone)
     rec.recorder.flush()
     rec.recorder.housekeep()
-    status = asyncio.run(rec._status({"call": call.id}))
+    status = asyncio.run(rec.api.run_op("recordings.status", call=call.id))
     [f] = status["files"]
     assert f["copy"] == "verified" and f["copy_checked"] and (backup / f["file"]).read_bytes() == \
         rec.recorder.fetch(f["id"])
-    assert asyncio.run(rec._status({}))["copies"] == {"verified": 1}
-    summary = asyncio.run(rec._api_verify({}))
+    assert asyncio.run(rec.api.run_op("recordings.status"))["copies"] == {"verified": 1}
+    summary = asyncio.run(rec.api.run_op("recordings.verify"))
     assert summary["checked"] == 1 and summary["mismatch"] == []
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import urwid
 
-from daemon import acd_api
+from daemon import acd_api, config_edit, flow_edit
 from daemon.acd.engine import Engine
 from daemon.api.protocol import ApiError, ErrorCode
+from daemon.api.schema import args_of
 from daemon.config import Config
 from daemon.config_edit import ConfigOps, validate
 from daemon.flow_edit import FlowOps
@@ -207,8 +208,11 @@ class FakeDaemon:
         service = SimpleNamespace(config=cfg, board_up=False, writer=SimpleNamespace(flushed=flushed), ivr=running_ivr,
                                   acd=SimpleNamespace(acd=self.engine, now=lambda: self.host.t,
                                                       feed=lambda fn, *args: fn(*args, self.host.t)))
-        acd_api.register(SimpleNamespace(op=lambda name, handler, **_: self.acd_ops.__setitem__(name, handler)),
-                         service)
+        def register(name: str, handler: Any, args: Any = None, **_: Any) -> None:  # checked as the API does
+            schema = args_of(args)
+            self.acd_ops[name] = lambda req: handler(schema.check_request(req))
+
+        acd_api.register(SimpleNamespace(op=register), service)
         self.config_ops, self.flow_ops = _ConfigOps(service), FlowOps(service)
         self._busy_day()
 
@@ -306,16 +310,16 @@ class FakeDaemon:
         return self.config_ops.get({})
 
     def op_config_set(self, changes: list[dict]) -> dict:
-        return asyncio.run(self.config_ops.set({"changes": changes}))
+        return asyncio.run(self.config_ops.set(config_edit.SET_ARGS.check_request({"changes": changes})))
 
     def op_ivr_flows(self) -> list:
         return self.flow_ops.list({})
 
     def op_ivr_flow_get(self, flow: str) -> dict:
-        return self.flow_ops.get({"flow": flow})
+        return self.flow_ops.get(flow_edit.GET_ARGS.check_request({"flow": flow}))
 
     def op_ivr_flow_set(self, flow: str, changes: list[dict]) -> dict:
-        return asyncio.run(self.flow_ops.set({"flow": flow, "changes": changes}))
+        return asyncio.run(self.flow_ops.set(flow_edit.SET_ARGS.check_request({"flow": flow, "changes": changes})))
 
     def agent(self, agent: str) -> dict:
         """The agent's entry of ``acd.snapshot`` now."""

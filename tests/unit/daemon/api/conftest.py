@@ -13,6 +13,7 @@ import pytest
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, INTEGRATOR
+from daemon.api.schema import Opt, Str, Toml
 from daemon.api.server import ApiServer
 
 TOKENS = {"tok-int": "integrator", "tok-sup": "supervisor", "tok-1002": "agent:1002"}
@@ -26,8 +27,8 @@ def server() -> Iterator[tuple[ApiServer, str, asyncio.AbstractEventLoop]]:
     audited: list[dict] = []
     srv = ApiServer(path, {"server": "test"}, tokens=TOKENS, audit=audited.append)
     srv.audited = audited  # type: ignore[attr-defined]
-    srv.op("echo", lambda req: req.get("value"))
-    srv.op("admin.change", lambda req: "changed", roles=ADMIN, audit=True)
+    srv.op("echo", lambda req: req["value"], args={"value": Opt(Toml())})
+    srv.op("admin.change", lambda req: "changed", roles=ADMIN, audit=True, args={"note": Opt(Str())})
     srv.op("integrator.change", lambda req: "done", roles=INTEGRATOR, audit=True)
 
     def login(req: dict) -> str:  # an agent's login: PIN "4711" for every agent
