@@ -35,8 +35,9 @@ def server() -> Iterator[tuple[ApiServer, str, asyncio.AbstractEventLoop]]:
         if req.get("pin") != "4711":
             raise ApiError(ErrorCode.REFUSED, "wrong PIN")
         return "in"
-    srv.op("agent.login", login, audit=True, own_agent="agent", binds_agent=True)
-    srv.op("agent.pause", lambda req: "paused", audit=True, own_agent="agent")
+    srv.op("agent.login", login, audit=True, own_agent="agent", binds_agent=True,
+           args={"agent": Str(), "pin": Opt(Str())})
+    srv.op("agent.pause", lambda req: "paused", audit=True, own_agent="agent", args={"agent": Opt(Str())})
     loop = asyncio.new_event_loop()
     started = threading.Event()
 
