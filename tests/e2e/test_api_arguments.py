@@ -45,9 +45,10 @@ def board_misses(w: World) -> tuple[int, int]:
 
 def missed_since(w: World, before: tuple[int, int]) -> tuple[int, int]:
     """(ticks missed since ``before``, the most a loaded 2-core box may miss without the daemon at
-    fault: 2 %, as in test_api's 100-client test; a request that held the loop for a second is 50)."""
+    fault: 2 % as in test_api's 100-client test, at least 5 (other processes' bursts); the reported
+    request held the loop for 11.5 s, 575 ticks)."""
     tick, missed = board_misses(w)
-    return missed - before[1], max(2, (tick - before[0]) // 50)
+    return missed - before[1], max(5, (tick - before[0]) // 50)
 
 
 def test_a_string_since_is_refused_without_work(daemon: DaemonProcess) -> None:
