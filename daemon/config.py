@@ -144,6 +144,7 @@ class Config:
     state_dir: str = "/var/lib/callbox"
     log: str = "auto"  # auto | journal | stderr
     log_level: str = "info"
+    realtime_priority: int = 20  # SCHED_FIFO priority of the tick loop's thread (0: normal scheduling)
     board_driver: str = "sim"
     board_socket: str = "/run/callbox-sim/board.sock"
     api_socket: str = "/run/callbox/api.sock"
@@ -200,7 +201,8 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
                               "voicemail", "acd", "agent", "queue", "dnis"})
 
-    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level"})
+    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level",
+                                                 "realtime_priority"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
     api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens"})
     tokens = c.table(api.get("tokens", {}), ("api", "tokens"), set(api.get("tokens", {})))
@@ -290,6 +292,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         state_dir=c.get(box, ("box",), "state_dir", str, "/var/lib/callbox"),
         log=c.get(box, ("box",), "log", str, "auto", choices=("auto", "journal", "stderr")),
         log_level=c.get(box, ("box",), "log_level", str, "info", choices=("debug", "info", "warning", "error")),
+        realtime_priority=c.get(box, ("box",), "realtime_priority", int, 20, minimum=0, maximum=99),
         board_driver=c.get(board, ("board",), "driver", str, "sim", choices=("sim",)),
         board_socket=c.get(board, ("board",), "socket", str, "/run/callbox-sim/board.sock"),
         api_socket=c.get(api, ("api",), "socket", str, "/run/callbox/api.sock"),

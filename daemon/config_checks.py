@@ -75,7 +75,7 @@ class Checker:
 
     def get(self, data: dict, keypath: tuple, key: str, typ: type | tuple, default: Any = ..., *,
             choices: tuple | None = None, pattern: re.Pattern | None = None,
-            minimum: float | None = None) -> Any:
+            minimum: float | None = None, maximum: float | None = None) -> Any:
         kp = (*keypath, key)
         if key not in data:
             if default is ...:
@@ -91,6 +91,8 @@ class Checker:
             raise self.fail(kp, f"{value!r} is not valid (expected {pattern.pattern})")
         if minimum is not None and value < minimum:
             raise self.fail(kp, f"must be at least {minimum}, not {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.fail(kp, f"must be at most {maximum}, not {value!r}")
         return value
 
     def str_list(self, data: dict, keypath: tuple, key: str, default: tuple, *, choices: tuple | None = None,

@@ -22,6 +22,7 @@ from daemon.calls import CallControl
 from daemon.config import Config
 from daemon.config_layout import check_layout
 from daemon.media import Media
+from daemon.tick_stats import TickStats
 from daemon.timers import Timers
 from hal.board import Board, Tick
 from hal.clock import FrameClock
@@ -108,7 +109,7 @@ class Engine:
         self.ticks = 0
         self.skipped_ticks = 0
         self.last_tick_wall = 0.0
-        self.tick_cost_max = 0.0
+        self.tick_stats = TickStats()
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -208,7 +209,12 @@ class Engine:
             self._drain()
         self.ticks += 1
         self.last_tick_wall = time.monotonic()
-        self.tick_cost_max = max(self.tick_cost_max, time.perf_counter() - t0)
+        self.tick_stats.add(time.perf_counter() - t0)
+
+    @property
+    def tick_cost_max(self) -> float:
+        """The worst tick so far (seconds)."""
+        return self.tick_stats.worst_s
 
     def queue_commands(self, commands: list[Command]) -> None:
         self._commands.extend(commands)

@@ -36,6 +36,7 @@ from daemon.systemd import sd_notify, watchdog_interval
 from daemon.task_guard import TaskGuard
 from drivers.sim.board import SimBoardDriver
 from hal.board import BoardError
+from hal.realtime import freeze_heap, take_realtime
 from signaling.events import Cause
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Service:
         self.ivr: IvrService | None = None
         self.acd: AcdService | None = None
         self.started = time.time()
+        self.scheduling = "normal (not started)"
         self._store_alarm_at_startup = False
         self.guard = TaskGuard()  # the long-lived tasks and threads: one failing stops the daemon, logged
         self._register_ops()
@@ -126,7 +128,8 @@ class Service:
             "utc_offset_min": self.config.utc_offset_min,
             "uptime": round(time.time() - self.started, 1), "active_calls": len(e.calls.calls),
             "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
-            "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3),
+            "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3), "tick_cost": e.tick_stats.summary(),
+            "scheduling": self.scheduling,
             "alarms": {str(s.span.id): sorted(s.span.alarms) for s in e.spans.values() if s.span.alarms},
             "circuit_alarms": dict(e.circuit_alarms),
             "store_alarms": {CDR_ALARM: self.writer.alarm} if self.writer.alarm else {},
@@ -285,6 +288,8 @@ class Service:
                                   publish_startup=self.api.publish_startup)
             acd_api.register(self.api, self)
         await self.api.start()
+        freeze_heap()  # start-up's objects: loaded config, prompts, tables
+        self.scheduling = take_realtime(self.config.realtime_priority)
         self.guard.spawn(self._board_loop(), "board loop")
         self.guard.spawn(self._watchdog(), "watchdog")
         self.guard.spawn(self._alive(), "last-alive mark")
