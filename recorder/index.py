@@ -19,10 +19,17 @@ Tables (no dupsort: see shared/reference on reopening dupsort tables):
 
 The environment is opened ``sync=True, metasync=True``: a commit is on disk when ``put`` returns.
 Writes come from the recorder's own threads (writer, housekeeping), never from the tick.
+
+The index usually shares the state directory's filesystem with the CDR store, which recordings and
+logs can fill: its data file is given its whole map up front (``posix_fallocate``), sized to the
+filesystem (an eighth of it, at most 32 MiB), so rows land in blocks it owns on a full disk. Where
+even that does not fit it opens anyway (a log line): the writer holds the rows the index refuses.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import struct
 import threading
 from collections.abc import Iterator
@@ -32,8 +39,11 @@ from typing import Any
 import lmdb
 import msgpack
 
+log = logging.getLogger(__name__)
+
 _TIME = struct.Struct(">Q")
 _MAP_SIZE = 32 << 20
+_MIN_MAP = 256 << 10
 _MAP_MAX = 16 << 30
 COPY_TODO = ("pending", "retry", "mismatch")
 _SECONDARY = {"call": ("call_id",), "agent": ("agent", "extension"), "number": ("caller", "called")}
@@ -52,8 +62,9 @@ class RecordingIndex:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(self.directory / "recordings.lmdb"), map_size=_MAP_SIZE, max_dbs=8,
+        self.env = lmdb.open(str(self.directory / "recordings.lmdb"), map_size=self._map_size(), max_dbs=8,
                              sync=True, metasync=True, writemap=False, subdir=True)
+        self._reserve()
         self.rec = self.env.open_db(b"rec")
         self.ids = self.env.open_db(b"id")
         self.sec = {name: self.env.open_db(name.encode()) for name in _SECONDARY}
@@ -63,6 +74,25 @@ class RecordingIndex:
 
     def close(self) -> None:
         self.env.close()
+
+    def _map_size(self) -> int:
+        st = os.statvfs(self.directory)
+        page = os.sysconf("SC_PAGE_SIZE")
+        return max(_MIN_MAP, min(_MAP_SIZE, st.f_blocks * st.f_frsize // 8) // page * page)
+
+    def _reserve(self) -> None:
+        """Give the data file its whole map on disk now, while there is room (a log line if there is not)."""
+        size = self.env.info()["map_size"]
+        try:
+            fd = os.open(self.directory / "recordings.lmdb" / "data.mdb", os.O_RDWR)
+            try:
+                if os.fstat(fd).st_blocks * 512 < size:
+                    os.posix_fallocate(fd, 0, size)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.error("recorder: cannot reserve %d KiB for the recordings index (%s): on a full disk its rows "
+                      "wait in memory", size >> 10, exc)
 
     def _write(self, fn) -> Any:
         with self._lock:
@@ -75,6 +105,7 @@ class RecordingIndex:
                     if size * 2 > _MAP_MAX:
                         raise
                     self.env.set_mapsize(size * 2)
+                    self._reserve()
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import pytest
 
 from daemon.api.client import ApiClient
 from daemon.store import Store
+from recorder.index import RecordingIndex, rec_key
 from tests.conftest import e2e_config, running
 from tests.support.processes import DaemonProcess, SimProcess, edit_config, wait_for
 from tests.support.world import World
@@ -46,6 +47,27 @@ def _seed_store(state: Path) -> int:
         except lmdb.MapFullError:
             batch //= 2
     s.close()
+    return n
+
+
+def _seed_index(state: Path) -> int:
+    """Old recordings' rows (purged long ago: no files) in the recordings index until its reservation is
+    used to the last page; returns how many."""
+    idx = RecordingIndex(state / "recordings-index")
+    n, batch = 0, 256
+    while batch:
+        try:
+            with idx.env.begin(write=True) as txn:
+                for i in range(n, n + batch):
+                    rid = f"old{i}-1"
+                    row = {"id": rid, "call_id": f"old{i}", "start": 1_000_000_000.0 + i, "status": "purged",
+                           "size": 0, "file": f"20010909/{rid}.wav"}
+                    txn.put(rec_key(row["start"], rid), msgpack.packb(row), db=idx.rec)
+                    txn.put(rid.encode(), rec_key(row["start"], rid), db=idx.ids)
+            n += batch
+        except lmdb.MapFullError:
+            batch //= 2
+    idx.close()
     return n
 
 
@@ -78,12 +100,15 @@ def _box(tmp_path: Path, sim: SimProcess, tmpfs, seed: bool) -> Iterator[Box]:
     d = DaemonProcess(tmp_path, sim, cfg)
     d.state_dir = state_fs / "state"
     seeded = _seed_store(d.state_dir) if seed else 0
+    if seed:
+        assert _seed_index(d.state_dir) > 1000
     yield from (Box(d, state_fs, seeded) for d in running(d))
 
 
 @pytest.fixture
 def box(tmp_path: Path, sim: SimProcess, tmpfs) -> Iterator[Box]:
-    """The daemon with its state and its recordings on small filesystems, the store's room used up."""
+    """The daemon with its state and its recordings on small filesystems, the room reserved for the CDR
+    store and the recordings index used up."""
     yield from _box(tmp_path, sim, tmpfs, seed=True)
 
 
@@ -132,15 +157,19 @@ def _events(api: ApiClient, kind: str, **match: object) -> list[dict]:
 
 
 def test_full_state_disk_cdrs_land_in_the_room_reserved_at_start(new_box: Box) -> None:
-    """The state directory on a 4 MiB filesystem, filled up: all of ten calls' CDRs land in the room the
-    store reserved at start (a quarter of the filesystem), with no alarm."""
+    """The state directory on a 4 MiB filesystem, filled up: all of ten calls' CDRs and recordings' index
+    rows land in the room the store and the index reserved at start, with no alarm."""
     d, since = new_box.d, time.time()
     watcher = ApiClient(str(d.api_socket))
-    watcher.call("subscribe", kinds=["alarm."])
+    watcher.call("subscribe", kinds=["alarm.", "recorder.", "recording.finished"])
     _fill(new_box.state_fs / "filler")
     calls = _calls(d, 10, talk=0.2)
     _check_cdrs(d.api, since, calls)
-    assert d.api.call("status")["cdrs_held"] == 0 and not _events(watcher, "alarm.raised")
+    for cid, _ in calls:
+        watcher.next_event("recording.finished", timeout=5, where=lambda e, cid=cid: e["call_id"] == cid)
+        assert [r["status"] for r in d.api.call("recordings.query", call_id=cid)] == ["complete"]
+    assert d.api.call("status")["cdrs_held"] == 0
+    assert not _events(watcher, "alarm.raised") and not _events(watcher, "recorder.alarm")
     watcher.close()
 
 

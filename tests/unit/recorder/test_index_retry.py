@@ -2,7 +2,7 @@
 land, ``recorder.index_error`` is raised and then cleared, ``recording.finished`` comes only once the
 final row is in the index, and a call that ended normally is indexed ``complete``, never crashed. A
 crash while the index refuses: recovery holds its rows for the writer instead of failing the start,
-and ends them at the crashed run's last-alive mark."""
+and ends them at the crashed run's last-alive mark. The index reserves its room at start."""
 
 from __future__ import annotations
 
@@ -105,3 +105,13 @@ def test_recovery_on_a_refusing_index_holds_its_rows_and_ends_them_at_the_mark(t
         _wait(lambda: "recorder.index_error" not in rec.alarms)
     finally:
         rec.close()
+
+
+def test_index_reserves_room_sized_to_its_filesystem(tmpfs) -> None:
+    """On the state directory's small filesystem: an eighth of it, owned at start (rows land there when
+    the disk is full)."""
+    fs = tmpfs("4m")
+    idx = RecordingIndex(fs / "index")
+    assert idx.env.info()["map_size"] == 512 << 10
+    assert (fs / "index" / "recordings.lmdb" / "data.mdb").stat().st_blocks * 512 >= 512 << 10
+    idx.close()
