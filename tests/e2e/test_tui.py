@@ -172,6 +172,12 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
         keys("3")
         wait_for(lambda: "E1 CAS bits" in pane(), 5, "the diagnostics screen")
         assert "SS7 signalling link" in pane() and "??" not in pane()
+        for key, shown in (("2", "Report for"), ("6", "IVR flow travel-agency")):  # every screen readable
+            keys(key)
+            wait_for(lambda shown=shown: shown in pane(), 5, f"screen {key}")
+            rows = pane().splitlines()
+            assert "??" not in pane() and all(len(r) <= 80 and r.isascii() for r in rows) and len(rows) <= 24
+        assert "NinHao,HuanYingZhiDian" in pane()  # the welcome prompt's text, as pinyin
         w.co_hangup("1/1")
 
         # change a setting through the keys: extension 8001's name (the first row of the config screen)
