@@ -15,8 +15,11 @@ which spandsp 0.0.6 rejects, and it false-detects far less on multi-tone audio. 
 one matrix product (listening channels x 160) @ (160 x 6) giving the power at the six frequencies of
 the direction; a signal is present when the two strongest are each above -38 dBm0, within 8 dB of
 each other, clearly above the third (3 dB), and carry most of the block's power (60 %). It decides
-per block, so a tone and its end are both seen in the first block that holds them.
-``R2MfBank(engine="spandsp")`` runs spandsp's receivers instead. Both report only changes.
+per block, so a tone is seen in the first block that holds it; its end once ``TONE_OFF_BLOCKS`` blocks
+in a row lack it (a single silent block inside a compelled tone is a frame the link lost or filled
+with silence, not the far end removing its signal — taken for the end, it would let the register run
+ahead of a far end that never heard the answer). ``R2MfBank(engine="spandsp")`` runs spandsp's
+receivers instead. Both report only changes.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ MIN_TONE_DBM0 = -38.0  # Q.442: accept down to -35 dBm0 per frequency, reject at
 MAX_TWIST_DB = 8.0  # accept 5 dB (adjacent) and 7 dB (non-adjacent) between the two frequencies
 THIRD_BELOW_DB = 3.0  # the pair must stand clear of the other four frequencies
 PAIR_SHARE = 0.6  # the two frequencies carry at least this share of the block's power
+TONE_OFF_BLOCKS = 2  # 20 ms blocks without the tone before its end is reported
 _MIN_POWER = dbm0_to_peak(MIN_TONE_DBM0) ** 2 / 2
 _PAIR_SIGNAL = np.zeros((6, 6), dtype=np.int64)
 for _n, (_i, _j) in enumerate(PAIRS, 1):
@@ -154,6 +158,7 @@ class R2MfBank:
         self._forward: dict[int, bool] = {}
         self._states: dict[int, object] = {}  # spandsp receivers
         self._current: dict[int, int] = {}
+        self._silent: dict[int, int] = {}  # blocks in a row without the current tone (own engine)
         self._list: list[int] = []
         self._fwd_list: list[int] = []
         self._bwd_list: list[int] = []
@@ -164,9 +169,11 @@ class R2MfBank:
             self._forward.pop(ch, None)
             self._states.pop(ch, None)
             self._current.pop(ch, None)
+            self._silent.pop(ch, None)
         else:
             self._forward[ch] = forward
             self._current[ch] = 0
+            self._silent[ch] = 0
             if self.engine == "spandsp":
                 self._states[ch] = _new_receiver(forward)
         self._list = sorted(self._forward)
@@ -185,12 +192,20 @@ class R2MfBank:
         current = self._current
         out: list[tuple[int, int]] = []
         if self.engine == "own":
+            silent = self._silent
             for chans, forward in ((self._fwd_list, True), (self._bwd_list, False)):
                 if chans:
                     for ch, sig in zip(chans, detect_blocks(lin[chans], forward).tolist(), strict=True):
-                        if sig != current[ch]:
-                            current[ch] = sig
-                            out.append((ch, sig))
+                        if sig == current[ch]:
+                            silent[ch] = 0
+                            continue
+                        if sig == 0:
+                            silent[ch] += 1
+                            if silent[ch] < TONE_OFF_BLOCKS:
+                                continue
+                        silent[ch] = 0
+                        current[ch] = sig
+                        out.append((ch, sig))
             out.sort()
             return out
         lin = np.ascontiguousarray(lin, dtype=np.int16)

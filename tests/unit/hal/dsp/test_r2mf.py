@@ -9,7 +9,15 @@ import pytest
 
 from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
 from hal.dsp.measure import level_dbm0
-from hal.dsp.r2mf import PAIRS, R2MfBank, R2MfReceiver, R2MfSender, detect_blocks, frequencies
+from hal.dsp.r2mf import (
+    PAIRS,
+    TONE_OFF_BLOCKS,
+    R2MfBank,
+    R2MfReceiver,
+    R2MfSender,
+    detect_blocks,
+    frequencies,
+)
 from hal.dsp.tones import sine
 
 SIGNALS = range(1, 16)
@@ -127,6 +135,25 @@ def test_bank_reports_changes_per_channel(engine: str) -> None:
     assert sorted(changes[:2]) == [(1, 10), (3, 6)] and changes[2:] == [(1, 0)]
     bank.listen(1, None)
     assert bank.channels == [3]
+
+
+def test_a_block_lost_inside_a_tone_does_not_end_it() -> None:
+    """One silent 20 ms block inside a compelled tone (a frame the link lost) is not its end; a real end
+    is reported after TONE_OFF_BLOCKS silent blocks, and a new tone at once."""
+    bank = R2MfBank()
+    bank.listen(0, True)
+    tx = R2MfSender(True)
+    tx.set(7)
+    silence = np.zeros((1, 160), np.int16)
+
+    def block(sending: bool) -> list[tuple[int, int]]:
+        return bank.process(_through_alaw(tx.generate(160)[None, :] if sending else silence))
+
+    assert block(True) == [(0, 7)]
+    assert block(False) == [] and block(True) == []  # the lost frame
+    assert [block(False) for _ in range(TONE_OFF_BLOCKS)] == [[]] * (TONE_OFF_BLOCKS - 1) + [[(0, 0)]]
+    tx.set(3)
+    assert block(True) == [(0, 3)]
 
 
 def _detected(receiver: str, signal: int, forward: bool, df: float = 0.0, l1: float = -11.0,
