@@ -10,9 +10,12 @@ bill 20 s of talk nobody had).
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _MARK = struct.Struct("<d")
 
@@ -20,17 +23,26 @@ _MARK = struct.Struct("<d")
 class AliveMark:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        data = os.pread(self.fd, _MARK.size, 0)
-        value = _MARK.unpack(data)[0] if len(data) == _MARK.size else 0.0
-        self.previous: float | None = value if value > 0 else None  # the last run's last sign of life
-        if len(data) < _MARK.size:
-            os.pwrite(self.fd, bytes(_MARK.size), 0)  # its block allocated now: later marks fit on a full disk
-            os.fsync(self.fd)
+        self.previous: float | None = None  # the last run's last sign of life
+        self.fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            data = os.pread(self.fd, _MARK.size, 0)
+            value = _MARK.unpack(data)[0] if len(data) == _MARK.size else 0.0
+            self.previous = value if value > 0 else None
+            if len(data) < _MARK.size:
+                os.pwrite(self.fd, bytes(_MARK.size), 0)  # its block allocated now: later marks fit on a full disk
+                os.fsync(self.fd)
+        except OSError as exc:  # a full disk when it first had to be written: crashed calls end at the restart
+            log.error("cannot keep the last-alive mark in %s: %s", self.path, exc)
+            os.close(self.fd)
+            self.fd = None
 
     def write(self, when: float) -> None:
         """Rewrite the mark in place (no fsync: microseconds; a lost one only bills less)."""
-        os.pwrite(self.fd, _MARK.pack(when), 0)
+        if self.fd is not None:
+            os.pwrite(self.fd, _MARK.pack(when), 0)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

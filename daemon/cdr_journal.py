@@ -34,6 +34,26 @@ class JournalFull(Exception):
     """No room left in the journal for another CDR (it stays in memory only)."""
 
 
+class NoJournal:
+    """Where the journal file could not be created (a full disk when it first had to be): held CDRs stay
+    in memory only."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def entries(self) -> list[tuple[bytes, str, dict]]:
+        return []
+
+    def append(self, key: bytes, call_id: str, cdr: dict) -> None:
+        raise JournalFull(f"no journal: {self.why}")
+
+    def clear(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class CdrJournal:
     """An append-only journal of ``(key, call_id, cdr)`` in a preallocated file. Not thread-safe: one
     thread (the store writer's) uses it."""

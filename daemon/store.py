@@ -37,7 +37,7 @@ import lmdb
 import msgpack
 
 from daemon.alive_mark import AliveMark
-from daemon.cdr_journal import JOURNAL_SIZE, CdrJournal, JournalFull
+from daemon.cdr_journal import JOURNAL_SIZE, CdrJournal, JournalFull, NoJournal
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +89,22 @@ class Store:
         self.env = lmdb.open(str(self.directory / "callbox.lmdb"), map_size=size, **ENV_OPTIONS)
         try:
             self._reserve(at_start=True)
-            self.journal = CdrJournal(self.directory / "cdr.journal")
-            self.alive = AliveMark(self.directory / "alive")
         except OSError as exc:
             self.env.close()
             raise StoreError(f"{self.directory}: cannot reserve room for the CDR store: {exc.strerror or exc}") from exc
+        self.journal: CdrJournal | NoJournal
+        try:
+            self.journal = CdrJournal(self.directory / "cdr.journal")
+        except OSError as exc:  # the store has its room (an older box first started on a full disk): start
+            log.error("store: cannot create the CDR journal (%s): CDRs the store refuses are held in memory only",
+                      exc.strerror or exc)
+            self.journal = NoJournal(exc.strerror or str(exc))
+        try:
+            self.alive = AliveMark(self.directory / "alive")
+        except OSError as exc:
+            self.journal.close()
+            self.env.close()
+            raise StoreError(f"{self.directory}: cannot open the last-alive mark: {exc.strerror or exc}") from exc
         self.cdr = self.env.open_db(b"cdr")
         self.active = self.env.open_db(b"active")
         self.audit = self.env.open_db(b"audit")  # API changes: who, when, what (time-ordered keys)

@@ -11,7 +11,7 @@ import lmdb
 import pytest
 
 from daemon.alive_mark import AliveMark
-from daemon.cdr_journal import CdrJournal, JournalFull
+from daemon.cdr_journal import CdrJournal, JournalFull, NoJournal
 from daemon.store import MIN_RESERVE, Store, StoreError, StoreWriter
 from ivr.voicemail import Voicemail
 from recorder.index import RecordingIndex
@@ -47,6 +47,33 @@ def test_no_room_at_all_refuses_to_open(tmpfs) -> None:
         Store(fs / "state")
     assert str(fs / "state") in str(err.value) and "no room for the CDR store" in str(err.value)
     assert f"needs at least {(MIN_RESERVE + (256 << 10)) >> 10} KiB" in str(err.value)
+
+
+def test_a_store_that_owns_its_room_opens_on_a_full_disk_without_its_journal(tmpfs) -> None:
+    """A box whose store was created before the journal existed, started with the disk full: it starts
+    (the CDRs land in the store's own room); a CDR the store refused would be held in memory only."""
+    fs = tmpfs("4m")
+    Store(fs / "state").close()
+    for name in ("cdr.journal", "alive"):
+        (fs / "state" / name).unlink()
+    with open(fs / "filler", "wb", buffering=0) as f, pytest.raises(OSError):
+        while True:
+            f.write(b"\0" * 4096)
+    s = FlakyStore(fs / "state")
+    assert isinstance(s.journal, NoJournal) and s.last_alive is None
+    clock = Clock()
+    w = StoreWriter(s, clock=clock)
+    w.finish_call("c1", {"id": "c1", "end": 2001.0}).result()
+    assert [c["id"] for c in s.cdrs()] == ["c1"]
+    s.full = True
+    w.finish_call("c2", {"id": "c2", "end": 2002.0}).result()
+    assert list(w.held.values())[0][0] == "c2" and "journal: no journal: No space left on device" in w.alarm
+    s.full = False
+    clock.t += 1.0
+    assert w.retry_due()
+    w.submit(lambda: None).result()
+    assert [c["id"] for c in s.cdrs()] == ["c1", "c2"] and w.alarm is None
+    w.close()
 
 
 def test_journal_appends_survive_reopen_and_clear(tmp_path: Path) -> None:
