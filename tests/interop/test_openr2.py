@@ -41,7 +41,8 @@ kd = 1
 """
 
 
-def no1_config(tmp: Path, dnis_length: int = 5, ani: str = "none", timers: dict[str, float] | None = None) -> Path:
+def no1_config(tmp: Path, dnis_length: int = 5, ani: str = "none", timers: dict[str, float] | None = None,
+               extra: str = "") -> Path:
     path = e2e_config(tmp)
     text = path.read_text(encoding="utf-8")
     for disc in ('disconnect = ["busy"]', 'disconnect = ["busy", "loop_current"]', 'disconnect = ["busy", "polarity"]'):
@@ -49,6 +50,7 @@ def no1_config(tmp: Path, dnis_length: int = 5, ani: str = "none", timers: dict[
     text += TRUNK.format(dnis_length=dnis_length, ani=ani)
     if timers:
         text += "[trunk.timers]\n" + "".join(f"{k} = {v}\n" for k, v in timers.items())
+    text += extra
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -233,6 +235,48 @@ def test_openr2_callee_refuses(rig_factory, on_offer: str, cause: int, tone_ms: 
         assert World.cadence_ms(heard) == pytest.approx((tone_ms, tone_ms), abs=60)
     phone.on_hook()
     h.wait_event(1, "end", 5)
+
+
+DNIS = """
+[[dnis]]
+number = "12302"
+to = "queue:booking"
+name = "Booking line"
+
+[[dnis]]
+prefix = "123"
+to = "extension:8002"
+"""
+
+
+def test_openr2_calls_the_agency_s_numbers_routed_by_dnis(rig_factory) -> None:
+    """12302 goes to the booking queue, 12301 (the prefix 123) to extension 8002 although the trunk's
+    destination is 8001, and 99999 is refused: OpenR2 hears B-5 and reports an unallocated number."""
+    h = Harness(2, max_dnis=5)
+    rig = rig_factory(h, dnis_length=5, ani="none", extra=DNIS)
+    h.command("call 1 - 12302")
+    (queued,) = wait_for(lambda: rig.events("call.queued"), 10, "the call queued")
+    assert queued["queue"] == "booking"
+    offered = next(e for e in rig.events("call.offered") if e["call"] == queued["call"])
+    assert (offered["dnis"], offered["dnis_name"]) == ("12302", "Booking line")
+    h.wait_event(1, "answered", 5)  # the queue answers (the caller hears the queue's music)
+    phone = rig.world.phone("8002")
+    h.command("call 2 - 12301")
+    wait_for(lambda: phone.state()["ringing"], 10, "8002 ringing")
+    assert not rig.world.phone("8001").state()["ringing"]
+    pop = next(e for e in rig.events("call.ringing") if e.get("extension") == "8002")
+    assert pop["dnis"] == "12301"
+    h.command("hangup 1")
+    h.command("hangup 2")
+    h.wait_event(1, "end", 5)
+    h.wait_event(2, "end", 5)
+    h.events.clear()
+    h.command("call 1 - 99999")
+    assert h.wait_event(1, "disconnect", 10)["cause"] == "Unallocated"  # "Unallocated Number", split at the space
+    h.wait_event(1, "end", 5)
+    cdrs = {c["dnis"]: c for c in rig.api("cdr.list", limit=10)}
+    assert (cdrs["99999"]["cause"], cdrs["12302"]["queue"], cdrs["12301"]["dst"]) == (1, "booking", "8002")
+    assert not h.find(1, "protocol_error") and not h.find(2, "protocol_error")
 
 
 def test_after_a_daemon_crash_every_timeslot_returns_to_idle(rig_factory) -> None:
