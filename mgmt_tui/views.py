@@ -70,8 +70,9 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
 
 
 def report(day: dt.date, cdrs: list[dict], zone: dt.tzinfo | None = None) -> list[str]:
-    """A day's calls: totals by disposition, answer rate, and calls per hour (in ``zone``, the box's) as
-    a bar chart."""
+    """A day's calls: totals by disposition, answer rate, the calls to each of the agency's numbers
+    (DNIS, with its ``[[dnis]]`` name) and how many were answered, and calls per hour (in ``zone``, the
+    box's) as a bar chart."""
     by_disp = Counter(c.get("disposition", "?") for c in cdrs)
     answered = by_disp.get("ANSWERED", 0)
     talk = sum(c.get("billsec") or 0 for c in cdrs)
@@ -81,6 +82,14 @@ def report(day: dt.date, cdrs: list[dict], zone: dt.tzinfo | None = None) -> lis
              ""]
     for disp, n in sorted(by_disp.items(), key=lambda kv: -kv[1]):
         lines.append(f"{cell(disp, 12)} {n:5} {bar(n, max(by_disp.values()), 50)}")
+    by_dnis = Counter((c["dnis"], c.get("dnis_name") or "") for c in cdrs if c.get("dnis"))
+    if by_dnis:
+        answered_by = Counter((c["dnis"], c.get("dnis_name") or "") for c in cdrs
+                              if c.get("dnis") and c.get("disposition") == "ANSWERED")
+        lines += ["", "calls per number dialled (DNIS)      calls answered"]
+        for key, n in sorted(by_dnis.items(), key=lambda kv: (-kv[1], kv[0])):
+            label = f"{key[0]} {key[1]}".strip()
+            lines.append(f"{cell(label, 34)} {n:6} {answered_by.get(key, 0):8} {bar(n, max(by_dnis.values()), 28)}")
     hours = Counter(dt.datetime.fromtimestamp(c["start"], zone).hour for c in cdrs if c.get("start"))
     if hours:
         lines += ["", "calls per hour"]

@@ -61,6 +61,20 @@ def test_report_counts_dispositions_and_charts_hours() -> None:
     assert views.report(day, [])[0].endswith("no calls")
 
 
+def test_report_counts_the_calls_to_each_number_dialled() -> None:
+    t9 = dt.datetime(2026, 11, 23, 9, 10).timestamp()
+    cdrs = [{"disposition": "ANSWERED", "start": t9, "dnis": "88001234", "dnis_name": "订票热线"},
+            {"disposition": "FAILED", "start": t9, "dnis": "88009999", "dnis_name": None},
+            {"disposition": "NO ANSWER", "start": t9, "dnis": "88001234", "dnis_name": "订票热线"},
+            {"disposition": "ANSWERED", "start": t9}]  # an analog line's call: no DNIS
+    lines = views.report(dt.date(2026, 11, 23), cdrs)
+    i = lines.index(next(ln for ln in lines if ln.startswith("calls per number dialled")))
+    assert lines[i + 1].split()[:4] == ["88001234", "订票热线", "2", "1"]
+    assert lines[i + 2].split()[:3] == ["88009999", "1", "0"]
+    assert all(width(ln) <= 80 for ln in lines)
+    assert not any("DNIS" in ln for ln in views.report(dt.date(2026, 11, 23), cdrs[3:]))
+
+
 def test_diagnostics_shows_cas_bits_and_alarms() -> None:
     lines = views.diagnostics(SPANS, PORTS)
     text = "\n".join(lines)
