@@ -105,7 +105,7 @@ class DtmfBank:
     def __init__(self, channels: int) -> None:
         self._states = [_new_receiver() for _ in range(channels)]
         self._digits = ffi.new("char[]", 129)
-        self._ring = np.zeros((channels, HISTORY), np.int16)  # each row: the last 60 ms, rotated
+        self._ring = np.zeros((channels, HISTORY), np.int16)  # each row: the last 120 ms, rotated
         self._pos = 0
         self._previous = [""] * channels
 
@@ -113,13 +113,20 @@ class DtmfBank:
         self._states[ch] = _new_receiver()
         self._previous[ch] = ""
 
+    def _remember(self, lin: np.ndarray) -> None:
+        """One whole-array copy of this block into every channel's ring (wrapping at its end)."""
+        n = min(lin.shape[1], HISTORY)
+        first = min(n, HISTORY - self._pos)
+        self._ring[:, self._pos:self._pos + first] = lin[:, lin.shape[1] - n:lin.shape[1] - n + first]
+        if first < n:
+            self._ring[:, :n - first] = lin[:, lin.shape[1] - n + first:]
+        self._pos = (self._pos + n) % HISTORY
+
     def process(self, lin: np.ndarray, channels: list[int]) -> list[tuple[int, str]]:
         """Run the detectors of ``channels`` over their rows of ``lin`` (channels x N, int16)."""
         lin = np.ascontiguousarray(lin, dtype=np.int16)
         n = lin.shape[1]
-        if n == HISTORY // 3:  # the tick's frame: one copy into the ring for every channel
-            self._ring[:, self._pos:self._pos + n] = lin
-            self._pos = (self._pos + n) % HISTORY
+        self._remember(lin)
         base = ffi.cast("int16_t *", ffi.from_buffer(lin))
         out: list[tuple[int, str]] = []
         rx, get, states, digits = lib.dtmf_rx, lib.dtmf_rx_get, self._states, self._digits
@@ -128,7 +135,7 @@ class DtmfBank:
             rx(state, base + ch * n, n)
             got = get(state, digits, 128)
             if got:
-                recent = np.roll(self._ring[ch], -self._pos) if n == HISTORY // 3 else lin[ch]
+                recent = np.roll(self._ring[ch], -self._pos)
                 for d in ffi.string(digits, got).decode("ascii"):
                     if judge(d, recent, self._previous[ch]):
                         out.append((ch, d))

@@ -1,5 +1,7 @@
 """DTMF receive (spandsp, tuned to ITU-T Q.24) and send, frame by frame as on the tick."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -22,13 +24,35 @@ def digit(d: str, ms: int = 60, low_dbm0: float = -10.0, high_dbm0: float = -10.
     return np.concatenate([np.zeros(400, np.int16), tone.astype(np.int16), np.zeros(gap_ms * 8, np.int16)])
 
 
-def detect(x: np.ndarray) -> str:
+def _receiver(x: np.ndarray) -> str:
     rx = DtmfReceiver()
-    x = np.concatenate([x, np.zeros(-len(x) % 160, np.int16)])
     return "".join(rx.process(x[i:i + 160]) for i in range(0, len(x), 160))
 
 
-def test_sender_to_receiver_all_digits_through_alaw() -> None:
+def _bank(x: np.ndarray) -> str:
+    """The tick's path: 20 ms frames of a 3-channel bank, the signal on channel 1 beside a loud 1 kHz
+    tone on channel 2 (so a digit judged on another channel's audio is noticed)."""
+    bank = DtmfBank(3)
+    lin = np.zeros((3, len(x)), np.int16)
+    lin[1], lin[2] = x, sine(1000.0, -3.0, len(x))
+    got = []
+    for i in range(0, len(x), 160):
+        got += [(ch, d) for ch, d in bank.process(lin[:, i:i + 160], [0, 1, 2])]
+    assert all(ch == 1 for ch, _ in got), got
+    return "".join(d for _, d in got)
+
+
+@pytest.fixture(params=["receiver", "bank"])
+def detect(request: pytest.FixtureRequest) -> Callable[[np.ndarray], str]:
+    """Runs a signal through one DTMF path, frame by frame: the single-channel receiver or the tick's bank."""
+    run = _receiver if request.param == "receiver" else _bank
+
+    def _detect(x: np.ndarray) -> str:
+        return run(np.concatenate([x, np.zeros(-len(x) % 160, np.int16)]))
+    return _detect
+
+
+def test_sender_to_receiver_all_digits_through_alaw(detect: Callable[[np.ndarray], str]) -> None:
     tx = DtmfSender(-8.0, 80, 80)
     tx.send("0123456789*#ABCD")
     frames = []
@@ -51,11 +75,11 @@ def test_sender_ignores_invalid_digits_and_is_idle_when_empty() -> None:
 
 
 @pytest.mark.parametrize("ms", [40, 50])
-def test_q24_accepts_40_ms(ms: int) -> None:
+def test_q24_accepts_40_ms(ms: int, detect: Callable[[np.ndarray], str]) -> None:
     assert detect(np.concatenate([digit(d, ms) for d in "159#"])) == "159#"
 
 
-def test_q24_rejects_23_ms_or_less() -> None:
+def test_q24_rejects_23_ms_or_less(detect: Callable[[np.ndarray], str]) -> None:
     assert detect(np.concatenate([digit(d, 20) for d in "1590"])) == ""
 
 
@@ -63,18 +87,18 @@ SPANDSP_GAP = "spandsp 0.0.6's detector misses this Q.24 case (shared/reference/
 
 
 @pytest.mark.parametrize("dev", [pytest.param(0.015, marks=pytest.mark.xfail(strict=True, reason=SPANDSP_GAP)), -0.015])
-def test_q24_accepts_both_tones_off_by_1_5_percent(dev: float) -> None:
+def test_q24_accepts_both_tones_off_by_1_5_percent(dev: float, detect: Callable[[np.ndarray], str]) -> None:
     got = detect(np.concatenate([digit(d, 60, low_dev=dev, high_dev=dev) for d in "123456789*0#"]))
     assert got == "123456789*0#"
 
 
 @pytest.mark.parametrize("dev", [0.035, -0.035])
-def test_q24_rejects_either_tone_off_by_3_5_percent_for_every_digit(dev: float) -> None:
+def test_q24_rejects_either_tone_off_by_3_5_percent_for_every_digit(dev: float, detect: Callable[[np.ndarray], str]) -> None:
     x = np.concatenate([digit(d, 60, low_dev=dev) for d in KEYS] + [digit(d, 60, high_dev=dev) for d in KEYS])
     assert detect(x) == ""  # spandsp alone lets 8-24 % of these through
 
 
-def test_a_10_ms_drop_out_does_not_split_a_digit() -> None:
+def test_a_10_ms_drop_out_does_not_split_a_digit(detect: Callable[[np.ndarray], str]) -> None:
     for d in KEYS:
         for offset in range(0, 80, 20):
             t = (sine(LOW[d], -10.0, 800, offset).astype(np.int32) + sine(HIGH[d], -10.0, 800, offset)).astype(np.int16)
@@ -83,23 +107,23 @@ def test_a_10_ms_drop_out_does_not_split_a_digit() -> None:
             assert detect(x) == d, (d, offset)  # spandsp alone reports ~30 % of these twice
 
 
-def test_a_repeated_digit_after_a_40_ms_gap_counts_twice() -> None:
+def test_a_repeated_digit_after_a_40_ms_gap_counts_twice(detect: Callable[[np.ndarray], str]) -> None:
     assert detect(np.concatenate([digit("5", 50, gap_ms=40), digit("5", 50, gap_ms=40)])) == "55"
 
 
-def test_q24_twist_8_db_normal_and_4_db_reverse() -> None:
+def test_q24_twist_8_db_normal_and_4_db_reverse(detect: Callable[[np.ndarray], str]) -> None:
     normal = np.concatenate([digit(d, 60, low_dbm0=-10, high_dbm0=-18) for d in KEYS])
     reverse = np.concatenate([digit(d, 60, low_dbm0=-14, high_dbm0=-10) for d in KEYS])
     assert detect(normal) == KEYS and detect(reverse) == KEYS  # spandsp's defaults: about half
 
 
-def test_q24_levels() -> None:
+def test_q24_levels(detect: Callable[[np.ndarray], str]) -> None:
     assert detect(np.concatenate([digit(d, 60, -25.0, -25.0) for d in "369"])) == "369"
     assert detect(np.concatenate([digit(d, 60, -3.0, -3.0) for d in "369"])) == "369"
     assert detect(np.concatenate([digit(d, 60, -56.0, -56.0) for d in "369"])) == ""
 
 
-def test_noise_at_15_db_snr_and_dial_tone_underneath() -> None:
+def test_noise_at_15_db_snr_and_dial_tone_underneath(detect: Callable[[np.ndarray], str]) -> None:
     rng = np.random.default_rng(7)
     x = np.concatenate([digit(d, 60, -13.0, -13.0) for d in "13579"]).astype(np.float64)
     noise = rng.normal(0, dbm0_to_peak(-10.0 - 15.0) / np.sqrt(2), len(x))
@@ -121,7 +145,7 @@ def test_bank_detects_per_channel_independently() -> None:
     assert got == {1: "42", 3: "9"}
 
 
-def test_no_talk_off_on_speech_like_sound() -> None:
+def test_no_talk_off_on_speech_like_sound(detect: Callable[[np.ndarray], str]) -> None:
     """Voiced syllables (harmonics of a wandering pitch, with noise) for 30 s: no digit."""
     rng = np.random.default_rng(11)
     parts = []
