@@ -2,15 +2,19 @@
 
 ``sd_notify`` writes the datagram itself (no dependency on systemd-python), so tests can point
 ``NOTIFY_SOCKET`` at a socket they own. Logging goes to journald with structured fields when the
-daemon runs under systemd with a journal, to stderr otherwise; the config can force either.
+daemon runs under systemd with a journal, to stderr otherwise; the config can force either; either
+way through a queue and a writer thread, so logging never blocks the tick.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import queue
 import socket
 import sys
+from logging.handlers import QueueHandler, QueueListener
 
 
 def sd_notify(*lines: str) -> bool:
@@ -46,22 +50,50 @@ def watchdog_interval() -> float | None:
 
 
 def setup_logging(mode: str = "auto", level: str = "info") -> str:
-    """Configure the root logger; returns "journal" or "stderr"."""
+    """Configure the root logger; returns "journal" or "stderr".
+
+    Records are queued (``QueueHandler``) and written by a thread of their own (``QueueListener``,
+    stopped and drained at exit): a log line from the tick, such as a call's step (``daemon.call_log``),
+    never waits on a slow journal or a stderr pipe nobody reads."""
     root = logging.getLogger()
-    root.handlers.clear()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+        writer = getattr(old, "listener", None)
+        if isinstance(writer, _Writer):
+            writer.stop()
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     use_journal = mode == "journal" or (mode == "auto" and bool(os.environ.get("JOURNAL_STREAM"))
                                         and os.path.exists("/run/systemd/journal/socket"))
+    kind, handler = "stderr", None
     if use_journal:
         try:
             from systemd.journal import JournalHandler
 
-            handler: logging.Handler = JournalHandler(SYSLOG_IDENTIFIER="callboxd")
-            root.addHandler(handler)
-            return "journal"
+            kind, handler = "journal", JournalHandler(SYSLOG_IDENTIFIER="callboxd")
         except ImportError:
             pass
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    return "stderr"
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    front = QueueHandler(records)
+    front.listener = writer = _Writer(records, handler, respect_handler_level=True)
+    writer.start()
+    atexit.register(writer.stop)
+    root.addHandler(front)
+    return kind
+
+
+class _Writer(QueueListener):
+    """The log's writer thread; ``stop`` (write what is queued, end the thread) may be called twice."""
+
+    running = False
+
+    def start(self) -> None:
+        super().start()
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            super().stop()
