@@ -232,17 +232,16 @@ class CallControl:
         call = Call(self._new_id(), "inbound", Leg(ev.port, "trunk", line.name or line.port),
                     caller=ev.caller, called=ev.called, caller_name=ev.caller_name)
         call.category = ev.category
-        trunk = self.config.trunk_by_port(ev.port) is not None
         route = None
-        if trunk and ev.called:
+        if ev.called:  # a trunk that signals the number dialled (No.1 DNIS, SS7's called party number)
             call.dnis = ev.called
             route = self.dnis.route(ev.called)
-            call.dnis_name = route.name or None if route is not None else None
+            call.dnis_name = (route.name or None) if route is not None else None
         self._bind(call, ev.port)
         self.begin(call)
         self.publish("call.offered", call=call.id, port=ev.port, caller=ev.caller, line=line.name,
                      called=ev.called, category=ev.category, **call.dnis_fields())
-        if trunk and self.dnis:
+        if ev.called and self.dnis:
             self._route_dnis(call, route)
             return
         if line.ivr and self.ivr is not None:
