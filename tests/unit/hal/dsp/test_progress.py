@@ -106,3 +106,14 @@ def test_channels_are_independent_and_reset_forgets() -> None:
         got += bank.process(lin, [0, 2])
     chans = [ch for ch, ev in got if ev.tone is ToneName.BUSY]
     assert chans == [0, 2, 0]  # channel 0 recognised, reset, recognised again; 2 on its own time
+
+
+def test_bursts_separated_by_other_sound_are_not_busy() -> None:
+    """450 Hz bursts with busy's timing but speech-like sound (1 kHz + 300 Hz) in the gaps: a busy
+    cadence needs silence between its bursts, so this is never busy."""
+    burst = sine(450.0, -10.0, 2800)
+    other = (sine(1000.0, -15.0, 2800).astype(np.int32) + sine(300.0, -15.0, 2800)).astype(np.int16)
+    x = np.concatenate([burst, other] * 4 + [np.zeros(8000, np.int16)])
+    assert not [e for e in run(x) if e[1].tone in (ToneName.BUSY, ToneName.CONGESTION)]
+    x = np.concatenate([burst, np.zeros(2800, np.int16)] * 4)  # the same bursts with silent gaps: busy
+    assert run(x)[0][1] == ProgressEvent(ToneName.BUSY)
