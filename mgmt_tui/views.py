@@ -29,7 +29,7 @@ def _t(ts: float | None, fmt: str = "%H:%M:%S", zone: dt.tzinfo | None = None) -
 def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[dict],
               acd: list[str] | None = None) -> list[str]:
     """Box and board state, spans with alarms (and a line of the box's own: the CDR store's, the
-    recorder's), the ACD's queues and agents (``acd``: the lines of
+    recorder's, a stuck E1 timeslot's), the ACD's queues and agents (``acd``: the lines of
     ``acd_views.acd_panel``), every analog port's live state (two a line) and the calls in progress."""
     alarms = "  ".join(f"span {k}: {'+'.join(v)}" for k, v in status.get("alarms", {}).items()) or "no alarms"
     lines = [
@@ -41,6 +41,7 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
     ]
     box_alarms = [f"{name}: {status.get('cdrs_held', 0)} CDRs held" for name in status.get("store_alarms") or {}]
     box_alarms += [name.removeprefix("recorder.") for name in status.get("recorder_alarms") or {}]
+    box_alarms += [f"{port} {alarm}" for port, alarm in sorted((status.get("circuit_alarms") or {}).items())]
     if box_alarms:  # the CDR store refusing writes, the recorder's: what an installer must see first
         lines.append(cell("ALARMS " + "  ".join(box_alarms), 80).rstrip())
     if acd:

@@ -43,6 +43,8 @@ def test_dashboard_shows_the_store_and_recorder_alarms() -> None:
     lines = views.dashboard(status, SPANS, PORTS, CALLS)
     assert "ALARMS CDR_STORE: 4 CDRs held  index_error  disk_full" in lines
     assert len(lines) == len(quiet) + 1 and all(width(ln) <= 80 for ln in lines)
+    status = dict(STATUS, circuit_alarms={"3/7": "FAR_END_HELD", "3/2": "NO_SEIZE_ACK"})
+    assert "ALARMS 3/2 NO_SEIZE_ACK  3/7 FAR_END_HELD" in views.dashboard(status, SPANS, PORTS, CALLS)
 
 
 def test_report_counts_dispositions_and_charts_hours() -> None:
