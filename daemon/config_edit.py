@@ -330,16 +330,17 @@ SET_ARGS = edit_args()
 
 async def read_and_edit(path: Path, text: str | None, changes: list | None,
                         edit: Callable[[str, list], str]) -> tuple[str, str]:
-    """(old text, new text) of ``path``: ``text`` as given, or ``edit(old, changes)``; read off the loop.
-    A change that cannot be made (a ``ValueError`` such as ``PathError``, or a ``TypeError``) is
-    ``bad_argument`` naming the file."""
+    """(old text, new text) of ``path``: ``text`` as given, or ``edit(old, changes)``; read and edited
+    off the loop (parsing and editing TOML takes milliseconds, more with many changes). A change that
+    cannot be made (a ``ValueError`` such as ``PathError``, or a ``TypeError``) is ``bad_argument``
+    naming the file."""
     loop = asyncio.get_running_loop()
     try:
         old_text = await loop.run_in_executor(None, lambda: path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ApiError(ErrorCode.INTERNAL, f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        return old_text, text if text is not None else edit(old_text, changes)
+        return old_text, text if text is not None else await loop.run_in_executor(None, edit, old_text, changes)
     except (ValueError, TypeError) as exc:
         raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: {exc}") from exc
     except tomlkit.exceptions.TOMLKitError as exc:
@@ -367,14 +368,14 @@ class ConfigOps:
         async with self._lock:
             path = self.path
             old_text, new_text = await read_and_edit(path, text, changes, edit_text)
-            try:
-                new_file = validate(new_text, path)
+            try:  # validating reads and checks every file the config names: off the loop
+                new_file = await loop.run_in_executor(None, validate, new_text, path)
                 if self.service.board_up:  # what the board lacks would stop the daemon at its next start
                     check_layout(new_file, self.service.board.spans, new_text)
             except ConfigError as exc:
                 raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
             try:
-                old_file = validate(old_text, path)
+                old_file = await loop.run_in_executor(None, validate, old_text, path)
             except ConfigError:
                 old_file = None
             await loop.run_in_executor(None, write_atomically, path, new_text)
