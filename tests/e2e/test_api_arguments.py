@@ -27,8 +27,18 @@ NASTY = st.recursive(
     | st.text(max_size=16) | st.binary(max_size=16) | st.just("x" * 10_000) | st.sampled_from(REAL),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(-2**63, 2**64 - 1), kids, max_size=4),
     max_leaves=8)  # under the 1 MiB message limit however many arguments
+# a value of the wrong kind, for an argument or inside a list or map: every kind, often
+WRONG_VALUES = [None, True, -1, 2**64 - 1, -2**63, math.inf, math.nan, "", "x" * 2000, b"\x00", [], [{}], {},
+                {"a": {"b": [1]}}, {1: 2}, [[1, [2]]]]
+WRONG = st.sampled_from(WRONG_VALUES)
 # whole files: a generated one could be a valid config or flow that takes the test's own call away
 NO_TEXT = {("config.set", "text"), ("ivr.flow.set", "text")}
+
+
+def examples(op: dict) -> int:
+    """Requests generated for ``op``: a few for an op without arguments (they can only be typos), more
+    the more arguments it takes."""
+    return min(30, 10 + 5 * len(op["args"])) if op["args"] else 3
 
 
 def refusal(api: ApiClient, op: str, **args) -> ApiError:
@@ -107,23 +117,89 @@ def _around(desc: dict) -> st.SearchStrategy:
     if kind == "bytes":
         return st.binary(max_size=min(desc["max_len"] + 1, 64))
     if kind == "list":
-        return st.lists(_around(desc["of"]), max_size=min(desc["max_len"] + 1, 4))
+        return st.lists(_around(desc["of"]) | WRONG, max_size=min(desc["max_len"] + 1, 4))
     if kind == "map":
-        return st.fixed_dictionaries({}, optional={k: _around(d) | NASTY for k, d in desc["fields"].items()})
+        return st.fixed_dictionaries({}, optional={k: _around(d) | WRONG | NASTY for k, d in desc["fields"].items()})
     if kind == "map_of":
-        return st.dictionaries(st.text(max_size=8), _around(desc["value"]), max_size=4)
+        return st.dictionaries(st.text(max_size=8), _around(desc["value"]) | WRONG, max_size=4)
     if kind == "any_of":
         return st.one_of([_around(c) for c in desc["choices"]])
     return NASTY
 
 
+def _bad(desc: dict) -> st.SearchStrategy:
+    """A wrong value for an argument of type ``desc``: another kind, or one of its kind with something
+    wrong inside (a list with a wrong item or too many, a map with a wrong or unknown field)."""
+    kind = desc["type"]
+    if kind == "list":
+        inside = st.tuples(st.lists(_around(desc["of"]), max_size=3), _bad(desc["of"])).map(lambda t: t[0] + [t[1]])
+        too_long = st.just([None] * (min(desc["max_len"], 10_000) + 1))
+        return inside | too_long | WRONG
+    if kind == "map":
+        fields = desc["fields"]
+        return st.sampled_from(sorted(fields)).flatmap(lambda bad: st.fixed_dictionaries(
+            {k: (_bad(d) if k == bad else _around(d)) for k, d in fields.items()})) | WRONG | NASTY
+    if kind == "map_of":
+        return st.dictionaries(st.text(max_size=8), _bad(desc["value"]), min_size=1, max_size=2) | WRONG
+    return WRONG | NASTY | _around(desc)  # _around: just beyond the limits too
+
+
 def _request(op: dict) -> st.SearchStrategy:
-    fields = {}
-    for name, desc in op["args"].items():
-        values = _around(desc) | NASTY
-        fields[name] = values.filter(lambda v: not isinstance(v, str)) if (op["op"], name) in NO_TEXT else values
-    unknown = st.fixed_dictionaries({}, optional={"colour": NASTY, "limt": NASTY})
-    return st.tuples(st.just(op["op"]), st.fixed_dictionaries({}, optional=fields), unknown)
+    """(op, arguments, unknown arguments): every argument of its declared type (at and beyond its
+    limits) but one, which is wrong (``_bad``); or a typo'd argument name besides."""
+    name = op["op"]
+    fields = {n: d for n, d in op["args"].items() if (name, n) not in NO_TEXT}
+
+    def one_wrong(bad: str | None) -> st.SearchStrategy:
+        return st.fixed_dictionaries({n: _bad(d) if n == bad else _around(d) for n, d in fields.items()
+                                      if n == bad or d["required"]},
+                                     optional={n: _around(d) for n, d in fields.items() if n != bad and not d["required"]})
+
+    args = st.sampled_from([None, *sorted(fields)]).flatmap(one_wrong)
+    if (name, "text") in NO_TEXT:
+        args = args | st.fixed_dictionaries({"text": WRONG.filter(lambda v: not isinstance(v, str))})
+    unknown = st.just({}) | st.just({}) | st.just({}) | st.fixed_dictionaries({"limt": NASTY}, optional={"colour": NASTY})
+    return st.tuples(st.just(name), args, unknown)
+
+
+def _typical(desc: dict) -> object:
+    """A value of type ``desc`` that passes its checks (not necessarily naming anything that exists)."""
+    kind = desc["type"]
+    if kind in ("int", "number"):
+        return desc["min"]
+    if kind == "enum":
+        return desc["values"][0]
+    if kind == "bytes":
+        return b"\x00" * max(desc.get("min_len", 0), 1)
+    if kind == "list":
+        return [_typical(desc["of"])] * max(desc.get("min_len", 0), 1)
+    if kind == "map":
+        return {k: _typical(d) for k, d in desc["fields"].items() if d["required"]}
+    if kind == "any_of":
+        return _typical(desc["choices"][0])
+    return {"bool": False, "map_of": {}}.get(kind, "1/1")  # "1/1": a port, a number, a name
+
+
+def _wrong_inside(desc: dict) -> list[tuple[str, object]]:
+    """(where, value): ``desc``'s value with one wrong thing put somewhere inside it, or itself wrong."""
+    kind = desc["type"]
+    out = [("", v) for v in WRONG_VALUES]
+    if kind == "list":
+        out += [(f"[1]{where}", [_typical(desc["of"]), v]) for where, v in _wrong_inside(desc["of"])]
+    elif kind == "map":
+        for k, d in desc["fields"].items():
+            out += [(f".{k}{where}", {**_typical(desc), k: v}) for where, v in _wrong_inside(d)]
+    elif kind == "map_of":
+        out += [(f".k{where}", {"k": v}) for where, v in _wrong_inside(desc["value"])]
+    return out
+
+
+def _sweep(op: dict) -> list[tuple[str, dict, dict]]:
+    """Every argument of ``op`` given every wrong kind of value, at every depth of its type, the others
+    typical: type confusion found for sure, not by chance."""
+    typical = {n: _typical(d) for n, d in op["args"].items() if d["required"]}
+    return [(op["op"], {**typical, name: value}, {}) for name, desc in op["args"].items()
+            for _, value in _wrong_inside(desc) if not ((op["op"], name) in NO_TEXT and isinstance(value, str))]
 
 
 def test_fuzzed_arguments_to_every_op_never_get_internal_nor_disturb_a_call(daemon: DaemonProcess) -> None:
@@ -132,15 +208,16 @@ def test_fuzzed_arguments_to_every_op_never_get_internal_nor_disturb_a_call(daem
     ops = api.call("ops")
     config, flow = api.call("config.get")["text"], api.call("ivr.flow.get", flow="travel-agency")["text"]
     phone, _ = w.answered_call(CALL_LINE, CALL_EXTENSION, api, tones=None)
-    requests: list[tuple[str, dict, dict]] = []
+    requests = [r for o in ops for r in _sweep(o)]
+    for o in ops:  # first, so that generating them does not take the CPU from the daemon while it serves them
 
-    @settings(max_examples=600, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.one_of([_request(o) for o in ops]))
-    def generate(request: tuple[str, dict, dict]) -> None:
-        requests.append(request)
+        @settings(max_examples=examples(o), deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(_request(o))
+        def generate(request: tuple[str, dict, dict]) -> None:
+            requests.append(request)
 
-    generate()  # first, so that generating them does not take the CPU from the daemon while it serves them
+        generate()
     seen: dict[str, int] = {}
     before = board_misses(w)
     for op, args, unknown in requests:
