@@ -205,6 +205,18 @@ def test_malformed_messages_with_good_checksums_give_none(msg: bytes) -> None:
     assert decode(raw_burst(msg)) == []
 
 
+@pytest.mark.parametrize(("msg", "want"), [
+    # an MDMF date that is not digits: the number still comes through, without a time
+    (bytes([0x80, 20, 0x01, 8]) + b"03AB1407" + bytes([0x02, 8]) + b"88888888",
+     CallerId(number="88888888")),
+    # a number and an "absent" field both sent: the number wins and nothing is reported absent
+    (bytes([0x80, 13, 0x02, 8]) + b"88888888" + bytes([0x04, 1]) + b"P",
+     CallerId(number="88888888")),
+], ids=["bad-date", "number-and-absent"])
+def test_mdmf_odd_but_usable_messages(msg: bytes, want: CallerId) -> None:
+    assert decode(raw_burst(msg)) == [want]
+
+
 def test_ten_seconds_of_noise_give_none() -> None:
     rng = np.random.default_rng(7)
     for level in (0.0, -13.0, -40.0):
