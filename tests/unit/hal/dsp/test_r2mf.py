@@ -11,7 +11,6 @@ from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
 from hal.dsp.measure import level_dbm0
 from hal.dsp.r2mf import (
     PAIRS,
-    TONE_OFF_BLOCKS,
     R2MfBank,
     R2MfReceiver,
     R2MfSender,
@@ -139,7 +138,7 @@ def test_bank_reports_changes_per_channel(engine: str) -> None:
 
 def test_a_block_lost_inside_a_tone_does_not_end_it() -> None:
     """One silent 20 ms block inside a compelled tone (a frame the link lost) is not its end; a real end
-    is reported after TONE_OFF_BLOCKS silent blocks, and a new tone at once."""
+    is reported after two silent blocks, and a new tone at once."""
     bank = R2MfBank()
     bank.listen(0, True)
     tx = R2MfSender(True)
@@ -151,7 +150,7 @@ def test_a_block_lost_inside_a_tone_does_not_end_it() -> None:
 
     assert block(True) == [(0, 7)]
     assert block(False) == [] and block(True) == []  # the lost frame
-    assert [block(False) for _ in range(TONE_OFF_BLOCKS)] == [[]] * (TONE_OFF_BLOCKS - 1) + [[(0, 0)]]
+    assert [block(False) for _ in range(2)] == [[], [(0, 0)]]  # the end is reported 40 ms after it
     tx.set(3)
     assert block(True) == [(0, 3)]
 
@@ -215,3 +214,20 @@ def test_multitone_audio_that_is_no_signal() -> None:
                     false[name] += 1
                     break
     assert false["own"] <= 0.03 * trials and false["own"] < false["spandsp"] / 2, false
+
+
+@pytest.mark.parametrize("forward", [True, False], ids=["forward", "backward"])
+def test_own_receiver_rejects_a_pair_13_db_apart_and_a_third_frequency(forward: bool) -> None:
+    """Not a two-out-of-six signal: one frequency with another 13 dB below it (leakage, not a pair), or
+    a pair with a third frequency 1 dB below the weaker one."""
+    freqs = frequencies(1, forward) + frequencies(15, forward)  # f0, f1, f4, f5
+
+    def own(*parts: tuple[float, float]) -> int:
+        x = sum(sine(f, level, 480).astype(np.float64) for f, level in parts)
+        return int(detect_blocks(_through_alaw(np.clip(x, -32768, 32767).astype(np.int16))[None, 160:320],
+                                 forward)[0])
+
+    assert own((freqs[0], -11.0), (freqs[2], -18.0)) == 7  # f0 + f4, 7 dB apart: signal 7
+    assert own((freqs[0], -11.0), (freqs[2], -24.0)) == 0
+    assert own((freqs[0], -11.0), (freqs[2], -11.0)) == 7
+    assert own((freqs[0], -11.0), (freqs[2], -11.0), (freqs[3], -12.0)) == 0
