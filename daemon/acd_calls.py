@@ -256,6 +256,11 @@ class AcdService:
         if ext is not None and self.acd.agent_at(ext.number) is not None:
             self.feed(self.acd.extension_in_use, ext.number, in_use)
 
+    def agent_logged_in_at(self, extension: str) -> str | None:
+        """The ID of the agent logged in at ``extension`` (None: nobody)."""
+        agent = self.acd.agent_at(extension)
+        return agent.id if agent is not None else None
+
     def agent_extension(self, agent_id: str) -> str | None:
         """The extension the agent is logged in at (None: logged out or unknown)."""
         if self.config.acd.agent(agent_id) is None:

@@ -78,6 +78,13 @@ class Call:
     agent: str | None = None  # the ACD agent ID who took it, if any
     wait_s: float | None = None  # how long it waited for an agent (or until it left the queue)
     forwards: int = 0  # times an extension forwarded it (extension features: at most MAX_FORWARDS)
+    # class of service (daemon.class_of_service): who pays for an outside number ([] = the a-leg's extension or
+    # trunk), the outside number actually dialled, its class, who paid, and why it was refused (if it was)
+    payers: list[Any] = field(default_factory=list)
+    dialled: str | None = None
+    number_class: str | None = None
+    paid_by: str | None = None
+    denied: str | None = None
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, self.b) if leg is not None]
@@ -108,6 +115,8 @@ class Call:
             "start": self.start, "answer": self.answer, "end": self.end, "category": self.category,
             "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
             "dnis": self.dnis, "dnis_name": self.dnis_name,
+            "dialled": self.dialled, "number_class": self.number_class, "paid_by": self.paid_by,
+            "denied": self.denied,
         }
         if self.end is not None:
             rec["duration"] = round(self.end - self.start, 3)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from daemon.call_model import Call, Leg, LegState, Lines
+from daemon.class_of_service import ClassOfService, Decision, Payer
 from daemon.config import Config, LineConfig
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
 from daemon.dnis import DnisRoute, DnisTable
@@ -74,6 +75,10 @@ class CallControl:
         self.acd: Any = None  # daemon.acd_calls.AcdService once attached: queues, agents, their rings
         # daemon.extension_features.ExtensionFeatures once attached: hook flash, forwarding, DND, call waiting
         self.extensions: Any = None
+        self.wall: Callable[[], float] = time.time  # answer and end times of CDRs (tests: a virtual clock)
+        # who may dial what outside, and the daily caps (the agent logged in at an extension may bring its own)
+        self.cos = ClassOfService(config, clock=lambda: self.wall(), publish=publish, agent_at=self._agent_at)
+        self.on_denied: Callable[[dict], None] = lambda event: None  # a refused outside number (the audit log)
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -191,7 +196,38 @@ class CallControl:
                      if ln.outbound and ln.port not in self.by_port and ln.port not in skip
                      and self.lines.is_free(ln.port)), None)
 
+    def _agent_at(self, extension: str) -> str | None:
+        return self.acd.agent_logged_in_at(extension) if self.acd is not None else None
+
+    def payers_of(self, call: Call) -> list[Payer]:
+        """Who pays for an outside number ``call`` dials: its ``payers`` if set (a forward: the forwarding
+        extension), else the extension or trunk of its ``a`` leg."""
+        return list(call.payers) or [Payer("extension" if call.a.kind == "extension" else "trunk", call.a.label)]
+
+    def check_outside(self, call: Call, number: str, payers: list[Payer] | None = None) -> Decision:
+        """Class of service for ``call`` dialling outside number ``number`` (paid by ``payers``, default
+        ``payers_of(call)``). Allowed: the call carries the number, its class and its payer for the CDR.
+        Refused: the call carries the refusal; it is logged, published (``call.denied``) and audited."""
+        payers = self.payers_of(call) if payers is None else payers
+        decision = self.cos.check(number, payers)
+        call.dialled, call.number_class = number, str(decision.number_class)
+        call.paid_by = str(decision.payer or payers[0]) if payers else None
+        if decision.allowed:
+            return decision
+        call.denied = decision.reason
+        log.warning("class of service: call %s: %s", call.id, decision.message())
+        event = {"call": call.id, "number": number, "number_class": str(decision.number_class),
+                 "payer": str(decision.payer), "reason": decision.reason}
+        if decision.payer is not None and decision.payer.kind == "extension":
+            event["extension"] = decision.payer.name
+        self.publish("call.denied", **event)
+        self.on_denied(event)
+        return decision
+
     def _dial_out(self, call: Call, number: str) -> None:
+        if not self.check_outside(call, number).allowed:
+            self._fail(call, Cause.CALL_REJECTED, ToneName.CONGESTION)  # the phone hears congestion tone
+            return
         line = self._free_line()
         if line is None:
             self._fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
@@ -328,7 +364,7 @@ class CallControl:
         line is answered), the two are bridged; ``call.answered`` carries ``event``'s fields too."""
         assert call.b is not None and call.b.port == port
         self._disarm(call)
-        call.answer = time.time()
+        call.answer = self.wall()
         call.b.state = call.a.state = LegState.ANSWERED
         if call.a.kind == "trunk":
             self.lines.answer(call.a.port)
@@ -438,13 +474,14 @@ class CallControl:
             self._unbind(leg.port)
         if call in self.waiting:
             self.waiting.remove(call)
-        call.end = time.time()
+        call.end = self.wall()
         call.cause = cause
         self.calls.pop(call.id, None)
         if self.acd is not None:
             self.acd.ended(call)
         cdr = call.record()
         self._journal("finish", call)
+        self.cos.record(cdr)
         self.publish("call.ended", call=call.id, cdr=cdr)
         if self.extensions is not None:
             self.extensions.ended(call)  # supervisor taps on it, or its supervisor's own, end
@@ -485,9 +522,11 @@ class CallControl:
 
     # --- requests from the API: click-to-dial, hang up, blind transfer ------------------------------
 
-    def click_to_dial(self, extension: str, number: str) -> Call:
+    def click_to_dial(self, extension: str, number: str, role: str | None = None) -> Call:
         """Ring ``extension`` (its display shows ``number``); once it answers, dial ``number``
-        (another extension, or an outside number over a free trunk). Raises LookupError / ValueError."""
+        (another extension, or an outside number over a free trunk). An outside number is paid by the
+        extension and asked for by the API ``role``: both classes of service must allow it, else the
+        refusal leaves a CDR and PermissionError is raised. Raises LookupError / ValueError too."""
         ext = self.config.extension_by_number(extension)
         if ext is None:
             raise LookupError(f"no extension {extension}")
@@ -500,6 +539,16 @@ class CallControl:
                     Leg(ext.port, "extension", ext.number, LegState.ALERTING),
                     caller=ext.number, called=number, caller_name=ext.name or None)
         call.dial_after_answer = number
+        if not internal:
+            call.payers = [Payer("extension", ext.number)] + ([Payer("api", role)] if role else [])
+            decision = self.check_outside(call, number)
+            if not decision.allowed:
+                call.a.state = LegState.RELEASED
+                call.end, call.cause = self.wall(), Cause.CALL_REJECTED
+                cdr = call.record()
+                self.journal("finish", call.id, cdr)
+                self.publish("call.ended", call=call.id, cdr=cdr)
+                raise PermissionError(decision.message())
         self._bind(call, ext.port)
         self.begin(call)
         self.lines.ring(ext.port, CallerId(number=number))
@@ -617,6 +666,9 @@ class CallControl:
     # --- the IVR: calls answered by a flow, and where a flow sends them ------------------------------
 
     def _ivr_dial_out(self, call: Call, number: str, failed: Callable[[str], None]) -> str | None:
+        decision = self.check_outside(call, number)  # paid by the trunk the call came in on
+        if not decision.allowed:
+            return decision.message()
         line = self._free_line()
         if line is None:
             return "no free trunk"
@@ -631,7 +683,7 @@ class CallControl:
         if call.answer is not None:
             return
         self.lines.answer(call.a.port)
-        call.answer = time.time()
+        call.answer = self.wall()
         call.a.state = LegState.ANSWERED
         self.publish("call.answered", call=call.id, port=call.a.port, **event)
         self._journal("update", call)

@@ -15,7 +15,8 @@ from daemon.box_time import DEFAULT_OFFSET_MIN, local_text
 COLUMNS = ("id", "direction", "caller", "caller_name", "called", "dnis", "dnis_name", "src", "src_port", "dst",
            "dst_port", "trunk",
            "start", "answer", "end", "duration", "billsec", "cause", "disposition", "interrupted",
-           "queue", "agent", "wait_s", "ivr_flow", "ivr_path", "ivr_keys")
+           "queue", "agent", "wait_s", "ivr_flow", "ivr_path", "ivr_keys",
+           "dialled", "number_class", "paid_by", "denied")
 TIME_COLUMNS = ("start", "answer", "end")
 BOM = "\ufeff"
 _FORMULA = re.compile(r"^[=+\-@\t\r]")

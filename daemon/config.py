@@ -15,6 +15,7 @@ from pathlib import Path
 
 from daemon.acd.config import AcdConfig, parse_acd
 from daemon.config_checks import Checker, ConfigError
+from daemon.cos_config import CosConfig, check_cos, parse_cos
 from daemon.dnis import DnisRoute, parse_dnis
 from daemon.number_plan import Number, check_numbers
 
@@ -40,6 +41,7 @@ class LineConfig:
     disconnect: tuple[str, ...] = ("busy",)  # busy | loop_current | polarity
     outbound: bool = True
     ivr: str = ""  # a flow of [ivr.flows] that answers inbound calls first ("" = ring the destinations)
+    cos: tuple[str, ...] = ()  # class of service of its inbound calls sent out again ("" = [class_of_service] default)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class No1TrunkConfig:
     caller: str = ""  # ANI sent on outgoing calls ("" = the calling extension's number)
     timers: tuple[tuple[str, float], ...] = ()  # overrides of the variant's timers
     ivr: str = ""  # a flow of [ivr.flows] that answers inbound calls first (as on a [[line]])
+    cos: tuple[str, ...] = ()  # as on a [[line]]
 
     def ports(self) -> list[str]:
         return [f"{self.span}/{ts}" for ts in self.timeslots]
@@ -87,6 +90,8 @@ class ExtensionConfig:
     disconnect: str = "busy"  # busy | loop_current
     voicemail_pin: str = ""  # the PIN of the extension's own voicemail box ("" = box without PIN)
     pickup_group: str = ""  # *# picks up calls ringing at extensions of the same group ("" = none)
+    cos: tuple[str, ...] = ()  # the classes it may call (profiles or classes; () = [class_of_service] default)
+    daily_minutes: float | None = None  # outside minutes a day (0 = no cap; None = [class_of_service]'s)
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ class Config:
     trunk_lines: tuple[LineConfig, ...] = ()  # one per No.1 timeslot, so call control treats it as a line
     dnis: tuple[DnisRoute, ...] = ()  # inbound trunk calls routed by the called number (daemon.dnis)
     acd: AcdConfig = field(default_factory=AcdConfig)
+    cos: CosConfig = field(default_factory=CosConfig)
 
     @property
     def utc_offset_min(self) -> int:
@@ -199,7 +205,9 @@ def load_config(path: Path | str) -> Config:
 def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     c = Checker(Path(path), text)
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
-                              "voicemail", "acd", "agent", "queue", "dnis"})
+                              "voicemail", "acd", "agent", "queue", "dnis", "class_of_service"})
+    cos = parse_cos(c, top)
+    profiles = dict(cos.profiles)
 
     box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level",
                                                  "realtime_priority"})
@@ -235,7 +243,11 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             disconnect=c.get(e, kp, "disconnect", str, "busy", choices=("busy", "loop_current")),
             voicemail_pin=c.get(e, kp, "voicemail_pin", str, "", pattern=_PIN_RE),
             pickup_group=c.get(e, kp, "pickup_group", str, "", pattern=_GROUP_RE),
+            cos=c.str_list(e, kp, "cos", ()),
+            daily_minutes=None if "daily_minutes" not in e else float(
+                c.get(e, kp, "daily_minutes", (int, float), minimum=0)),
         )
+        check_cos(c, (*kp, "cos"), ext.cos, profiles)
         if ext.flash_max_ms <= ext.flash_min_ms:
             raise c.fail((*kp, "flash_max_ms"), "must be greater than flash_min_ms")
         for other in extensions:
@@ -247,6 +259,8 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     for tok, grant in api_tokens:
         if grant.startswith("agent:") and acd.agent(grant[6:]) is None:
             raise c.fail(("api", "tokens", tok), f"{grant!r}: no [[agent]] with id {grant[6:]}")
+    for i, agent in enumerate(acd.agents):
+        check_cos(c, ("agent", i, "cos"), agent.cos, profiles)
     queues = {f"queue:{q.name}" for q in acd.queues}
 
     ivr = _parse_ivr(c, top, Path(path).parent, numbers)
@@ -271,7 +285,9 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             disconnect=c.str_list(ln, kp, "disconnect", ("busy",), choices=("busy", "loop_current", "polarity")),
             outbound=c.get(ln, kp, "outbound", bool, True),
             ivr=c.get(ln, kp, "ivr", str, ""),
+            cos=c.str_list(ln, kp, "cos", ()),
         )
+        check_cos(c, (*kp, "cos"), line.cos, profiles)
         if line.ivr and line.ivr not in dict(ivr.flows):
             raise c.fail((*kp, "ivr"), f"{line.ivr!r} is not a flow of [ivr.flows] ({', '.join(dict(ivr.flows)) or 'none'})")
         _check_destination(c, kp, line.destination, numbers, queues)
@@ -281,9 +297,11 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
 
     trunks = _parse_trunks(c, top, numbers, {ln.port for ln in lines} | {e.port for e in extensions},
                            tuple(dict(ivr.flows)), queues)
+    for i, trunk in enumerate(trunks):
+        check_cos(c, ("trunk", i, "cos"), trunk.cos, profiles)
     trunk_lines = tuple(
         LineConfig(port=p, name=f"{t.name}/{p.split('/')[1]}", destination=t.destination, callerid="none",
-                   disconnect=(), outbound=t.outbound, ivr=t.ivr)
+                   disconnect=(), outbound=t.outbound, ivr=t.ivr, cos=t.cos)
         for t in trunks for p in t.ports())
 
     return Config(
@@ -307,6 +325,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         trunk_lines=trunk_lines,
         dnis=parse_dnis(c, top, numbers, queues, set(dict(ivr.flows))),
         acd=acd,
+        cos=cos,
     )
 
 
@@ -463,6 +482,7 @@ def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str]
             caller=c.get(t, kp, "caller", str, "", pattern=re.compile(r"^[0-9]*$")),
             timers=tuple(sorted((k, float(v)) for k, v in timers_raw.items())),
             ivr=c.get(t, kp, "ivr", str, ""),
+            cos=c.str_list(t, kp, "cos", ()),
         )
         if trunk.ivr and trunk.ivr not in flows:
             raise c.fail((*kp, "ivr"), f"{trunk.ivr!r} is not a flow of [ivr.flows] ({', '.join(flows) or 'none'})")

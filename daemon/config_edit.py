@@ -52,7 +52,8 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
-LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "trunks", "trunk_lines", "acd"}
+LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "trunks", "trunk_lines", "acd",
+               "cos"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 
 

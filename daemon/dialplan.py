@@ -3,6 +3,8 @@
 Extension numbers are matched exactly as soon as they are complete; the outbound prefix (e.g. 9)
 takes the rest as an outside number, complete on ``#`` or after the inter-digit timeout; anything
 that can no longer match an extension or the prefix is invalid at once (congestion, Q.850 cause 1).
+The emergency numbers (110, 119, 120, 122) go out as dialled, with or without the prefix, unless an
+extension number begins with them (then only with the prefix).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from daemon.config import Config
+from daemon.number_classes import EMERGENCY_NUMBERS
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class Dialplan:
             return Incomplete(timeout_completes=bool(outside))
         if body in self.extensions:
             return Extension(body)
+        if self.has_outbound and body and not any(n.startswith(body) for n in self.extensions):
+            if body in EMERGENCY_NUMBERS:
+                return Outside(body)
+            if not terminated and not timed_out and any(e.startswith(body) for e in EMERGENCY_NUMBERS):
+                return Incomplete(timeout_completes=False)
         if not terminated and not timed_out and any(n.startswith(body) for n in self.extensions):
             return Incomplete(timeout_completes=False)
         if not body and not terminated and not timed_out:

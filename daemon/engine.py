@@ -478,6 +478,7 @@ class Engine:
 
         self.config = new
         self.calls.config = new
+        self.calls.cos.config = new  # classes of service and caps apply at once
         self.calls.dialplan = Dialplan(new)
         self.calls.dnis = DnisTable(new.dnis)
         changed: list[str] = []

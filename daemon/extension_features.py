@@ -29,6 +29,7 @@ import logging
 from typing import Any
 
 from daemon.call_model import Call, Leg, LegState
+from daemon.class_of_service import Payer
 from daemon.dialplan import Extension, Outside
 from daemon.extension_settings import SettingsStore
 from daemon.feature_codes import FeatureCode
@@ -201,14 +202,20 @@ class ExtensionFeatures:
                 cc._offer_extension(call, to)
             case Outside(number=to):
                 call.direction = "outbound"
+                call.payers = [Payer("extension", number)]  # the forwarding extension pays for the outside leg
                 cc._dial_out(call, to)
             case _:
                 cc._fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
         return True
 
     def _set_forward(self, call: Call, key: str, target: str) -> None:
+        """A forward to an outside number must be in the extension's class of service (checked again
+        when a call is forwarded: the class or the cap may have changed since)."""
         route = self.cc.dialplan.match(target, timed_out=True)
-        if target == self._number_of(call) or not isinstance(route, Extension | Outside):
+        me = self._number_of(call)
+        refused = isinstance(route, Outside) and me is not None and not self.cc.check_outside(
+            call, route.number, [Payer("extension", me)]).allowed
+        if target == me or not isinstance(route, Extension | Outside) or refused:
             self._done(call, False)
         else:
             self._set(call, **{key: target})

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from daemon.call_model import Call, Leg, LegState
+from daemon.class_of_service import Payer
 from daemon.conference import Mode
 from daemon.dialplan import Extension, Outside
 from daemon.timers import Timer
@@ -482,6 +483,11 @@ class FlashFeatures:
                     return False
                 t, dial = Leg(ext.port, "extension", ext.number, LegState.ALERTING), None
             case Outside(number=out_number):
+                agent = cc.config.extension_by_port(s.port)
+                payer = Payer("extension", agent.number if agent is not None else s.port)
+                if not cc.check_outside(call, out_number, [payer]).allowed:
+                    return False  # the agent hears congestion; the held party stays on hold
+                held.dialled, held.number_class, held.paid_by = call.dialled, call.number_class, call.paid_by
                 line = cc._free_line()
                 if line is None:
                     return False

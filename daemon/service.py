@@ -20,7 +20,7 @@ from typing import Any
 from daemon import acd_api, config_edit, diagnostics, flow_edit, supervisor
 from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
-from daemon.api.roles import ADMIN, INTEGRATOR, ROLES, SUPERVISOR
+from daemon.api.roles import ADMIN, CURRENT_ROLE, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, NUMBER, PORT, TIME, Bool, Bytes, Int, MapOf, Opt, Scalar, Str
 from daemon.api.server import ApiServer
 from daemon.call_log import CallLog
@@ -67,6 +67,8 @@ class Service:
         self.engine = Engine(config, self.board, self._journal, CallLog(self.api.publish))  # calls in the log
         # hook flash, pickup, forwarding, DND, call waiting, supervisor taps (settings in LMDB)
         self.features = ExtensionFeatures(self.engine, SettingsStore(self.store.env, self.writer.submit))
+        self.engine.calls.on_denied = lambda ev: self.writer.add_audit(
+            {"who": ev["payer"], "role": "class_of_service", "op": "call.denied", "args": ev})
         self.board_up = False
         self.recording: Recording | None = None
         self.ivr: IvrService | None = None
@@ -135,6 +137,7 @@ class Service:
             "store_alarms": {CDR_ALARM: self.writer.alarm} if self.writer.alarm else {},
             "cdrs_held": len(self.writer.held),
             "recorder_alarms": self.recording.recorder.alarms if self.recording else {},
+            "cap_alarms": self.engine.calls.cos.alarms(),  # extensions at their daily cap of outside minutes
             "link": {"dropped_bytes": getattr(self.board, "dropped_bytes", 0),
                      "bad_frames": getattr(self.board, "bad_frames", 0)},
         }
@@ -173,11 +176,14 @@ class Service:
             return fn(*args)
         except LookupError as exc:
             raise ApiError(ErrorCode.NOT_FOUND, str(exc).strip("'")) from exc
+        except PermissionError as exc:  # class of service: the message names the class and who pays
+            raise ApiError(ErrorCode.FORBIDDEN, str(exc)) from exc
         except ValueError as exc:
             raise ApiError(ErrorCode.BAD_ARGUMENT, str(exc)) from exc
 
     def _call_dial(self, req: dict) -> dict:
-        call = self._call_request(self.engine.calls.click_to_dial, req["extension"], req["number"])
+        call = self._call_request(self.engine.calls.click_to_dial, req["extension"], req["number"],
+                                  CURRENT_ROLE.get())
         return {"call": call.id}
 
     def _call_hangup(self, req: dict) -> dict:
@@ -253,9 +259,11 @@ class Service:
         board = "board up" if self.board_up else "board DOWN"
         rec = ",".join(a.removeprefix("recorder.") for a in self.recording.recorder.alarms) if self.recording else ""
         held = len(self.writer.held)
+        capped = ",".join(self.engine.calls.cos.alarms())
         return (f"{board}, {len(e.calls.calls)} calls, {self.store.cdr_count()} CDRs"
                 + (f", {held} CDRs held (store refuses them)" if held else "")
-                + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else ""))
+                + (f", alarms {alarms}" if alarms else "") + (f", rec: {rec}" if rec else "")
+                + (f", daily cap: {capped}" if capped else ""))
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (exit 0) or until a long-lived task or thread fails: 2 for a config
@@ -274,6 +282,8 @@ class Service:
             log.warning("call %s was interrupted by a restart: CDR marked interrupted, billsec %.2f", call_id,
                         rec["billsec"])
             self.writer.finish_call(call_id, rec)
+        cos = self.engine.calls.cos
+        cos.restore(self.store.iter_cdrs(since=cos.day_start()))  # today's outside minutes count towards the caps
         self.recording = await Recording.open(self.config, self.engine, self.api, crashed_at=crashed_at)
         if self.config.ivr.flows or self.config.ivr.boxes or self.config.acd.queues:
             self.ivr = await loop.run_in_executor(None, lambda: IvrService(

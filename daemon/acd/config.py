@@ -55,6 +55,7 @@ class AgentConfig:
     supervisor: bool = False
     wrap_up_s: float | None = None  # overrides the queue's wrap-up time for this agent
     extension: str = ""  # where the agent usually sits (informational; login names the extension)
+    cos: tuple[str, ...] = ()  # class of service while logged in (() = the extension's own)
 
     def skill(self, name: str) -> int:
         return dict(self.skills).get(name, 0)
@@ -216,6 +217,7 @@ def _parse_agents(c: Checker, raw: list, extensions: set[str] | None) -> tuple[A
             supervisor=c.get(a, kp, "supervisor", bool, False),
             wrap_up_s=None if wrap is None else float(c.get(a, kp, "wrap_up_s", _NUM, minimum=0)),
             extension=c.get(a, kp, "extension", str, "", pattern=re.compile(r"^[0-9*#]*$")),
+            cos=c.str_list(a, kp, "cos", ()),
         )
         if extensions is not None and agent.extension and agent.extension not in extensions:
             raise c.fail((*kp, "extension"), f"{agent.extension!r} is not a configured extension number")

@@ -19,6 +19,7 @@ import os
 import pwd
 import socket
 import struct
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 ROLES = ("agent", "integrator", "supervisor", "admin")  # lowest first
@@ -30,6 +31,10 @@ ALL = frozenset(ROLES)
 INTEGRATOR = frozenset({"integrator", "supervisor", "admin"})
 SUPERVISOR = frozenset({"supervisor", "admin"})
 ADMIN = frozenset({"admin"})
+
+# the role of the connection whose request is being handled (set by the server around each handler), for
+# ops whose answer depends on who asks beyond the op's roles (click-to-dial's class of service)
+CURRENT_ROLE: ContextVar[str] = ContextVar("callbox_api_role", default="agent")
 
 
 @dataclass(frozen=True)

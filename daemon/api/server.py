@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
-from daemon.api.roles import ALL, ROLES, Peer, peer_of
+from daemon.api.roles import ALL, CURRENT_ROLE, ROLES, Peer, peer_of
 from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
 
 log = logging.getLogger(__name__)
@@ -295,6 +295,7 @@ class ApiServer:
             if op in ("subscribe", "auth", "whoami"):
                 result = self._per_connection(client, op, checked)
             else:
+                CURRENT_ROLE.set(client.role)  # this connection's task: handlers of its requests see its role
                 result = entry.handler(checked)
                 if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited
                     result = await result
