@@ -16,9 +16,10 @@ one matrix product (listening channels x 160) @ (160 x 6) giving the power at th
 the direction; a signal is present when the two strongest are each above -38 dBm0, within 8 dB of
 each other, clearly above the third (3 dB), and carry most of the block's power (60 %). It decides
 per block, so a tone is seen in the first block that holds it; its end once ``TONE_OFF_BLOCKS`` blocks
-in a row lack it (a single silent block inside a compelled tone is a frame the link lost or filled
-with silence, not the far end removing its signal — taken for the end, it would let the register run
-ahead of a far end that never heard the answer). ``R2MfBank(engine="spandsp")`` runs spandsp's
+in a row lack it, or at once when a shorter gap is followed by another signal. A single silent block
+and then the same tone again is a frame the link lost or filled with silence, not the far end removing
+its signal: taken for the end, it would let the register run ahead of a far end that never heard the
+answer (and read a digit twice). ``R2MfBank(engine="spandsp")`` runs spandsp's
 receivers instead. Both report only changes.
 """
 
@@ -203,6 +204,8 @@ class R2MfBank:
                             silent[ch] += 1
                             if silent[ch] < TONE_OFF_BLOCKS:
                                 continue
+                        elif silent[ch] and current[ch]:  # a short gap, then another tone: the first had ended
+                            out.append((ch, 0))
                         silent[ch] = 0
                         current[ch] = sig
                         out.append((ch, sig))

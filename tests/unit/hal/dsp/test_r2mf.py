@@ -138,7 +138,8 @@ def test_bank_reports_changes_per_channel(engine: str) -> None:
 
 def test_a_block_lost_inside_a_tone_does_not_end_it() -> None:
     """One silent 20 ms block inside a compelled tone (a frame the link lost) is not its end; a real end
-    is reported after two silent blocks, and a new tone at once."""
+    is reported after two silent blocks, and a new tone at once; a short gap followed by another tone
+    was the first tone's end."""
     bank = R2MfBank()
     bank.listen(0, True)
     tx = R2MfSender(True)
@@ -153,6 +154,9 @@ def test_a_block_lost_inside_a_tone_does_not_end_it() -> None:
     assert [block(False) for _ in range(2)] == [[], [(0, 0)]]  # the end is reported 40 ms after it
     tx.set(3)
     assert block(True) == [(0, 3)]
+    assert block(False) == []
+    tx.set(5)  # the far end heard its answer and sent the next signal within the gap
+    assert block(True) == [(0, 0), (0, 5)]
 
 
 def _detected(receiver: str, signal: int, forward: bool, df: float = 0.0, l1: float = -11.0,
