@@ -1,0 +1,140 @@
+"""Class of service against the running daemon and the simulated exchange: an extension dialling abroad
+hears congestion and no line is seized (the central office sees no call); an extension given an
+international profile gets through with audio both ways; *72 to an international number is refused;
+click-to-dial abroad is forbidden; 110 goes out even from a phone locked to internal calls. Each refusal
+leaves a CDR (the number dialled, its class, who pays), an audit row and a call.denied event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.api.client import ApiClient
+from daemon.api.protocol import ApiError
+from tests.conftest import e2e_config, running
+from tests.support.audio import tone_frequency
+from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.world import World
+
+UK = "00442071234567"
+
+
+@pytest.fixture
+def box(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
+    """The e2e config: 8003 may call abroad (profile "tours"), 8004 is a lobby phone (internal only)."""
+    cfg = e2e_config(tmp_path)
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace('number = "8003"\n', 'number = "8003"\ncos = "tours"\n', 1)
+    text = text.replace('number = "8004"\n', 'number = "8004"\ncos = "internal"\n', 1)
+    cfg.write_text(text + '\n[class_of_service.profiles]\ntours = ["internal", "local", "national", "mobile", '
+                          '"international"]\n', encoding="utf-8")
+    yield from running(DaemonProcess(tmp_path, sim, cfg))
+
+
+@pytest.fixture
+def events(box: DaemonProcess) -> Iterator[ApiClient]:
+    with ApiClient(str(box.api_socket)) as client:
+        client.call("subscribe", kinds=["call.denied"])
+        yield client
+
+
+def no_call_at_the_co(w: World) -> bool:
+    return all(st["call"] is None and st["hook"] == "on" for st in w.co_state()["lines"].values())
+
+
+def hears_congestion(alaw: bytes) -> None:
+    """Congestion tone: 450 Hz, 0.7 s on / 0.7 s off (measured)."""
+    assert tone_frequency(alaw) == pytest.approx(450.0, abs=5)
+    on, off = World.cadence_ms(alaw)
+    assert on == pytest.approx(700, abs=60) and off == pytest.approx(700, abs=60)
+
+
+def test_dialling_abroad_is_refused_with_congestion_and_no_line_seized(box: DaemonProcess,
+                                                                      events: ApiClient) -> None:
+    w = World(box.sim)
+    phone = w.phone("8001")
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial(f"9{UK}#")
+    denied = events.next_event("call.denied", timeout=15)
+    assert (denied["number"], denied["number_class"], denied["payer"], denied["reason"]) == (
+        UK, "international", "extension 8001", "class")
+    mark = w.tick()
+    time.sleep(3.2)
+    hears_congestion(phone.heard(since=mark))
+    assert no_call_at_the_co(w)
+    phone.on_hook()
+    (cdr,) = wait_for(lambda: box.api.call("cdr.list"), 5, "the CDR")
+    assert (cdr["dialled"], cdr["number_class"], cdr["paid_by"], cdr["denied"], cdr["disposition"]) == (
+        UK, "international", "extension 8001", "class", "FAILED")
+    audit = [a for a in box.api.call("audit.list") if a["op"] == "call.denied"]
+    assert audit and audit[0]["who"] == "extension 8001" and audit[0]["args"]["number"] == UK
+    csv = box.api.call("cdr.export_csv")["csv"].decode("utf-8-sig").splitlines()
+    header, row = csv[0].split(","), csv[1].split(",")
+    assert row[header.index("dialled")] == UK and row[header.index("denied")] == "class"
+
+
+def test_an_international_profile_reaches_the_co_with_audio_both_ways(box: DaemonProcess) -> None:
+    w = World(box.sim)
+    w.co_scenario(UK, "answer", after_s=1.0)
+    phone = w.phone("8003")
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial(f"9{UK}#")
+    line = wait_for(lambda: w.co_line_with_digits(UK), 15, "the CO to receive the number")
+    wait_for(lambda: any(c.get("answer") for c in box.api.call("calls")), 15, "answer")
+    at_phone, at_line = w.tones_both_ways(phone, line)
+    assert at_phone == pytest.approx(1000.0, rel=0.02) and at_line == pytest.approx(600.0, rel=0.02)
+    phone.on_hook()
+    (cdr,) = wait_for(lambda: box.api.call("cdr.list"), 5, "the CDR")
+    assert (cdr["dialled"], cdr["number_class"], cdr["paid_by"], cdr["denied"]) == (
+        UK, "international", "extension 8003", None)
+
+
+def test_forwarding_to_an_international_number_is_refused(box: DaemonProcess, events: ApiClient) -> None:
+    w = World(box.sim)
+    phone = w.phone("8002")
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial(f"*729{UK}#")
+    assert events.next_event("call.denied", timeout=10)["extension"] == "8002"
+    mark = w.tick()
+    time.sleep(3.2)
+    hears_congestion(phone.heard(since=mark))
+    phone.on_hook()
+    time.sleep(0.5)
+    caller, callee = w.internal_call("8001", "8002", box.api)  # not forwarded: 8002 itself rings
+    assert no_call_at_the_co(w)
+    caller.on_hook()
+    callee.on_hook()
+
+
+def test_click_to_dial_abroad_is_forbidden(box: DaemonProcess) -> None:
+    w = World(box.sim)
+    with pytest.raises(ApiError) as err:
+        box.api.call("call.dial", extension="8001", number=UK)
+    assert err.value.code == "forbidden" and "international" in err.value.message
+    with pytest.raises(ApiError) as err:  # 8003 may call abroad, but not through this API role
+        box.api.call("call.dial", extension="8003", number=UK)
+    assert err.value.code == "forbidden" and "api admin" in err.value.message
+    time.sleep(1.0)
+    assert not w.phone("8001").state()["ringing"] and not w.phone("8003").state()["ringing"]
+    assert no_call_at_the_co(w)
+    cdrs = wait_for(lambda: box.api.call("cdr.list"), 5, "the CDRs")
+    assert sorted((c["src"], c["denied"], c["dialled"]) for c in cdrs) == [("8001", "class", UK),
+                                                                          ("8003", "class", UK)]
+
+
+def test_110_goes_out_from_a_phone_locked_to_internal_calls(box: DaemonProcess) -> None:
+    w = World(box.sim)
+    phone = w.phone("8004")
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial("110")
+    wait_for(lambda: w.co_line_with_digits("110"), 15, "the CO to receive 110")
+    phone.on_hook()
+    (cdr,) = wait_for(lambda: box.api.call("cdr.list"), 10, "the CDR")
+    assert (cdr["dialled"], cdr["number_class"], cdr["denied"]) == ("110", "emergency", None)
