@@ -31,6 +31,7 @@ NASTY = st.recursive(
 WRONG_VALUES = [None, True, -1, 2**64 - 1, -2**63, math.inf, math.nan, "", "x" * 2000, b"\x00", [], [{}], {},
                 {"a": {"b": [1]}}, {1: 2}, [[1, [2]]]]
 WRONG = st.sampled_from(WRONG_VALUES)
+WIDE = "\U0001d11e"  # 𝄞
 # whole files: a generated one could be a valid config or flow that takes the test's own call away
 NO_TEXT = {("config.set", "text"), ("ivr.flow.set", "text")}
 
@@ -113,7 +114,8 @@ def _around(desc: dict) -> st.SearchStrategy:
     if kind == "enum":
         return st.sampled_from(desc["values"])
     if kind == "string":
-        return st.sampled_from(REAL) | st.text(max_size=min(desc["max_len"] + 1, 24)) | st.just("9" * (desc["max_len"] + 1))
+        return (st.sampled_from(REAL) | st.text(max_size=min(desc["max_len"] + 1, 24))
+                | st.just("9" * (desc["max_len"] + 1)) | st.just(WIDE * min(desc["max_len"], 20_000)))
     if kind == "bytes":
         return st.binary(max_size=min(desc["max_len"] + 1, 64))
     if kind == "list":
@@ -181,9 +183,12 @@ def _typical(desc: dict) -> object:
 
 
 def _wrong_inside(desc: dict) -> list[tuple[str, object]]:
-    """(where, value): ``desc``'s value with one wrong thing put somewhere inside it, or itself wrong."""
+    """(where, value): ``desc``'s value with one wrong thing put somewhere inside it, or itself wrong
+    (a string: also one of the right length in the widest characters)."""
     kind = desc["type"]
     out = [("", v) for v in WRONG_VALUES]
+    if kind == "string":  # the right kind and length, but the widest characters (4 bytes each in UTF-8)
+        out.append(("", WIDE * min(desc["max_len"], 20_000)))
     if kind == "list":
         out += [(f"[1]{where}", [_typical(desc["of"]), v]) for where, v in _wrong_inside(desc["of"])]
     elif kind == "map":
