@@ -5,6 +5,7 @@ file, the key path and the line.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ class Checker:
         if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
             names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
             raise self.fail(kp, f"must be {names}, not {type(value).__name__} {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan; no setting takes them
+            raise self.fail(kp, f"must be a finite number, not {value!r}")
         if choices is not None and value not in choices:
             raise self.fail(kp, f"must be one of {', '.join(map(str, choices))}, not {value!r}")
         if pattern is not None and not pattern.match(value):

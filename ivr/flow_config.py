@@ -120,7 +120,7 @@ def _bool(v: Any) -> bool:
 
 
 def _seconds(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0 or v > 3600:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 3600:  # NaN too
         raise _Bad(f"must be a number of seconds above 0 (at most 3600), not {v!r}")
     return float(v)
 

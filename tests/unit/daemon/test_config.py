@@ -38,6 +38,8 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[api.tokens]\nsecret-1 = "agents"\n', "api.tokens.secret-1", 2, "not valid"),
         ('[box]\ncolour = "red"\n', "box.colour", 2, "unknown key"),
         ('[[extension]]\nnumber = "8001"\n', "extension[0].port", 1, "required"),
+        ('[dialplan]\nno_answer_timeout_s = nan\n', "dialplan.no_answer_timeout_s", 2, "finite"),
+        ('[dialplan]\n\ninter_digit_timeout_s = inf\n', "dialplan.inter_digit_timeout_s", 3, "finite"),
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\nflash_min_ms = 700\n', "extension[0].flash_max_ms", 1,
          "greater"),
     ],

@@ -113,6 +113,21 @@ def test_missing_prompt_and_bad_kind_and_type_all_reported(tmp_path):
                for e in errs)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "3601"])
+def test_seconds_are_finite_and_in_range(value):
+    text = HEAD + f"""
+    [nodes.main]
+    kind = "menu"
+    prompt = "hello"
+    choices = {{ 1 = "op" }}
+    timeout_s = {value}
+    fallback = "op"
+    """
+    errs = errors_of(text)
+    assert any(f":{line_of(text, 'timeout_s')}: flow 't', node 'main': timeout_s: must be a number of seconds" in e
+               for e in errs), errs
+
+
 def test_required_and_unknown_keys():
     text = HEAD + """
     [nodes.main]
