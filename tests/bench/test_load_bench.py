@@ -62,6 +62,7 @@ def _tone(i: int) -> float:
     return 400.0 + 20.0 * (i % 60)  # 400 .. 1580 Hz
 
 
+@pytest.mark.timeout(SECONDS + 300)  # the hold itself, plus set-up and clearing
 def test_every_channel_busy(tmp_path: Path, benchmark) -> None:  # noqa: ANN001 (pytest-benchmark's fixture)
     spans, exts, slots = _plan(CHANNELS)
     sim = SimProcess(tmp_path / "sim", _sim_config(tmp_path, spans, exts))
