@@ -124,7 +124,20 @@ def test_caller_abandons_after_being_offered() -> None:
 def test_single_ring_without_caller_id_goes_idle_silently() -> None:
     m = line()
     ring_burst(m, 0.0)
-    assert events(run_until(m, 30.0)) == []
+    assert run_until(m, 30.0) == [Detect(P, "callerid", False)]  # no event, and the receiver off again
+    assert m.is_idle
+
+
+def test_a_ring_that_never_stops_counts_from_its_start() -> None:
+    """A RingStart whose RingStop is lost: the ringing is gone T_RING_BURST_MAX (3 s) + T_RING_GONE
+    (6 s) after it started, not earlier (a long ring burst is still ringing)."""
+    m = line()
+    m.handle_board_event(RingStart(P), 0.0)
+    m.take_outputs()
+    assert m.deadline == pytest.approx(9.0)
+    m.handle_timer(8.9)
+    assert m.state is FxoState.RINGING
+    m.handle_timer(9.0)
     assert m.is_idle
 
 
@@ -298,6 +311,27 @@ def test_ringback_reports_ringing_once_then_its_end_is_the_answer() -> None:
     assert m.state is FxoState.CONNECTED
     m.handle_progress(tone(ToneName.BUSY), t + 40.0)  # and then busy is the far end's hang-up
     assert cleared(m)
+
+
+def test_ringback_heard_while_dialling_leaves_no_answer_guess() -> None:
+    """Ringback already heard before the digits are out: the line is supervised, so no T_NO_PROGRESS
+    'answer' 8 s later; the ringing lasts until its end (call control times no-answer)."""
+    m = line()
+    m.dial("88886666", 0.0)
+    m.handle_progress(tone(ToneName.DIAL), 1.5)
+    m.handle_progress(tone(ToneName.RINGBACK), 2.0)
+    assert events(m.take_outputs()) == [CallProgress(P, Progress.RINGING)]
+    m.handle_timer(m.deadline)
+    assert m.state is FxoState.AWAITING_ANSWER and m.deadline is None
+    assert events(run_until(m, 60.0)) == []
+
+
+def test_answer_of_an_outbound_call_without_busy_disconnect_stops_the_progress_detector() -> None:
+    m, t = awaiting(disconnect_busy=False)
+    m.handle_progress(tone(ToneName.RINGBACK), t + 1.0)
+    m.handle_progress(tone(ToneName.RINGBACK, True), t + 6.0)
+    assert m.take_outputs() == [CallProgress(P, Progress.RINGING), Detect(P, "dtmf", True),
+                                Detect(P, "progress", False), CallAnswered(P)]
 
 
 def test_ringback_end_without_ringback_is_not_an_answer() -> None:
