@@ -124,6 +124,17 @@ def test_ring_timer_handled_late_keeps_cadence() -> None:
     assert m.take_outputs() == []
 
 
+def test_ring_timer_handled_very_late_restarts_the_cadence_from_then() -> None:
+    """A timer handled far past its deadline (a stalled loop) does not fire its successors in a burst:
+    the next interval counts from when it was handled."""
+    m = line()
+    m.ring(None, 0.0)
+    m.take_outputs()
+    m.handle_timer(3.0)  # 2 s late
+    assert m.take_outputs() == [SetRing(P, False)]
+    assert m.deadline == pytest.approx(7.0)
+
+
 def test_dtmf_caller_id_method_and_none() -> None:
     m = line(callerid="dtmf")
     m.ring(CID, 0.0)
@@ -245,6 +256,15 @@ def test_board_timed_flash() -> None:
     assert m.take_outputs() == [HookFlash(P)]
 
 
+def test_board_flash_while_the_hook_is_down_is_not_a_second_flash() -> None:
+    m = connected()
+    m.handle_board_event(OnHook(P), 5.0)
+    m.handle_board_event(Flash(P), 5.2)
+    assert m.take_outputs() == []
+    m.handle_board_event(OffHook(P), 5.3)
+    assert m.take_outputs() == [HookFlash(P)]  # the one flash, from the hook itself
+
+
 # --- release by call control -----------------------------------------------------------------------
 
 
@@ -272,6 +292,16 @@ def test_release_with_failure_cause_plays_congestion(cause: Cause) -> None:
     m.take_outputs()
     m.release(cause, 2.0)
     assert PlayTone(P, ToneName.CONGESTION) in m.take_outputs()
+
+
+def test_busy_tone_timer_leaves_a_tone_call_control_played_since() -> None:
+    """Released, then a hook flash gets dial tone from call control: T_BUSY_TONE running out later
+    must not silence that dial tone."""
+    m = connected(busy_tone_s=30.0)
+    m.release(Cause.NORMAL_CLEARING, 10.0)
+    m.play(ToneName.DIAL)
+    m.take_outputs()
+    assert run_until(m, 60.0) == []
 
 
 def test_release_busy_tone_until_on_hook_when_zero() -> None:
