@@ -211,36 +211,37 @@ class Scalar(Arg):
 
 class Toml(Arg):
     """A value TOML can hold: a string, a 64-bit integer, a number, a bool, or a list or map (string keys)
-    of them, at most ``depth`` levels deep."""
+    of them, at most ``depth`` levels deep and ``max_items`` values in all (so checking it costs at most
+    that many steps, however the 1 MiB was filled)."""
 
-    def __init__(self, depth: int = 6) -> None:
-        self.depth = depth
+    def __init__(self, depth: int = 6, max_items: int = 10_000) -> None:
+        self.depth, self.max_items = depth, max_items
 
-    def check(self, value: Any, name: str, level: int = 0) -> Any:
+    def check(self, value: Any, name: str) -> Any:
+        self._walk(value, name, 0, [self.max_items])
+        return value
+
+    def _walk(self, value: Any, name: str, level: int, left: list[int]) -> None:
+        left[0] -= 1
+        if left[0] < 0:
+            raise BadArgument(name, f"more than {self.max_items} values in all")
         if level > self.depth:
             raise BadArgument(name, f"nested more than {self.depth} levels deep")
-        if isinstance(value, str | bool):
-            return value
-        if isinstance(value, int):
-            if not -2**63 <= value < 2**63:
-                raise BadArgument(name, "must be a 64-bit integer")
-            return value
-        if isinstance(value, float):
-            return value  # TOML has inf and nan
+        if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+            raise BadArgument(name, "must be a 64-bit integer")
         if isinstance(value, list):
             for i, item in enumerate(value):
-                self.check(item, f"{name}[{i}]", level + 1)
-            return value
-        if isinstance(value, dict):
+                self._walk(item, f"{name}[{i}]", level + 1, left)
+        elif isinstance(value, dict):
             for k, item in value.items():
                 if not isinstance(k, str):
                     raise BadArgument(name, f"map keys must be strings, not {_kind(k)}")
-                self.check(item, f"{name}.{_shown(k)}", level + 1)
-            return value
-        raise BadArgument(name, f"must be a TOML value (string, number, bool, list, map), not {_kind(value)}")
+                self._walk(item, f"{name}.{_shown(k)}", level + 1, left)
+        elif not isinstance(value, str | int | float):  # bool is an int; a float may be inf or nan in TOML
+            raise BadArgument(name, f"must be a TOML value (string, number, bool, list, map), not {_kind(value)}")
 
     def describe(self) -> dict[str, Any]:
-        return {"type": "toml"}
+        return {"type": "toml", "max_items": self.max_items}
 
 
 class AnyOf(Arg):

@@ -68,6 +68,12 @@ def test_a_string_where_a_number_is_due_is_refused_at_once() -> None:
     assert TIME.check(1_700_000_000, "since") == 1.7e9 and isinstance(TIME.check(5, "since"), float)
 
 
+def test_a_toml_value_is_walked_at_most_max_items_steps() -> None:
+    assert Toml(max_items=7).check([1, [2, 3], {"a": 4}], "value") == [1, [2, 3], {"a": 4}]  # 7, the lists too
+    assert refused(Toml(max_items=7), [1, [2, 3], {"a": 4, "b": 5}], "value") == "value[2].b"
+    assert refused(Toml(), [0] * 100_000, "value") == "value[9999]"
+
+
 def test_nested_arguments_are_named_by_their_path() -> None:
     changes = Args({"changes": List(Args({"key": Str(8), "value": Opt(Toml())}), max_len=4)})
     assert refused(changes, {"changes": [{"key": "a"}, {"key": 5}]}, "") == "changes[1].key"
