@@ -280,6 +280,29 @@ def test_a_callback_keeps_its_place_and_is_dialled_back(tmp_path: Path) -> None:
     assert agent_state(box, "1001") == "wrap_up"
     dial_back = [c for c in box.cdrs() if c["direction"] == "outbound"]
     assert dial_back and dial_back[0]["called"] == "13800000001" and dial_back[0]["queue"] == "domestic"
+    assert (dial_back[0]["dialled"], dial_back[0]["number_class"], dial_back[0]["paid_by"]) == (
+        "13800000001", "mobile", "extension 8002")  # checked against the agent's class of service
+
+
+def test_a_callback_abroad_is_refused_by_the_agent_s_class_of_service(tmp_path: Path) -> None:
+    box = acd_box(tmp_path, {"max_wait_s": "15", "overflow": '"callback"'})
+    w = box.world
+    call_in(box, "1/1", "00442071234567")  # a caller from abroad asks to be called back
+    box.run(21.0)
+    w.co.line("1/1").party.dial("1")
+    box.run_until(lambda: not box.engine.calls.calls, 10, "the caller released after the goodbye")
+    login(box, "8002", "1001", "1001")
+    agent = w.phone("8002")
+    box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
+    agent.off_hook()
+    box.run_until(lambda: any(k == "call.denied" for k, _ in box.events), 10, "the refusal")
+    mark = w.tick
+    box.run(2.0)
+    assert tone_frequency(box.heard("8002", mark)) == pytest.approx(450.0, abs=5)  # congestion
+    assert not any(c.direction == "out" for ln in w.co.lines.values() for c in ln.history)
+    (denied,) = [c for c in box.cdrs() if c["direction"] == "outbound"]
+    assert (denied["dialled"], denied["number_class"], denied["paid_by"], denied["denied"]) == (
+        "00442071234567", "international", "extension 8002", "class")
 
 
 def test_a_busy_customer_is_dialled_again_after_the_retry_time(tmp_path: Path) -> None:

@@ -303,3 +303,20 @@ def test_a_flow_can_send_a_caller_to_an_outside_number() -> None:
     box.run_until(lambda: far.state_dict()["hook"] == "on", 5, "the outside leg released too")
     (cdr,) = box.cdrs()
     assert cdr["dst_port"] == far.id and cdr["disposition"] == "ANSWERED"
+    assert (cdr["dialled"], cdr["number_class"], cdr["paid_by"]) == ("12301", "local", "trunk PSTN-1")
+
+
+def test_a_flow_s_transfer_abroad_is_refused_by_the_line_s_class_of_service() -> None:
+    box = make_box(OPEN)
+    call_in(box)
+    box.run(1.0)
+    (leg,) = box.ivr.legs.values()
+    leg.transfer("number", "00442071234567", {"flow": "travel-agency", "path": ["main"], "keys": ""})
+    box.run(3.0)
+    (denied,) = [d for k, d in box.events if k == "call.denied"]
+    assert (denied["number_class"], denied["payer"]) == ("international", "trunk PSTN-1")
+    assert all(ln.call is None and not ln.history for ln in box.world.co.lines.values() if ln.id != LINE)
+    assert box.ivr.legs  # the caller stays in the flow (its transfer-failed branch)
+    hang_up(box)
+    (cdr,) = box.cdrs()
+    assert (cdr["dialled"], cdr["denied"]) == ("00442071234567", "class")
