@@ -182,6 +182,7 @@ def main() -> int:
         shutil.rmtree(run)
     (run / "sim").mkdir(parents=True)
     procs: list[subprocess.Popen] = []
+    activity: Activity | None = None
     tty = sys.stdout.isatty()
     rows = shutil.get_terminal_size((80, 24)).lines if tty else 24
     try:
@@ -219,7 +220,11 @@ def main() -> int:
         with contextlib.suppress(Exception):
             SimControl(str(run / "sim" / "control.sock")).call("traffic.stop")
         stop_all(procs)
-    print("\ndemo: stopped")
+    if activity is not None:
+        c = activity.counts
+        print(f"\ndemo: {c['offered']} calls, {c['keys']} IVR keys, {c['queued']} queued, {c['answered']} answered "
+              f"by agents, {c['abandoned']} gave up; the daemon's log: {run / 'callboxd.log'}")
+    print("demo: stopped")
     return 0
 
 
