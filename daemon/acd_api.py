@@ -17,7 +17,8 @@ from daemon.acd.customers import Customer
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.schema import AGENT, CALL, EXTENSION, TIME, Int, Opt, Str
-from daemon.api.server import ApiServer
+from daemon.api.server import ApiServer, current_peer
+from daemon.pin_guard import PinLocked
 
 PIN = Str(32)
 CUSTOMER_NUMBER = Str(64, min_len=1, pattern=r".*[0-9].*", what="a phone number (with digits)")
@@ -39,7 +40,13 @@ def register(api: ApiServer, service: Any) -> None:
             values = [req[a] for a in args]
             svc = acd()
             try:
-                svc.feed(getattr(svc.acd, fn_name), agent, *values)
+                if fn_name == "login":  # tries counted per agent and per Unix user (daemon.pin_guard)
+                    peer = current_peer()
+                    svc.login(agent, *values, f"api:uid {peer.uid if peer else '?'}", "api")
+                else:
+                    svc.feed(getattr(svc.acd, fn_name), agent, *values)
+            except PinLocked as exc:
+                raise ApiError(ErrorCode.REFUSED, str(exc)) from exc
             except NoSuchExtension as exc:
                 raise ApiError(ErrorCode.NOT_FOUND, str(exc)) from exc
             except AgentError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from daemon.acd.agent_store import AgentStore
-from daemon.acd.agents import AgentError
+from daemon.acd.agents import AgentError, WrongPin
 from daemon.acd.callbacks import CallbackStore
 from daemon.acd.config import Overflow
 from daemon.acd.customers import Customers
@@ -36,6 +36,7 @@ from daemon.call_model import Call, Leg, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
+from daemon.pin_guard import PinLocked, Refusal
 from daemon.queue_audio import QueuePlayer, default_music
 from daemon.timers import Timer
 from hal.dsp.callerid import CallerId
@@ -54,6 +55,9 @@ ANNOUNCE, AGENT_ID, CALLBACK_OFFER, GOODBYE, REPLY = 1, 2, 3, 4, 5
 
 CALLBACK_OFFER_TEXT = "如需我们给您回电，请按1；继续等待，请按2"
 CALLBACK_TAKEN_TEXT = "好的，我们将尽快给您回电，再见"
+REFUSED_TEXT = "操作失败"
+LOCKED_TEXT = "密码错误次数过多，已锁定，请联系主管"  # too many wrong PINs: locked, call your supervisor
+WAIT_TEXT = "操作过于频繁，请稍后再试"  # too soon after a wrong PIN: try again later
 
 
 def _inline(fn: Callable[..., Any], *args: Any) -> Any:
@@ -261,6 +265,23 @@ class AcdService:
         agent = self.acd.agent_at(extension)
         return agent.id if agent is not None else None
 
+    def login(self, agent_id: str, pin: str, extension: str, source: str, via: str) -> None:
+        """An agent's login (``*21`` or the API) through the box's PIN guard (``daemon.pin_guard``):
+        ``source`` is where the tries come from (``port:2/3``, ``api:uid 1000``). Raises ``PinLocked``
+        while the agent or the source is held back after wrong PINs, ``AgentError`` (``WrongPin``,
+        ``NoSuchExtension``, ...) if the ACD refuses."""
+        def right() -> bool:
+            try:
+                self.feed(self.acd.login, agent_id, pin, extension)
+            except WrongPin:
+                return False
+            return True
+        result = self.engine.pins.check(f"agent:{agent_id}", source, right, via)
+        if isinstance(result, Refusal):
+            raise PinLocked(result)
+        if not result:
+            raise WrongPin(f"agent {agent_id}: wrong PIN")
+
     def agent_extension(self, agent_id: str) -> str | None:
         """The extension the agent is logged in at (None: logged out or unknown)."""
         if self.config.acd.agent(agent_id) is None:
@@ -383,7 +404,7 @@ class AcdService:
 
     def _fc_login(self, call: Call, fields: list[str]) -> None:
         agent, pin = fields
-        self._agent_request(call, lambda ext: self.acd.login(agent, pin, ext, self.now()),
+        self._agent_request(call, lambda ext: self.login(agent, pin, ext, f"port:{call.a.port}", "phone"),
                             f"工号{say.digits(agent).text}已登录")
 
     def _fc_logout(self, call: Call, _fields: list[str]) -> None:
@@ -409,9 +430,11 @@ class AcdService:
         try:
             fn(ext.number)
             text = ok_text
-        except AgentError as exc:
+        except (AgentError, PinLocked) as exc:
             log.info("extension %s: %s refused: %s", ext.number, call.called, exc)
-            text = "操作失败"
+            text = REFUSED_TEXT
+            if isinstance(exc, PinLocked):
+                text = LOCKED_TEXT if exc.refusal.locked else WAIT_TEXT
         self._rearm()
         player = QueuePlayer(self.library, np.zeros(0, np.uint8))
         self.players[call.id] = player

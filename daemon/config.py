@@ -18,6 +18,8 @@ from daemon.config_checks import Checker, ConfigError
 from daemon.cos_config import CosConfig, check_cos, parse_cos
 from daemon.dnis import DnisRoute, parse_dnis
 from daemon.number_plan import Number, check_numbers
+from daemon.pin_guard import PinLimits
+from daemon.pin_policy import read_pin
 
 __all__ = ["ConfigError", "Config", "load_config", "parse_config", "DEFAULT_PATH"]
 
@@ -165,6 +167,7 @@ class Config:
     dnis: tuple[DnisRoute, ...] = ()  # inbound trunk calls routed by the called number (daemon.dnis)
     acd: AcdConfig = field(default_factory=AcdConfig)
     cos: CosConfig = field(default_factory=CosConfig)
+    pin_limits: PinLimits = field(default_factory=PinLimits)  # [pin]: wrong PINs before a lockout, ...
 
     @property
     def utc_offset_min(self) -> int:
@@ -205,7 +208,7 @@ def load_config(path: Path | str) -> Config:
 def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     c = Checker(Path(path), text)
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
-                              "voicemail", "acd", "agent", "queue", "dnis", "class_of_service"})
+                              "voicemail", "acd", "agent", "queue", "dnis", "class_of_service", "pin"})
     cos = parse_cos(c, top)
     profiles = dict(cos.profiles)
 
@@ -241,7 +244,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             flash_min_ms=c.get(e, kp, "flash_min_ms", int, 90, minimum=10),
             flash_max_ms=c.get(e, kp, "flash_max_ms", int, 600, minimum=50),
             disconnect=c.get(e, kp, "disconnect", str, "busy", choices=("busy", "loop_current")),
-            voicemail_pin=c.get(e, kp, "voicemail_pin", str, "", pattern=_PIN_RE),
+            voicemail_pin=read_pin(c, e, kp, (str(e.get("number", "")),), key="voicemail_pin"),
             pickup_group=c.get(e, kp, "pickup_group", str, "", pattern=_GROUP_RE),
             cos=c.str_list(e, kp, "cos", ()),
             daily_minutes=None if "daily_minutes" not in e else float(
@@ -326,7 +329,16 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         dnis=parse_dnis(c, top, numbers, queues, set(dict(ivr.flows))),
         acd=acd,
         cos=cos,
+        pin_limits=_parse_pin_limits(c, top.get("pin", {})),
     )
+
+
+def _parse_pin_limits(c: Checker, data: dict) -> PinLimits:
+    kp = ("pin",)
+    t = c.table(data, kp, set(PinLimits.__dataclass_fields__))
+    return PinLimits(max_failures=c.get(t, kp, "max_failures", int, 5, minimum=1),
+                     lockout_s=float(c.get(t, kp, "lockout_s", (int, float), 900.0, minimum=1)),
+                     delay_s=float(c.get(t, kp, "delay_s", (int, float), 1.0, minimum=0)))
 
 
 def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numbers: set[str],
@@ -343,7 +355,6 @@ def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numb
             raise c.fail((*kp, "destination"), f"{dest!r} is not a configured extension number")
 
 
-_PIN_RE = re.compile(r"^([0-9]{4,12})?$")
 _GRANT_RE = re.compile(r"^(agent(:[0-9]{1,8})?|integrator|supervisor|admin)$")  # role, or agent:ID
 _BOX_RE = re.compile(r"^(extension|agent):[0-9A-Za-z]+$|^queue:[A-Za-z0-9_-]+$")
 
@@ -375,7 +386,7 @@ def _parse_ivr(c: Checker, top: dict, base: Path, numbers: set[str]) -> IvrConfi
         c.table(b, bkp, set(VoicemailBoxConfig.__dataclass_fields__))
         box = VoicemailBoxConfig(
             box=c.get(b, bkp, "box", str, pattern=_BOX_RE),
-            pin=c.get(b, bkp, "pin", str, "", pattern=_PIN_RE),
+            pin=read_pin(c, b, bkp, (str(b.get("box", "")).partition(":")[2],)),
             notify_extension=c.get(b, bkp, "notify_extension", str, ""),
             max_message_s=float(c.get(b, bkp, "max_message_s", (int, float), 120.0, minimum=5)),
             code=c.get(b, bkp, "code", str, "", pattern=re.compile(r"^([*#0-9]{2,6})?$")))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
 LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "trunks", "trunk_lines", "acd",
-               "cos"}
+               "cos", "pin_limits"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 
 
@@ -348,6 +349,35 @@ async def read_and_edit(path: Path, text: str | None, changes: list | None,
         raise ApiError(ErrorCode.BAD_ARGUMENT, f"{path}: the file cannot be edited: {exc}") from exc
 
 
+SECRET_WORDS = ("pin", "token", "secret", "password")
+
+
+def mask_secrets(req: dict) -> dict:
+    """``config.set``'s arguments as the audit log keeps them (a new map): a secret's value (a key
+    naming a PIN, token, secret or password, and every ``api.tokens`` key, whose name is the token) is
+    ``****``; a whole file (``text``) is kept as its length and digest."""
+    req = dict(req)
+    if isinstance(req.get("text"), str):
+        text = req["text"]
+        req["text"] = f"<{len(text)} characters, sha256 {hashlib.sha256(text.encode()).hexdigest()[:16]}>"
+    if isinstance(req.get("changes"), list):  # new maps: the caller's own are left as they were
+        req["changes"] = [_masked(dict(change)) for change in req["changes"] if isinstance(change, dict)]
+    return req
+
+
+def _masked(change: dict) -> dict:
+    key = str(change.get("key", ""))
+    if key.startswith("api.tokens"):
+        change["key"] = "api.tokens.****" if key != "api.tokens" else key
+        change["value"] = "****" if key == "api.tokens" else change.get("value")
+    elif any(w in key.rsplit(".", 1)[-1].lower() for w in SECRET_WORDS):
+        change["value"] = "****"
+    elif isinstance(change.get("value"), dict):  # a whole entry (agent[1024] = {...}): its secrets
+        change["value"] = {k: "****" if any(w in k.lower() for w in SECRET_WORDS) else v
+                           for k, v in change["value"].items()}
+    return change
+
+
 class ConfigOps:
     """The ``config.*`` ops of one running service."""
 
@@ -380,9 +410,6 @@ class ConfigOps:
             except ConfigError:
                 old_file = None
             await loop.run_in_executor(None, write_atomically, path, new_text)
-            for change in changes or []:  # the audit log records the change, not an API token's secret
-                if change["key"].startswith("api.tokens."):
-                    change["key"] = "api.tokens.***"
             return self.apply(old_file, new_file)
 
     def apply(self, old_file: Config | None, new_file: Config) -> dict:
@@ -412,7 +439,8 @@ def register(api: Any, service: Any) -> None:
     also carry the extension's ``name``."""
     ops = ConfigOps(service)
     api.op("config.get", ops.get, roles=ADMIN)
-    api.op("config.set", ops.set, roles=ADMIN, audit=True, args=SET_ARGS)
+    # the audit log (and its log line) records the change, never a PIN or token
+    api.op("config.set", ops.set, roles=ADMIN, audit=True, args=SET_ARGS, audit_args=mask_secrets)
     ports = api.ops["ports"]  # whatever the service's own ``ports`` op returns, plus the names
     api.op("ports", lambda req: _with_names(ports.handler(req), service.config), roles=ports.roles, audit=ports.audit,
            args=ports.args)

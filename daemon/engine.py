@@ -22,6 +22,7 @@ from daemon.calls import CallControl
 from daemon.config import Config
 from daemon.config_layout import check_layout
 from daemon.media import Media
+from daemon.pin_guard import PinGuard
 from daemon.tick_stats import TickStats
 from daemon.timers import Timers
 from hal.board import Board, Tick
@@ -98,6 +99,7 @@ class Engine:
         self.by_channel: list[PortRuntime] = []
         self.media: Media | None = None
         self.calls = CallControl(config, self, self.timers, journal, publish)
+        self.pins = PinGuard(config.pin_limits, self.now, publish)  # wrong PINs: delay, then lockout
         self.recorder: Any = None  # recorder.Recorder, attached by the service: taps every tick
         self.after_tick: list[Callable[[Any, Any], None]] = []  # (rx, tx) after the frames went out
         self._commands: list[Command] = []
@@ -481,6 +483,7 @@ class Engine:
         self.calls.cos.config = new  # classes of service and caps apply at once
         self.calls.dialplan = Dialplan(new)
         self.calls.dnis = DnisTable(new.dnis)
+        self.pins.limits = new.pin_limits
         changed: list[str] = []
         wanted: list[tuple[str, type, Any]] = [
             (ext.port, FxsLine, FxsConfig(

@@ -33,7 +33,7 @@ from daemon.call_model import Call, LegState
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.feature_codes import FeatureCode
-from daemon.supervisor import supervisor_by_pin
+from daemon.supervisor import supervisor_guarded
 from hal.clock import SAMPLE_RATE
 from hal.dsp.tones import sine
 from recorder import Recorder, RecorderConfig, RecordingPolicy, has_audio
@@ -311,7 +311,7 @@ class Recording:
         target, pin = fields
         call.a.state = LegState.ANSWERED
         self.engine.calls.begin(call)  # the CDR says who listened (called = the masked code)
-        supervisor = supervisor_by_pin(self.engine.calls.config, pin)
+        supervisor = supervisor_guarded(self.engine, pin, f"port:{call.a.port}")
         if supervisor is None or not target:
             log.warning("extension %s: recording playback refused (wrong supervisor PIN)", call.a.label)
             self.api.publish("recording.playback_refused", call=call.id, extension=call.a.label, agent=target)

@@ -17,7 +17,7 @@ import signal
 import time
 from typing import Any
 
-from daemon import acd_api, config_edit, diagnostics, flow_edit, supervisor
+from daemon import acd_api, config_edit, diagnostics, flow_edit, pin_guard, supervisor
 from daemon.acd_calls import AcdService
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, CURRENT_ROLE, INTEGRATOR, ROLES, SUPERVISOR
@@ -65,6 +65,7 @@ class Service:
                              group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit)
         self.board = SimBoardDriver(config.board_socket)
         self.engine = Engine(config, self.board, self._journal, CallLog(self.api.publish))  # calls in the log
+        self.engine.pins.audit = self._audit  # every wrong PIN, from a phone or the API
         # hook flash, pickup, forwarding, DND, call waiting, supervisor taps (settings in LMDB)
         self.features = ExtensionFeatures(self.engine, SettingsStore(self.store.env, self.writer.submit))
         self.engine.calls.on_denied = lambda ev: self.writer.add_audit(
@@ -122,6 +123,7 @@ class Service:
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
         supervisor.register(api, self)  # supervisor.listen/whisper/barge/stop/taps, call.conference
         flow_edit.register(api, self)  # ivr.flows, ivr.flow.get, ivr.flow.set
+        pin_guard.register(api, self.engine.pins)  # pin.locks, pin.unlock
 
     def status(self) -> dict[str, Any]:
         e = self.engine

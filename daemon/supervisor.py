@@ -33,6 +33,7 @@ from daemon.api.schema import CALL, EXTENSION, Str
 from daemon.call_model import Call, Leg, LegState
 from daemon.conference import Mode
 from daemon.feature_codes import FeatureCode
+from daemon.pin_guard import Refusal
 from daemon.timers import Timer
 from hal.dsp.callerid import CallerId
 from signaling.events import Cause
@@ -50,6 +51,21 @@ def supervisor_by_pin(config: Any, pin: str) -> str | None:
     """The ID of the supervisor whose PIN ``pin`` is (an ``[[agent]]`` with ``supervisor = true``), if any."""
     acd = getattr(config, "acd", None)
     return next((a.id for a in getattr(acd, "agents", ()) if a.supervisor and pin and a.pin == pin), None)
+
+
+def supervisor_guarded(engine: Any, pin: str, source: str) -> str | None:
+    """``supervisor_by_pin`` through the box's PIN guard (``daemon.pin_guard``; subject ``supervisor``,
+    ``source`` the phone, ``port:2/8``): None for a wrong PIN, and for any PIN while held back."""
+    found: list[str] = []
+
+    def right() -> bool:
+        sid = supervisor_by_pin(engine.calls.config, pin)
+        found.extend([sid] if sid is not None else [])
+        return sid is not None
+    result = engine.pins.check("supervisor", source, right, "phone")
+    if isinstance(result, Refusal):
+        log.warning("supervisor code from %s refused: %s", source, result)
+    return found[0] if result is True else None
 
 
 @dataclass
@@ -77,8 +93,8 @@ class Supervisors:
 
     # --- who may, and what is monitored ----------------------------------------------------------------
 
-    def pin_ok(self, pin: str) -> bool:
-        return supervisor_by_pin(self.cc.config, pin) is not None
+    def pin_ok(self, pin: str, port: str) -> bool:
+        return supervisor_guarded(self.ext.engine, pin, f"port:{port}") is not None
 
     def target_port(self, target: str) -> str | None:
         """The port of extension ``target``, or of the extension agent ``target`` is logged in at."""
@@ -102,7 +118,7 @@ class Supervisors:
     def _code(self, call: Call, mode: str, fields: list[str]) -> None:
         target, pin = fields
         agent = self.target_port(target)
-        monitored = self.monitorable(agent) if agent is not None and self.pin_ok(pin) else None
+        monitored = self.monitorable(agent) if agent is not None and self.pin_ok(pin, call.a.port) else None
         if monitored is None or call.a.port in self.ext.flash.sessions:
             log.info("supervisor code %s on %s refused (target %s)", mode, call.a.label, target)
             self.ext._done(call, False)

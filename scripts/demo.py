@@ -38,6 +38,7 @@ from daemon.api.client import ApiClient  # noqa: E402
 from daemon.config import ConfigError  # noqa: E402
 from daemon.config_edit import edit_text, validate  # noqa: E402
 from daemon.flow_edit import edit_flow_text  # noqa: E402
+from daemon.pin_setup import fill  # noqa: E402
 from mgmt_tui.app import wants_ascii  # noqa: E402
 from mgmt_tui.live import SUBSCRIBE, Activity, screen  # noqa: E402
 from mgmt_tui.views import box_zone  # noqa: E402
@@ -71,7 +72,7 @@ def fresh_pin(agent: str) -> str:
 def demo_config(run: Path) -> Path:
     """The demo's configuration and flow: copies of the shipped ones under ``run``, edited with the
     daemon's own editors (comments kept). Returns the configuration's path."""
-    config_text = (ROOT / "packaging" / "callbox.toml").read_text(encoding="utf-8")
+    config_text, _ = fill((ROOT / "packaging" / "callbox.toml").read_text(encoding="utf-8"))  # the installer's step
     data = tomllib.loads(config_text)
     flow_src = ROOT / "packaging" / data["ivr"]["flows"][FLOW]
     flow = run / "ivr" / flow_src.name

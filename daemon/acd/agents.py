@@ -61,6 +61,10 @@ class AgentError(Exception):
     """A request an agent (or the API) made that cannot be done now; the message says why."""
 
 
+class WrongPin(AgentError):
+    """A login with a PIN that is not the agent's."""
+
+
 class NoSuchExtension(AgentError):
     """A login at an extension number that is not configured."""
 
@@ -180,7 +184,7 @@ class Agents:
         logged out (hot-desking); an agent logged in elsewhere moves here if not on a call."""
         agent = self.get(agent_id)
         if agent.config.pin and pin != agent.config.pin:
-            raise AgentError(f"agent {agent_id}: wrong PIN")
+            raise WrongPin(f"agent {agent_id}: wrong PIN")
         out: list[AgentChanged] = []
         other = self.at_extension(extension)
         if other is not None and other is not agent:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.config_checks import Checker, ConfigError
+from daemon.pin_policy import read_pin
 
 _ID_RE = re.compile(r"^[0-9]{1,8}$")
-_PIN_RE = re.compile(r"^[0-9]{0,12}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
 _NUMBER_RE = re.compile(r"^[0-9*#]+$")
 _HHMM_RE = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
@@ -211,7 +211,7 @@ def _parse_agents(c: Checker, raw: list, extensions: set[str] | None) -> tuple[A
         agent = AgentConfig(
             id=c.get(a, kp, "id", str, pattern=_ID_RE),
             name=c.get(a, kp, "name", str, ""),
-            pin=c.get(a, kp, "pin", str, "", pattern=_PIN_RE),
+            pin=read_pin(c, a, kp, (str(a.get("id", "")), str(a.get("extension", "")))),
             skills=tuple(sorted(skills_raw.items())),
             groups=c.str_list(a, kp, "groups", (), pattern=_NAME_RE),
             supervisor=c.get(a, kp, "supervisor", bool, False),

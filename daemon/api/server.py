@@ -30,6 +30,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,13 @@ SUBSCRIBE_ARGS = Args({
                          for f in FILTER_FIELDS}), default={}),
 })
 STARTUP_EVENTS = 1000  # start-up events kept for later subscribers
+_PEER: ContextVar[Peer | None] = ContextVar("api_peer", default=None)
+
+
+def current_peer() -> Peer | None:
+    """The peer whose request is being handled (None outside a request): for an op that counts tries
+    per client, such as a PIN's."""
+    return _PEER.get()
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class _Op:
     args: Args
     own_agent: str | None = None  # the argument naming the agent an agent-role connection may act for
     binds_agent: bool = False  # success binds the connection to that agent (a login with its PIN)
+    audit_args: Callable[[dict], dict] | None = None  # what the audit log keeps of the arguments
 
 
 class _Client:
@@ -117,13 +126,16 @@ class ApiServer:
         self.op("whoami", self._auth)
 
     def op(self, name: str, handler: Handler, roles: frozenset[str] = ALL, audit: bool = False, *,
-           args: dict[str, Arg] | Args | None = None, own_agent: str | None = None, binds_agent: bool = False) -> None:
+           args: dict[str, Arg] | Args | None = None, own_agent: str | None = None, binds_agent: bool = False,
+           audit_args: Callable[[dict], dict] | None = None) -> None:
         """Register ``name``: ``handler(arguments) -> result`` (or an awaitable of it), callable by ``roles``;
         ``audit`` if it changes state. ``args`` declares its arguments (``daemon.api.schema``; None: it
         takes none): the handler gets them checked, defaults filled in, or the caller ``bad_argument``.
         ``own_agent``: the argument naming the agent it acts on (an agent-role connection may act only
-        for the agent it is bound to); ``binds_agent``: success binds the connection to that agent."""
-        self.ops[name] = _Op(handler, roles, audit, args_of(args), own_agent, binds_agent)
+        for the agent it is bound to); ``binds_agent``: success binds the connection to that agent.
+        ``audit_args``: what the audit log keeps of the arguments (secrets masked), when a PIN-named
+        argument being ``****`` is not enough."""
+        self.ops[name] = _Op(handler, roles, audit, args_of(args), own_agent, binds_agent, audit_args)
 
     def run_op(self, name: str, **args: Any) -> Any:
         """Op ``name``'s handler on ``args`` checked against its schema, as a client's request would be
@@ -296,15 +308,17 @@ class ApiServer:
                 result = self._per_connection(client, op, checked)
             else:
                 CURRENT_ROLE.set(client.role)  # this connection's task: handlers of its requests see its role
+                _PEER.set(client.peer)  # this request's own context: each connection is its own task
                 result = entry.handler(checked)
                 if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited
                     result = await result
             if entry.binds_agent and entry.own_agent:
                 client.agent = req.get(entry.own_agent)
             if entry.audit and self.audit is not None:
+                args = {k: "****" if k in ("pin", "password", "secret") else v for k, v in req.items()
+                        if k not in ("id", "op", "token")}
                 self.audit({"who": client.peer.describe(), "role": client.role, "op": op,
-                            "args": {k: "****" if k == "pin" else v for k, v in req.items()
-                                     if k not in ("id", "op", "token")}})
+                            "args": entry.audit_args(args) if entry.audit_args else args})
             return {"id": rid, "ok": True, "result": result}
         except ApiError as exc:
             self._count_error(client, exc)

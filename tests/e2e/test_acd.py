@@ -11,7 +11,7 @@ import pytest
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError, ErrorCode
-from tests.support.processes import DaemonProcess, agent_pin, wait_for
+from tests.support.processes import AGENT_PINS, DaemonProcess, agent_pin, wait_for
 from tests.support.world import World
 from tests.unit.daemon.api.test_roles import _as_nobody
 
@@ -39,7 +39,7 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
     with pytest.raises(ApiError) as err:
         api.call("agent.login", agent="9999", pin="1", extension="8002")
     assert err.value.code == "not_found"
-    assert api.call("agent.login", agent="1001", pin="1001", extension="8002")["state"] == "idle"
+    assert api.call("agent.login", agent="1001", pin=AGENT_PINS["1001"], extension="8002")["state"] == "idle"
     assert api.call("agent.pause", agent="1001", reason="1")["state"] == "paused"
     assert api.call("agent.resume", agent="1001")["state"] == "idle"
     snap = api.call("acd.snapshot")
@@ -102,7 +102,7 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
     the agent's subscriber gets the screen pop with the customer record, the flow, path and keys."""
     api = ivr_daemon.api
     api.call("customer.create", number="13900139000", name="李四", level=2, notes="上次去了云南")
-    api.call("agent.login", agent="1001", pin="1001", extension="8002")
+    api.call("agent.login", agent="1001", pin=AGENT_PINS["1001"], extension="8002")
     w = World(ivr_daemon.sim)
     with ApiClient(str(ivr_daemon.api_socket)) as pop:
         pop.call("subscribe", kinds=["call.ringing"], filters={"agent": ["1001"]})

@@ -22,7 +22,7 @@ from ivr import say
 from ivr.tts import Tts
 from tests.conftest import e2e_config
 from tests.support.audio import contains, decode
-from tests.support.processes import DaemonProcess, SimProcess, wait_for
+from tests.support.processes import AGENT_PINS, DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
@@ -135,7 +135,7 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     assert (cancelled["call"], cancelled["queue"]) == (second["call"], "booking")
     events.close()
 
-    acd.api.call("agent.login", agent="1002", pin="1002", extension="8003")
+    acd.api.call("agent.login", agent="1002", pin=AGENT_PINS["1002"], extension="8003")
     acd.api.call("agent.pause", agent="1002", reason="2")
     acd.kill9()  # the accepted callback and the logins are stored: back as they were after the restart
     acd.start()
@@ -151,7 +151,7 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     back = events.next_event("agent.state", 1, where=lambda e: e["state"] == "paused")
     assert (back["agent"], back["reason"], back["pause_reason"]) == ("1002", "restored", "2")
     w.co_scenario("13800000002", "busy", after_s=1.0)  # the first try finds the customer busy
-    acd.api.call("agent.login", agent="1003", pin="1003", extension="8004")
+    acd.api.call("agent.login", agent="1003", pin=AGENT_PINS["1003"], extension="8004")
     agent = w.phone("8004")
     for attempt in (1, 2):
         ring = events.next_event("call.ringing", 15, where=lambda e: e.get("agent") == "1003")
@@ -191,7 +191,7 @@ def test_agent_phone_stats_interval_and_live_acd_changes(tmp_path: Path, sim: Si
         wait_for(lambda: d.api.call("acd.snapshot")["queues"]["domestic"]["waiting"] == 1, 5, "the caller queued")
         w.co_hangup("1/3")
         events.next_event("call.abandoned", 5)
-        d.api.call("agent.login", agent="1001", pin="1001", extension="8002")
+        d.api.call("agent.login", agent="1001", pin=AGENT_PINS["1001"], extension="8002")
         phone = w.phone("8002")
         phone.off_hook()  # a private call to 8003: the agent is not offered ACD calls meanwhile
         time.sleep(0.4)

@@ -21,7 +21,7 @@ import pytest
 from daemon.api.client import ApiClient
 from hal.dsp.measure import dominant_frequency, level_dbm0
 from recorder.wav import read
-from tests.support.processes import DaemonProcess, fetch_recording, wait_for
+from tests.support.processes import SUPERVISOR_PIN, DaemonProcess, fetch_recording, wait_for
 from tests.support.tone_levels import heard_tones, level_at
 from tests.support.world import Phone, World
 
@@ -202,7 +202,7 @@ def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> 
 
     sup.off_hook()
     time.sleep(0.5)
-    sup.dial("*358001#8888#")  # 8888: supervisor 1008's PIN
+    sup.dial(f"*358001#{SUPERVISOR_PIN}#")  # supervisor 1008's PIN
     played = events.next_event("recording.playback", timeout=5)
     assert (played["supervisor"], played["agent"], played["id"], played["start"]) == (
         "1008", "8001", finished["id"], finished["start"])

@@ -23,7 +23,7 @@ import urwid
 
 from daemon.api.connect import read_token, socket_path
 from mgmt_tui.app import TuiApp, client_factory
-from tests.support.processes import BIN, DaemonProcess, as_nobody, wait_for
+from tests.support.processes import AGENT_PINS, BIN, DaemonProcess, as_nobody, wait_for
 from tests.support.world import World
 from tests.unit.mgmt_tui.support import _focus_on, _note, _screen, _text, _type
 
@@ -212,7 +212,7 @@ def test_acd_dashboard_report_and_agent_form(daemon: DaemonProcess) -> None:
     """The default travel agency's queues and agents on the dashboard (an agent logged in through the
     API shows idle at its extension), an agent renamed on the ACD form, and after a call answered by
     that agent the queue and agent reports with it."""
-    daemon.api.call("agent.login", agent="1001", pin="1001", extension="8002")
+    daemon.api.call("agent.login", agent="1001", pin=AGENT_PINS["1001"], extension="8002")
     app = TuiApp(client_factory(str(daemon.api_socket)))
     app.refresh()
     rows = _screen(app)

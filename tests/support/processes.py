@@ -22,17 +22,27 @@ from typing import Any
 
 from daemon.api.client import ApiClient
 from daemon.config_edit import ID_KEYS, edit_text
+from daemon.pin_setup import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "packaging" / "callbox.toml"
 BIN = Path(sys.executable).parent
 
 
+# the PINs the tests' copies of the default config get in place of its placeholders (the installer's step)
+AGENT_PINS = {"1001": "4826", "1002": "5937", "1003": "6148", "1004": "7259", "1005": "3862", "1008": "9417"}
+SUPERVISOR_PIN = AGENT_PINS["1008"]
+VOICEMAIL_PIN = "2468"  # the queue:general box's
+
+
 def default_config_text(ivr_lines: bool = False) -> str:
-    """The default travel-agency config, movable to any directory (flow paths made absolute). Without
-    ``ivr_lines`` the inbound lines ring their destinations directly (what the foundation's tests test);
-    the IVR's tests keep the flow on PSTN-1 and PSTN-2."""
+    """The default travel-agency config, movable to any directory (flow paths made absolute), its PINs
+    set as the installer would (``AGENT_PINS``, ``VOICEMAIL_PIN``). Without ``ivr_lines`` the inbound
+    lines ring their destinations directly (what the foundation's tests test); the IVR's tests keep the
+    flow on PSTN-1 and PSTN-2."""
     text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT_CONFIG.parent}/ivr/')
+    text, _ = fill(text, {f"agent[{a}].pin": pin for a, pin in AGENT_PINS.items()}
+                   | {"voicemail[queue:general].pin": VOICEMAIL_PIN})
     return text if ivr_lines else re.sub(r"(?m)^ivr = .*\n", "", text)
 
 

@@ -17,7 +17,7 @@ from sim.config import load_config as load_sim_config
 from sim.world import SimWorld
 from tests.support.audio import contains, decode, tone_frequency
 from tests.support.inprocess import Box
-from tests.support.processes import default_config_text
+from tests.support.processes import AGENT_PINS, default_config_text
 
 CALLERS = {"1/1": "13800000001", "1/2": "13800000002", "1/3": "13800000003"}
 
@@ -69,9 +69,9 @@ def login(box: Box, ext: str, agent: str, pin: str) -> bytes:
 def test_three_callers_two_agents_music_announcements_wrap_up_and_stats(tmp_path: Path) -> None:
     box = acd_box(tmp_path)
     w = box.world
-    reply = login(box, "8002", "1001", "1001")
+    reply = login(box, "8002", "1001", AGENT_PINS["1001"])
     assert contains(decode(reply), tts(box, "工号一零零一已登录")) > 0.9  # the login confirmed in words
-    login(box, "8005", "1004", "1004")
+    login(box, "8005", "1004", AGENT_PINS["1004"])
     a1, a2 = w.phone("8002"), w.phone("8005")
 
     w.co.call("1/1", CALLERS["1/1"])
@@ -184,10 +184,10 @@ def test_the_acd_clock_is_the_wall_clock_on_a_board_that_has_run_for_an_hour(tmp
 
 def test_a_returning_caller_reaches_the_agent_who_served_them(tmp_path: Path) -> None:
     box = acd_box(tmp_path)
-    login(box, "8005", "1004", "1004")
+    login(box, "8005", "1004", AGENT_PINS["1004"])
     call_in(box, "1/1", "13911112222")
     serve(box, "8005", "1/1")
-    login(box, "8002", "1001", "1001")  # 1001 is now the longest idle (1004 is in wrap-up)
+    login(box, "8002", "1001", AGENT_PINS["1001"])  # 1001 is now the longest idle (1004 is in wrap-up)
     box.run(12.0)
     assert agent_state(box, "1004") == "idle"
     call_in(box, "1/2", "13911112222")  # the same customer again: sticky to 1004
@@ -204,7 +204,7 @@ def test_a_vip_overtakes_waiting_callers(tmp_path: Path) -> None:
     box = acd_box(tmp_path)
     assert box.acd is not None
     box.acd.acd.customers.create("13988889999", name="金卡客户", level=2)
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     call_in(box, "1/1", "13800000001")
     a1 = box.world.phone("8002")
     box.run_until(lambda: a1.ringing, 10, "ringing")
@@ -263,7 +263,7 @@ def test_a_callback_keeps_its_place_and_is_dialled_back(tmp_path: Path) -> None:
     assert box.acd is not None
     snap = box.acd.acd.snapshot(box.acd.now())["queues"]["domestic"]
     assert snap["callbacks"] == 1
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     agent = w.phone("8002")
     box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
     box.run_until(lambda: agent.shown_caller_id is not None, 8, "caller ID on the agent's display")
@@ -313,7 +313,7 @@ def test_a_busy_customer_is_dialled_again_after_the_retry_time(tmp_path: Path) -
     box.run(21.0)
     w.co.line("1/1").party.dial("1")
     box.run_until(lambda: not box.engine.calls.calls, 10, "the caller released after the goodbye")
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     agent = w.phone("8002")
     box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
     agent.off_hook()
@@ -337,8 +337,8 @@ def test_a_busy_customer_is_dialled_again_after_the_retry_time(tmp_path: Path) -
 
 def test_an_agent_who_does_not_answer_is_skipped_and_stays_available(tmp_path: Path) -> None:
     box = acd_box(tmp_path, {"ring_timeout_s": "10"})
-    login(box, "8002", "1001", "1001")
-    login(box, "8005", "1004", "1004")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    login(box, "8005", "1004", AGENT_PINS["1004"])
     call_in(box, "1/1", "13800000001")
     a1, a2 = box.world.phone("8002"), box.world.phone("8005")
     box.run_until(lambda: a1.ringing, 10, "the first agent rung")
@@ -361,8 +361,8 @@ def test_an_agent_who_does_not_answer_is_skipped_and_stays_available(tmp_path: P
 
 def test_an_agent_whose_phone_is_off_hook_is_not_offered_calls(tmp_path: Path) -> None:
     box = acd_box(tmp_path)
-    login(box, "8002", "1001", "1001")
-    login(box, "8005", "1004", "1004")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    login(box, "8005", "1004", AGENT_PINS["1004"])
     busy = box.world.phone("8002")
     busy.off_hook()  # 1001 (longest idle) picks up the phone to dial
     box.run(0.5)
@@ -390,7 +390,7 @@ def test_agent_feature_codes_pause_resume_logout_and_a_wrong_pin(tmp_path: Path)
     assert agent_state(box, "1001") == "logged_out"
     phone.on_hook()
     box.run(1.0)
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     for code, state in (("*231#", "paused"), ("*24", "idle"), ("*22", "logged_out")):
         phone.off_hook()
         box.run(0.5)
@@ -416,7 +416,7 @@ def test_ivr_to_queue_screen_pop_carries_the_customer_and_the_keys(tmp_path: Pat
     box.run(0.2)
     assert box.acd is not None
     box.acd.acd.customers.create("13800138000", name="张三", level=0, notes="常客")
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     box.world.co.call("1/1", "13800138000")
     box.run_until(lambda: box.ivr.legs, 10, "the IVR to answer")
     box.run(2.0)
@@ -445,7 +445,7 @@ def test_an_agent_who_transfers_the_call_goes_to_wrap_up_while_the_call_goes_on(
 
     box = acd_box(tmp_path)
     ExtensionFeatures(box.engine)  # hook flash, as the daemon attaches it
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     call_in(box, "1/1", "13800000001")
     agent, third = box.world.phone("8002"), box.world.phone("8008")
     box.run_until(lambda: agent.ringing, 10, "ringing")
@@ -466,3 +466,37 @@ def test_an_agent_who_transfers_the_call_goes_to_wrap_up_while_the_call_goes_on(
     box.run(1.0)
     assert box.acd is not None and not box.acd.acd.invariant_errors()
     assert box.acd.acd.snapshot(box.acd.now())["stats"]["today"]["agents"]["1001"]["answered"] == 1
+
+
+def test_wrong_pins_at_a_phone_lock_the_agent_and_the_phone_until_a_supervisor_unlocks(tmp_path: Path) -> None:
+    """``*21`` with wrong PINs from one phone (the box's default limits: 5, with a growing pause): each
+    hears the refusal; then the right PIN is refused too, in words, and the agent stays logged out;
+    every failure is audited and published; a supervisor's unlock lets the right PIN in again."""
+    box = acd_box(tmp_path)
+    audited: list[dict] = []
+    box.engine.pins.audit = audited.append
+    phone = box.world.phone("8004")
+
+    def try_pin(pin: str) -> np.ndarray:
+        phone.off_hook()
+        box.run(0.5)
+        phone.dial(f"*211003#{pin}#")
+        box.run_until(lambda: box.acd.replying, 5, "the reply")
+        mark = box.world.tick
+        box.run(7.0)
+        phone.on_hook()
+        box.run(8.0)  # past the growing pause (1, 2, 4, 8 s) after each failure
+        return decode(box.heard("8004", mark))
+
+    for _ in range(5):
+        assert contains(try_pin("9999"), tts(box, "操作失败")) > 0.9
+    heard = try_pin(AGENT_PINS["1003"])
+    assert contains(heard, tts(box, "密码错误次数过多，已锁定，请联系主管")) > 0.9
+    assert contains(heard, tts(box, "工号一零零三已登录")) < 0.5 and agent_state(box, "1003") == "logged_out"
+    failed = [d for k, d in box.events if k == "pin.failed"]
+    assert [(d["subject"], d["source"], d["via"]) for d in failed] == [("agent:1003", "port:2/4", "phone")] * 5
+    assert sorted(d["key"] for k, d in box.events if k == "pin.locked") == ["agent:1003", "port:2/4"]
+    assert [a["who"] for a in audited] == ["port:2/4"] * 5 and "9999" not in repr(audited + failed)
+    assert box.engine.pins.unlock("agent:1003", "supervisor") and box.engine.pins.unlock("port:2/4", "supervisor")
+    assert contains(try_pin(AGENT_PINS["1003"]), tts(box, "工号一零零三已登录")) > 0.9
+    assert agent_state(box, "1003") == "idle"

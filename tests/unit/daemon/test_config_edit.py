@@ -78,7 +78,7 @@ def test_config_set_adds_replaces_and_removes_entries() -> None:
     # tables (and a list of them) are written inline, as the file writes its own: no [agent.skills] section
     assert '[[agent]]\nid = "1009"\nname = "李明"\ngroups = ["domestic"]\nskills = { tickets = 3, mandarin = 5 }\n\n' in new
     assert '[[queue]]\nname = "backup"\ngroups = ["domestic"]\nstrategy = "ring_all"\nrules = [{ kind = "vip" }]\n' in new
-    assert 'name = "李娜"\npin = "1002"\ngroups = ["outbound", "booking"]\nextension = "8003"\nskills = { mandarin = 5 }\n' in new
+    assert 'name = "李娜"\npin = "5937"\ngroups = ["outbound", "booking"]\nextension = "8003"\nskills = { mandarin = 5 }\n' in new
     assert "[agent.skills]" not in new and "[[queue.rules]]" not in new
     assert cfg.extension_by_number("8008") is None and cfg.extension_by_number("8007") is not None
     again = edit_text(new, [{"key": "agent[1009]", "value": {"name": "张三"}}])  # replaced whole

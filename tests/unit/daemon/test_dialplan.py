@@ -1,11 +1,13 @@
 """Dial plan: extension numbers, the outbound prefix, invalid numbers."""
 
-from pathlib import Path
+import tomllib
 
-from daemon.config import load_config
+from daemon.config import parse_config
 from daemon.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
+from tests.support.processes import DEFAULT_CONFIG, default_config_text
 
-CFG = load_config(Path(__file__).resolve().parents[3] / "packaging" / "callbox.toml")
+TEXT = default_config_text(ivr_lines=True)
+CFG = parse_config(tomllib.loads(TEXT), DEFAULT_CONFIG, TEXT)
 
 
 def test_extension_matches_when_complete() -> None:

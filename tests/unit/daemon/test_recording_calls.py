@@ -21,7 +21,7 @@ from signaling.events import Cause
 from sim.audio import SamplesSource
 from tests.support.audio import contains, decode, tone_frequency
 from tests.support.inprocess import Box
-from tests.support.processes import default_config_text, edit_config
+from tests.support.processes import AGENT_PINS, default_config_text, edit_config
 from tests.unit.recorder.signals import linear, noise
 
 SUPERVISOR = """
@@ -336,8 +336,8 @@ def test_policy_by_agent_and_queue_with_the_real_acd(make_box) -> None:
 
     box, rec = make_box(acd=True, recording={"mode": "selected", "agents": ["1001"]},
                         line={"destination": ["queue:domestic"]})
-    login(box, "8002", "1001", "1001")
-    login(box, "8005", "1004", "1004")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    login(box, "8005", "1004", AGENT_PINS["1004"])
     w = box.world
     taken = []
     for port, phone_ext, seed in (("1/1", "8002", 11), ("1/2", "8005", 12)):

@@ -11,9 +11,10 @@ from daemon.extension_features import ExtensionFeatures
 from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
 from tests.support.phones import connect, dial, everyone
+from tests.support.processes import AGENT_PINS, SUPERVISOR_PIN
 from tests.support.world import World
 
-CALLER, AGENT, SUP = "8001", "8002", "8008"  # 8008: agent 1008, supervisor, PIN 8888 (default config)
+CALLER, AGENT, SUP = "8001", "8002", "8008"  # 8008: agent 1008, supervisor (SUPERVISOR_PIN)
 TONES = {CALLER: 500.0, AGENT: 700.0, SUP: 1700.0}
 
 
@@ -31,25 +32,25 @@ def ph(box: Box, n: str):
 
 def test_listen_hears_both_and_is_heard_by_nobody(box: Box) -> None:
     connect(box, CALLER, AGENT)
-    dial(box, SUP, f"*31{AGENT}#8888#")
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
     assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
 
 
 def test_whisper_is_heard_by_the_agent_only(box: Box) -> None:
     connect(box, CALLER, AGENT)
-    dial(box, SUP, f"*32{AGENT}#8888#")
+    dial(box, SUP, f"*32{AGENT}#{SUPERVISOR_PIN}#")
     assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
 
 
 def test_barge_everyone_hears_everyone(box: Box) -> None:
     connect(box, CALLER, AGENT)
-    dial(box, SUP, f"*33{AGENT}#8888#")
+    dial(box, SUP, f"*33{AGENT}#{SUPERVISOR_PIN}#")
     assert everyone(box, TONES) == {CALLER: {AGENT, SUP}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
 
 
 def test_keys_switch_mode_and_the_tap_ends_with_the_call(box: Box) -> None:
     connect(box, CALLER, AGENT)
-    dial(box, SUP, f"*31{AGENT}#8888#")
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
     assert everyone(box, TONES)[AGENT] == {CALLER}
     ph(box, SUP).mouth.silence()
     ph(box, SUP).dial("2")  # whisper
@@ -89,6 +90,32 @@ def test_wrong_pin_is_refused(box: Box, caplog: pytest.LogCaptureFixture) -> Non
     assert not any(kind.startswith("supervisor.") for kind, _ in box.events)
 
 
+def test_wrong_supervisor_pins_lock_the_codes_until_a_supervisor_unlocks(box: Box) -> None:
+    """Five wrong supervisor PINs from a phone (with the growing pause between them): the codes are
+    locked for that phone and for the supervisor PIN; the right PIN then gets the congestion tone and
+    no tap. Unlocked, it taps again."""
+    connect(box, CALLER, AGENT)
+    for _ in range(5):
+        dial(box, SUP, f"*31{AGENT}#2580#")
+        ph(box, SUP).on_hook()
+        box.run(17.0)  # past the pause after each failure (1, 2, 4, 8 s)
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
+    mark = box.world.tick
+    box.run(3.5)
+    assert World.cadence_ms(box.heard(SUP, mark)) == (700, 700)  # congestion (450 Hz, 0.7 s on / off)
+    assert tone_frequency(box.heard(SUP, mark)) == pytest.approx(450, abs=10)
+    assert not box.features.supervisors.taps
+    failed = [d for k, d in box.events if k == "pin.failed"]
+    assert [(d["subject"], d["source"]) for d in failed] == [("supervisor", "port:2/8")] * 5
+    assert sorted(d["key"] for k, d in box.events if k == "pin.locked") == ["port:2/8", "supervisor"]
+    ph(box, SUP).on_hook()
+    box.run(1.0)
+    for key in ("supervisor", "port:2/8"):
+        assert box.engine.pins.unlock(key, "supervisor")
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
+    assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER}, SUP: {CALLER, AGENT}}
+
+
 def test_api_request_rings_the_supervisor_then_listens(box: Box) -> None:
     connect(box, CALLER, AGENT)
     tap = box.features.supervisors.request("listen", SUP, AGENT)
@@ -111,31 +138,31 @@ def test_target_by_agent_id() -> None:
     agent = ph(box, AGENT)
     agent.off_hook()
     box.run(0.5)
-    agent.dial("*211001#1001#")
+    agent.dial(f"*211001#{AGENT_PINS['1001']}#")
     box.run_until(lambda: box.engine.calls.acd.agent_extension("1001") == AGENT, 5, "agent 1001 logged in at 8002")
     box.run(4.0)
     agent.on_hook()
     box.run(1.0)
     connect(box, CALLER, AGENT)
-    dial(box, SUP, "*321001#8888#")
+    dial(box, SUP, f"*321001#{SUPERVISOR_PIN}#")
     assert everyone(box, TONES) == {CALLER: {AGENT}, AGENT: {CALLER, SUP}, SUP: {CALLER, AGENT}}
 
 
 def test_the_tap_ends_when_the_call_is_transferred_or_the_supervisor_hangs_up(box: Box) -> None:
     connect(box, CALLER, AGENT)
-    dial(box, SUP, f"*33{AGENT}#8888#")
+    dial(box, SUP, f"*33{AGENT}#{SUPERVISOR_PIN}#")
     (tap,) = box.features.supervisors.taps.values()
     box.engine.calls.transfer(tap.target.id, "8003")  # the API's call.transfer: the call changes hands
     assert not box.features.supervisors.taps and not box.engine.media.mixer.routes
     mark = box.world.tick
-    box.run(1.5)
+    box.run(3.5)
     assert World.cadence_ms(box.heard(SUP, mark)) == pytest.approx((350, 350), abs=60)  # busy
     ph(box, SUP).on_hook()
     box.run(1.0)
     assert any(c["src"] == SUP and c["called"] == "*33##" for c in box.cdrs())
     box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing for the transferred call")
     ph(box, "8003").off_hook()
-    dial(box, SUP, "*318003#8888#")  # a new tap on the transferred call; the supervisor hangs up
+    dial(box, SUP, f"*318003#{SUPERVISOR_PIN}#")  # a new tap on the transferred call; the supervisor hangs up
     assert len(box.features.supervisors.taps) == 1
     ph(box, SUP).on_hook()
     box.run(1.0)

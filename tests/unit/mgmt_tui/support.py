@@ -71,7 +71,7 @@ name = "出境游"
 [[agent]]
 id = "1001"
 name = "王芳"
-pin = "1001"
+pin = "4826"
 groups = ["sales"]
 extension = "8001"
 
@@ -207,7 +207,9 @@ class FakeDaemon:
                                       library=SimpleNamespace(preload=lambda flow: []))
         service = SimpleNamespace(config=cfg, board_up=False, writer=SimpleNamespace(flushed=flushed), ivr=running_ivr,
                                   acd=SimpleNamespace(acd=self.engine, now=lambda: self.host.t,
-                                                      feed=lambda fn, *args: fn(*args, self.host.t)))
+                                                      feed=lambda fn, *args: fn(*args, self.host.t),
+                                                      login=lambda agent, pin, ext, source, via:
+                                                      self.engine.login(agent, pin, ext, self.host.t)))
         def register(name: str, handler: Any, args: Any = None, **_: Any) -> None:  # checked as the API does
             schema = args_of(args)
             self.acd_ops[name] = lambda req: handler(schema.check_request(req))
@@ -246,7 +248,7 @@ class FakeDaemon:
 
     def _busy_day(self) -> None:
         e = self.engine
-        e.login("1001", "1001", "8001", self.at(0))
+        e.login("1001", "4826", "8001", self.at(0))
         e.login("1002", "", "8002", self.at(1))
         for i in range(4):  # four answered calls in the first interval, one abandoned
             base = 10 + i * 100

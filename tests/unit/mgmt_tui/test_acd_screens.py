@@ -129,10 +129,10 @@ def test_acd_form_edits_agents_and_queues_through_the_daemon(tmp_path: Path) -> 
     assert "saved agent[1001].name" in _note(app) and 'name = "Wang Fang"' in daemon.config_text
     _focus_on(app, "pin")
     app.press("enter")
-    _type(app, "5678")  # a new PIN is typed unseen, like at login
-    assert any(r.startswith("agent 1001 pin: ****") for r in _screen(app)) and "5678" not in "".join(_screen(app))
+    _type(app, "5817")  # a new PIN is typed unseen, like at login
+    assert any(r.startswith("agent 1001 pin: ****") for r in _screen(app)) and "5817" not in "".join(_screen(app))
     app.press("enter")
-    assert daemon.sets("config.set")[-1]["changes"] == [{"key": "agent[1001].pin", "value": "5678"}]
+    assert daemon.sets("config.set")[-1]["changes"] == [{"key": "agent[1001].pin", "value": "5817"}]
     _focus_on(app, "skills")
     app.press("enter")
     _type(app, "mandarin=5 japan=12")

@@ -36,7 +36,7 @@ def test_waiting_callers_keep_their_places_and_new_settings_apply_at_once() -> N
     later = e.reconfigure(parse_acd_text(BASE.replace("wrap_up_s = 10", "wrap_up_s = 3")
                                          .replace("announce_every_s = 30", "announce_every_s = 5")
                                          + '[[queue]]\nname = "vip"\nagents = ["1003"]\n'
-                                         + '[[agent]]\nid = "1003"\nname = "张伟"\npin = "77"\n'
+                                         + '[[agent]]\nid = "1003"\nname = "张伟"\npin = "7713"\n'
                                          ), r.at(12))
     assert later == []
     assert [c["call"] for c in e.snapshot(r.now)["queues"]["sales"]["calls"]] == ["c1", "c2"]
@@ -46,7 +46,7 @@ def test_waiting_callers_keep_their_places_and_new_settings_apply_at_once() -> N
     e.hangup("busy", r.at(50))
     r.at(53)  # the new 3 s wrap-up, not the old 10 s
     assert r.rings()[-1] == (53, "8001", "c1")
-    e.login("1003", "77", "8003", r.at(54))  # a new agent logs in with the new PIN, new queue served
+    e.login("1003", "7713", "8003", r.at(54))  # a new agent logs in with the new PIN, new queue served
     assert e.agents.get("1003").state is AgentState.IDLE
     assert e.call_arrived("v1", "vip", "13900000000", r.at(55))
     assert r.rings()[-1] == (55, "8003", "v1")
