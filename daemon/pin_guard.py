@@ -3,8 +3,8 @@
 A *subject* is what a PIN opens (``agent:1001``, ``supervisor`` for the supervisor codes, a voicemail
 box); a *source* is where the tries come from (``api:uid 65534``: one Unix user on the API socket,
 whatever connection or process it uses; ``port:2/3``: one phone). Each wrong PIN counts against
-both. After the n-th failure in a row a key takes no try for ``delay_s * 2**(n-1)`` seconds; at
-``max_failures`` it is locked for ``lockout_s``. A try while either key is held back is refused
+both. A first wrong PIN may be retyped at once (a typo); after the n-th failure in a row (n >= 2) a
+key takes no try for ``delay_s * 2**(n-2)`` seconds; at ``max_failures`` it is locked for ``lockout_s``. A try while either key is held back is refused
 without looking at the PIN (the right PIN too). A right PIN clears its subject's count (not the
 source's: knowing one's own PIN must not reset the count of guesses at others'); a count with no
 failure for ``lockout_s`` is forgotten. A lock ends when its time is up (``pin.unlocked`` by
@@ -33,7 +33,7 @@ class PinLimits:
 
     max_failures: int = 5  # wrong PINs in a row that lock a subject or a source
     lockout_s: float = 900.0  # how long a lock lasts (and how long a count of failures is remembered)
-    delay_s: float = 1.0  # the pause after the first failure, doubling with each failure after it
+    delay_s: float = 1.0  # the pause after the second failure in a row, doubling with each one after it
 
 
 @dataclass
@@ -106,7 +106,7 @@ class PinGuard:
             c = self._current(key, now) or self._counts.setdefault(key, _Count())
             c.failures += 1
             c.last_failure = now
-            c.retry_at = now + lim.delay_s * 2 ** (c.failures - 1)
+            c.retry_at = now + (lim.delay_s * 2 ** (c.failures - 2) if c.failures >= 2 else 0.0)
             counts.append(c)
         if self.audit is not None:
             self.audit({"who": source, "role": "-", "op": "pin.failed", "args": {"subject": subject, "via": via}})

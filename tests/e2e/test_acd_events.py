@@ -213,11 +213,11 @@ def test_agent_phone_stats_interval_and_live_acd_changes(tmp_path: Path, sim: Si
 
         # ACD settings through config.set, live: a new agent logs in at once, a queue's rules change
         reply = d.api.call("config.set", changes=[
-            {"key": "agent[1010]", "value": {"name": "新同事", "pin": "4321", "groups": ["domestic"]}},
+            {"key": "agent[1010]", "value": {"name": "新同事", "pin": "4731", "groups": ["domestic"]}},
             {"key": "queue[domestic].max_wait_s", "value": 2},
             {"key": "acd.interval_min", "value": 30}])
         assert reply["restart_required"] == ["acd.interval_min"]
-        assert d.api.call("agent.login", agent="1010", pin="4321", extension="8005")["state"] == "idle"
+        assert d.api.call("agent.login", agent="1010", pin="4731", extension="8005")["state"] == "idle"
         d.api.call("agent.pause", agent="1010", reason="1")
         d.api.call("agent.pause", agent="1001", reason="1")
         events.call("subscribe", kinds=["call.overflow"])

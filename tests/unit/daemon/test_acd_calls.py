@@ -485,7 +485,7 @@ def test_wrong_pins_at_a_phone_lock_the_agent_and_the_phone_until_a_supervisor_u
         mark = box.world.tick
         box.run(7.0)
         phone.on_hook()
-        box.run(8.0)  # past the growing pause (1, 2, 4, 8 s) after each failure
+        box.run(8.0)  # past the growing pause (0, 1, 2, 4 s) after each failure
         return decode(box.heard("8004", mark))
 
     for _ in range(5):

@@ -8,20 +8,20 @@ from daemon.config import ConfigError, load_config
 from daemon.config_layout import check_layout
 from hal.ports import build_spans
 from sim.config import load_config as load_sim_config
+from tests.support.processes import default_config_text
 
-DEFAULT = Path(__file__).resolve().parents[3] / "packaging" / "callbox.toml"
 BOARD = build_spans(load_sim_config().layout)  # the simulator's default: 4 FXO, 8 FXS, E1 CAS, E1 HDLC
 
 
 def _config(tmp_path: Path, old: str, new: str):
     path = tmp_path / "callbox.toml"
-    text = DEFAULT.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT.parent}/ivr/')
+    text = default_config_text(ivr_lines=True)  # PINs set as the installer does
     path.write_text(text.replace(old, new, 1) if old else text + new, encoding="utf-8")
     return path, load_config(path)
 
 
-def test_the_default_config_fits_the_default_board() -> None:
-    check_layout(load_config(DEFAULT), BOARD)
+def test_the_default_config_fits_the_default_board(tmp_path: Path) -> None:
+    check_layout(_config(tmp_path, "", "")[1], BOARD)
 
 
 @pytest.mark.parametrize(("old", "new", "key", "words"), [

@@ -10,13 +10,12 @@ from daemon.extension_features import ExtensionFeatures
 from daemon.feature_codes import FIXED_CODES
 from daemon.recording import PLAYBACK_CODE
 from tests.support.inprocess import Box
-
-DEFAULT = Path(__file__).resolve().parents[3] / "packaging" / "callbox.toml"
+from tests.support.processes import default_config_text
 
 
 def _load(tmp_path: Path, old: str, new: str) -> Path:
     """The default config with ``old`` replaced by ``new`` (appended if ``old`` is empty)."""
-    text = DEFAULT.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT.parent}/ivr/')
+    text = default_config_text(ivr_lines=True)  # PINs set as the installer does
     path = tmp_path / "callbox.toml"
     path.write_text(text.replace(old, new, 1) if old else text + new, encoding="utf-8")
     return path
