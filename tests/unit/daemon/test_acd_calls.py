@@ -291,7 +291,7 @@ def test_a_callback_abroad_is_refused_by_the_agent_s_class_of_service(tmp_path: 
     box.run(21.0)
     w.co.line("1/1").party.dial("1")
     box.run_until(lambda: not box.engine.calls.calls, 10, "the caller released after the goodbye")
-    login(box, "8002", "1001", "1001")
+    login(box, "8002", "1001", AGENT_PINS["1001"])
     agent = w.phone("8002")
     box.run_until(lambda: agent.ringing, 10, "the agent rung for the callback")
     agent.off_hook()
