@@ -19,11 +19,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 
 SERVER_KEYS = frozenset({"id", "op", "token"})  # in every request; handled by the server
+TOML_VALUES = 10_000  # TOML values (config.set's and ivr.flow.set's change values) in one request, in all
+_toml_left: ContextVar[list[int] | None] = ContextVar("toml_left", default=None)  # the request's budget
 
 
 class BadArgument(ApiError):
@@ -31,6 +34,19 @@ class BadArgument(ApiError):
 
     def __init__(self, argument: str, problem: str) -> None:
         super().__init__(ErrorCode.BAD_ARGUMENT, f"{argument!r}: {problem}", argument=argument)
+        self.problem = problem
+
+    def within(self, outer: str) -> BadArgument:
+        """The same problem, its path put under ``outer`` (paths are built only for a refusal: checking
+        what is right builds no strings)."""
+        inner = self.argument or ""
+        if not outer:
+            path = inner
+        elif not inner or inner.startswith("["):
+            path = outer + inner
+        else:
+            path = f"{outer}.{inner}"
+        return BadArgument(path, self.problem)
 
 
 def _kind(value: Any) -> str:
@@ -179,8 +195,12 @@ class List(Arg):
             raise BadArgument(name, f"must be a list, not {_kind(value)}")
         if not self.min_len <= len(value) <= self.max_len:
             raise BadArgument(name, f"must have {self.min_len}..{self.max_len} items, not {len(value)}")
+        of = self.of
         for i, item in enumerate(value):  # checked in place: the caller's list is the one used
-            value[i] = self.of.check(item, f"{name}[{i}]")
+            try:
+                value[i] = of.check(item, "")
+            except BadArgument as exc:
+                raise exc.within(f"{name}[{i}]") from None
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -211,34 +231,45 @@ class Scalar(Arg):
 
 class Toml(Arg):
     """A value TOML can hold: a string, a 64-bit integer, a number, a bool, or a list or map (string keys)
-    of them, at most ``depth`` levels deep and ``max_items`` values in all (so checking it costs at most
-    that many steps, however the 1 MiB was filled)."""
+    of them, at most ``depth`` levels deep; at most ``max_items`` values in all, counted over every TOML
+    argument of the request (so checking a request costs at most that many steps, however its 1 MiB
+    was filled)."""
 
-    def __init__(self, depth: int = 6, max_items: int = 10_000) -> None:
+    def __init__(self, depth: int = 6, max_items: int = TOML_VALUES) -> None:
         self.depth, self.max_items = depth, max_items
 
     def check(self, value: Any, name: str) -> Any:
-        self._walk(value, name, 0, [self.max_items])
+        left = _toml_left.get() or [self.max_items]
+        try:
+            self._walk(value, 0, left)
+        except BadArgument as exc:
+            raise exc.within(name) from None
         return value
 
-    def _walk(self, value: Any, name: str, level: int, left: list[int]) -> None:
+    def _walk(self, value: Any, level: int, left: list[int]) -> None:
         left[0] -= 1
         if left[0] < 0:
-            raise BadArgument(name, f"more than {self.max_items} values in all")
+            raise BadArgument("", f"more than {self.max_items} values in all (the request's)")
         if level > self.depth:
-            raise BadArgument(name, f"nested more than {self.depth} levels deep")
-        if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
-            raise BadArgument(name, "must be a 64-bit integer")
+            raise BadArgument("", f"nested more than {self.depth} levels deep")
         if isinstance(value, list):
             for i, item in enumerate(value):
-                self._walk(item, f"{name}[{i}]", level + 1, left)
+                try:
+                    self._walk(item, level + 1, left)
+                except BadArgument as exc:
+                    raise exc.within(f"[{i}]") from None
         elif isinstance(value, dict):
             for k, item in value.items():
                 if not isinstance(k, str):
-                    raise BadArgument(name, f"map keys must be strings, not {_kind(k)}")
-                self._walk(item, f"{name}.{_shown(k)}", level + 1, left)
+                    raise BadArgument("", f"map keys must be strings, not {_kind(k)}")
+                try:
+                    self._walk(item, level + 1, left)
+                except BadArgument as exc:
+                    raise exc.within(_shown(k)) from None
+        elif isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+            raise BadArgument("", "must be a 64-bit integer")
         elif not isinstance(value, str | int | float):  # bool is an int; a float may be inf or nan in TOML
-            raise BadArgument(name, f"must be a TOML value (string, number, bool, list, map), not {_kind(value)}")
+            raise BadArgument("", f"must be a TOML value (string, number, bool, list, map), not {_kind(value)}")
 
     def describe(self) -> dict[str, Any]:
         return {"type": "toml", "max_items": self.max_items}
@@ -256,7 +287,7 @@ class AnyOf(Arg):
             try:
                 return choice.check(value, name)
             except BadArgument as exc:
-                errors.append(exc.message.split(": ", 1)[-1])
+                errors.append(exc.problem)
         raise BadArgument(name, " or ".join(errors))
 
     def describe(self) -> dict[str, Any]:
@@ -308,7 +339,10 @@ class Args(Arg):
                     raise BadArgument(self._path(name, field), "missing")
                 out[field] = arg.default
             else:
-                out[field] = arg.check(given, self._path(name, field))
+                try:
+                    out[field] = arg.check(given, field)
+                except BadArgument as exc:
+                    raise exc.within(name) from None
         for group in self.one_of:
             if sum(value.get(n) is not None for n in group) != 1:
                 raise BadArgument(self._path(name, group[0]), f"give exactly one of {', '.join(group)}")
@@ -332,7 +366,11 @@ class Args(Arg):
 
     def check_request(self, request: dict) -> dict:
         """A request's arguments checked (``id``, ``op``, ``token`` left to the server)."""
-        return self.check(request, "", SERVER_KEYS)
+        budget = _toml_left.set([TOML_VALUES])
+        try:
+            return self.check(request, "", SERVER_KEYS)
+        finally:
+            _toml_left.reset(budget)
 
 
 class MapOf(Arg):
@@ -348,7 +386,10 @@ class MapOf(Arg):
             raise BadArgument(name, f"must have at most {self.max_len} entries, not {len(value)}")
         for k, v in value.items():
             self.key.check(k, f"{name} key")
-            value[k] = self.value.check(v, f"{name}.{_shown(k)}")
+            try:
+                value[k] = self.value.check(v, "")
+            except BadArgument as exc:
+                raise exc.within(f"{name}.{_shown(k)}") from None
         return value
 
     def describe(self) -> dict[str, Any]:

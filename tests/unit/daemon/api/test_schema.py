@@ -68,10 +68,15 @@ def test_a_string_where_a_number_is_due_is_refused_at_once() -> None:
     assert TIME.check(1_700_000_000, "since") == 1.7e9 and isinstance(TIME.check(5, "since"), float)
 
 
-def test_a_toml_value_is_walked_at_most_max_items_steps() -> None:
+def test_toml_values_are_walked_at_most_max_items_steps_per_request() -> None:
     assert Toml(max_items=7).check([1, [2, 3], {"a": 4}], "value") == [1, [2, 3], {"a": 4}]  # 7, the lists too
     assert refused(Toml(max_items=7), [1, [2, 3], {"a": 4, "b": 5}], "value") == "value[2].b"
     assert refused(Toml(), [0] * 100_000, "value") == "value[9999]"
+    many = Args({"changes": List(Args({"value": Toml()}), max_len=1000)})
+    with pytest.raises(BadArgument) as err:  # counted over the whole request, not per value
+        many.check_request({"changes": [{"value": list(range(99))} for _ in range(101)]})
+    assert err.value.argument == "changes[100].value" and "in all" in err.value.message  # 100 values each
+    assert len(many.check_request({"changes": [{"value": list(range(99))} for _ in range(100)]})["changes"]) == 100
 
 
 def test_nested_arguments_are_named_by_their_path() -> None:
