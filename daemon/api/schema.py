@@ -2,16 +2,18 @@
 any work is done.
 
 An op is registered with ``args``: a map of argument name to its type (or an ``Args`` when some
-arguments are alternatives). ``Args.check(request)`` returns the arguments to hand to the op (each
-checked, defaults filled in) or raises ``ApiError(bad_argument)`` naming the argument, nested ones by
-path (``changes[2].key``, ``filters.agent[0]``). Arguments nobody declared are refused too, so a typo
-is an error rather than silently ignored; ``id`` and ``op`` (and ``token``) belong to the server.
+arguments are alternatives). ``Args.check_request(request)`` returns the arguments to hand to the op
+(each checked, defaults filled in) or raises ``BadArgument`` (``bad_argument``) naming the argument,
+nested ones by path (``changes[2].key``, ``filters.agent[0]``). Arguments nobody declared are refused
+too, so a typo is an error rather than silently ignored; ``id`` and ``op`` (and ``token``) belong to
+the server.
 
-The checks cost at most a walk over what was sent (bounded by the 1 MiB message limit): no value
-is converted in a way that grows with it (a string where a number is due is refused, never
-multiplied), numbers are finite and within their declared range, strings, bytes, lists and maps
-within their declared lengths. ``describe()`` gives each type as a plain map, which the ``ops`` op
-reports so integrators can see what every op takes.
+What a check costs is bounded by the schema, not by what was sent: a length is checked before the
+items are, TOML values are counted over the whole request (``TOML_VALUES``), a path is built only
+for a refusal, and no value is converted in a way that grows with it (a string where a number is
+due is refused, never multiplied). Numbers are finite and within their declared range.
+``describe()`` gives each type as a plain map, which the ``ops`` op reports so integrators can see
+what every op takes.
 """
 
 from __future__ import annotations
