@@ -24,11 +24,13 @@ UK = "00442071234567"
 
 @pytest.fixture
 def box(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
-    """The e2e config: 8003 may call abroad (profile "tours"), 8004 is a lobby phone (internal only)."""
+    """The e2e config: 8003 may call abroad (profile "tours"), 8004 is a lobby phone (internal only), 8005
+    may talk outside for 3 seconds a day."""
     cfg = e2e_config(tmp_path)
     text = cfg.read_text(encoding="utf-8")
     text = text.replace('number = "8003"\n', 'number = "8003"\ncos = "tours"\n', 1)
     text = text.replace('number = "8004"\n', 'number = "8004"\ncos = "internal"\n', 1)
+    text = text.replace('number = "8005"\n', 'number = "8005"\ndaily_minutes = 0.05\n', 1)  # 3 seconds
     cfg.write_text(text + '\n[class_of_service.profiles]\ntours = ["internal", "local", "national", "mobile", '
                           '"international"]\n', encoding="utf-8")
     yield from running(DaemonProcess(tmp_path, sim, cfg))
@@ -138,3 +140,38 @@ def test_110_goes_out_from_a_phone_locked_to_internal_calls(box: DaemonProcess) 
     phone.on_hook()
     (cdr,) = wait_for(lambda: box.api.call("cdr.list"), 10, "the CDR")
     assert (cdr["dialled"], cdr["number_class"], cdr["denied"]) == ("110", "emergency", None)
+
+
+def test_the_daily_cap_blocks_alarms_and_survives_a_restart(box: DaemonProcess, events: ApiClient) -> None:
+    w = World(box.sim)
+    w.co_scenario("12301", "answer", after_s=1.0)
+    events.call("subscribe", kinds=["call.denied", "alarm."])
+    phone = w.phone("8005")
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial("912301#")
+    wait_for(lambda: any(c.get("answer") for c in box.api.call("calls")), 15, "answer")
+    time.sleep(3.5)
+    phone.on_hook()
+    alarm = events.next_event("alarm.raised", timeout=10)
+    assert (alarm["alarm"], alarm["extension"], alarm["cap"]) == ("DAILY_CAP", "8005", 0.05)
+    assert box.api.call("status")["cap_alarms"] == ["8005"]
+    wait_for(lambda: any("daily cap: 8005" in n for n in box.read_notices()), 5, "STATUS= naming the capped extension")
+    box.kill9()
+    box.start()  # the day's minutes are counted again from the CDRs
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial("912301#")
+    mark = w.tick()
+    time.sleep(3.5)
+    hears_congestion(phone.heard(since=mark + 50))
+    phone.on_hook()
+    cdrs = wait_for(lambda: [c for c in box.api.call("cdr.list") if c.get("denied")], 5, "the refused call's CDR")
+    assert cdrs[0]["denied"] == "daily_cap" and cdrs[0]["paid_by"] == "extension 8005"
+    assert box.api.call("status")["cap_alarms"] == ["8005"]
+    time.sleep(1.0)  # on hook longer than a hook flash
+    phone.off_hook()
+    time.sleep(0.3)
+    phone.dial("119")  # emergency still goes out
+    wait_for(lambda: w.co_line_with_digits("119"), 15, "the CO to receive 119")
+    phone.on_hook()
