@@ -11,7 +11,9 @@ rejected, and reports a digit twice when its tone drops out for ~10 ms; so every
 is judged against the last 120 ms of that channel's audio (kept in a small ring, one whole-array
 copy per tick): both tones' frequencies are measured and a digit more than ``MAX_DEVIATION`` off is
 dropped, and the same digit again after a gap shorter than ``MIN_GAP_MS`` is a drop-out, not a new
-digit. Digits are rare, so judging them costs nothing per tick.
+digit. Each tone is looked for within ``SEARCH`` of its nominal frequency, so speech or a tone under
+the digit (a phone whose microphone stays open while a key is pressed) does not stand in for it.
+Digits are rare, so judging them costs nothing per tick.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ NORMAL_TWIST_DB = 9  # Q.24 must accept 8 dB
 REVERSE_TWIST_DB = 5  # Q.24 must accept 4 dB
 THRESHOLD_DBM0 = -42  # per tone; Q.24 accepts down to about -25 and rejects below about -55
 MAX_DEVIATION = 0.025  # between Q.24's must-accept 1.5 % and must-reject 3.5 %
+SEARCH = 0.05  # each tone is measured within this of its nominal: half the spacing of the rows/columns
 MIN_GAP_MS = 25  # Q.24: 40 ms of silence separates digits; a 10 ms drop-out must not
 HISTORY = 960  # samples of audio kept per channel to judge a reported digit (120 ms)
 _BLOCK = 40  # 5 ms blocks for the on/off envelope
@@ -66,8 +69,8 @@ def judge(digit: str, recent: np.ndarray, previous: str) -> bool:
     if len(seg) < 120:
         return True  # too little to judge: trust the detector
     spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), _FFT_SIZE))
-    low = _peak_hz(spectrum, 640.0, 1000.0)
-    high = _peak_hz(spectrum, 1150.0, 1700.0)
+    low = _peak_hz(spectrum, nominal[0] * (1 - SEARCH), nominal[0] * (1 + SEARCH))
+    high = _peak_hz(spectrum, nominal[1] * (1 - SEARCH), nominal[1] * (1 + SEARCH))
     return abs(low / nominal[0] - 1) <= MAX_DEVIATION and abs(high / nominal[1] - 1) <= MAX_DEVIATION
 
 
