@@ -10,10 +10,13 @@ intervals being written.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 from daemon.acd.agents import AgentError, NoSuchExtension
 from daemon.acd.customers import Customer
+from daemon.api.paging import LIST_MAX, Page, take_page
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.schema import AGENT, CALL, EXTENSION, TIME, Int, Opt, Str
@@ -58,18 +61,19 @@ def register(api: ApiServer, service: Any) -> None:
     def snapshot(req: dict) -> dict:
         return acd().acd.snapshot(acd().now())
 
-    async def intervals(req: dict) -> list[dict]:
+    async def intervals(req: dict) -> Page:
         store = acd().acd.intervals
         if store is None:
-            return []
-        limit = req["limit"]
+            return Page([])
+        since, until, cursor = req["since"] or 0.0, req["until"], req["cursor"]
         await service.writer.flushed()  # an interval whose stats.interval event was sent is in the reply
-        out = []
-        for rec in store.scan(req["since"], req["until"]):
-            out.append(rec)
-            if len(out) >= limit:
-                break
-        return out
+
+        def rows() -> Iterator[tuple[float, dict]]:
+            for rec in store.scan(max(since, cursor or 0.0), until):
+                if cursor is None or rec["start"] > cursor:
+                    yield rec["start"], rec
+
+        return await asyncio.to_thread(take_page, rows(), req["limit"])
 
     async def callback_cancel(req: dict) -> dict:
         call, svc = req["call"], acd()
@@ -93,9 +97,15 @@ def register(api: ApiServer, service: Any) -> None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no customer {req['number']}")
         return as_dict(rec)
 
-    def customer_list(req: dict) -> dict:
-        recs = customers().list(req["after"], req["limit"])
-        return {"customers": [r.to_dict() for r in recs], "total": customers().count()}
+    async def customer_list(req: dict) -> dict:
+        after, limit, store = req["cursor"] or req["after"], req["limit"], customers()
+
+        def read() -> tuple[Page, int]:
+            recs = store.list(after, limit + 1)
+            return take_page(((r.number, r.to_dict()) for r in recs), limit), store.count()
+
+        page, total = await asyncio.to_thread(read)
+        return {"customers": page.items, "total": total, "next": page.next}
 
     def changes(req: dict) -> dict[str, Any]:
         return {key: req[key] for key in ("name", "level", "notes") if req[key] is not None}
@@ -121,7 +131,8 @@ def register(api: ApiServer, service: Any) -> None:
 
     api.op("acd.snapshot", snapshot)
     api.op("acd.intervals", intervals, roles=INTEGRATOR,
-           args={"since": Opt(TIME, 0.0), "until": Opt(TIME), "limit": Opt(Int(1, 1000), 96)})
+           args={"since": Opt(TIME, 0.0), "until": Opt(TIME), "limit": Opt(Int(1, LIST_MAX), 96),
+                 "cursor": Opt(TIME)})  # a page's ``next``: the last interval's start
     # an agent-role connection acts for the agent it logged in as (with the PIN) or whose token it showed
     api.op("agent.login", agent_op("login", "pin", "extension"), audit=True, own_agent="agent", binds_agent=True,
            args={"agent": AGENT, "pin": Opt(PIN, ""), "extension": EXTENSION})
@@ -132,7 +143,7 @@ def register(api: ApiServer, service: Any) -> None:
     api.op("callback.cancel", callback_cancel, roles=SUPERVISOR, audit=True, args={"call": CALL})
     api.op("customer.get", customer_get, roles=INTEGRATOR, args={"number": CUSTOMER_NUMBER})
     api.op("customer.list", customer_list, roles=INTEGRATOR,
-           args={"after": Opt(Str(64)), "limit": Opt(Int(1, 1000), 100)})
+           args={"cursor": Opt(Str(64)), "after": Opt(Str(64)), "limit": Opt(Int(1, LIST_MAX), 100)})
     api.op("customer.create", customer_create, roles=INTEGRATOR, audit=True, args=CUSTOMER_FIELDS)
     api.op("customer.update", customer_update, roles=INTEGRATOR, audit=True, args=CUSTOMER_FIELDS)
     api.op("customer.delete", customer_delete, roles=SUPERVISOR, audit=True, args={"number": CUSTOMER_NUMBER})

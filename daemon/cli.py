@@ -16,6 +16,7 @@ import time
 
 from daemon.api.client import ApiClient
 from daemon.api.connect import SetupError, add_connection_arguments, read_token, socket_path
+from daemon.api.paging import LIST_MAX
 from daemon.api.protocol import ApiError
 from daemon.box_time import DEFAULT_OFFSET_MIN, local_text, parse_local
 
@@ -111,6 +112,16 @@ def export_cdrs(client: ApiClient, span: dict, output: str | None) -> int:
     return 0
 
 
+def list_cdrs(client: ApiClient, limit: int, span: dict) -> list[dict]:
+    """The newest ``limit`` CDRs (in ``span``: since, until), newest first, page after page."""
+    rows: list[dict] = []
+    for page in client.pages("cdr.list", limit=min(limit, LIST_MAX), newest_first=True, **span):
+        rows += page[:limit - len(rows)]
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="callbox", description="talk to the running callbox daemon")
     add_connection_arguments(ap)
@@ -138,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         client = ApiClient(path)
     except OSError as exc:
         print(f"callbox: cannot reach the daemon at {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ApiError as exc:  # refused: too many connections open
+        print(f"callbox: the daemon at {path} refused the connection: {exc.message}", file=sys.stderr)
         return 1
     try:
         with client:
@@ -167,7 +181,7 @@ def run(client: ApiClient, args: argparse.Namespace) -> int:
     elif args.cmd == "cdr" and args.action == "export":
         return export_cdrs(client, _range(args, zone), args.output)
     elif args.cmd == "cdr":
-        print(format_cdrs(client.call("cdr.list", limit=args.limit, newest_first=True, **_range(args, zone)), zone))
+        print(format_cdrs(list_cdrs(client, args.limit, _range(args, zone)), zone))
     elif args.cmd == "watch":
         watch(client, args.interval, args.duration, zone)
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from daemon.acd.config import AcdConfig, parse_acd
+from daemon.api.limits import ApiLimits
 from daemon.config_checks import Checker, ConfigError
 from daemon.cos_config import CosConfig, check_cos, parse_cos
 from daemon.dnis import DnisRoute, parse_dnis
@@ -157,6 +158,7 @@ class Config:
     api_socket: str = "/run/callbox/api.sock"
     api_group: str = "callbox-api"
     api_tokens: tuple[tuple[str, str], ...] = ()  # (token, role): ``auth`` raises a connection to role
+    api_limits: ApiLimits = field(default_factory=ApiLimits)  # connection caps
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
     dialplan: DialplanConfig = field(default_factory=DialplanConfig)
@@ -215,9 +217,11 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level",
                                                  "realtime_priority"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
-    api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens"})
+    api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens", "max_clients", "max_clients_per_uid",
+                                                  "admin_reserve"})
     tokens = c.table(api.get("tokens", {}), ("api", "tokens"), set(api.get("tokens", {})))
     api_tokens = tuple((tok, c.get(tokens, ("api", "tokens"), tok, str, pattern=_GRANT_RE)) for tok in tokens)
+    api_limits = _parse_api_limits(c, api)
     recording = _parse_recording(c, top.get("recording", {}))
     dp = c.table(top.get("dialplan", {}), ("dialplan",), {f for f in DialplanConfig.__dataclass_fields__})
     num = (int, float)
@@ -319,6 +323,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         api_socket=c.get(api, ("api",), "socket", str, "/run/callbox/api.sock"),
         api_group=c.get(api, ("api",), "group", str, "callbox-api"),
         api_tokens=api_tokens,
+        api_limits=api_limits,
         recording=recording,
         ivr=ivr,
         dialplan=dialplan,
@@ -339,6 +344,19 @@ def _parse_pin_limits(c: Checker, data: dict) -> PinLimits:
     return PinLimits(max_failures=c.get(t, kp, "max_failures", int, 5, minimum=1),
                      lockout_s=float(c.get(t, kp, "lockout_s", (int, float), 900.0, minimum=1)),
                      delay_s=float(c.get(t, kp, "delay_s", (int, float), 1.0, minimum=0)))
+
+
+def _parse_api_limits(c: Checker, api: dict) -> ApiLimits:
+    """``[api]`` connection caps (``daemon.api.limits``): in total, per user, and the admins' reserve."""
+    d, kp = ApiLimits(), ("api",)
+    total = c.get(api, kp, "max_clients", int, d.max_clients, minimum=2)
+    limits = ApiLimits(total, c.get(api, kp, "max_clients_per_uid", int, min(d.max_clients_per_uid, total), minimum=1),
+                       c.get(api, kp, "admin_reserve", int, min(d.admin_reserve, total - 1), minimum=1))
+    if limits.admin_reserve >= total:
+        raise c.fail((*kp, "admin_reserve"), f"must be less than max_clients ({total})")
+    if limits.max_clients_per_uid > total:
+        raise c.fail((*kp, "max_clients_per_uid"), f"must be at most max_clients ({total})")
+    return limits
 
 
 def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numbers: set[str],

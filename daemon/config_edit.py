@@ -36,6 +36,7 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
+from daemon.api.limits import fit_to_descriptors
 from daemon.api.protocol import MAX_MESSAGE, ApiError, ErrorCode
 from daemon.api.roles import ADMIN
 from daemon.api.schema import Arg, Args, List, Opt, Str, Toml
@@ -53,8 +54,8 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
-LIVE_FIELDS = {"path", "name", "api_tokens", "dialplan", "extensions", "lines", "trunks", "trunk_lines", "acd",
-               "cos", "pin_limits"}
+LIVE_FIELDS = {"path", "name", "api_tokens", "api_limits", "dialplan", "extensions", "lines", "trunks", "trunk_lines",
+               "acd", "cos", "pin_limits"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 
 
@@ -419,6 +420,7 @@ class ConfigOps:
         svc.config = applied
         svc.api.server_info["name"] = applied.name
         svc.api.tokens = dict(applied.api_tokens)
+        svc.api.limits = fit_to_descriptors(applied.api_limits)  # connections already open stay
         if svc.acd is not None:
             restart += svc.acd.reconfigure(applied)
         log.info("configuration %s saved and applied (ports changed: %s; restart required for: %s)",

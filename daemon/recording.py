@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from daemon.api.paging import LIST_MAX, Page, take_page
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
-from daemon.api.schema import AGENT, CALL, NUMBER, TIME, Bool, Enum, Int, Opt
+from daemon.api.schema import AGENT, CALL, NUMBER, TIME, Bool, Bytes, Enum, Int, Opt
 from daemon.api.server import ApiServer
 from daemon.call_model import Call, LegState
 from daemon.config import Config
@@ -37,6 +38,7 @@ from daemon.supervisor import supervisor_guarded
 from hal.clock import SAMPLE_RATE
 from hal.dsp.tones import sine
 from recorder import Recorder, RecorderConfig, RecordingPolicy, has_audio
+from recorder.index import rec_key
 from recorder.playback import Player
 from signaling.events import Cause
 
@@ -45,7 +47,8 @@ log = logging.getLogger(__name__)
 FETCH_CHUNK = 512 * 1024  # under the API's 1 MiB message limit
 QUERY_ARGS = {"since": Opt(TIME), "until": Opt(TIME), "agent": Opt(AGENT), "number": Opt(NUMBER),
               "call_id": Opt(CALL), "status": Opt(Enum("recording", "complete", "interrupted", "purged")),
-              "limit": Opt(Int(1, 1000), 100), "newest_first": Opt(Bool(), False)}
+              "limit": Opt(Int(1, LIST_MAX), 100), "newest_first": Opt(Bool(), False),
+              "cursor": Opt(Bytes(64, min_len=9))}  # a page's ``next``: its last row's index key
 DEMAND_CODE = "*1"  # keyed during a connected call: recording on / off
 PLAYBACK_CODE = "*35"  # *35 <agent ID or extension> # <supervisor PIN> #
 CODE_GAP_S = 3.0  # the keys of an in-call code come within this of each other
@@ -361,8 +364,13 @@ class Recording:
         kind = kind if kind.startswith(("recording.", "recorder.")) else f"recording.{kind}"
         (self.api.publish_startup if startup else self.api.publish)(kind, **data)
 
-    def _query(self, req: dict) -> list[dict]:
-        return self.recorder.query(**req)
+    async def _query(self, req: dict) -> Page:
+        """A page of index rows (``daemon.api.paging``), read on a worker thread."""
+        args = {k: v for k, v in req.items() if k != "cursor"}
+        args["limit"] = req["limit"] + 1  # one more: is there a next page?
+        args["after"] = req["cursor"]
+        rows = await asyncio.to_thread(lambda: self.recorder.query(**args))
+        return take_page(((rec_key(r["start"], r["id"]), r) for r in rows), req["limit"])
 
     async def _fetch(self, req: dict) -> dict:
         key, offset = req["call"], req["offset"]

@@ -19,6 +19,8 @@ from typing import Any
 
 from daemon import acd_api, config_edit, diagnostics, flow_edit, pin_guard, supervisor
 from daemon.acd_calls import AcdService
+from daemon.api.limits import fit_to_descriptors
+from daemon.api.paging import LIST_MAX, Page, take_page
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, CURRENT_ROLE, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, NUMBER, PORT, TIME, Bool, Bytes, Int, MapOf, Opt, Scalar, Str
@@ -44,13 +46,13 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 ALIVE_S = 1.0  # the last-alive mark is rewritten (and held CDRs retried when due) this often
 CDR_ALARM = "CDR_STORE"  # alarm.raised / alarm.cleared while finished calls' CDRs wait for the store
+CSV_PAGE_MAX = 5000  # CDRs per cdr.export_csv page at most (and fewer if their CSV would pass PAGE_BYTES)
 CURSOR = Bytes(12, min_len=12)  # a page's ``next``
 
 
-def _cdr_args(default_limit: int, paged: bool = True, newest_first: bool = True) -> dict:
-    fields = {"since": Opt(TIME), "until": Opt(TIME), "limit": Opt(Int(1, 10000), default_limit)}
-    if paged:
-        fields["cursor"] = Opt(CURSOR)
+def _cdr_args(default_limit: int, max_limit: int = LIST_MAX, newest_first: bool = True) -> dict:
+    fields = {"since": Opt(TIME), "until": Opt(TIME), "limit": Opt(Int(1, max_limit), default_limit),
+              "cursor": Opt(CURSOR)}
     if newest_first:
         fields["newest_first"] = Opt(Bool(), False)
     return fields
@@ -62,7 +64,8 @@ class Service:
         self.store = Store(config.state_dir)
         self.writer = StoreWriter(self.store)
         self.api = ApiServer(config.api_socket, {"server": "callboxd", "version": VERSION, "name": config.name},
-                             group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit)
+                             group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit,
+                             limits=fit_to_descriptors(config.api_limits))
         self.board = SimBoardDriver(config.board_socket)
         self.engine = Engine(config, self.board, self._journal, CallLog(self.api.publish))  # calls in the log
         self.engine.pins.audit = self._audit  # every wrong PIN, from a phone or the API
@@ -103,10 +106,12 @@ class Service:
                                     **op.args.describe_args()} for name, op in sorted(api.ops.items())])
         api.op("ports", lambda req: self.engine.port_states())
         api.op("calls", lambda req: [c.record() for c in self.engine.calls.calls.values()])
-        api.op("cdr.list", self._cdr_list, roles=INTEGRATOR, args=_cdr_args(50, paged=False))
+        api.op("cdr.list", self._cdr_list, roles=INTEGRATOR, args=_cdr_args(50))
         api.op("cdr.page", self._cdr_page, roles=INTEGRATOR, args=_cdr_args(100))
-        api.op("cdr.export_csv", self._cdr_export_csv, roles=INTEGRATOR, args=_cdr_args(5000, newest_first=False))
-        api.op("audit.list", self._audit_list, roles=ADMIN, args={"limit": Opt(Int(1, 10000), 100)})
+        api.op("cdr.export_csv", self._cdr_export_csv, roles=INTEGRATOR,
+               args=_cdr_args(CSV_PAGE_MAX, CSV_PAGE_MAX, newest_first=False))
+        api.op("audit.list", self._audit_list, roles=ADMIN,
+               args={"limit": Opt(Int(1, LIST_MAX), 100), "cursor": Opt(CURSOR)})
         api.op("call.dial", self._call_dial, roles=INTEGRATOR, audit=True,
                args={"extension": EXTENSION, "number": NUMBER})
         api.op("call.hangup", self._call_hangup, roles=INTEGRATOR, audit=True, args={"call": CALL})
@@ -134,6 +139,8 @@ class Service:
             "cdrs": self.store.cdr_count(), "skipped_ticks": e.skipped_ticks,
             "tick_cost_max_ms": round(e.tick_cost_max * 1000, 3), "tick_cost": e.tick_stats.summary(),
             "scheduling": self.scheduling,
+            "api": {"clients": len(self.api.clients), "refused": self.api.refused,
+                    "waiting_bytes": self.api.waiting_bytes},
             "alarms": {str(s.span.id): sorted(s.span.alarms) for s in e.spans.values() if s.span.alarms},
             "circuit_alarms": dict(e.circuit_alarms),
             "store_alarms": {CDR_ALARM: self.writer.alarm} if self.writer.alarm else {},
@@ -157,21 +164,26 @@ class Service:
             out.append(row)
         return out
 
-    async def _cdr_list(self, req: dict) -> list[dict]:
+    async def _scan_page(self, db: Any, req: dict, reverse: bool, **page: Any) -> Page:
+        """A page of a time-keyed table (``req``: since, until, limit, cursor), read on a worker thread once
+        the writes before it are committed."""
         await self.writer.flushed()
-        return self.store.cdrs(since=req["since"], until=req["until"], limit=req["limit"], reverse=req["newest_first"])
+        return await asyncio.to_thread(lambda: take_page(
+            self.store.scan(db, req.get("since"), req.get("until"), reverse, req["cursor"]), req["limit"], **page))
+
+    async def _cdr_list(self, req: dict) -> Page:
+        return await self._scan_page(self.store.cdr, req, req["newest_first"])
 
     async def _cdr_page(self, req: dict) -> dict:
-        await self.writer.flushed()
-        rows, nxt = self.store.cdr_page(req["since"], req["until"], req["limit"], req["cursor"],
-                                        reverse=req["newest_first"])
-        return {"cdrs": rows, "next": nxt}
+        page = await self._scan_page(self.store.cdr, req, req["newest_first"])
+        return {"cdrs": page.items, "next": page.next}
 
     async def _cdr_export_csv(self, req: dict) -> dict:
-        await self.writer.flushed()
-        rows, nxt = self.store.cdr_page(req["since"], req["until"], req["limit"], req["cursor"])
-        return {"csv": cdrs_to_csv(rows, header=req["cursor"] is None, utc_offset_min=self.config.utc_offset_min),
-                "rows": len(rows), "next": nxt}
+        zone = self.config.utc_offset_min
+        page = await self._scan_page(self.store.cdr, req, False,
+                                     size_of=lambda row: len(cdrs_to_csv([row], header=False, utc_offset_min=zone)))
+        return {"csv": cdrs_to_csv(page.items, header=req["cursor"] is None, utc_offset_min=zone),
+                "rows": len(page.items), "next": page.next}
 
     def _call_request(self, fn, *args) -> Any:
         try:
@@ -205,9 +217,8 @@ class Service:
             raise ApiError(ErrorCode.NOT_FOUND, f"no lookup {request!r} is waiting (timed out, or the caller left)")
         return {"request": request}
 
-    async def _audit_list(self, req: dict) -> list[dict]:
-        await self.writer.flushed()
-        return self.store.audit_log(limit=req["limit"])
+    async def _audit_list(self, req: dict) -> Page:
+        return await self._scan_page(self.store.audit, req, True)
 
     def _e1_set_cas(self, req: dict) -> dict:
         port, bits = req["port"], req["bits"]

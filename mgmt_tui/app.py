@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import urwid
@@ -108,6 +108,12 @@ class TuiApp:
     def _today(self) -> dt.date:
         return dt.datetime.now(self._box_zone()).date()
 
+    def _pages(self, op: str, **args: Any) -> Iterator[list]:
+        """Every page of a list op (the daemon sends long lists a page at a time)."""
+        if self.client is None:
+            self.client = self.connect()
+        return self.client.pages(op, **args)
+
     def _show(self, s: str) -> str:
         return ascii_only(s) if self.ascii else s
 
@@ -155,7 +161,7 @@ class TuiApp:
             return head + views.report(self.day, cdrs, zone)
         snap, why = self._snapshot()
         try:
-            records = self._call("acd.intervals", since=start, until=end, limit=300)
+            records = [r for page in self._pages("acd.intervals", since=start, until=end, limit=300) for r in page]
         except ApiError as exc:
             return [*head, f"ACD statistics: not available ({exc.code})"]
         today = self._today()

@@ -174,10 +174,13 @@ class RecordingIndex:
             return None if key is None else msgpack.unpackb(txn.get(key, db=self.rec))
 
     def rows(self, since: float | None = None, until: float | None = None,
-             reverse: bool = False) -> Iterator[dict]:
-        """Rows in start-time order (oldest first unless ``reverse``), within [since, until]."""
+             reverse: bool = False, after: bytes | None = None) -> Iterator[dict]:
+        """Rows in start-time order (oldest first unless ``reverse``), within [since, until], strictly
+        after the row key ``after`` in that order if given (``rec_key``: a page's cursor)."""
         lo = _TIME.pack(max(0, int((since or 0) * 1_000_000)))
         hi = _TIME.pack(int(until * 1_000_000) + 1) if until is not None else b"\xff" * 9
+        if after is not None:  # hi is exclusive; the smallest key after ``after`` is ``after + NUL``
+            hi, lo = (min(hi, after), lo) if reverse else (hi, max(lo, after + b"\0"))
         with self.env.begin(db=self.rec) as txn:
             cur = txn.cursor()
             if reverse:
@@ -207,8 +210,9 @@ class RecordingIndex:
 
     def query(self, *, since: float | None = None, until: float | None = None, agent: str | None = None,
               number: str | None = None, call_id: str | None = None, status: str | None = None,
-              limit: int = 100, newest_first: bool = False) -> list[dict]:
-        """Rows matching every given criterion, in start-time order, at most ``limit``.
+              limit: int = 100, newest_first: bool = False, after: bytes | None = None) -> list[dict]:
+        """Rows matching every given criterion, in start-time order, at most ``limit``; with ``after``
+        (a row's ``rec_key``), only the rows that come after it in that order.
 
         ``number`` matches the caller or the called number exactly, ``agent`` the agent ID or the
         extension. Uses the most selective index
@@ -221,11 +225,15 @@ class RecordingIndex:
         elif number is not None:
             rows = self._by("number", number)
         else:
-            rows = self.rows(since, until, reverse=newest_first)
+            rows = self.rows(since, until, reverse=newest_first, after=after)
         if isinstance(rows, list) and newest_first:
             rows.reverse()
         out = []
         for row in rows:
+            if after is not None and isinstance(rows, list):
+                key = rec_key(row["start"], row["id"])
+                if key >= after if newest_first else key <= after:
+                    continue
             if since is not None and row["start"] < since or until is not None and row["start"] > until:
                 continue
             if agent is not None and agent not in (row.get("agent"), row.get("extension")):

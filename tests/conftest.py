@@ -20,6 +20,7 @@ from tests.support.processes import (
     default_config_text,
     edit_config,
 )
+from tests.support.users import RoleUsers
 
 E2E_CONFIG_EXTRA = """
 [dialplan]
@@ -108,6 +109,50 @@ def reachable_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]
     finally:
         d.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+UNIT = DEFAULT_CONFIG.parent / "callboxd.service"
+
+
+def unit_settings() -> dict[str, str]:
+    """The shipped systemd unit's ``Key=value`` settings."""
+    return dict(line.split("=", 1) for line in UNIT.read_text(encoding="utf-8").splitlines()
+                if "=" in line and not line.startswith(("#", ";")))
+
+
+@pytest.fixture
+def role_users() -> Iterator[RoleUsers]:
+    """A throw-away user in each API role group, and one in none (``tests.support.users``)."""
+    users = RoleUsers()
+    try:
+        yield users
+    finally:
+        users.remove()
+
+
+@pytest.fixture
+def unit_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[Callable[..., DaemonProcess]]:
+    """A factory: ``unit_daemon(api={...})`` starts the daemon (``e2e_config`` edited as by
+    ``daemon_with``) with its socket in a directory made as the shipped unit makes ``/run/callbox``
+    (``RuntimeDirectoryMode``; owned by the daemon's user and group, here root), so other users reach
+    the socket exactly as far as the unit lets them."""
+    base = Path(tempfile.mkdtemp(prefix="callbox-run-"))
+    os.chmod(base, 0o755)  # /run
+    started: list[DaemonProcess] = []
+
+    def start(**tables: dict[str, Any]) -> DaemonProcess:
+        rundir = base / f"callbox{len(started)}"
+        rundir.mkdir()
+        os.chmod(rundir, int(unit_settings()["RuntimeDirectoryMode"], 8))
+        d = DaemonProcess(rundir, sim, edit_config(e2e_config(tmp_path), **tables))
+        started.append(d)
+        d.start()
+        return d
+
+    yield start
+    for d in started:
+        d.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

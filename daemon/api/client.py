@@ -1,4 +1,8 @@
-"""A small synchronous API client, for the CLI, the TUI and tests."""
+"""A small synchronous API client, for the CLI, the TUI and tests.
+
+A daemon that refuses the connection (too many open) says why instead of its hello: the constructor
+raises ``ApiError`` with that reason. List ops reply a page at a time; ``pages`` follows the cursors.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import itertools
 import select
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, ApiError, pack, unpack
@@ -18,8 +22,16 @@ class ApiClient:
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self._ids = itertools.count(1)
-        self.hello = self._read()
         self.events: list[dict] = []
+        try:
+            self.hello = self._read()
+        except BaseException:
+            self.sock.close()
+            raise
+        if self.hello.get("ok") is False:  # refused: the reason instead of the hello, then closed
+            self.sock.close()
+            err = self.hello.get("error") or {}
+            raise ApiError(err.get("code", "?"), err.get("message", ""))
 
     def close(self) -> None:
         self.sock.close()
@@ -47,6 +59,21 @@ class ApiClient:
 
     def call(self, op: str, **args: Any) -> Any:
         """Send a request and return its result; raise ApiError for an error reply."""
+        return self.call_page(op, **args)[0]
+
+    def pages(self, op: str, **args: Any) -> Iterator[list]:
+        """Each page of a list op (``daemon.api.paging``), from the first to the last, following the
+        replies' ``next`` cursors."""
+        cursor = args.pop("cursor", None)
+        while True:
+            rows, cursor = self.call_page(op, cursor=cursor, **args)
+            yield rows
+            if cursor is None:
+                return
+
+    def call_page(self, op: str, **args: Any) -> tuple[Any, Any]:
+        """Send a request; return its result and the reply's ``next`` (a list op's cursor of the
+        following page, None on the last page and for other ops)."""
         rid = next(self._ids)
         self.sock.sendall(pack({"id": rid, "op": op, **args}))
         while True:
@@ -57,7 +84,7 @@ class ApiClient:
             if msg.get("id") != rid:
                 continue
             if msg.get("ok"):
-                return msg.get("result")
+                return msg.get("result"), msg.get("next")
             err = msg.get("error") or {}
             raise ApiError(err.get("code", "?"), err.get("message", ""), err.get("argument"))
 

@@ -18,22 +18,37 @@ Subscriptions take kind prefixes and optional field filters (``extension``, ``ag
 and every filtered field it carries matches. Events of the daemon's start-up (``publish_startup``:
 recordings a crash left, repaired) happen before any client can connect; they are kept and sent to
 each client when it subscribes to them.
+
+Connections are capped in total and per user (``daemon.api.limits``: a refused client gets an error
+frame saying why; the admins' reserve keeps the installer's CLI reachable), and the listening socket
+backs off when the process is out of descriptors instead of spinning on ``accept``. Each client is
+served a few requests per loop turn (``REQUESTS_PER_TURN``) and at most ``SHARE_S`` of work per 20 ms,
+so one client pipelining thousands of requests shares the loop (and the CPU) with the tick and with
+the others. Its replies wait in a bounded backlog
+(``BACKLOG_BYTES``): past it the client is not read from until it catches up; once it is gone,
+whatever was waiting for it is freed. A reply over ``MAX_MESSAGE`` is never sent: the client gets
+``too_large`` telling it to page (list ops return a page and a cursor, ``daemon.api.paging``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import grp
+import errno
 import inspect
 import logging
 import os
-from collections import deque
+import socket
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.api.access import secure_socket
+from daemon.api.limits import ApiLimits, Throttled
+from daemon.api.paging import Page
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
 from daemon.api.roles import ALL, CURRENT_ROLE, ROLES, Peer, peer_of
 from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
@@ -52,6 +67,11 @@ SUBSCRIBE_ARGS = Args({
                          for f in FILTER_FIELDS}), default={}),
 })
 STARTUP_EVENTS = 1000  # start-up events kept for later subscribers
+REQUESTS_PER_TURN = 4  # a client's requests served back to back before the loop's other work gets a turn
+SHARE_S, TICK_S = 0.004, 0.02  # a client's requests take at most 4 ms of each 20 ms: a share of the CPU, not all
+BACKLOG_BYTES = 4 << 20  # a client's unsent replies beyond which it is not read from until it catches up
+REFUSAL_LOG_S = 60.0  # refused connections and accept errors are logged at most this often
+ACCEPT_BACKOFF_S = (0.05, 1.0)  # out of descriptors: wait before accepting again, doubling up to the second
 _PEER: ContextVar[Peer | None] = ContextVar("api_peer", default=None)
 
 
@@ -73,15 +93,20 @@ class _Op:
 
 
 class _Client:
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: asyncio.StreamWriter, peer: Peer) -> None:
         self.writer = writer
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()  # events bounded in push(); replies never dropped
+        self.out: deque[bytes] = deque()  # frames not yet handed to the transport
+        self.out_bytes = 0
+        self.wake = asyncio.Event()  # the sender has frames to write
+        self.room = asyncio.Event()  # the backlog is under BACKLOG_BYTES (or the client is gone)
+        self.room.set()
+        self.closed = False
         self.subscribed: set[str] | None = None  # None: no subscription; empty set: everything
         self.filters: dict[str, set] = {}
         self.dropped = 0
         self.errors: dict[str, int] = {}  # error replies sent, by code (logged once, summed up at close)
-        self.peer: Peer = peer_of(writer.get_extra_info("socket"))
-        self.role = self.peer.role
+        self.peer = peer
+        self.role = peer.role
         self.agent: str | None = None  # the agent an agent-role connection acts for (None: none yet)
 
     def wants(self, kind: str, data: dict) -> bool:
@@ -94,27 +119,54 @@ class _Client:
 
     def push(self, data: bytes) -> None:
         """Queue an event; beyond ``CLIENT_QUEUE`` waiting messages it is counted as dropped instead."""
-        if self.queue.qsize() >= CLIENT_QUEUE:
+        if len(self.out) >= CLIENT_QUEUE:
             self.dropped += 1
         else:
-            self.queue.put_nowait(data)
+            self.reply(data)
 
     def reply(self, data: bytes) -> None:
-        self.queue.put_nowait(data)
+        if self.closed:
+            return
+        self.out.append(data)
+        self.out_bytes += len(data)
+        if self.out_bytes > BACKLOG_BYTES:
+            self.room.clear()
+        self.wake.set()
+
+    def take(self) -> bytes:
+        data = self.out.popleft()
+        self.out_bytes -= len(data)
+        if self.out_bytes <= BACKLOG_BYTES // 2:
+            self.room.set()
+        return data
+
+    def close(self) -> None:
+        """The connection is gone: free what waits for it and wake whoever waits on it."""
+        self.closed = True
+        self.out.clear()
+        self.out_bytes = 0
+        self.room.set()
+        self.wake.set()
 
 
 class ApiServer:
     def __init__(self, path: str, server_info: dict, group: str | None = None,
-                 tokens: dict[str, str] | None = None, audit: Callable[[dict], Any] | None = None) -> None:
+                 tokens: dict[str, str] | None = None, audit: Callable[[dict], Any] | None = None,
+                 limits: ApiLimits | None = None) -> None:
         self.path = path
+        self.limits = limits or ApiLimits()
         self.server_info = server_info
         self.group = group
         self.tokens = dict(tokens or {})  # token -> role
         self.audit = audit
         self.ops: dict[str, _Op] = {}
         self.clients: set[_Client] = set()
-        self._senders: set[asyncio.Task] = set()
-        self._server: asyncio.AbstractServer | None = None
+        self._per_uid: Counter[int] = Counter()
+        self._tasks: set[asyncio.Task] = set()
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task | None = None
+        self._refused: Throttled | None = None
+        self._accept_failed: Throttled | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: deque[tuple[str, dict]] = deque()
         self._fanout_scheduled = False
@@ -144,30 +196,98 @@ class ApiServer:
         return entry.handler(entry.args.check_request(args))
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        self._refused = Throttled(log, REFUSAL_LOG_S, loop.time)
+        self._accept_failed = Throttled(log, REFUSAL_LOG_S, loop.time)
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        self._server = await asyncio.start_unix_server(self._serve, path=self.path)
-        os.chmod(self.path, 0o660)
-        if self.group:
-            try:
-                os.chown(self.path, -1, grp.getgrnam(self.group).gr_gid)
-            except (KeyError, PermissionError) as exc:
-                log.info("api: socket group %s not applied (%s)", self.group, exc)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.path)
+        secure_socket(self.path, self.group)  # before listen: nobody connects through a default mode
+        listener.listen(128)
+        listener.setblocking(False)
+        self._listener = listener
+        self._accepting = asyncio.create_task(self._accept_loop())
 
     async def stop(self) -> None:
-        if self._server:
-            self._server.close()
-            for c in list(self.clients):
-                c.writer.close()
-            for task in list(self._senders):
-                task.cancel()
-            await asyncio.gather(*self._senders, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+            self._accepting = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for c in list(self.clients):
+            c.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+    @property
+    def waiting_bytes(self) -> int:
+        """Replies and events waiting for their clients to read them, in all (queued and in the transports)."""
+        return sum(c.out_bytes + c.writer.transport.get_write_buffer_size() for c in self.clients)
+
+    @property
+    def refused(self) -> int:
+        """Connections refused so far (over the caps)."""
+        return self._refused.count if self._refused else 0
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._listener is not None and self._accept_failed is not None
+        delay = ACCEPT_BACKOFF_S[0]
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(self._listener)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                # the connection stays in the listen backlog; accepting again at once would only fail again
+                self._accept_failed(f"api: cannot accept connections: {exc.strerror}; waiting")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, ACCEPT_BACKOFF_S[1])
+                continue
+            delay = ACCEPT_BACKOFF_S[0]
+            try:
+                self._admit(conn)
+            except Exception:
+                log.exception("api: a new connection could not be set up")
+                conn.close()
+
+    def _admit(self, conn: socket.socket) -> None:
+        peer = peer_of(conn)
+        why = self.limits.refusal(peer, len(self.clients), self._per_uid[peer.uid])
+        if why is not None:
+            assert self._refused is not None
+            self._refused(f"api: refusing connections: {why} (latest: {peer.describe()})")
+            with contextlib.suppress(OSError):  # a small frame into an empty socket buffer: never blocks
+                conn.setblocking(False)
+                conn.send(pack({"id": None, "ok": False, "error": {"code": ErrorCode.REFUSED, "message": why}}))
+            conn.close()
+            return
+        self._per_uid[peer.uid] += 1
+        task = asyncio.create_task(self._connection(conn, peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, conn: socket.socket, peer: Peer) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=conn)
+        except OSError:
+            self._per_uid[peer.uid] -= 1
+            conn.close()
+            return
+        try:
+            await self._serve(reader, writer, peer)
+        finally:
+            self._per_uid[peer.uid] -= 1
+            if self._per_uid[peer.uid] <= 0:
+                del self._per_uid[peer.uid]
 
     def subscribers(self, kind: str, **data: Any) -> int:
         """How many connections would receive an event ``kind`` with ``data`` (e.g. is any integrator
@@ -243,15 +363,16 @@ class ApiServer:
         return {"user": client.peer.user, "uid": client.peer.uid, "pid": client.peer.pid, "role": client.role,
                 "agent": client.agent}
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _Client(writer)
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer) -> None:
+        client = _Client(writer, peer)
         self.clients.add(client)
         sender = asyncio.create_task(self._sender(client))
-        self._senders.add(sender)
-        sender.add_done_callback(self._senders.discard)
+        self._tasks.add(sender)
+        sender.add_done_callback(self._tasks.discard)
         client.reply(pack({"type": "hello", "protocol": PROTOCOL_VERSION, **self.server_info}))
+        served, window, used = 0, 0.0, 0.0
         try:
-            while True:
+            while not client.closed:
                 head = await reader.readexactly(LENGTH.size)
                 (length,) = LENGTH.unpack(head)
                 if length > MAX_MESSAGE:
@@ -260,30 +381,56 @@ class ApiServer:
                         "code": ErrorCode.TOO_LARGE, "message": f"message over {MAX_MESSAGE} bytes"}}))
                     break
                 body = await reader.readexactly(length)
+                started = time.monotonic()
+                if started >= window + TICK_S:
+                    window, used = started, 0.0
                 client.reply(await self._dispatch(client, body))
-                if client.queue.qsize() > CLIENT_QUEUE:  # a client that does not read its replies waits
-                    await client.queue.join()
+                used += time.monotonic() - started
+                served += 1
+                if not client.room.is_set():  # a client that does not read its replies waits for them to go
+                    await client.room.wait()
+                    served = 0
+                elif used >= SHARE_S:  # its share of this tick is used up: the rest waits for the next
+                    await asyncio.sleep(max(0.0, window + TICK_S - time.monotonic()))
+                    served = 0
+                elif served >= REQUESTS_PER_TURN:  # pipelined requests are all buffered: let the tick in
+                    await asyncio.sleep(0)
+                    served = 0
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except asyncio.CancelledError:
+            client.close()
             return  # the daemon is stopping: end quietly (asyncio would log a cancelled handler)
         finally:
             self.clients.discard(client)
             self._closed(client)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.queue.join(), 1.0)
+            if client.out and not client.closed:  # let the last replies (an error, say) go out, briefly
+                client.wake.set()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(sender), 1.0)
+            client.close()
             sender.cancel()
             writer.close()
 
     async def _dispatch(self, client: _Client, body: bytes) -> bytes:
-        """The framed reply to one request; never raises (a result that cannot be encoded is an error)."""
+        """The framed reply to one request; never raises (a result that cannot be encoded, or whose frame
+        would be over ``MAX_MESSAGE``, is an error reply instead)."""
         reply = await self._handle(client, body)
+        rid = reply.get("id") if isinstance(reply.get("id"), int | str | None) else None
         try:
-            return pack(reply)
+            frame = pack(reply)
         except Exception as exc:
-            log.exception("api: reply to %r cannot be encoded", reply.get("id"))
-            return pack({"id": reply.get("id") if isinstance(reply.get("id"), int | str | None) else None, "ok": False,
+            log.exception("api: reply to %r cannot be encoded", rid)
+            return pack({"id": rid, "ok": False,
                          "error": {"code": ErrorCode.INTERNAL, "message": f"reply cannot be encoded: {exc}"}})
+        if len(frame) - LENGTH.size > MAX_MESSAGE:
+            log.info("api: a %d-byte reply to %s refused (limit %d)", len(frame), client.peer.describe(), MAX_MESSAGE)
+            return pack({"id": rid, "ok": False, "error": {
+                "code": ErrorCode.TOO_LARGE,
+                "message": f"the reply would be {len(frame) - LENGTH.size} bytes, over the {MAX_MESSAGE}-byte "
+                           "limit: ask for less (list ops page: a smaller 'limit', then 'cursor' = the reply's "
+                           "'next')"}})
+        return frame
 
     async def _handle(self, client: _Client, body: bytes) -> dict:
         rid = None
@@ -319,6 +466,8 @@ class ApiServer:
                         if k not in ("id", "op", "token")}
                 self.audit({"who": client.peer.describe(), "role": client.role, "op": op,
                             "args": entry.audit_args(args) if entry.audit_args else args})
+            if isinstance(result, Page):
+                return {"id": rid, "ok": True, "result": result.items, "next": result.next}
             return {"id": rid, "ok": True, "result": result}
         except ApiError as exc:
             self._count_error(client, exc)
@@ -343,16 +492,23 @@ class ApiServer:
                      ", ".join(f"{code} {n}" for code, n in sorted(client.errors.items())))
 
     async def _sender(self, client: _Client) -> None:
+        """Write the client's frames in order; ends (freeing its backlog) when the connection fails, or
+        once the backlog is written after the reader has finished."""
         w = client.writer
-        while True:
-            data = await client.queue.get()
-            try:
-                w.write(data)
-                if client.dropped and client.queue.qsize() <= 1:  # caught up: say what was lost, in order
+        try:
+            while True:
+                if not client.out:
+                    if client.closed or client not in self.clients:
+                        return
+                    client.wake.clear()
+                    await client.wake.wait()
+                    continue
+                w.write(client.take())
+                if client.dropped and not client.out:  # caught up: say what was lost, in order
                     w.write(pack({"type": "event", "kind": "events.dropped", "count": client.dropped}))
                     client.dropped = 0
                 await w.drain()
-            except (ConnectionError, RuntimeError):
-                return
-            finally:
-                client.queue.task_done()
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            client.close()

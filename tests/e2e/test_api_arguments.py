@@ -48,30 +48,16 @@ def refusal(api: ApiClient, op: str, **args) -> ApiError:
     return err.value
 
 
-def board_misses(w: World) -> tuple[int, int]:
-    """(ticks so far, ticks the daemon answered late or not at all) at the simulated board."""
-    st_ = w.status()
-    return st_["tick"], st_["underruns"] + st_["late_tx"]
-
-
-def missed_since(w: World, before: tuple[int, int]) -> tuple[int, int]:
-    """(ticks missed since ``before``, the most a loaded 2-core box may miss without the daemon at
-    fault: 2 % as in test_api's 100-client test, at least 5 (other processes' bursts); the reported
-    request held the loop for 11.5 s, 575 ticks)."""
-    tick, missed = board_misses(w)
-    return missed - before[1], max(5, (tick - before[0]) // 50)
-
-
 def test_a_string_since_is_refused_without_work(daemon: DaemonProcess) -> None:
     """``recordings.query {since: "x" * 2000}`` multiplied the string by a million on the event loop
     (seconds frozen, GiBs); now it is refused before the op runs, and the board never misses a frame."""
     w = World(daemon.sim)
-    before = board_misses(w)
+    before = w.board_misses()
     for value in ("x" * 2000, math.inf, math.nan, -1, 2**64 - 1, [1], {"a": 1}, True):
         err = refusal(daemon.api, "recordings.query", since=value)
         assert (err.code, err.argument) == (ErrorCode.BAD_ARGUMENT, "since"), value
     assert daemon.api.call("recordings.query", since=0, limit=5) == []
-    missed, slack = missed_since(w, before)
+    missed, slack = w.missed_since(before)
     assert missed <= slack
 
 
@@ -224,7 +210,7 @@ def test_fuzzed_arguments_to_every_op_never_get_internal_nor_disturb_a_call(daem
 
         generate()
     seen: dict[str, int] = {}
-    before = board_misses(w)
+    before = w.board_misses()
     for op, args, unknown in requests:
         try:
             api.call(op, **args, **unknown)
@@ -235,10 +221,10 @@ def test_fuzzed_arguments_to_every_op_never_get_internal_nor_disturb_a_call(daem
         if unknown:  # never ignored
             assert (code, argument in unknown) == (ErrorCode.BAD_ARGUMENT, True), (op, unknown, code, argument)
         seen[code] = seen.get(code, 0) + 1
-    print("fuzzed replies by code:", seen, "ticks missed at the board:", missed_since(w, before))
+    print("fuzzed replies by code:", seen, "ticks missed at the board:", w.missed_since(before))
     assert seen.get("ok") and seen.get(ErrorCode.BAD_ARGUMENT)
     assert api.call("status")["board"]
-    missed, slack = missed_since(w, before)
+    missed, slack = w.missed_since(before)
     assert missed <= slack, (missed, slack)  # the board got its frames
     assert api.call("config.get")["text"] == config
     assert api.call("ivr.flow.get", flow="travel-agency")["text"] == flow

@@ -92,6 +92,17 @@ class World(SimControl):
                 return line
         return None
 
+    def board_misses(self) -> tuple[int, int]:
+        """(ticks so far, ticks the daemon answered late or not at all) at the simulated board."""
+        st = self.status()
+        return st["tick"], st["underruns"] + st["late_tx"]
+
+    def missed_since(self, before: tuple[int, int]) -> tuple[int, int]:
+        """(ticks missed since ``before`` (a ``board_misses``), the most a loaded 2-core box may miss
+        without the daemon at fault: 2 %, at least 5 (other processes' bursts))."""
+        tick, missed = self.board_misses()
+        return missed - before[1], max(5, (tick - before[0]) // 50)
+
     def tones_both_ways(self, phone: Phone, line: str, phone_hz: float = 600.0,
                         line_hz: float = 1000.0) -> tuple[float, float]:
         """The phone and the party on CO line ``line`` each send a tone for a second: the frequencies

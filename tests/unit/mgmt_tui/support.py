@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -281,6 +282,10 @@ class FakeDaemon:
         if handler is None:
             raise ApiError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
         return handler(**args)
+
+    def pages(self, op: str, **args: Any) -> Iterator[list]:
+        """A list op's pages, as ``ApiClient.pages`` gives them (here one page holds everything)."""
+        yield self.call(op, **args)
 
     def op_status(self) -> dict:
         return STATUS

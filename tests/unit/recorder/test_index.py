@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from recorder.index import RecordingIndex
+from recorder.index import RecordingIndex, rec_key
 from tests.unit.recorder.conftest import Line
 from tests.unit.recorder.signals import noise
 
@@ -68,3 +68,23 @@ def test_recorder_query_and_fetch_same_bytes(make_recorder) -> None:
         assert hashlib.sha256(data).hexdigest() == row["sha256"] and len(data) == row["size"]
         chunks = [rec.fetch(row["id"], off, 4096) for off in range(0, row["size"] + 4096, 4096)]
         assert b"".join(chunks) == data and chunks[-1] == b""  # as the API fetches: in chunks
+
+
+def test_pages_after_a_row_key_visit_every_row_once(tmp_path: Path) -> None:
+    """``after`` (a row's ``rec_key``: the API's cursor) continues a query where the last page ended, on
+    the time scan and on each secondary index, oldest or newest first; rows sharing a start time too."""
+    idx = RecordingIndex(tmp_path)
+    for i in range(23):
+        idx.put(_row(i, 1000.0 + (i // 2) * 10, agent="8002" if i % 3 else "8001"))
+    for criteria in ({}, {"agent": "8002"}, {"number": "4008001234"}, {"since": 1030.0}, {"call_id": "call7"}):
+        for newest_first in (False, True):
+            expected = [r["id"] for r in idx.query(**criteria, newest_first=newest_first, limit=100)]
+            got, after = [], None
+            while True:
+                page = idx.query(**criteria, newest_first=newest_first, limit=4, after=after)
+                got += [r["id"] for r in page]
+                if len(page) < 4:
+                    break
+                after = rec_key(page[-1]["start"], page[-1]["id"])
+            assert got == expected and len(set(got)) == len(got), (criteria, newest_first)
+    assert len(idx.query(limit=100)) == 23

@@ -3,7 +3,6 @@ are audited with who made them."""
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 
@@ -12,38 +11,14 @@ import pytest
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import highest, role_for
+from tests.support.users import calls_as
 
 NOBODY = pwd.getpwnam("nobody")
 
 
 def _as_nobody(path: str, calls: list[tuple[str, dict]]) -> list:
     """Make ``calls`` on the API at ``path`` from a child process running as the user nobody."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: drop to nobody, call, report as JSON, exit without cleanup
-        code = 1
-        try:
-            os.close(rfd)
-            os.setgroups([])
-            os.setgid(NOBODY.pw_gid)
-            os.setuid(NOBODY.pw_uid)
-            out = []
-            with ApiClient(path) as c:
-                for op, kw in calls:
-                    try:
-                        out.append(c.call(op, **kw))
-                    except ApiError as e:
-                        out.append({"error": e.code})
-            os.write(wfd, json.dumps(out).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    with os.fdopen(rfd, "rb") as r:
-        data = r.read()
-    _, status = os.waitpid(pid, 0)
-    assert status == 0 and data
-    return json.loads(data)
+    return calls_as("nobody", path, calls)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")

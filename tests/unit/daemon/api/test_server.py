@@ -9,7 +9,9 @@ import msgpack
 import pytest
 
 from daemon.api.client import ApiClient
+from daemon.api.paging import Page, take_page
 from daemon.api.protocol import MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode
+from daemon.api.schema import Int, Opt
 
 
 def test_hello_and_ops(server) -> None:
@@ -71,3 +73,31 @@ def test_events_reach_subscribers_with_filter(server) -> None:
         assert a.call("echo", value=1) == 1 and b.call("echo", value=1) == 1
         assert [e["kind"] for e in a.events] == ["call.ended"]
         assert [e["kind"] for e in b.events] == ["alarm.raised"]
+
+
+def test_a_reply_over_the_frame_limit_is_refused_as_too_large_and_the_connection_goes_on(server) -> None:
+    srv, path, _ = server
+    srv.op("big", lambda req: ["x" * 1000] * req["n"], args={"n": Int(0, 2000)})
+    with ApiClient(path) as c:
+        assert len(c.call("big", n=900)) == 900  # 0.9 MB: sent
+        with pytest.raises(ApiError) as err:
+            c.call("big", n=1100)  # 1.1 MB: never sent (the client would drop the frame)
+        assert err.value.code == ErrorCode.TOO_LARGE and "page" in err.value.message
+        assert c.call("echo", value="still here") == "still here"
+
+
+def test_a_list_op_pages_with_next_beside_the_result(server) -> None:
+    srv, path, _ = server
+    rows = [{"n": i, "pad": "y" * 3000} for i in range(1000)]  # 3 MB in all
+
+    def listing(req: dict) -> Page:
+        start = req["cursor"] or 0
+        return take_page(((r["n"] + 1, r) for r in rows[start:]), req["limit"])
+
+    srv.op("rows", listing, args={"limit": Opt(Int(1, 1000), 100), "cursor": Opt(Int(0, 1000))})
+    with ApiClient(path) as c:
+        first, nxt = c.call_page("rows", limit=1000)
+        assert 0 < len(first) < 1000 and nxt == len(first)  # cut by bytes, under the frame limit
+        pages = list(c.pages("rows", limit=1000))
+        assert [r["n"] for p in pages for r in p] == list(range(1000)) and len(pages) == 4
+        assert c.call_page("echo", value=1) == (1, None)
