@@ -27,17 +27,27 @@ log = logging.getLogger(__name__)
 
 
 def recover(root: str | Path, index: RecordingIndex, *, now: float | None = None, days: int = 2,
-            backup: bool = False, crashed_at: float | None = None) -> list[dict]:
+            backup: bool = False, crashed_at: float | None = None, held: list[dict] | tuple[dict, ...] = ()) -> list[dict]:
     """Repair and index what a crash left. Returns the rows (all ``interrupted``); one the index refused
-    (its disk is full) has ``unindexed`` set: the caller holds it for the writer to write later."""
+    (its disk is full) has ``unindexed`` set: the caller holds it for the writer to write later.
+
+    ``held``: the rows the index had refused before the crash (``HeldRows``), newer than its own: one
+    still ``recording`` is repaired like the index's; a finished one is not touched here (the caller
+    has the writer index it as it is) and its file is no orphan."""
     root = Path(root)
     now = time.time() if now is None else now
     crashed = min(crashed_at, now) if crashed_at else now
-    out = [_recover_row(root, index, row, crashed, now, backup) for row in index.unfinished()]
+    open_rows = {row["id"]: row for row in index.unfinished()}
+    for row in held:
+        if row.get("status") == "recording":
+            open_rows[row["id"]] = row
+        else:
+            open_rows.pop(row["id"], None)
+    out = [_recover_row(root, index, row, crashed, now, backup) for row in open_rows.values()]
     day_dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())[-days:] if root.is_dir() else []
     if day_dirs:
         since = calendar.timegm(time.strptime(day_dirs[0].name, "%Y%m%d")) - 86400 * 2
-        known = {r["file"] for r in index.rows(since=since)}
+        known = {r["file"] for r in index.rows(since=since)} | {r["file"] for r in held}
         for d in day_dirs:
             for path in sorted(d.glob("*.wav")):
                 rel = f"{d.name}/{path.name}"

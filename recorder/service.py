@@ -24,6 +24,7 @@ import numpy as np
 
 from recorder import retention
 from recorder.backup import BackupCopier
+from recorder.held_rows import HeldRows
 from recorder.index import RecordingIndex, has_audio
 from recorder.policy import CallInfo, RecordingPolicy, decide, demand_start, demand_stop
 from recorder.recovery import recover
@@ -70,14 +71,17 @@ class Recorder:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.index = RecordingIndex(config.index_dir or config.directory / ".index")
         backup = config.backup_dir is not None
+        self.held_file = HeldRows((config.index_dir or config.directory / ".index") / "held-rows")
+        before = self.held_file.rows()  # rows the index refused before a crash
         self.recovered = recover(self.directory, self.index, now=clock(), backup=backup,
-                                 crashed_at=crashed_at)
+                                 crashed_at=crashed_at, held=before)
         held = tuple(row for row in self.recovered if row.pop("unindexed", False))
+        finished = tuple(row for row in before if row.get("status") != "recording")
         self.writer = RecordingWriter(
             self.directory, self.index, queue_ticks=config.queue_ticks, min_free_bytes=config.min_free_bytes,
             resume_free_bytes=config.resume_free_bytes, check_interval=config.check_interval,
             on_event=on_event, backup=backup, max_segment_bytes=config.max_segment_bytes,
-            sync_interval=config.sync_interval, held_rows=held)
+            sync_interval=config.sync_interval, held_rows=held, held_finished=finished, held_file=self.held_file)
         for row in self.recovered:
             self.writer.emit("recording.recovered", **row)
         self.taps = RecordingTaps(self.writer.offer)
@@ -285,4 +289,5 @@ class Recorder:
         if self._hk is not None:
             self._hk.join(30)
         self.writer.close()
+        self.held_file.close()
         self.index.close()

@@ -55,6 +55,7 @@ import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
 from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
+from recorder.held_rows import HeldRows
 from recorder.index import RecordingIndex
 from recorder.tap import TapBlock
 from recorder.wav import Format, header
@@ -159,7 +160,8 @@ class RecordingWriter:
                  on_event: Callable[[Event], None] | None = None, backup: bool = False,
                  batch_interval: float = 0.1, max_segment_bytes: int = 1 << 30,
                  sync_interval: float = 10.0, index_retry_s: float = INDEX_RETRY_S,
-                 held_rows: tuple[dict, ...] = ()) -> None:
+                 held_rows: tuple[dict, ...] = (), held_finished: tuple[dict, ...] = (),
+                 held_file: HeldRows | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.index = index
@@ -181,9 +183,15 @@ class RecordingWriter:
         self.bytes_written = 0
         self.disk_full = False
         self._recs: dict[str, _Rec] = {}
-        # recording id → its newest row, refused by the index so far (``held_rows``: crash recovery's)
-        self.unindexed: dict[str, dict] = {r["id"]: dict(r) for r in held_rows}
-        self._finish_due: set[str] = set()  # ids whose recording.finished waits for their row
+        # recording id → its newest row, refused by the index so far (``held_rows``: crash recovery's;
+        # ``held_finished``: finished before a crash, their recording.finished still due), saved in
+        # ``held_file`` whenever that set changes, so a crash does not lose them
+        self.unindexed: dict[str, dict] = {r["id"]: dict(r) for r in (*held_finished, *held_rows)}
+        self._finish_due: set[str] = {r["id"] for r in held_finished}  # ids whose recording.finished waits for their row
+        self.held_file = held_file
+        self._held_changes = 1 if self.unindexed else 0  # changes to ``unindexed`` ...
+        self._held_saved = 0  # ... and the one ``held_file`` has
+        self._save_held()
         self._index_retry_at = 0.0
         self._cond = threading.Condition()
         self._alarm_lock = threading.Lock()
@@ -453,9 +461,19 @@ class RecordingWriter:
         once it is in the index."""
         self.unindexed.pop(row["id"], None)
         self.unindexed[row["id"]] = dict(row)
+        self._held_changes += 1
         if finished:
             self._finish_due.add(row["id"])
         self._retry_index()
+
+    def _save_held(self) -> None:
+        """Bring ``held_file`` up to date if the held rows changed since it was saved: on disk while the
+        index refuses rows, emptied once they have landed (nothing to write while the index is well)."""
+        if self.held_file is None or self._held_saved == self._held_changes:
+            return
+        if self.unindexed or self.held_file.rows():
+            self.held_file.save(list(self.unindexed.values()))
+        self._held_saved = self._held_changes
 
     def _retry_index(self) -> None:
         while self.unindexed:
@@ -467,11 +485,14 @@ class RecordingWriter:
                 if "recorder.index_error" not in self.alarms:
                     log.error("recorder: index write failed for %s: %s (held, written again when it can)", rid, exc)
                 self.alarm("recorder.index_error", True, f"index writes fail: {exc}")
+                self._save_held()
                 return
             del self.unindexed[rid]
+            self._held_changes += 1
             if rid in self._finish_due:
                 self._finish_due.discard(rid)
                 self.emit("recording.finished", **row)
+        self._save_held()
         if "recorder.index_error" in self.alarms:
             log.warning("recorder: the index takes writes again: every held row written")
             self.alarm("recorder.index_error", False, "")

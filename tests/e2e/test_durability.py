@@ -214,7 +214,7 @@ def test_full_disk_every_cdr_and_recording_lands_once_space_is_back(box: Box, tm
 def test_kill_9_while_the_disk_is_full_loses_no_cdr(box: Box) -> None:
     """Three finished calls and one in progress when the daemon is killed on a full disk: after the
     restart (the disk still full) and then space, three ANSWERED CDRs and one INTERRUPTED billed to
-    the last-alive mark, each once."""
+    the last-alive mark, each once; the finished calls' recordings complete, the other's crashed."""
     d, since = box.d, time.time()
     filler = box.state_fs / "filler"
     _fill(filler)
@@ -244,6 +244,15 @@ def test_kill_9_while_the_disk_is_full_loses_no_cdr(box: Box) -> None:
     assert interrupted["disposition"] == "INTERRUPTED" and talk - 1.5 <= interrupted["billsec"] <= talk + 0.1
     _check_cdrs(d.api, since, calls + [(live["id"], 0.0)], interrupted=frozenset({live["id"]}))
     assert d.api.call("status")["cdrs"] == box.seeded + 4
+    # the recordings: the finished calls' complete (their rows kept while the index refused them), the
+    # call in progress repaired as crashed and ended at the last-alive mark
+    for cid, call_talk in calls:
+        [row] = wait_for(lambda cid=cid: d.api.call("recordings.query", call_id=cid), 5, f"{cid}'s recording")
+        assert (row["status"], row["note"]) == ("complete", "")
+        assert call_talk - 0.5 <= row["duration"] <= call_talk + 1.0
+    [row] = d.api.call("recordings.query", call_id=live["id"])
+    assert (row["status"], row["note"]) == ("interrupted", "crash") and row["end"] <= live["answer"] + talk + 0.1
+    assert abs(row["duration"] - interrupted["billsec"]) <= 1.5
     watcher.close()
 
 
