@@ -216,3 +216,21 @@ def test_the_daily_cap_blocks_further_outside_calls_but_not_emergency(tmp_path: 
     box.run(1.0)
     dial(box, "8004", "120")
     box.run_until(lambda: co_line_with(box, "120") is not None, 10, "the CO to receive 120")
+
+
+def test_a_consultation_abroad_after_a_flash_is_refused_and_the_held_party_comes_back(tmp_path: Path) -> None:
+    box = make_box(tmp_path)
+    connect(box, "8001", "8002")
+    box.world.phone("8002").flash()
+    box.run(1.0)
+    mark = box.world.tick
+    dial(box, "8002", f"9{UK}#")
+    box.run(3.0)
+    assert_refusal_heard(box, "8002", mark + 50 * 4)
+    assert co_calls(box) == []
+    (cdr,) = box.cdrs()  # the consultation's
+    assert (cdr["caller"], cdr["dialled"], cdr["paid_by"], cdr["denied"]) == ("8002", UK, "extension 8002", "class")
+    box.world.phone("8002").flash()  # back to the held party
+    box.run(1.0)
+    talk(box, TONES, "8001", "8002")
+    assert listen(box, TONES, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}
