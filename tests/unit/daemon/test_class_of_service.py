@@ -151,3 +151,17 @@ def test_config_errors_name_file_line_and_key(tmp_path: Path, extra: str, ext_li
     line = next(i for i, t in enumerate(text, 1) if t.startswith(line_of))
     assert err.value.key == key and err.value.line == line, str(err.value)
     assert str(err.value).startswith(f"{tmp_path / 'callbox.toml'}:{line}: {key}: ")
+
+
+@pytest.mark.parametrize(("anchor", "added", "key"), [
+    ('id = "1002"\n', 'cos = ["local", "satellite"]\n', "agent[1].cos"),
+    ('name = "PSTN-3"\n', 'cos = "cheap"\n', "line[2].cos"),
+])
+def test_agent_and_line_cos_errors_are_located_too(tmp_path: Path, anchor: str, added: str, key: str) -> None:
+    text = default_config_text().replace(anchor, anchor + added, 1)
+    path = tmp_path / "callbox.toml"
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index(added.strip()) + 1
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert (err.value.key, err.value.line) == (key, line) and "neither a profile" in err.value.message
