@@ -182,8 +182,8 @@ class Service:
         zone = self.config.utc_offset_min
         page = await self._scan_page(self.store.cdr, req, False,
                                      size_of=lambda row: len(cdrs_to_csv([row], header=False, utc_offset_min=zone)))
-        return {"csv": cdrs_to_csv(page.items, header=req["cursor"] is None, utc_offset_min=zone),
-                "rows": len(page.items), "next": page.next}
+        text = await asyncio.to_thread(cdrs_to_csv, page.items, header=req["cursor"] is None, utc_offset_min=zone)
+        return {"csv": text, "rows": len(page.items), "next": page.next}
 
     def _call_request(self, fn, *args) -> Any:
         try:
