@@ -43,7 +43,7 @@ def _steps(out: str, number: str) -> list[str]:
 
 def test_the_demo_shows_callers_through_the_ivr_queue_and_agents(tmp_path: Path) -> None:
     rundir = tmp_path / "demo"
-    proc = subprocess.run([str(DEMO), "--duration", "50", "--rate", "20", "--seed", "11", "--rundir", str(rundir)],
+    proc = subprocess.run([str(DEMO), "--duration", "60", "--rate", "20", "--seed", "11", "--rundir", str(rundir)],
                           capture_output=True, text=True, timeout=240)
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr + out
