@@ -4,9 +4,9 @@ SIGTERM, or ``--duration``).
 
 It runs the shipped configuration (packaging/callbox.toml) as a copy under var/demo/ with what a demo
 needs: the office open around the clock (its flow's schedule, also in a copy), every CO line answered
-by the IVR, queue announcements after 10 s, and three agents logged in at their configured
-extensions with the PINs of the copy (a PIN is added where the configuration has none, and every
-agent gets a new one if the daemon would refuse the configuration's).
+by the IVR, queue announcements after 10 s, the PINs the shipped file leaves to the installer set
+as the installer's step sets them (``daemon.pin_setup``), and three agents logged in at their
+configured extensions with the PINs the copy then holds.
 The simulated callers press menu keys (1 then 1 or 2, 2 or 3), wait, and give up after a minute or
 two; the agents' phones answer and hang up after a short talk. The shipped files are not changed.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -61,14 +60,6 @@ def _stop(*_: object) -> None:
     raise Stop
 
 
-def fresh_pin(agent: str) -> str:
-    """A random 6-digit PIN that is not the agent's ID and has no digit three times in a row."""
-    while True:
-        pin = f"{secrets.randbelow(10**6):06d}"
-        if pin != agent and not any(pin[i] == pin[i + 1] == pin[i + 2] for i in range(4)):
-            return pin
-
-
 def demo_config(run: Path) -> Path:
     """The demo's configuration and flow: copies of the shipped ones under ``run``, edited with the
     daemon's own editors (comments kept). Returns the configuration's path."""
@@ -90,18 +81,11 @@ def demo_config(run: Path) -> Path:
         changes += [{"key": f"queue[{q['name']}].announce_first_s", "value": ANNOUNCE_FIRST_S},
                     {"key": f"queue[{q['name']}].announce_every_s", "value": ANNOUNCE_EVERY_S}]
     path = run / "callbox.toml"
-    agents = data.get("agent", [])
-    text = edit_text(config_text, changes + [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])}
-                                             for a in agents if a["id"] in AGENTS and not a.get("pin")])
+    text = edit_text(config_text, changes)
     try:
         validate(text, path)
-    except ConfigError:  # e.g. PINs this box's PIN policy refuses: the copy gets its own for every agent
-        text = edit_text(config_text, changes + [{"key": f"agent[{a['id']}].pin", "value": fresh_pin(a["id"])}
-                                                 for a in agents])
-        try:
-            validate(text, path)
-        except ConfigError as exc:
-            raise SystemExit(f"demo: the demo's configuration is refused: {exc}") from None
+    except ConfigError as exc:
+        raise SystemExit(f"demo: the demo's configuration is refused: {exc}") from None
     path.write_text(text, encoding="utf-8")
     return path
 
