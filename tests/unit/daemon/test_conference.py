@@ -23,7 +23,7 @@ def test_sum_saturates_and_single_source_is_copied() -> None:
     m.set(4, ())
     rx = frames([0, 20000, 20000, 0, 1000])
     rx[1, 0] = 0x2A  # an arbitrary code: a copy must keep it bit for bit
-    tx = np.full((5, 160), ALAW_SILENCE, np.uint8)
+    tx = np.full((5, 160), 0x2A, np.uint8)  # what the bridges put there: the mixer overwrites its outputs
     m.apply(rx, tx)
     lin = alaw_to_linear(tx)
     assert lin[0, 5] == 32256  # 20000 + 20000 saturates (the largest A-law value)
@@ -61,3 +61,21 @@ def test_media_mix_overrides_bridge_and_overlay_adds_a_tone() -> None:
     media.overlay(0, ToneName.CALL_WAITING)  # 450 Hz over what channel 0 hears (its bridge partner)
     lin = alaw_to_linear(media.transmit(rx))[0].astype(np.int64) - 2000
     assert np.abs(lin).max() > 3000 and abs(dominant_frequency(lin) - 450) < 5
+
+
+def test_an_output_never_hears_itself() -> None:
+    m = Mixer()
+    m.set(0, (0, 1))
+    m.set(2, (2,))
+    assert m.routes == {0: (1,), 2: ()}
+
+
+def test_a_whisper_reaches_only_a_talking_target_and_moving_rooms_leaves_the_old_one() -> None:
+    r = Rooms(Mixer())
+    first = r.create({0: (Mode.TALK, None), 1: (Mode.TALK, None), 2: (Mode.LISTEN, None)})
+    r.join(first, 3, Mode.WHISPER, 2)  # whispering to a listener: nobody hears it
+    assert r.mixer.routes == {0: (1,), 1: (0,), 2: (0, 1), 3: (0, 1)}
+    second = r.create({4: (Mode.TALK, None)})
+    r.join(second, 1, Mode.TALK)  # 1 moves to another room
+    assert r.room_of[1] == second
+    assert r.mixer.routes == {0: (), 1: (4,), 2: (0,), 3: (0,), 4: (1,)}
