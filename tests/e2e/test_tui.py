@@ -195,8 +195,10 @@ def test_tui_in_tmux_at_80x24_vt100(daemon: DaemonProcess) -> None:
         # log agent 1001 in on the ACD screen: the PIN masked, the configured extension (8002) typed in
         keys("5", "Tab", "l")
         wait_for(lambda: "log in agent 1001 WangFang, PIN:" in pane(), 5, "the PIN prompt")
-        keys("-l", "1001")
-        wait_for(lambda: "PIN: ****" in pane(), 5, "the PIN typed, masked")
+        pin = AGENT_PINS["1001"]
+        keys("-l", pin)
+        wait_for(lambda: "PIN: " + "*" * len(pin) in pane(), 5, "the PIN typed, masked")
+        assert pin not in pane()
         keys("Enter")
         wait_for(lambda: "at extension: 8002" in pane(), 5, "the extension prompt")
         keys("Enter")
