@@ -53,7 +53,7 @@ from ivr.mailbox import MailboxSession, StoreRequest, StoreResult, run_store_req
 from ivr.prompts import Prompts
 from ivr.silence import SilenceDetector
 from ivr.tts import Tts
-from ivr.voicemail import Box, MessageWriter, Voicemail, VoicemailError, alaw_wav_header
+from ivr.voicemail import Box, MessageWriter, PinResult, Voicemail, VoicemailError, alaw_wav_header
 from signaling.events import Cause
 
 log = logging.getLogger(__name__)
@@ -261,9 +261,35 @@ class MailboxLeg(IvrLeg):
 
     def _store(self, request: StoreRequest) -> None:
         service = self.service
+        if request.op == "check_pin" and self._pin_refused(request):
+            return
         fut = service.files.submit(run_store_request, service.voicemail, request)
         fut.add_done_callback(lambda f: service.done.put(
-            lambda: self._feed(StoreResult(request.id, f.result(), service.engine.now()))))
+            lambda: self._stored(request, f.result())))
+
+    def _stored(self, request: StoreRequest, value: Any) -> None:
+        if request.op == "check_pin" and isinstance(value, PinResult):
+            subject, source = self._pin_keys(request)
+            if value.ok:
+                self.service.engine.pins.succeeded(subject)
+            elif value.tried:  # a wrong PIN (the box's own lockout may have just engaged)
+                self.service.engine.pins.failed(subject, source, "phone")
+        self._feed(StoreResult(request.id, value, self.service.engine.now()))
+
+    def _pin_keys(self, request: StoreRequest) -> tuple[str, str]:
+        return f"voicemail:{request.args['box']}", f"port:{self.call.a.port}"
+
+    def _pin_refused(self, request: StoreRequest) -> bool:
+        """The box's PIN through the box's PIN guard (``daemon.pin_guard``, besides the store's own
+        per-box lockout): while the box or this phone is locked the PIN is not looked at and the
+        caller hears the box is locked; too soon after a wrong PIN, it counts as wrong (not counted)."""
+        refusal = self.service.engine.pins.refusal(*self._pin_keys(request))
+        if refusal is None:
+            return False
+        log.info("voicemail %s from %s refused: %s", request.args["box"], self.call.a.label, refusal)
+        result = PinResult(False, locked=refusal.locked, tried=False)
+        self.service.later(lambda: self._feed(StoreResult(request.id, result, self.service.engine.now())))
+        return True
 
     def left(self) -> None:
         if self.gone:

@@ -98,6 +98,7 @@ class PinResult:
     locked: bool = False
     remaining: int = 0  # wrong tries left before lockout
     locked_until: float = 0.0
+    tried: bool = True  # False: refused unchecked (the box was locked already)
 
 
 class MessageWriter:
@@ -214,7 +215,7 @@ class Voicemail:
                 raise VoicemailError(f"no voicemail box {box_id!r}")
             rec = json.loads(raw)
             if rec.get("locked_until", 0) > now:
-                return PinResult(False, locked=True, locked_until=rec["locked_until"])
+                return PinResult(False, locked=True, locked_until=rec["locked_until"], tried=False)
             if "pin" in rec and _hash_pin(pin, bytes.fromhex(rec["salt"])) == rec["pin"]:
                 rec["failures"], rec["locked_until"] = 0, 0.0
                 txn.put(box_id.encode(), json.dumps(rec).encode())

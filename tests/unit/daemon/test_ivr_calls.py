@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from ivr.events import TtsText
+from ivr.mailbox import PROMPTS
 from tests.support.audio import active_segment, contains, decode, tone_frequency
 from tests.support.inprocess import Box
+from tests.support.processes import VOICEMAIL_PIN
 from tests.support.world import World
 
 OPEN = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai: office open
@@ -245,6 +247,46 @@ def test_wrong_pins_lock_the_box() -> None:
     box.run(6.0)
     assert not box.engine.calls.calls  # the dialogue said goodbye and hung up
     agent.on_hook()
+    box.run(0.5)
+
+
+def test_wrong_voicemail_pins_are_audited_and_lock_the_box_and_the_phone() -> None:
+    """Wrong PINs at the general box from one phone: each audited and published; the box's own
+    lockout after three; lifted, two more make five from this phone, and the PIN guard locks the
+    phone and the box: the right PIN then hears the box is locked, the store never asked."""
+    box = make_box(CLOSED)
+    _leave_message(box, 1.0)
+    audited: list[dict] = []
+    box.engine.pins.audit = audited.append
+    phone = box.world.phone("8002")
+
+    def session(*pins: str) -> int:
+        phone.off_hook()
+        box.run(0.5)
+        _dial(box, "8002", "*97")
+        box.run(4.0)
+        for pin in pins:
+            mark = box.world.tick
+            _dial(box, "8002", f"{pin}#")
+            box.run(5.0)  # past the guard's pause after each failure (0, 1, 2, 4 s)
+        return mark
+
+    session("1111", "1112", "1113")  # the third locks the box (the store's own lockout)
+    phone.on_hook()
+    box.run(1.0)
+    box.ivr.voicemail.unlock("queue:general")
+    mark = session("1114", "1115", VOICEMAIL_PIN)
+    heard = decode(box.heard("8002", mark))
+    locked = decode(box.ivr.library.get(TtsText(PROMPTS["locked"], box.ivr.voice)).result(timeout=60).tobytes())
+    assert contains(heard, locked[:16000]) > 0.9
+    failed = [d for k, d in box.events if k == "pin.failed"]
+    assert [(d["subject"], d["source"], d["via"]) for d in failed] == [
+        ("voicemail:queue:general", "port:2/2", "phone")] * 5
+    assert sorted(d["key"] for k, d in box.events if k == "pin.locked") == ["port:2/2", "voicemail:queue:general"]
+    assert [a["who"] for a in audited] == ["port:2/2"] * 5
+    assert not any(pin in repr(audited + failed) for pin in ("1111", "1115", VOICEMAIL_PIN))
+    assert box.ivr.voicemail.check_pin("queue:general", VOICEMAIL_PIN).ok  # the store itself was not locked
+    phone.on_hook()
     box.run(0.5)
 
 
