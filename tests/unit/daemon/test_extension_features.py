@@ -147,6 +147,29 @@ def test_forward_busy(box: Box) -> None:
     assert listen(box, TONES, "8001", "8003") == {"8001": {"8003"}, "8003": {"8001"}}
 
 
+def test_forward_reason_says_busy_or_dnd_and_no_forward_to_itself(box: Box) -> None:
+    confirm(box, "8002", "*908003#")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    dial(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing (8002 busy)")
+    for n in ("8001", "8002"):
+        ph(box, n).on_hook()
+    box.run(1.5)
+    confirm(box, "8002", "*78")
+    dial(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing (8002 on DND)")
+    reasons = [ev["reason"] for kind, ev in box.events if kind == "call.forwarded"]
+    assert reasons == ["busy", "dnd"]
+    ph(box, "8001").on_hook()
+    box.run(1.5)
+    dial(box, "8004", "*728004#")  # forward always to itself: refused with congestion, nothing stored
+    box.run(2.5)
+    heard = box.heard("8004", box.world.tick - 100)
+    assert World.cadence_ms(heard) == pytest.approx((700, 700), abs=60)
+    assert box.features.settings.get("8004").forward_always == ""
+
+
 def test_forward_on_no_answer(box: Box) -> None:
     confirm(box, "8002", "*928003#")
     dial(box, "8001", "8002")
@@ -168,11 +191,9 @@ def test_do_not_disturb(box: Box) -> None:
     assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
     assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy
     assert not ph(box, "8002").ringing and box.engine.is_free("2/2")
-    ph(box, "8001").on_hook()
-    box.run(1.0)
-    # inbound hunting skips it
+    # inbound hunting skips it: 8001 (first in the hunt) is still off hook, 8002 is next, 8003 rings
     box.world.co.call("1/2", "13800138000")
-    box.run_until(lambda: any(ph(box, n).ringing for n in ("8001", "8003")), 8, "another agent ringing")
+    box.run_until(lambda: ph(box, "8003").ringing, 8, "8003 ringing, past 8002")
     assert not ph(box, "8002").ringing
     for n in ("8001", "8003"):
         if ph(box, n).ringing:
@@ -219,6 +240,8 @@ def test_call_waiting_tone_flash_answers_and_swaps(box: Box) -> None:
     assert level_at(heard, TONES["8001"]) > -15, "the first caller is still heard"
     assert level_at(heard, TONES["8003"]) < -40
     assert listen(box, TONES, "8003")["8003"] == set()  # hears only ringback
+    ringback = box.heard("8003", mark)
+    assert tone_frequency(ringback) == pytest.approx(450.0, rel=0.02) and level_at(ringback, 450.0) > -25
     ph(box, "8002").flash()
     box.run(0.6)
     talk(box, TONES, "8002")
