@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import inspect
 import logging
 import os
@@ -244,11 +243,9 @@ class ApiServer:
         while True:
             try:
                 conn, _ = await loop.sock_accept(self._listener)
-            except OSError as exc:
-                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    raise
+            except OSError as exc:  # out of descriptors (EMFILE, ENFILE) or memory, mostly
                 # the connection stays in the listen backlog; accepting again at once would only fail again
-                self._accept_failed(f"api: cannot accept connections: {exc.strerror}; waiting")
+                self._accept_failed(f"api: cannot accept connections: {exc.strerror or exc}; waiting")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, ACCEPT_BACKOFF_S[1])
                 continue
