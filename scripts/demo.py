@@ -208,7 +208,7 @@ def main() -> int:
     if activity is not None:
         c = activity.counts
         print(f"\ndemo: {c['offered']} calls, {c['keys']} IVR keys, {c['queued']} queued, {c['answered']} answered "
-              f"by agents, {c['abandoned']} gave up; the daemon's log: {run / 'callboxd.log'}")
+              f"by agents, {c['abandoned']} gave up\ndemo: the daemon's log: {run / 'callboxd.log'}")
     print("demo: stopped")
     return 0
 
