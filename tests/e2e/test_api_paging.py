@@ -6,68 +6,26 @@ lost or doubled, in order, every frame under the limit."""
 
 from __future__ import annotations
 
-import struct
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgpack
 import pytest
 
-from daemon.acd.customers import DB_NAME as CUSTOMERS_DB
-from daemon.acd.customers import Customer
-from daemon.acd.stats import DB_NAME as INTERVALS_DB
-from daemon.acd.stats import IntervalStore
 from daemon.api.paging import LIST_MAX
 from daemon.api.protocol import ApiError
-from daemon.store import Store
 from tests.conftest import e2e_config, running
 from tests.support.processes import DaemonProcess, SimProcess
+from tests.support.store_rows import T0, fill_store
 
 pytestmark = pytest.mark.e2e
 
 CDRS, AUDITS, CUSTOMERS, INTERVALS = 10_000, 1_500, 3_000, 400
-T0 = time.time() - 30 * 86400
-KEY = struct.Struct(">QI")  # the store's time-ordered keys (daemon/store.py)
-
-
-def _cdr(i: int) -> dict:
-    start = T0 + i * 60
-    return {"id": f"c{i:06d}", "direction": "inbound", "caller": f"138{i:08d}", "caller_name": "张三",
-            "called": "4008001234", "src_port": "1/1", "src": "PSTN-1", "dst_port": "2/3", "dst": "8003",
-            "trunk": "PSTN-1", "start": start, "answer": start + 5, "end": start + 50, "duration": 50.0,
-            "billsec": 45.0, "cause": 16, "disposition": "ANSWERED", "interrupted": False, "category": None,
-            "ivr_flow": "travel", "ivr_path": ["welcome", "main", "domestic"], "ivr_keys": "11"}
-
-
-def _fill(state_dir: Path) -> None:
-    """Rows written straight into the daemon's LMDB before it starts, in one transaction."""
-    store = Store(state_dir)
-    customers, intervals = store.env.open_db(CUSTOMERS_DB), store.env.open_db(INTERVALS_DB)
-    with store.env.begin(write=True) as txn:
-        for i in range(CDRS):
-            txn.put(KEY.pack(int((T0 + i * 60 + 50) * 1e6), i), msgpack.packb(_cdr(i)), db=store.cdr)
-        for i in range(AUDITS):
-            change = {"key": f"extension[80{i % 100:02d}].name", "value": "前台" * 300}
-            txn.put(KEY.pack(int((T0 + i) * 1e6), i), msgpack.packb(
-                {"when": T0 + i, "who": "root(uid 0, pid 1, admin)", "role": "admin", "op": "config.set",
-                 "args": {"changes": [change], "n": i}}), db=store.audit)
-        for i in range(CUSTOMERS):
-            number = f"139{i:08d}"
-            txn.put(number.encode(), msgpack.packb(Customer(number, name="李四", notes="常客 " * 100).to_dict()),
-                    db=customers)
-        for i in range(INTERVALS):
-            start = T0 + i * 900
-            agents = {f"10{a:02d}": {"answered": i, "talk_s": 60.0, "pause_s": {"1": 5.0}} for a in range(20)}
-            txn.put(IntervalStore.key(start), msgpack.packb({"start": start, "end": start + 900, "agents": agents,
-                                                             "queues": {"domestic": {"offered": i}}}), db=intervals)
-    store.close()
 
 
 @pytest.fixture
 def full_daemon(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     d = DaemonProcess(tmp_path, sim, e2e_config(tmp_path))
-    _fill(d.state_dir)
+    fill_store(d.state_dir, CDRS, AUDITS, CUSTOMERS, INTERVALS)
     yield from running(d)
 
 
