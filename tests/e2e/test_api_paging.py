@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon import cli
 from daemon.api.paging import LIST_MAX
 from daemon.api.protocol import ApiError
 from tests.conftest import e2e_config, running
@@ -85,3 +86,14 @@ def test_every_list_op_pages_through_a_big_store_under_the_frame_limit(full_daem
     intervals, pages = _all(api.pages("acd.intervals", since=0, limit=150))
     assert [r["start"] for r in intervals] == [T0 + i * 900 for i in range(INTERVALS)] and pages == 3
     assert api.call("status")["board"]  # the daemon served it all and is still there
+
+
+def test_the_cli_follows_the_pages(full_daemon: DaemonProcess, tmp_path: Path, capsys) -> None:
+    path = str(full_daemon.api_socket)
+    assert cli.main(["--socket", path, "cdr", "list", "--limit", "2500"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]  # after the heading
+    assert len(rows) == 2500 and f"138{CDRS - 1:08d}" in rows[0] and f"138{CDRS - 2500:08d}" in rows[-1]
+    out = tmp_path / "all.csv"
+    assert cli.main(["--socket", path, "cdr", "export", "-o", str(out)]) == 0
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert [ln.split(",")[0] for ln in lines[1:]] == [f"c{i:06d}" for i in range(CDRS)]

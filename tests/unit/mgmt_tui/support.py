@@ -284,8 +284,9 @@ class FakeDaemon:
         return handler(**args)
 
     def pages(self, op: str, **args: Any) -> Iterator[list]:
-        """A list op's pages, as ``ApiClient.pages`` gives them (here one page holds everything)."""
-        yield self.call(op, **args)
+        """A list op's pages, as ``ApiClient.pages`` gives them: here a row a page (the TUI must follow them)."""
+        rows = self.call(op, **args)
+        yield from ([rows[i:i + 1] for i in range(len(rows))] or [[]])
 
     def op_status(self) -> dict:
         return STATUS

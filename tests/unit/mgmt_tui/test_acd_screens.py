@@ -194,3 +194,14 @@ def test_acd_form_edits_agents_and_queues_through_the_daemon(tmp_path: Path) -> 
     app.press("d")
     app.press("enter")  # anything but y: kept
     assert "not deleted" in _note(app) and 'name = "service"' in daemon.config_text
+
+
+def test_report_follows_the_statistics_pages(tmp_path: Path) -> None:
+    """The daemon sends ``acd.intervals`` a page at a time (the fake: a row a page): the report counts
+    every stored interval of the day, not the first page's."""
+    app, daemon = _app(tmp_path)
+    first = daemon.intervals[0]
+    daemon.intervals.append({**first, "start": first["start"] + 3600, "end": first["end"] + 3600})
+    app.press("2")
+    app.press("v")
+    assert f"Queues for {dt.date.today().isoformat()} (today, so far): 3 intervals" in _text(app)
