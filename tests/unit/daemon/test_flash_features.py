@@ -92,6 +92,33 @@ def test_flash_again_returns_to_held_party_and_releases_third(box: Box) -> None:
     assert len(box.engine.calls.calls) == 1
 
 
+def test_choosing_third_party_waits_in_silence_and_1_goes_back_at_once(box: Box) -> None:
+    held_call_and_consult(box)
+    flash(box, X)  # choosing: T waits in silence, X hears dial tone
+    talk(box, TONES, A, X, T)
+    heard = listen(box, TONES, A, T, seconds=0.8)
+    assert heard == {A: set(), T: set()}
+    dial(box, X, "1")  # back to A now, well inside the 3 s
+    assert "2/3" not in box.engine.calls.by_port  # T released
+    talk(box, TONES, X)
+    assert listen(box, TONES, A, X, seconds=0.8) == {A: {X}, X: {A}}
+
+
+def test_recall_nobody_answers_ends_the_held_call_at_the_no_answer_time(box: Box) -> None:
+    connect(box, A, X)
+    flash(box, X)
+    phone(box, X).on_hook()
+    box.run_until(lambda: phone(box, X).ringing, 5, "recall ringing")
+    no_answer = box.engine.calls.config.dialplan.no_answer_timeout_s
+    box.run(no_answer - 1.5)
+    assert box.engine.calls.calls and box.engine.calls.by_port.get("2/2") is not None  # still recalling
+    box.run(1.6)
+    assert not box.engine.calls.calls and not phone(box, X).ringing
+    mark = box.world.tick
+    box.run(1.5)
+    assert World.cadence_ms(box.heard(A, mark)) == pytest.approx((350, 350), abs=60)  # the held party: busy
+
+
 def test_three_way_conference_everyone_hears_everyone(box: Box) -> None:
     held_call_and_consult(box)
     flash(box, X)
