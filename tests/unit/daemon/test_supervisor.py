@@ -169,3 +169,25 @@ def test_the_tap_ends_when_the_call_is_transferred_or_the_supervisor_hangs_up(bo
     assert not box.features.supervisors.taps and not box.engine.media.mixer.routes
     assert [kind for kind, _ in box.events if kind == "supervisor.ended"] == ["supervisor.ended"] * 2
     assert everyone(box, {CALLER: 500.0, "8003": 1100.0}) == {CALLER: {"8003"}, "8003": {CALLER}}
+
+
+def test_one_tap_per_call(box: Box) -> None:
+    connect(box, CALLER, AGENT)
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
+    dial(box, "8003", f"*31{AGENT}#{SUPERVISOR_PIN}#")  # a second listener on the same call: refused
+    box.run(2.5)
+    assert World.cadence_ms(box.heard("8003", box.world.tick - 100)) == pytest.approx((700, 700), abs=60)
+    assert list(box.features.supervisors.taps) == ["2/8"]
+
+
+def test_an_agent_consulting_with_a_party_on_hold_is_not_monitored(box: Box) -> None:
+    connect(box, CALLER, AGENT)
+    ph(box, AGENT).flash()
+    box.run(0.6)
+    dial(box, AGENT, "8003")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing")
+    ph(box, "8003").off_hook()
+    box.run(0.5)
+    dial(box, SUP, f"*31{AGENT}#{SUPERVISOR_PIN}#")
+    assert not box.features.supervisors.taps
+    assert everyone(box, {**TONES, "8003": 1100.0})[SUP] == set()
