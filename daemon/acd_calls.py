@@ -170,7 +170,7 @@ class AcdService:
             self.engine.publish("call.ringing", call=data["call"], port=ext.port if ext else None,
                                 extension=data["extension"], caller=data["caller"], agent=data["agent"],
                                 queue=data["queue"], customer=data["customer"], wait_s=data["wait_s"],
-                                callback=data["callback"], rules=data["rules"],
+                                callback=data["callback"], rules=data["rules"], decided_by=data.get("decided_by"),
                                 ivr=(call.ivr or {}) if call is not None else {},
                                 **(call.dnis_fields() if call is not None else {}))
             return

@@ -21,7 +21,11 @@ _NUMBER_RE = re.compile(r"^[0-9*#]+$")
 _HHMM_RE = re.compile(r"^([01][0-9]|2[0-4]):([0-5][0-9])$")
 
 STRATEGIES = ("ring_all", "round_robin", "longest_idle", "fewest_calls", "fewest_rings", "least_talk_time",
-              "highest_skill")
+              "highest_skill", "chain", "agency_chain")
+# a chain's tie-breakers (``order``), as ``daemon.acd.strategies.TIE_BREAKERS`` ranks them
+TIE_BREAKERS = ("last_agent", "fewest_answered", "fewest_rings", "fewest_missed", "least_talk_time",
+                "longest_idle", "highest_skill")
+AGENCY_CHAIN = ("last_agent", "fewest_answered", "fewest_rings", "longest_idle")
 RULES = ("sticky", "vip", "new_caller", "time_of_day", "skill")
 # a queue may name a rule as its strategy: it becomes that rule (defaults) over longest_idle
 RULE_STRATEGIES = {"sticky": "sticky", "new_caller": "new_caller", "time_of_day": "time_of_day",
@@ -109,6 +113,7 @@ class QueueConfig:
     groups: tuple[str, ...] = ()  # agents of these groups are members ...
     agents: tuple[str, ...] = ()  # ... and these agent IDs
     strategy: str = "longest_idle"
+    order: tuple[str, ...] = ()  # strategy "chain": the tie-breakers, in order
     rules: tuple[RuleConfig, ...] = ()
     skill: str = ""  # highest_skill ranks by this skill
     ring_timeout_s: float = 15.0  # an offer not answered in this time is a missed ring
@@ -274,6 +279,30 @@ def _parse_rule(c: Checker, kp: tuple, r: dict) -> RuleConfig:
     )
 
 
+def _parse_order(c: Checker, kp: tuple, q: dict, strategy: str) -> tuple[str, tuple[str, ...]]:
+    """A queue's chain of tie-breakers: ``order = [...]`` (strategy ``chain``, or none given) or
+    ``strategy = "agency_chain"`` (the agencies' chain). Returns the strategy and the order."""
+    if strategy == "agency_chain":
+        if "order" in q:
+            raise c.fail((*kp, "order"), 'agency_chain is a fixed order: drop order, or use strategy = "chain"')
+        return "chain", AGENCY_CHAIN
+    if "order" not in q:
+        if strategy == "chain":
+            raise c.fail((*kp, "strategy"), 'strategy "chain" needs its tie-breakers, e.g. '
+                                         'order = ["last_agent", "fewest_answered", "fewest_rings", "longest_idle"]')
+        return strategy, ()
+    if "strategy" in q and strategy != "chain":
+        raise c.fail((*kp, "order"), f'order is the tie-breakers of strategy "chain", not of {strategy!r}: '
+                                     'drop strategy or set strategy = "chain"')
+    order = c.str_list(q, kp, "order", (), choices=TIE_BREAKERS)
+    if not order:
+        raise c.fail((*kp, "order"), f"name at least one tie-breaker: {', '.join(TIE_BREAKERS)}")
+    for step in order:
+        if order.count(step) > 1:
+            raise c.fail((*kp, "order"), f"{step!r} is named twice")
+    return "chain", order
+
+
 def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
                   extensions: set[str] | None) -> tuple[QueueConfig, ...]:
     if not isinstance(raw, list):
@@ -297,6 +326,7 @@ def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
             if not any(r.kind == kind for r in rules):
                 rules.append(RuleConfig(kind))
             strategy = "longest_idle"
+        strategy, order = _parse_order(c, kp, q, strategy)
         sl = q.get("service_level_s")
         queue = QueueConfig(
             name=c.get(q, kp, "name", str, pattern=_NAME_RE),
@@ -304,6 +334,7 @@ def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
             groups=c.str_list(q, kp, "groups", (), pattern=_NAME_RE),
             agents=c.str_list(q, kp, "agents", (), pattern=_ID_RE),
             strategy=strategy,
+            order=order,
             rules=tuple(rules),
             skill=c.get(q, kp, "skill", str, ""),
             ring_timeout_s=float(c.get(q, kp, "ring_timeout_s", _NUM, 15.0, minimum=2)),
@@ -323,7 +354,7 @@ def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
             callback_retry_s=float(c.get(q, kp, "callback_retry_s", _NUM, 300.0, minimum=10)),
             service_level_s=None if sl is None else float(c.get(q, kp, "service_level_s", _NUM, minimum=1)),
         )
-        if queue.strategy == "highest_skill" and not queue.skill:
+        if (queue.strategy == "highest_skill" or "highest_skill" in queue.order) and not queue.skill:
             raise c.fail((*kp, "skill"), "highest_skill ranks agents by a skill: name it")
         for aid in queue.agents:
             if aid not in agent_ids:

@@ -39,7 +39,7 @@ from daemon.acd.config import AcdConfig, Overflow
 from daemon.acd.customers import Customers
 from daemon.acd.queues import Announce, Entry, EntryKind, Music, OverflowDue, Queue
 from daemon.acd.stats import IntervalStore, Stats
-from daemon.acd.strategies import Caller, Candidate, Memory, apply_rules, pick
+from daemon.acd.strategies import Caller, Candidate, Memory, apply_rules, pick_why
 
 log = logging.getLogger(__name__)
 
@@ -606,7 +606,8 @@ class Engine:
             today = a.day == day
             out.append(Candidate(a.id, self._order[a.id], a.idle_since,
                                  a.answered_today if today else 0, a.rings_today if today else 0,
-                                 a.talk_today if today else 0.0, a.config.skills, a.config.groups))
+                                 a.talk_today if today else 0.0, a.config.skills, a.config.groups,
+                                 a.missed_today if today else 0))
         return out
 
     def _minute(self, now: float) -> int:
@@ -641,7 +642,8 @@ class Engine:
         if not fresh and avail:
             entry.skipped.clear()  # every available agent has missed this call once: go round again
             fresh = avail
-        chosen = pick(plan.strategy, fresh, self.memory[q.name], q.config.skill)
+        chosen, why = pick_why(plan.strategy, fresh, self.memory[q.name], q.config.skill, order=q.config.order,
+                               last_agent=entry.caller.last_agent)
         if not chosen:
             return
         deadline = now + q.config.ring_timeout_s
@@ -655,7 +657,8 @@ class Engine:
             self.host.ring(ext, entry.call, entry.callback_number or entry.caller.number, self._display(entry))
             self.publish("call.offered", call=entry.call, queue=q.name, agent=aid, extension=ext,
                          caller=entry.callback_number or entry.caller.number, customer=entry.customer,
-                         wait_s=round(now - entry.entered, 3), callback=not entry.live, rules=list(plan.applied))
+                         wait_s=round(now - entry.entered, 3), callback=not entry.live, rules=list(plan.applied),
+                         decided_by=why)
 
     @staticmethod
     def _display(entry: Entry) -> str | None:

@@ -11,6 +11,9 @@ Two layers, both pure:
 * **Strategies** (``pick``): choose among the *available* agents of the pool. Each returns the agent
   IDs to ring (all of them for ring-all, otherwise one). Ties break on longest idle, then config
   order, so every choice is deterministic.
+* **Chains** (``chain``, strategy ``chain`` with the queue's ``order``): an ordered list of
+  tie-breakers; each later step decides only among the agents the earlier steps left tied, config
+  order last. ``pick_why`` also says which step decided (``call.offered``'s ``decided_by``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Candidate:
     talk_today: float = 0.0
     skills: tuple[tuple[str, int], ...] = ()
     groups: tuple[str, ...] = ()
+    missed_today: int = 0
 
     def skill(self, name: str) -> int:
         return dict(self.skills).get(name, 0)
@@ -91,9 +95,48 @@ STRATEGIES: dict[str, Callable[[Sequence[Candidate], Memory, str], list[str]]] =
 }
 
 
-def pick(strategy: str, cands: Sequence[Candidate], mem: Memory, skill: str = "") -> list[str]:
+#: a chain's tie-breakers: each ranks the agents still tied, smallest key first
+TIE_BREAKERS: dict[str, Callable[[Candidate, str | None, str], object]] = {
+    "last_agent": lambda c, last, skill: c.id != last,  # the agent who served this caller last
+    "fewest_answered": lambda c, last, skill: c.answered_today,
+    "fewest_rings": lambda c, last, skill: c.rings_today,  # offers rung today, answered or not
+    "fewest_missed": lambda c, last, skill: c.missed_today,  # offers not answered today
+    "least_talk_time": lambda c, last, skill: c.talk_today,
+    "longest_idle": lambda c, last, skill: c.idle_since,
+    "highest_skill": lambda c, last, skill: -c.skill(skill),
+}
+
+
+def chain(cands: Sequence[Candidate], order: Sequence[str], last_agent: str | None = None,
+          skill: str = "") -> tuple[str, str] | None:
+    """The agent a chain of tie-breakers picks, and the step that decided (``config_order`` when every
+    step left a tie, ``only`` when there was one agent). None when nobody is available."""
+    tied = sorted(cands, key=lambda c: c.order)
+    if len(tied) <= 1:
+        return (tied[0].id, "only") if tied else None
+    for step in order:
+        key = TIE_BREAKERS[step]
+        best = min(key(c, last_agent, skill) for c in tied)
+        tied = [c for c in tied if key(c, last_agent, skill) == best]
+        if len(tied) == 1:
+            return tied[0].id, step
+    return tied[0].id, "config_order"
+
+
+def pick_why(strategy: str, cands: Sequence[Candidate], mem: Memory, skill: str = "", *,
+             order: Sequence[str] = (), last_agent: str | None = None) -> tuple[list[str], str | None]:
+    """The agent IDs to ring for one call (empty when nobody is available) and, for a chain, the
+    tie-breaker that decided (None for the other strategies)."""
+    if strategy == "chain":
+        got = chain(cands, order, last_agent, skill)
+        return ([got[0]], got[1]) if got else ([], None)
+    return STRATEGIES[strategy](cands, mem, skill), None
+
+
+def pick(strategy: str, cands: Sequence[Candidate], mem: Memory, skill: str = "", *,
+         order: Sequence[str] = (), last_agent: str | None = None) -> list[str]:
     """The agent IDs to ring for one call (empty when nobody is available)."""
-    return STRATEGIES[strategy](cands, mem, skill)
+    return pick_why(strategy, cands, mem, skill, order=order, last_agent=last_agent)[0]
 
 
 # --- rules ------------------------------------------------------------------------------------------
