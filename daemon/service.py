@@ -121,7 +121,8 @@ class Service:
         api.op("e1.set_cas", self._e1_set_cas, roles=ADMIN, audit=True, args={"port": PORT, "bits": Int(0, 15)})
         api.op("e1.send_hdlc", self._e1_send_hdlc, roles=ADMIN, audit=True,
                args={"span": Int(0, 255), "data": Bytes(4096, min_len=1)})
-        api.op("e1.hdlc_received", self._e1_hdlc_received, roles=SUPERVISOR, args={"span": Int(0, 255)})
+        api.op("e1.hdlc_received", self._e1_hdlc_received, roles=SUPERVISOR,
+               args={"span": Int(0, 255), "limit": Opt(Int(1, 256), 256), "cursor": Opt(Int(0, 2**63))})
         api.op("e1.block", self._e1_block, roles=SUPERVISOR, audit=True, args={"port": PORT})
         api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True, args={"port": PORT})
         config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
@@ -257,11 +258,16 @@ class Service:
         self.engine.unblock(port)
         return {"port": port, "blocked": False}
 
-    def _e1_hdlc_received(self, req: dict) -> list[bytes]:
+    def _e1_hdlc_received(self, req: dict) -> Page:
+        """The frames kept (the last 256), oldest first, a page at a time; a frame's cursor is its number
+        since the start (``hdlc_rx_frames`` counts them), so a page follows on as new frames arrive."""
         srt = self.engine.spans.get(req["span"])
         if srt is None:
             raise ApiError(ErrorCode.NOT_FOUND, "no such span")
-        return list(srt.hdlc_rx)
+        frames = list(srt.hdlc_rx)
+        first = srt.hdlc_rx_frames - len(frames)  # the number of frames[0]
+        skip = 0 if req["cursor"] is None else max(0, req["cursor"] + 1 - first)
+        return take_page(((first + i, f) for i, f in enumerate(frames[skip:], skip)), req["limit"])
 
     # --- life cycle ---------------------------------------------------------------------------------
 

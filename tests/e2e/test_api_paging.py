@@ -15,8 +15,9 @@ from daemon import cli
 from daemon.api.paging import LIST_MAX
 from daemon.api.protocol import ApiError
 from tests.conftest import e2e_config, running
-from tests.support.processes import DaemonProcess, SimProcess
+from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.store_rows import T0, fill_store
+from tests.support.world import World
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +98,14 @@ def test_the_cli_follows_the_pages(full_daemon: DaemonProcess, tmp_path: Path, c
     assert cli.main(["--socket", path, "cdr", "export", "-o", str(out)]) == 0
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert [ln.split(",")[0] for ln in lines[1:]] == [f"c{i:06d}" for i in range(CDRS)]
+
+
+def test_hdlc_frames_kept_page_under_the_limit(daemon: DaemonProcess) -> None:
+    """The last 256 frames of a signalling link, 4 kB each: 1 MiB, more than one reply carries."""
+    w = World(daemon.sim)
+    for i in range(300):
+        w.e1_send_hdlc(4, bytes([i % 256]) * 4000)
+    wait_for(lambda: next(s for s in daemon.api.call("spans") if s["id"] == 4)["hdlc"]["rx_frames"] >= 300, 10,
+             "the frames received")
+    frames, pages = _all(daemon.api.pages("e1.hdlc_received", span=4))
+    assert [f[0] for f in frames] == [i % 256 for i in range(44, 300)] and pages == 2
