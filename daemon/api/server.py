@@ -13,7 +13,8 @@ A connection of the ``agent`` role acts only for its own agent: ops registered w
 (the argument naming the agent) are ``forbidden`` for any other agent; the connection is bound to an
 agent by a successful op registered with ``binds_agent`` (``agent.login`` with the agent's PIN) or
 by an agent token (``agent:ID``).
-Subscriptions take kind prefixes and optional field filters (``extension``, ``agent``, ``queue``,
+Events ``diag.*`` (every DTMF digit keyed, PINs among them) and ``pin.*`` go to supervisor and admin
+connections only, like the ops that show the same things. Subscriptions take kind prefixes and optional field filters (``extension``, ``agent``, ``queue``,
 ``port``, ...): with filters, an event is delivered only if it carries one of the filtered fields
 and every filtered field it carries matches. Events of the daemon's start-up (``publish_startup``:
 recordings a crash left, repaired) happen before any client can connect; they are kept and sent to
@@ -49,7 +50,7 @@ from daemon.api.access import secure_socket
 from daemon.api.limits import ApiLimits, Throttled
 from daemon.api.paging import Page
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
-from daemon.api.roles import ALL, CURRENT_ROLE, ROLES, Peer, peer_of
+from daemon.api.roles import ALL, CURRENT_ROLE, ROLES, SUPERVISOR, Peer, peer_of
 from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ SUBSCRIBE_ARGS = Args({
                          for f in FILTER_FIELDS}), default={}),
 })
 STARTUP_EVENTS = 1000  # start-up events kept for later subscribers
+SUPERVISOR_EVENTS = ("diag.", "pin.")  # delivered to supervisor and admin connections only
 REQUESTS_PER_TURN = 4  # a client's requests served back to back before the loop's other work gets a turn
 SHARE_S, TICK_S = 0.004, 0.02  # a client's requests take at most 4 ms of each 20 ms: a share of the CPU, not all
 BACKLOG_BYTES = 4 << 20  # a client's unsent replies beyond which it is not read from until it catches up
@@ -109,6 +111,8 @@ class _Client:
         self.agent: str | None = None  # the agent an agent-role connection acts for (None: none yet)
 
     def wants(self, kind: str, data: dict) -> bool:
+        if kind.startswith(SUPERVISOR_EVENTS) and self.role not in SUPERVISOR:
+            return False  # the digits keyed on any phone (PINs among them), wrong-PIN reports
         if self.subscribed is None or (self.subscribed and not any(kind.startswith(p) for p in self.subscribed)):
             return False
         if not self.filters:

@@ -11,7 +11,7 @@ import pytest
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import highest, role_for
-from tests.support.users import calls_as
+from tests.support.users import AsUser, calls_as
 
 NOBODY = pwd.getpwnam("nobody")
 
@@ -90,3 +90,25 @@ def test_subscription_filters_by_extension(server) -> None:
         assert [e["extension"] for e in a.events] == ["8001"]
         with pytest.raises(ApiError):
             a.call("subscribe", kinds=["call."], filters={"colour": ["red"]})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a client as another user")
+def test_keyed_digits_and_pin_reports_reach_only_supervisors(server) -> None:
+    """Subscribed to everything, an agent-role connection gets a call's events but not ``diag.dtmf``
+    (the digits keyed on a phone: PINs among them) nor ``pin.failed``; a supervisor's (by token) does."""
+    srv, path, _ = server
+
+    def subscribe(keep: list) -> list:
+        agent, sup = ApiClient(path), ApiClient(path)
+        keep += [agent, sup]
+        return [sup.call("auth", token="tok-sup")["role"], agent.call("subscribe", kinds=[]),
+                sup.call("subscribe", kinds=[])]
+
+    child = AsUser("nobody", subscribe)
+    try:
+        assert child.result[0] == "supervisor"
+        assert srv.subscribers("call.ringing", call="c1") == 2
+        assert srv.subscribers("diag.dtmf", port="2/2", digit="4") == 1
+        assert srv.subscribers("pin.failed", subject="agent:1001", source="port:2/2") == 1
+    finally:
+        child.release()
