@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,64 @@ def test_reader_walks_foreign_chunks(tmp_path: Path) -> None:
     info, samples = wav.read(out)
     assert info.format is Format.STEREO_ALAW and info.frames == 8000
     assert corr(samples[:, 0], wav.read(src)[1][:, 0]) > 0.99
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_header_rate_fields_and_whole_frames(fmt: Format) -> None:
+    """The fmt fields players use to seek and time a file, and sizes cut to whole sample frames."""
+    h = wav.header(fmt, 3203)
+    assert int.from_bytes(h[22:24], "little") == fmt.channels
+    assert int.from_bytes(h[24:28], "little") == 8000
+    assert int.from_bytes(h[28:32], "little") == 8000 * fmt.channels * fmt.sample_bytes  # byte rate
+    assert int.from_bytes(h[32:34], "little") == fmt.channels * fmt.sample_bytes  # block align
+    assert int.from_bytes(h[34:36], "little") == 8 * fmt.sample_bytes
+    whole = 3203 - 3203 % (fmt.channels * fmt.sample_bytes)
+    assert int.from_bytes(h[-4:], "little") == whole
+
+
+def _with_odd_chunk(fmt: Format, audio: bytes) -> bytes:
+    """Our header with a 3-byte LIST chunk (and its pad byte) put before the data chunk."""
+    h = wav.header(fmt, len(audio))
+    extra = b"LIST" + (3).to_bytes(4, "little") + b"abc\x00"
+    riff = int.from_bytes(h[4:8], "little") + len(extra)
+    return h[:4] + riff.to_bytes(4, "little") + h[8:-8] + extra + h[-8:] + audio
+
+
+def test_reader_skips_an_odd_sized_chunk_with_its_pad_byte(tmp_path: Path) -> None:
+    left, right = _stereo()
+    audio = np.stack([left, right], axis=1).tobytes()
+    path = tmp_path / "odd.wav"
+    path.write_bytes(_with_odd_chunk(Format.STEREO_ALAW, audio))
+    info, samples = wav.read(path)
+    assert info.frames == len(left) and info.data_offset == 58 + 12
+    assert np.array_equal(samples, sox_samples(path))
+
+
+def test_repair_refuses_a_file_of_another_layout_and_leaves_it_alone(tmp_path: Path) -> None:
+    left, right = _stereo()
+    path = tmp_path / "foreign.wav"
+    raw = _with_odd_chunk(Format.STEREO_ALAW, np.stack([left, right], axis=1).tobytes())
+    path.write_bytes(raw)
+    with pytest.raises(wav.WavError):
+        wav.repair(path)
+    assert path.read_bytes() == raw
+
+
+def test_a_file_shorter_than_its_header_says_reads_whole_frames(tmp_path: Path) -> None:
+    """A crash left 501 bytes of 16-bit stereo (125 frames and a quarter) after a header declaring more."""
+    path = tmp_path / "short.wav"
+    audio = np.arange(1000, dtype="<i2").tobytes()[:501]
+    path.write_bytes(wav.header(Format.STEREO_PCM16, 4000) + audio)
+    info, samples = wav.read(path)
+    assert samples.shape == (125, 2) and samples[-1].tolist() == [248, 249]
+
+
+def test_repair_syncs_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repaired header must reach the disk before the recording is indexed as complete."""
+    path = tmp_path / "partial.wav"
+    _write(path, Format.STEREO_ALAW, *_stereo(), declared=0)
+    synced: list[int] = []
+    real = wav.os.fsync
+    monkeypatch.setattr(wav.os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), real(fd))[1])
+    wav.repair(path)
+    assert synced == [path.stat().st_ino]
