@@ -190,7 +190,7 @@ def main() -> int:
         SimControl(str(run / "sim" / "control.sock")).call(
             "traffic.start", rate_per_min=args.rate, **TRAFFIC, **({} if args.seed is None else {"seed": args.seed}))
         title = str(api.call("status").get("name") or "callbox")
-        print(f"demo: simulator and daemon running under {run} (logs: sim.log, callboxd.log)")
+        print(f"demo: simulator and daemon running under {run}\ndemo: their logs there: sim.log, callboxd.log")
         print(f"demo: agents {', '.join(AGENTS)} logged in; callers ring at about {args.rate:g} a minute")
         print(f"demo: {LEGEND}")
         watch(api, activity, title, args.duration, tty, wants_ascii(), rows)
