@@ -199,6 +199,7 @@ class Agents:
             raise AgentError(f"agent {agent_id} is on a call at extension {agent.extension}")
         elif agent.extension != extension:
             agent.extension = extension
+            agent.refused_in_row, agent.ring_retry_at = 0, None  # the back-off was the old phone's
             out.append(AgentChanged(agent.id, agent.state, agent.state, now, "moved", agent.pause_reason,
                                     extension))
         return out

@@ -42,6 +42,8 @@ def test_a_refused_ring_backs_the_agent_off_and_the_call_stays_queued() -> None:
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert gaps[:5] == [2, 4, 8, 16, 32] and set(gaps[5:]) == {RING_RETRY_MAX_S}
     assert r.engine.snapshot(r.host.t)["queues"]["sales"]["waiting"] == 1
+    r.engine.login("1001", "", "8003", r.at(201))  # the agent moves to a phone that rings: offered at once
+    assert r.rings()[-1] == (201, "8003", "c1")
 
 
 def test_a_refused_ring_goes_on_to_the_next_agent() -> None:
