@@ -55,7 +55,7 @@ class No1TrunkConfig:
     span: int
     timeslots: tuple[int, ...] = E1_BEARERS
     direction: str = "both"  # in | out | both
-    variant: str = "china"
+    variant: str = "china"  # signaling.no1.variant.DEFAULT_VARIANT
     destination: tuple[str, ...] = ()  # extension numbers to hunt over for inbound calls
     dnis_length: int = 0  # digits in a complete called number; 0 = complete after dnis_timeout_s
     dnis_timeout_s: float = 5.0
@@ -454,7 +454,7 @@ def parse_timeslots(text: str) -> tuple[int, ...]:
 
 def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str],
                   flows: tuple[str, ...], queues: set[str]) -> tuple[No1TrunkConfig, ...]:
-    from signaling.no1.variant import VARIANTS  # the variant tables name the valid timers
+    from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS  # the variant tables name the valid timers
 
     raw = top.get("trunk", [])
     if not isinstance(raw, list):
@@ -480,7 +480,7 @@ def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str]
         if bad or not timeslots or len(set(timeslots)) != len(timeslots):
             why = f"{bad[0]} is not a bearer timeslot (1-15, 17-31)" if bad else "must list distinct timeslots"
             raise c.fail((*kp, "timeslots"), why)
-        variant_name = c.get(t, kp, "variant", str, "china", choices=tuple(VARIANTS))
+        variant_name = c.get(t, kp, "variant", str, DEFAULT_VARIANT, choices=tuple(VARIANTS))
         variant = VARIANTS[variant_name]
         timers_raw = t.get("timers", {})
         if not isinstance(timers_raw, dict):

@@ -49,11 +49,10 @@ from signaling.circuit import CircuitAlarm
 from signaling.events import CallOffered, CallReleased, Cause
 from signaling.media import Detect, PlayTone, SendCallerId, SendDtmf, SendMf
 from signaling.no1.trunk import No1Trunk, TrunkConfig
-from signaling.no1.variant import VARIANTS
+from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS
 
 log = logging.getLogger(__name__)
 
-CAS_IDLE = 0b1011  # China No.1 idle / clear-forward
 OUT_OF_SERVICE_ALARMS = (Alarm.LOS.value, Alarm.AIS.value, Alarm.RAI.value)  # no calls on such a span
 
 
@@ -160,10 +159,15 @@ class Engine:
                 cmds.append(SetHook(p.id, False))
             elif p.kind is PortKind.FXS:
                 cmds += [SetRing(p.id, False), SetPolarity(p.id, False), SetLoopCurrent(p.id, True)]
-            elif self.spans[p.span].span.signalling is E1Signalling.CAS:
-                cmds.append(SetCas(p.id, CAS_IDLE))
-                rt.cas_tx = CAS_IDLE
+            elif self.spans[p.span].span.signalling is E1Signalling.CAS:  # a timeslot no trunk uses
+                rt.cas_tx = self._cas_idle(p.span)
+                cmds.append(SetCas(p.id, rt.cas_tx))
         return cmds
+
+    def _cas_idle(self, span: int) -> int:
+        """The idle ABCD bits on a CAS span: in the variant of the span's trunks (the default one's if none)."""
+        name = next((t.variant for t in self.config.trunks if t.span == span), DEFAULT_VARIANT)
+        return VARIANTS[name].bits("idle")
 
     # --- the tick --------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """No.1 / R2 line signalling on one E1 timeslot: the A and B bits of TS16 (sans-I/O).
 
-Everything that affects the line state lives here: ``FAR`` says what the far end's (debounced) A/B
-bits mean in each state, ``LOCAL`` which of our own line signals each state allows. The
+Everything that affects the line state lives here: ``FAR`` says what the far end's (debounced) line
+signals mean in each state, ``LOCAL`` which of our own line signals each state allows; both by name,
+the variant giving each signal's bits in both directions. The
 register phase, call events and timers are the trunk's (``trunk.py``); this module knows the bits.
 
 Incoming (we are the backward side)::
@@ -55,29 +56,48 @@ class LineError(Exception):
 
 
 S = LineState
-_00, _01, _10, _11 = 0b00, 0b01, 0b10, 0b11
 
-# FAR[state][far A/B bits] -> (next state, event for the trunk or None); missing = protocol error
-FAR: dict[LineState, dict[int, tuple[LineState, str | None]]] = {
-    S.UNKNOWN: {_10: (S.IDLE, "restart_idle"), _00: (S.IN_SEIZED, "seized"),
-                _11: (S.BLOCKED_REMOTE, "restart_blocked"), _01: (S.WAIT_IDLE, "restart_answered")},
-    S.IDLE: {_10: (S.IDLE, None), _00: (S.IN_SEIZED, "seized"), _11: (S.BLOCKED_REMOTE, "blocked")},
-    S.BLOCKED_LOCAL: {_10: (S.BLOCKED_LOCAL, None), _00: (S.BLOCKED_LOCAL, None), _01: (S.BLOCKED_LOCAL, None),
-                      _11: (S.BLOCKED_LOCAL, None)},  # while we block, the far end's bits mean nothing
-    S.BLOCKED_REMOTE: {_11: (S.BLOCKED_REMOTE, None), _10: (S.IDLE, "unblocked")},
-    S.IN_SEIZED: {_00: (S.IN_SEIZED, None), _10: (S.IDLE, "clear_forward")},
-    S.IN_ANSWERED: {_00: (S.IN_ANSWERED, None), _10: (S.IDLE, "clear_forward")},
-    S.IN_CLEARED_BACK: {_00: (S.IN_CLEARED_BACK, None), _10: (S.IDLE, "clear_forward")},
-    S.OUT_SEIZING: {_10: (S.OUT_SEIZING, None), _11: (S.OUT_SEIZED, "seize_ack"), _00: (S.OUT_SEIZING, "glare")},
-    S.OUT_SEIZED: {_11: (S.OUT_SEIZED, None), _01: (S.OUT_ANSWERED, "answer"),
-                   _00: (S.OUT_SEIZED, "forced_release")},
-    S.OUT_ANSWERED: {_01: (S.OUT_ANSWERED, None), _11: (S.OUT_ANSWERED, "clear_back"),
-                     _00: (S.OUT_ANSWERED, "forced_release")},
-    S.OUT_CLEARING: {_10: (S.IDLE, "released"), _11: (S.OUT_CLEARING, None), _01: (S.OUT_CLEARING, None),
-                     _00: (S.OUT_CLEARING, None)},
-    S.WAIT_IDLE: {_10: (S.IDLE, "released"), _11: (S.WAIT_IDLE, None), _01: (S.WAIT_IDLE, None),
-                  _00: (S.WAIT_IDLE, None)},
+# FAR[state][the far end's line signal] -> (next state, event for the trunk or None); a signal not
+# listed is a protocol error. Keyed by the signal's name, not its bits: each variant's ``line_ab``
+# gives the bits (``far_table``), as OpenR2 keeps its ABCD tables per variant. In one state no two
+# listed signals may share their bits.
+FAR: dict[LineState, dict[str, tuple[LineState, str | None]]] = {
+    S.UNKNOWN: {"idle": (S.IDLE, "restart_idle"), "seize": (S.IN_SEIZED, "seized"),
+                "blocked": (S.BLOCKED_REMOTE, "restart_blocked"), "answer": (S.WAIT_IDLE, "restart_answered")},
+    S.IDLE: {"idle": (S.IDLE, None), "seize": (S.IN_SEIZED, "seized"), "blocked": (S.BLOCKED_REMOTE, "blocked")},
+    # while we block, the far end's bits mean nothing
+    S.BLOCKED_LOCAL: {sig: (S.BLOCKED_LOCAL, None) for sig in ("idle", "seize", "answer", "blocked")},
+    S.BLOCKED_REMOTE: {"blocked": (S.BLOCKED_REMOTE, None), "idle": (S.IDLE, "unblocked")},
+    S.IN_SEIZED: {"seize": (S.IN_SEIZED, None), "clear_forward": (S.IDLE, "clear_forward")},
+    S.IN_ANSWERED: {"seize": (S.IN_ANSWERED, None), "clear_forward": (S.IDLE, "clear_forward")},
+    S.IN_CLEARED_BACK: {"seize": (S.IN_CLEARED_BACK, None), "clear_forward": (S.IDLE, "clear_forward")},
+    S.OUT_SEIZING: {"idle": (S.OUT_SEIZING, None), "seize_ack": (S.OUT_SEIZED, "seize_ack"),
+                    "seize": (S.OUT_SEIZING, "glare")},
+    S.OUT_SEIZED: {"seize_ack": (S.OUT_SEIZED, None), "answer": (S.OUT_ANSWERED, "answer"),
+                   "forced_release": (S.OUT_SEIZED, "forced_release")},
+    S.OUT_ANSWERED: {"answer": (S.OUT_ANSWERED, None), "clear_back": (S.OUT_ANSWERED, "clear_back"),
+                     "forced_release": (S.OUT_ANSWERED, "forced_release")},
+    S.OUT_CLEARING: {"idle": (S.IDLE, "released"), "clear_back": (S.OUT_CLEARING, None),
+                     "answer": (S.OUT_CLEARING, None), "forced_release": (S.OUT_CLEARING, None)},
+    S.WAIT_IDLE: {"idle": (S.IDLE, "released"), "seize_ack": (S.WAIT_IDLE, None), "answer": (S.WAIT_IDLE, None),
+                  "seize": (S.WAIT_IDLE, None)},
 }
+
+
+def far_table(variant: Variant) -> dict[LineState, dict[int, tuple[LineState, str | None]]]:
+    """``FAR`` in ``variant``'s A/B bits: state -> far A/B bits -> (next state, event)."""
+    table: dict[LineState, dict[int, tuple[LineState, str | None]]] = {}
+    for state, row in FAR.items():
+        by_bits: dict[int, tuple[LineState, str | None]] = {}
+        for signal, outcome in row.items():
+            ab = variant.line_ab[signal]
+            if by_bits.get(ab, outcome) != outcome:
+                raise ValueError(f"variant {variant.name}: in line state {state.value} the far end's "
+                                 f"{signal!r} has the bits of another signal with another meaning")
+            by_bits[ab] = outcome
+        table[state] = by_bits
+    return table
+
 
 # LOCAL[action] -> (states it is allowed in, next state, line signal we send)
 LOCAL: dict[str, tuple[tuple[LineState, ...], LineState, str]] = {
@@ -99,9 +119,11 @@ class CasLine:
 
     def __init__(self, variant: Variant) -> None:
         self.variant = variant
+        self.far = far_table(variant)
+        self.idle_ab = variant.line_ab["idle"]
         self.state = LineState.IDLE
         self.tx = variant.bits("idle")
-        self.far_ab: int | None = _10  # assumed idle until the board tells otherwise (None: unknown)
+        self.far_ab: int | None = self.idle_ab  # assumed idle until the board tells otherwise (None: unknown)
         self.pending_ab: int | None = None
 
     def bits_changed(self, bits: int) -> bool:
@@ -119,7 +141,7 @@ class CasLine:
             return None
         ab, self.pending_ab = self.pending_ab, None
         self.far_ab = ab
-        nxt = FAR[self.state].get(ab)
+        nxt = self.far[self.state].get(ab)
         if nxt is None:
             return "error"
         self.state, event = nxt
@@ -136,7 +158,7 @@ class CasLine:
 
     def release_to_idle(self) -> int:
         """After a protocol error or a release: send idle and wait for the far end's idle."""
-        self.state = LineState.IDLE if self.far_ab == _10 else LineState.WAIT_IDLE
+        self.state = LineState.IDLE if self.far_ab == self.idle_ab else LineState.WAIT_IDLE
         self.tx = self.variant.bits("idle")
         return self.tx
 
@@ -151,7 +173,7 @@ class CasLine:
     @property
     def both_idle(self) -> bool:
         """Idle in both directions: we send idle and the far end's settled bits are idle."""
-        return self.state is LineState.IDLE and self.far_ab == _10 and self.pending_ab is None
+        return self.state is LineState.IDLE and self.far_ab == self.idle_ab and self.pending_ab is None
 
     def force_idle(self) -> int:
         """A release that did not end (T_RELEASE): count the timeslot idle whatever the far end shows."""

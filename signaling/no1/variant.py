@@ -151,3 +151,4 @@ CHINA = ITU.derive(
 )
 
 VARIANTS: dict[str, Variant] = {"itu": ITU, "china": CHINA}
+DEFAULT_VARIANT = "china"  # a trunk's, unless its config names another

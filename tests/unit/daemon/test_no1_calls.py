@@ -360,3 +360,14 @@ def test_inbound_calls_are_routed_by_dnis_and_an_unknown_number_is_refused_unall
         1, "FAILED", None)
     assert (cdrs["88001234"]["dst"], cdrs["88001234"]["dnis_name"]) == ("8002", "Booking line")
     assert cdrs["88002042"]["dst"] == "8001"
+
+
+@pytest.mark.parametrize(("variant", "idle"), [("china", 0b1011), ("itu", 0b1001)])
+def test_timeslots_no_trunk_uses_are_idle_in_the_variant_of_the_span(tmp_path: Path, variant: str, idle: int) -> None:
+    p = config(tmp_path)
+    p.write_text(p.read_text(encoding="utf-8").replace('timeslots = "1-15,17-31"', f'timeslots = "1-10"\nvariant = "{variant}"'),
+                 encoding="utf-8")
+    box = Box(p)
+    box.run(0.2)
+    bits = box.world.span(SPAN).host_bits
+    assert bits[20] == idle and bits[31] == idle

@@ -252,3 +252,34 @@ def test_a_caller_that_never_clears_forward_gets_a_forced_release() -> None:
     link.run_until(lambda: link.b.cas_tx == SEIZE, 2)  # T_CLEAR_FORWARD: forced release (A=0, B=0)
     link.run_until(lambda: a.state is TrunkState.IDLE and b.state is TrunkState.IDLE, 2)  # a clears forward
     assert link.a.cas_tx == IDLE and link.b.cas_tx == IDLE
+
+
+# A variant whose line bits are none of ITU's: every A/B pair inverted (idle 01, seize 11, seize-ack and
+# clear-back and blocked 00, answer 10, forced release 11). The machines read only the variant's table.
+INVERTED = CHINA.derive("inverted-ab", line_ab={sig: ab ^ 0b11 for sig, ab in CHINA.line_ab.items()})
+
+
+def test_a_variant_with_other_line_bits_calls_answers_clears_and_blocks_on_its_own_bits() -> None:
+    link, a, b = pair(TrunkConfig(variant=INVERTED), TrunkConfig(variant=INVERTED, dnis_length=5))
+    idle, answer = INVERTED.bits("idle"), INVERTED.bits("answer")
+    assert (idle, answer) == (0b0111, 0b1011)
+    a.dial("12301", link.now, caller="138")
+    link.run_until(lambda: offered(link) is not None, 10)
+    assert offered(link) == CallOffered("2/1", caller="138", called="12301", category=CHINA.ka)
+    b.answer(link.now)
+    link.run_until(lambda: CallAnswered("1/1") in link.a.events(), 1)
+    assert link.b.cas_tx == answer
+    a.release(Cause.NORMAL_CLEARING, link.now)
+    link.run_until(lambda: a.is_idle and b.is_idle, 1)  # free: idle both ways, in the variant's bits
+    assert link.a.cas_tx == idle and link.b.cas_tx == idle
+    assert b.block(link.now)
+    link.run(0.1)
+    assert link.b.cas_tx == INVERTED.bits("blocked") and a.state is TrunkState.BLOCKED
+
+
+def test_a_variant_whose_line_bits_are_ambiguous_in_a_state_is_refused() -> None:
+    from signaling.no1.line import far_table
+
+    clash = CHINA.derive("clash", line_ab={"blocked": CHINA.line_ab["seize"]})  # idle: seize or blocked?
+    with pytest.raises(ValueError, match="'blocked' has the bits of another signal"):
+        far_table(clash)
