@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 from pathlib import Path
 
+from recorder import backup as backup_module
 from recorder import wav
 from tests.unit.recorder.conftest import Line
 from tests.unit.recorder.signals import corr, linear, noise
@@ -100,6 +102,7 @@ def test_retention_by_disk_use_deletes_oldest_first(make_recorder, tmp_path: Pat
     for cid in ("c2", "c3", "c4"):
         assert rows[cid]["status"] == "complete" and (rec.directory / rows[cid]["file"]).exists()
     assert rec.housekeep(now=1_800_000_000)["purged"] == []  # under quota now
+    assert rec.backup.verify() == (3, [])  # the purged files' copies went with them: not "mismatch"
 
 
 def test_retention_by_age(make_recorder) -> None:
@@ -112,3 +115,19 @@ def test_retention_by_age(make_recorder) -> None:
     assert out["purged"] == ["c0-1"]
     assert rec.query(call_id="c0")[0]["purge_reason"] == "age"
     assert [r["status"] for r in rec.query()] == ["purged", "complete", "complete"]
+    assert rec.housekeep(now=100010.0 + 1)["purged"] == []  # the others are hours old, not a day
+
+
+def test_the_copy_is_synced_before_it_is_renamed_into_place(make_recorder, tmp_path: Path, monkeypatch) -> None:
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    rec = make_recorder(backup_dir=backup)
+    _record(rec, "a")
+    rec.flush()
+    synced: list[str] = []
+    real = backup_module.os.fsync
+    monkeypatch.setattr(backup_module.os, "fsync",
+                        lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd))[1])
+    assert rec.housekeep()["backup"].verified == ["a-1"]
+    copy = backup / rec.query()[0]["file"]
+    assert str(copy) + ".part" in synced
