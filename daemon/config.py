@@ -21,6 +21,7 @@ from daemon.dnis import DnisRoute, parse_dnis
 from daemon.number_plan import Number, check_numbers
 from daemon.pin_guard import PinLimits
 from daemon.pin_policy import read_pin
+from drivers import DRIVERS
 
 __all__ = ["ConfigError", "Config", "load_config", "parse_config", "DEFAULT_PATH"]
 
@@ -318,7 +319,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         log=c.get(box, ("box",), "log", str, "auto", choices=("auto", "journal", "stderr")),
         log_level=c.get(box, ("box",), "log_level", str, "info", choices=("debug", "info", "warning", "error")),
         realtime_priority=c.get(box, ("box",), "realtime_priority", int, 20, minimum=0, maximum=99),
-        board_driver=c.get(board, ("board",), "driver", str, "sim", choices=("sim",)),
+        board_driver=c.get(board, ("board",), "driver", str, "sim", choices=tuple(DRIVERS)),
         board_socket=c.get(board, ("board",), "socket", str, "/run/callbox-sim/board.sock"),
         api_socket=c.get(api, ("api",), "socket", str, "/run/callbox/api.sock"),
         api_group=c.get(api, ("api",), "group", str, "callbox-api"),

@@ -36,7 +36,7 @@ from daemon.recording import Recording
 from daemon.store import Store, StoreWriter
 from daemon.systemd import sd_notify, watchdog_interval
 from daemon.task_guard import TaskGuard
-from drivers.sim.board import SimBoardDriver
+from drivers import open_driver
 from hal.board import BoardError
 from hal.realtime import freeze_heap, take_realtime
 from signaling.events import Cause
@@ -66,7 +66,7 @@ class Service:
         self.api = ApiServer(config.api_socket, {"server": "callboxd", "version": VERSION, "name": config.name},
                              group=config.api_group, tokens=dict(config.api_tokens), audit=self._audit,
                              limits=fit_to_descriptors(config.api_limits))
-        self.board = SimBoardDriver(config.board_socket)
+        self.board = open_driver(config.board_driver, socket=config.board_socket)
         self.engine = Engine(config, self.board, self._journal, CallLog(self.api.publish))  # calls in the log
         self.engine.pins.audit = self._audit  # every wrong PIN, from a phone or the API
         # hook flash, pickup, forwarding, DND, call waiting, supervisor taps (settings in LMDB)

@@ -40,8 +40,8 @@ READ_CHUNK = 65536
 class SimBoardDriver:
     """The host's side of the simulated board's link."""
 
-    def __init__(self, path: str, host_name: str = "callboxd") -> None:
-        self.path = path
+    def __init__(self, socket: str, host_name: str = "callboxd") -> None:
+        self.path = socket
         self.host_name = host_name
         self.name = "sim"
         self.spans: list[Span] = []
