@@ -20,6 +20,7 @@ name = "callbox-sim"
 record_s = 120       # what phones and CO lines heard, kept this long
 e1_record_s = 30     # per E1 timeslot
 tx_buffer_frames = 2 # host audio is played this many 20 ms frames after its tick (jitter absorbed)
+realtime_priority = 30  # SCHED_FIFO for the board's clock where permitted, as hardware keeps time (0: off)
 
 [[span]]
 id = 1
@@ -72,6 +73,7 @@ class SimConfig:
     record_s: float = 120.0
     e1_record_s: float = 30.0
     tx_buffer_frames: int = 2
+    realtime_priority: int = 30
     co_defaults: LineSettings = field(default_factory=LineSettings)
     co_lines: dict[str, LineSettings] = field(default_factory=dict)
     default_scenario: Scenario = field(default_factory=Scenario)
@@ -99,6 +101,10 @@ def parse_config(data: dict) -> SimConfig:
     if not isinstance(buf, int) or isinstance(buf, bool) or not 1 <= buf <= 8:
         raise ConfigError("board.tx_buffer_frames: must be a whole number of frames from 1 to 8")
     cfg.tx_buffer_frames = buf
+    prio = board.get("realtime_priority", cfg.realtime_priority)
+    if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 99:
+        raise ConfigError("board.realtime_priority: must be a whole number from 0 (off) to 99")
+    cfg.realtime_priority = prio
     spans = data.get("span")
     if spans is None:
         spans = tomllib.loads(DEFAULT_TOML)["span"]

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from hal.realtime import take_realtime
 from sim.config import ConfigError, load_config
 from sim.server import SimServer
 from sim.traffic import TrafficSettings
@@ -26,6 +27,9 @@ async def _run(server: SimServer) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)
+    # A board keeps time in hardware, whatever the host's load: the simulated one's clock loop asks for
+    # real-time standing above the daemon's (a busy test machine then delays other work, not the ticks).
+    server.scheduling = take_realtime(server.world.config.realtime_priority)
     await server.run()
 
 

@@ -81,6 +81,7 @@ class SimServer:
         self.events_without_host = 0
         self.tick_cost_max = 0.0
         self.tick_errors = 0
+        self.scheduling = "normal"  # the clock loop's standing (hal.realtime), set by callbox-sim
         self._servers: list[asyncio.base_events.Server] = []
         self._stop = asyncio.Event()
         world.counting_underruns = False
@@ -189,7 +190,7 @@ class SimServer:
                 "host_bad_frames": self.host_bad_frames, "events_without_host": self.events_without_host,
                 "ticks_dropped": self.host.dropped if self.host else 0,
                 "tick_cost_max_ms": round(self.tick_cost_max * 1000, 3), "tick_errors": self.tick_errors,
-                "peers": sorted(self.peers), "rundir": str(self.rundir)}
+                "peers": sorted(self.peers), "rundir": str(self.rundir), "scheduling": self.scheduling}
 
     # ---- the host --------------------------------------------------------------------------------------
 

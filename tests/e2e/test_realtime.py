@@ -1,4 +1,4 @@
-"""End to end: the running daemon's tick loop has real-time standing (SCHED_FIFO where permitted, as the
+"""End to end: the running daemon's tick loop (and the simulated board's clock) has real-time standing (SCHED_FIFO where permitted, as the
 suite's root is) while every other thread, including the pools started during calls, runs normally;
 ``status`` reports the scheduling and the tick-cost percentiles."""
 
@@ -39,5 +39,7 @@ def test_only_the_tick_loop_is_realtime_and_status_reports_the_tick_costs(daemon
     assert policies and set(policies.values()) == {0}, policies  # workers: SCHED_OTHER
     st = daemon.api.call("status")
     assert st["scheduling"] == "fifo 20"
+    assert w.status()["scheduling"] == "fifo 30"  # the simulated board keeps time above the daemon
+    assert daemon.sim.proc is not None and _policies(daemon.sim.proc.pid)[daemon.sim.proc.pid] == SCHED_FIFO
     cost = st["tick_cost"]
     assert cost["ticks"] > 50 and 0 < cost["p50_ms"] <= cost["p99_ms"] <= cost["p999_ms"] <= cost["worst_ms"]

@@ -97,3 +97,9 @@ def test_underruns_count_only_ticks_sent_to_a_connected_host() -> None:
 def test_the_buffer_depth_is_checked(bad: object) -> None:
     with pytest.raises(ConfigError, match="board.tx_buffer_frames"):
         parse_config({"board": {"tx_buffer_frames": bad}})
+
+
+@pytest.mark.parametrize("bad", [-1, 100, 2.5, False])
+def test_the_clock_priority_is_checked(bad: object) -> None:
+    with pytest.raises(ConfigError, match="board.realtime_priority"):
+        parse_config({"board": {"realtime_priority": bad}})
