@@ -1,6 +1,7 @@
 """The daemon log's account of calls: one INFO line for each call event that matters to someone reading
 the log — a call offered on a line, queued, answered by an agent, abandoned, sent on by an overflow,
-and ended (with its Q.850 cause, disposition, talk time and the IVR keys pressed). Everything else
+and ended (with its Q.850 cause, disposition, length, agent and the IVR nodes it went through —
+not the keys pressed, which a flow may use to collect a code). Everything else
 (rings, announcements, agent states) stays out of the log: it is in the API's events and the CDRs.
 
 ``CallLog`` wraps the engine's ``publish``: it writes the line and passes the event on unchanged."""
@@ -52,8 +53,8 @@ def describe(kind: str, e: dict[str, Any]) -> str | None:
             parts.append(f"lasted {_s(cdr['duration'])}")
         if cdr.get("agent"):
             parts.append(f"agent {cdr['agent']}")
-        if cdr.get("ivr_keys"):
-            parts.append(f"IVR keys {' '.join(str(k) for k in cdr['ivr_keys'])}")
+        if cdr.get("ivr_path"):  # the menus it went through, not the keys (a flow may collect a code)
+            parts.append(f"IVR {' > '.join(str(n) for n in cdr['ivr_path'])}")
         return ", ".join(parts)
     return None
 

@@ -11,7 +11,7 @@ import pytest
 from daemon.call_log import CallLog, cause_text
 
 CDR = {"id": "c1", "cause": 16, "disposition": "ANSWERED", "duration": 50.3, "billsec": 46.0, "agent": "1001",
-       "ivr_keys": ["1", "1"], "caller": "13800138000"}
+       "ivr_keys": "11", "ivr_path": ["screen", "hours", "main", "routes", "domestic"], "caller": "13800138000"}
 # one caller's events as the engine publishes them, with the rings, announcements and agent states between
 EVENTS = [
     ("call.offered", {"call": "c1", "port": "1/1", "caller": "13800138000", "line": "PSTN-1", "called": None}),
@@ -44,7 +44,7 @@ def test_one_line_per_call_event_that_matters(caplog: pytest.LogCaptureFixture) 
         "call c1: offered on PSTN-1 (1/1) from 13800138000",
         "call c1: queued in domestic at position 1 (caller 13800138000)",
         "call c1: answered by agent 1001 at 8002 after 12 s in domestic",
-        "call c1: ended, cause 16 normal clearing, ANSWERED, lasted 50 s, agent 1001, IVR keys 1 1",
+        "call c1: ended, cause 16 normal clearing, ANSWERED, lasted 50 s, agent 1001, IVR screen > hours > main > routes > domestic",
         "call c2: offered on PSTN-2 (1/2) from unknown for 88886666",
         "call c2: queued in booking at position 2 (caller unknown)",
         "call c2: overflow from booking to voicemail:queue:general after 240 s (max_wait)",
