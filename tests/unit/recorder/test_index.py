@@ -88,3 +88,32 @@ def test_pages_after_a_row_key_visit_every_row_once(tmp_path: Path) -> None:
                 after = rec_key(page[-1]["start"], page[-1]["id"])
             assert got == expected and len(set(got)) == len(got), (criteria, newest_first)
     assert len(idx.query(limit=100)) == 23
+
+
+def test_index_is_opened_durable(tmp_path: Path) -> None:
+    """A row acknowledged is on disk: LMDB syncs data and metadata at every commit (kill -9 cannot
+    show a missing fsync, so the settings are asserted)."""
+    idx = RecordingIndex(tmp_path)
+    flags = idx.env.flags()
+    assert flags["sync"] and flags["metasync"] and not flags["writemap"]
+
+
+def test_updates_leave_one_secondary_entry_per_value(tmp_path: Path) -> None:
+    """Rewriting a row (put by id, or update) replaces its secondary keys: the agent index does not grow."""
+    idx = RecordingIndex(tmp_path)
+    idx.put(_row(1, 100.0, agent="8001"))
+    for i in range(5):
+        idx.put(_row(1, 100.0, agent=f"80{i:02d}", note=str(i)))
+        idx.update("call1-1", agent=f"81{i:02d}")
+    with idx.env.begin() as txn:
+        assert txn.stat(idx.sec["agent"])["entries"] == 1
+        assert txn.stat(idx.sec["number"])["entries"] == 2  # caller and called
+    assert [r["id"] for r in idx.query(agent="8104")] == ["call1-1"]
+
+
+def test_a_purged_row_leaves_the_copy_queue(tmp_path: Path) -> None:
+    idx = RecordingIndex(tmp_path)
+    idx.put(_row(1, 100.0, copy="retry"))
+    assert [r["id"] for r in idx.copy_todo()] == ["call1-1"]
+    idx.update("call1-1", status="purged")
+    assert idx.copy_todo() == []
