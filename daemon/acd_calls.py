@@ -171,6 +171,7 @@ class AcdService:
                                 extension=data["extension"], caller=data["caller"], agent=data["agent"],
                                 queue=data["queue"], customer=data["customer"], wait_s=data["wait_s"],
                                 callback=data["callback"], rules=data["rules"], decided_by=data.get("decided_by"),
+                                **({"bell": True} if data.get("bell") else {}),
                                 ivr=(call.ivr or {}) if call is not None else {},
                                 **(call.dnis_fields() if call is not None else {}))
             return

@@ -31,6 +31,8 @@ RULES = ("sticky", "vip", "new_caller", "time_of_day", "skill")
 RULE_STRATEGIES = {"sticky": "sticky", "new_caller": "new_caller", "time_of_day": "time_of_day",
                    "vip_first": "vip"}
 OVERFLOW_KINDS = ("queue", "voicemail", "callback", "extension", "hangup")
+# when a queue's always-ring extensions (the bell) ring for its waiting callers
+BELL_WHEN = ("always", "no_agents", "closed", "no_agents_or_closed")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class QueueConfig:
     announce_agent_id: bool = True  # "工号1023为您服务" before connecting
     music: str = ""  # music-on-hold file ("" = the box default)
     always_ring: tuple[str, ...] = ()  # extensions rung for every waiting call (night bell)
+    always_ring_when: str = "always"  # always | no_agents | closed | no_agents_or_closed (BELL_WHEN)
+    open_hours: tuple[TimeRange, ...] = ()  # local times the queue is open (for always_ring_when "closed")
     default_handle_s: float = 180.0  # handle time assumed for the estimated wait before there is history
     callback_retries: int = 2  # a dial-back the customer does not answer is tried again this many times
     callback_retry_s: float = 300.0  # ... this long after the failed try (the callback keeps its place)
@@ -279,6 +283,21 @@ def _parse_rule(c: Checker, kp: tuple, r: dict) -> RuleConfig:
     )
 
 
+def _parse_open_hours(c: Checker, kp: tuple, q: dict) -> tuple[TimeRange, ...]:
+    """``open_hours = [{ from = "08:00", to = "21:00" }, ...]``: when the queue is open (local time)."""
+    raw = q.get("open_hours", [])
+    if not isinstance(raw, list):
+        raise c.fail((*kp, "open_hours"), 'must be an array of { from = "HH:MM", to = "HH:MM" } tables')
+    hours = []
+    for j, rg in enumerate(raw):
+        rkp = (*kp, "open_hours", j)
+        c.table(rg, rkp, {"from", "to"})
+        if "from" not in rg or "to" not in rg:
+            raise c.fail(rkp, 'give both from and to, e.g. { from = "08:00", to = "21:00" }')
+        hours.append(TimeRange((), _parse_hhmm(c, (*rkp, "from"), rg["from"]), _parse_hhmm(c, (*rkp, "to"), rg["to"])))
+    return tuple(hours)
+
+
 def _parse_order(c: Checker, kp: tuple, q: dict, strategy: str) -> tuple[str, tuple[str, ...]]:
     """A queue's chain of tie-breakers: ``order = [...]`` (strategy ``chain``, or none given) or
     ``strategy = "agency_chain"`` (the agencies' chain). Returns the strategy and the order."""
@@ -349,11 +368,16 @@ def _parse_queues(c: Checker, raw: list, agent_ids: set[str],
             announce_agent_id=c.get(q, kp, "announce_agent_id", bool, True),
             music=c.get(q, kp, "music", str, ""),
             always_ring=c.str_list(q, kp, "always_ring", (), pattern=_NUMBER_RE),
+            always_ring_when=c.get(q, kp, "always_ring_when", str, "always", choices=BELL_WHEN),
+            open_hours=_parse_open_hours(c, kp, q),
             default_handle_s=float(c.get(q, kp, "default_handle_s", _NUM, 180.0, minimum=1)),
             callback_retries=c.get(q, kp, "callback_retries", int, 2, minimum=0),
             callback_retry_s=float(c.get(q, kp, "callback_retry_s", _NUM, 300.0, minimum=10)),
             service_level_s=None if sl is None else float(c.get(q, kp, "service_level_s", _NUM, minimum=1)),
         )
+        if queue.always_ring_when in ("closed", "no_agents_or_closed") and not queue.open_hours:
+            raise c.fail((*kp, "always_ring_when"), f"{queue.always_ring_when!r} rings outside the queue's "
+                         'open_hours: give them, e.g. open_hours = [{ from = "08:00", to = "21:00" }]')
         if (queue.strategy == "highest_skill" or "highest_skill" in queue.order) and not queue.skill:
             raise c.fail((*kp, "skill"), "highest_skill ranks agents by a skill: name it")
         for aid in queue.agents:

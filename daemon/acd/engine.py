@@ -121,6 +121,7 @@ class Engine:
         s = config.settings
         self.offset = s.utc_offset_min * 60
         start = host.now() if now is None else now
+        self._now = start  # the latest input's time
         self.agents = Agents(config.agents, s, day_of=lambda t: int((t + self.offset) // 86400))
         self.queues = {q.name: Queue(q, s.recent_calls) for q in config.queues}
         self.memory = {q.name: Memory() for q in config.queues}
@@ -416,6 +417,9 @@ class Engine:
                 times.append(t)
         times += [e.replan_at for e in self.entries.values() if e.replan_at is not None and not e.ringing]
         times += [e.not_before for e in self.entries.values() if e.not_before is not None]
+        hours = self._next_hours_change(self._now) if self.entries else None
+        if hours is not None:
+            times.append(hours)
         return min(times)
 
     # --- configuration ------------------------------------------------------------------------------
@@ -534,6 +538,7 @@ class Engine:
         return sl if sl is not None else self.config.settings.service_level_s
 
     def _roll(self, now: float) -> None:
+        self._now = now
         self.stats.roll(now)
 
     def _interval_closed(self, record: dict) -> None:
@@ -617,9 +622,36 @@ class Engine:
         return sum(1 for aid in self._members[queue]
                    if self.agents.by_id[aid].state not in (AgentState.LOGGED_OUT, AgentState.PAUSED))
 
+    def _bells_due(self, q: Queue, now: float) -> bool:
+        """Whether the queue's always-ring extensions ring now (``always_ring_when``): always, when no
+        member is staffed (every one logged out or paused), outside ``open_hours``, or either."""
+        when = q.config.always_ring_when
+        if when == "always":
+            return True
+        unstaffed = when in ("no_agents", "no_agents_or_closed") and self._staffed(q.name) == 0
+        minute = self._minute(now)
+        closed = when in ("closed", "no_agents_or_closed") and not any(r.contains(minute) for r in q.config.open_hours)
+        return unstaffed or closed
+
+    def _next_hours_change(self, now: float) -> float | None:
+        """The next time (after ``now``) a queue with callers waiting opens or closes for its bells."""
+        day0 = now - (now + self.offset) % 86400  # local midnight today, as epoch seconds
+        times = []
+        for q in self.queues.values():
+            if q.config.always_ring and q.config.always_ring_when != "always" and any(e.live for e in q.entries):
+                for r in q.config.open_hours:
+                    for minute in (r.start, r.end):
+                        if minute is not None:
+                            t = day0 + minute * 60
+                            times.append(t if t > now else t + 86400)
+        return min(times) if times else None
+
     def _dispatch(self, now: float) -> None:
         """Offer waiting calls to available agents, highest priority and longest waiting first."""
         minute = self._minute(now)
+        for ext, call in list(self.bell_busy.items()):  # bells no longer due stop first
+            if not self._bells_due(self.queues[self.entries[call].queue], now):
+                self._stop_bell(ext)
         for entry in sorted(self.entries.values(), key=Entry.order_key):
             q = self.queues[entry.queue]
             if entry.not_before is not None:
@@ -628,8 +660,8 @@ class Engine:
                 entry.not_before = None
             if not entry.ringing:
                 self._offer(q, entry, now, minute)
-            if entry.live and entry.call in self.entries and q.config.always_ring:
-                self._ring_bells(q, entry)
+            if entry.live and entry.call in self.entries and q.config.always_ring and self._bells_due(q, now):
+                self._ring_bells(q, entry, now)
 
     def _offer(self, q: Queue, entry: Entry, now: float, minute: int) -> None:
         members = self._candidates(q.name, now)
@@ -665,7 +697,7 @@ class Engine:
         """The caller-ID name shown on the ringing phone: the customer's name, if known."""
         return (entry.customer or {}).get("name") or None
 
-    def _ring_bells(self, q: Queue, entry: Entry) -> None:
+    def _ring_bells(self, q: Queue, entry: Entry, now: float) -> None:
         for ext in q.config.always_ring:
             if ext in self.bell_busy or ext in entry.bells or ext in entry.bells_failed:
                 continue
@@ -674,6 +706,9 @@ class Engine:
             self.bell_busy[ext] = entry.call
             entry.bells.add(ext)
             self.host.ring(ext, entry.call, entry.caller.number, self._display(entry))
+            self.publish("call.offered", call=entry.call, queue=q.name, agent=None, extension=ext,
+                         caller=entry.caller.number, customer=entry.customer, wait_s=round(now - entry.entered, 3),
+                         callback=False, rules=[], decided_by=None, bell=True)
 
     def _stop_bell(self, extension: str) -> None:
         call = self.bell_busy.pop(extension, None)
