@@ -101,3 +101,10 @@ def test_bad_values_raise_value_error(kind, value):
 def test_say_dispatch():
     assert say.say("money", "12880.00").text == "一万两千八百八十元整"
     assert say.say("time", "15:15").text == "下午三点十五分"
+
+
+@pytest.mark.parametrize(("n", "text"), [(1, "一"), (2, "两"), (3, "三"), (12, "十二"), (22, "二十二"), (200, "两百")])
+def test_count_before_a_measure_word(n, text):
+    """"您有两条新留言", "预计等待约两分钟": 2 alone is 两; 22 stays 二十二."""
+    assert say.count(n).text == text
+    assert say.count(2).fragments == ("num-liang",)
