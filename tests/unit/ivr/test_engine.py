@@ -411,3 +411,37 @@ def test_a_prompt_switched_to_a_recording_plays_the_file(tmp_path):
     c = Call(f)
     assert c.playing.items == (PromptFile("welcome", str(tmp_path / "prompts" / "welcome.wav")),)
     assert (f.prompts["welcome"].tts, None) not in f.tts_texts() and len(f.tts_texts()) == len(f.prompts) - 1
+
+
+def test_collect_waits_its_first_digit_timeout_after_the_prompt(flow):
+    """tour_code: 8 s for the first key after its 2 s prompt (not the 4 s between keys)."""
+    c = Call(flow)
+    c.press("13")
+    assert c.last_heard() == (c.text("tour_code"),)
+    c.wait(2 + 7.4)  # press() waited 0.3 s after the last key
+    assert c.last_heard() == (c.text("tour_code"),)
+    c.wait(0.6)
+    assert c.last_heard()[-1] == c.text("tour_code") and len(c.last_heard()) == 2  # the no-input prompt first
+    assert [s.what for s in c.run.path][-1] == "no key"
+
+
+def test_collect_starts_afresh_after_a_wrong_key(flow):
+    """Digits typed before a wrong key are dropped: the next six make the code."""
+    c = Call(flow)
+    c.press("13")
+    c.press("12A")
+    assert c.last_heard() == (c.text("invalid"), c.text("tour_code"))
+    c.press("654321")
+    assert c.run.variables["tour_code"] == "654321"
+    assert any(isinstance(a, LookupRequest) and a.params == {"code": "654321"} for a in c.actions)
+
+
+def test_operator_key_is_a_wrong_key_where_the_menu_turns_it_off(flow):
+    text = DEFAULT.read_text(encoding="utf-8").replace(
+        'timeout_s = 5\non_timeout = "main"', 'timeout_s = 5\non_timeout = "main"\noperator = false')
+    assert "operator = false" in text
+    c = Call(validate(parse_flow(text, str(DEFAULT))))
+    c.press("1")
+    c.press("0")
+    assert c.last_heard() == (c.text("invalid"), c.text("routes_menu"))
+    assert c.ended is None
