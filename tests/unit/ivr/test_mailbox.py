@@ -196,3 +196,34 @@ def test_a_message_is_dated_in_the_box_zone(vm, utc_offset_min):
     when = dt.datetime.fromtimestamp(received, dt.timezone(dt.timedelta(minutes=utc_offset_min)))
     spoken = f"{say.date(when.date(), weekday=False, year=False).text}{say.time(when.time()).text}"
     assert c.plays[-1].items[0].text.endswith(spoken)
+
+
+def test_empty_box_number_is_asked_again(vm):
+    c = Caller(vm)
+    c.keys("#")
+    assert c.heard() == [PROMPTS["invalid"], PROMPTS["enter_box"]]
+    assert c.s.box is None
+
+
+def test_hash_after_a_message_skips_to_the_next(vm):
+    c = Caller(vm, box="extension:8001")
+    c.keys("2468#")
+    c.keys("1")
+    assert c.plays[-1].items[0].text.startswith("第一条留言")
+    c.finish_play()
+    c.keys("#")
+    assert c.plays[-1].items[0].text.startswith("第二条留言，来电号码八零零二")
+    assert vm.counts("extension:8001") == (2, 0)  # skipping keeps both new
+
+
+def test_silences_before_login_do_not_count_after_it(vm):
+    """Two silent PIN prompts, then the right PIN: the menu gets its own three tries."""
+    c = Caller(vm, box="extension:8001")
+    for _ in range(2):
+        c.finish_play()
+        c.wait(8.1)
+    assert c.heard() == [PROMPTS["enter_pin"]]
+    c.keys("2468#")
+    c.finish_play()
+    c.wait(8.1)
+    assert c.heard() == [PROMPTS["main_menu"]] and c.hangup is None
