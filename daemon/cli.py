@@ -33,17 +33,26 @@ def format_status(s: dict) -> str:
             f"active calls: {s['active_calls']}   CDRs: {s['cdrs']}   alarms: {alarms}")
 
 
+def _cell(value: object, width: int) -> str:
+    """``value`` in ``width`` columns: padded, or cut with a final ``~`` (a row never pushes its neighbours)."""
+    text = "-" if value is None or value == "" else str(value)
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "~"
+
+
+DIRECTION = {"inbound": "in", "outbound": "out", "internal": "int"}
+
+
 def format_cdrs(rows: list[dict], zone: int = DEFAULT_OFFSET_MIN) -> str:
-    """CDR rows as a table, times in the zone ``zone`` minutes east of UTC (the box's)."""
-    head = f"{'end':15} {'dir':8} {'caller':13} {'called':13} {'dnis':10} {'src':6} {'dst':6} {'trunk':8} {'dur':>6} {'bill':>6} {'cause':>5} disposition"
-    lines = [head]
+    """CDR rows as a table of 80 columns (a serial console's), times in the zone ``zone`` minutes east of
+    UTC (the box's). ``called`` shows the number dialled, else the DNIS a trunk call came in on; ``from`` and
+    ``to`` are the line or extension at each end (which also says the direction); ``bill`` is whole seconds."""
+    lines = [f"{'end':14} {'caller':13} {'called':14} {'from':6} {'to':6} {'bill':>5} {'cau':>3} disposition"]
     for r in rows:
-        lines.append(f"{_t(r.get('end'), zone):15} {r.get('direction', ''):8} {str(r.get('caller') or '-'):13} "
-                     f"{str(r.get('called') or '-'):13} {str(r.get('dnis') or '-'):10} "
-                     f"{str(r.get('src') or '-'):6} {str(r.get('dst') or '-'):6} "
-                     f"{str(r.get('trunk') or '-'):8} {r.get('duration', 0):6.1f} {r.get('billsec', 0):6.1f} "
-                     f"{r.get('cause', ''):>5} {r.get('disposition', '')}")
-    return "\n".join(lines)
+        lines.append(f"{_t(r.get('end'), zone):14} {_cell(r.get('caller'), 13)} "
+                     f"{_cell(r.get('called') or r.get('dnis'), 14)} {_cell(r.get('src'), 6)} {_cell(r.get('dst'), 6)} "
+                     f"{round(r.get('billsec') or 0):>5} {_cell(r.get('cause'), 3).strip():>3} "
+                     f"{_cell(r.get('disposition'), 11)}")
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def format_ports(rows: list[dict]) -> str:
@@ -62,9 +71,10 @@ def format_ports(rows: list[dict]) -> str:
 def format_calls(rows: list[dict]) -> str:
     if not rows:
         return "no active calls"
-    return "\n".join(f"{r['id']:14} {r['direction']:8} {str(r.get('caller') or '-'):13} -> "
-                     f"{str(r.get('called') or '-'):13} {r.get('src_port')} -> {r.get('dst_port') or '-'}  "
-                     f"{'answered' if r.get('answer') else 'ringing'}" for r in rows)
+    return "\n".join(f"{_cell(r['id'], 14)} {_cell(DIRECTION.get(r['direction'], r['direction']), 3)} "
+                     f"{_cell(r.get('caller'), 13)} > {_cell(r.get('called'), 14)} {_cell(r.get('src_port'), 6)} > "
+                     f"{_cell(r.get('dst_port'), 6)} {'answered' if r.get('answer') else 'ringing'}".rstrip()
+                     for r in rows)
 
 
 def watch(client: ApiClient, interval: float, duration: float | None, zone: int) -> None:
