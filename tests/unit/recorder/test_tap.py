@@ -232,10 +232,12 @@ def test_bad_channels_never_break_the_tick(make_recorder) -> None:
     line = Line()
     assert rec.start("good", PARTIES, CALLER, AGENT)
     assert rec.start("bad", PARTIES, 500, AGENT)
+    assert rec.start("bad-agent", PARTIES, CALLER + 2, 500)  # the agent's channel out of range too
     line.run(rec, {CALLER: sig, AGENT: sig}, 40)
     rec.stop("good")
     rec.flush()
-    assert "recorder.bad_channel" in rec.alarms and not rec.recording("bad")
+    assert "recorder.bad_channel" in rec.alarms and not rec.recording("bad") and not rec.recording("bad-agent")
+    assert rec.query(call_id="bad-agent")[0]["note"] == "bad channel"
     assert corr(linear(sig), wav.read(rec.path("good"))[1][:, 0]) > 0.99
     assert len(wav.read(rec.path("good"))[1]) == 40 * 160
     assert rec.query(call_id="bad")[0]["note"] == "bad channel"
