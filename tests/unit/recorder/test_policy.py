@@ -98,3 +98,12 @@ def test_policy_can_forbid_pausing_automatic_recordings(make_recorder) -> None:
     assert rec.start("c", {}, 1, 2)
     assert not rec.stop("c", on_demand=True) and rec.recording("c")
     assert rec.stop("c")  # the call ending always stops it
+
+
+def test_selected_agents_match_by_extension_number_too() -> None:
+    """``agents`` may name an extension: a call whose agent 1003 is logged in at 8003 matches "8003"."""
+    policy = RecordingPolicy("selected", agents=frozenset({"8003"}))
+    call = CallInfo("c3", agent="1003", extension="8003")
+    assert decide(call, policy) == decide(CallInfo("c4", agent="8003"), policy)
+    assert decide(call, policy).reason == "agent:8003"
+    assert not decide(CallInfo("c5", agent="1003", extension="8004"), policy).record
