@@ -33,6 +33,7 @@ class AsUser:
     appended to ``keep`` stay alive (connections stay open) until ``release()``."""
 
     _holding: set[int] = set()  # the release ends of the children alive (a later child must not keep them open)
+    _alive: list[AsUser] = []
 
     def __init__(self, user: str, fn: Callable[[list], Any]) -> None:
         pw = pwd.getpwnam(user)
@@ -57,6 +58,7 @@ class AsUser:
                 os._exit(code)
         self.pid = pid
         AsUser._holding.add(self._hold_w)
+        AsUser._alive.append(self)
         os.close(wfd)
         os.close(self._hold_r)
         with os.fdopen(rfd, "rb") as r:
@@ -72,6 +74,12 @@ class AsUser:
             os.close(self._hold_w)
             self._hold_w = -1
             os.waitpid(self.pid, 0)
+
+    @classmethod
+    def release_all(cls) -> None:
+        """End every child still holding (a test that failed before releasing its own)."""
+        while cls._alive:
+            cls._alive.pop().release()
 
 
 def connect(path: str, keep: list, op: str = "whoami", **args: Any) -> dict:
@@ -137,6 +145,7 @@ class RoleUsers:
                                 *(["--groups", group] if group else []), user], check=True, capture_output=True)
 
     def remove(self) -> None:
+        AsUser.release_all()  # a user with processes left cannot be removed
         with open(_LOCK, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             for user in self.users.values():
