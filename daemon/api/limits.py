@@ -57,7 +57,7 @@ def fit_to_descriptors(limits: ApiLimits) -> ApiLimits:
         except (ValueError, OSError):
             pass
     room = soft - FD_HEADROOM
-    if room >= limits.max_clients:
+    if soft == resource.RLIM_INFINITY or room >= limits.max_clients:
         return limits
     total = max(room, limits.admin_reserve + 1)
     logging.getLogger(__name__).warning(
