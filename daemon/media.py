@@ -22,7 +22,8 @@ import numpy as np
 from daemon.conference import Mixer, Rooms
 from hal.clock import FRAME_SAMPLES
 from hal.dsp.callerid import CallerId, FskCallerIdReceiver, dtmf_cid_encode, fsk_encode
-from hal.dsp.dtmf import DtmfBank, DtmfSender
+from hal.dsp.dtmf import DtmfSender
+from hal.dsp.dtmf_rx import DtmfBank
 from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
 from hal.dsp.progress import ProgressBank, ProgressEvent
 from hal.dsp.r2mf import R2MfBank, R2MfSender

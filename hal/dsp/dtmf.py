@@ -1,7 +1,11 @@
 """DTMF receive and send on 8 kHz linear audio, from spandsp (``dtmf_rx`` / ``dtmf_tx``).
 
+The tick's receiver is the project's own (``hal.dsp.dtmf_rx``: it meets every Q.24 row, which this
+one does not). spandsp's stays as the simulator's ears (an independent receiver for the box's
+digits) and as the reference in the Q.24 table (tests/unit/hal/dsp/test_dtmf_q24.py).
+
 ``DtmfReceiver`` serves one channel (the simulator's far ends, tests); ``DtmfBank`` serves every
-channel of a board on the tick: one ``ffi.from_buffer`` for the whole (channels x 160) array, then one
+channel of a board: one ``ffi.from_buffer`` for the whole (channels x 160) array, then one
 ``dtmf_rx`` call per listening channel with a pointer into it. Receivers run with spandsp's
 dial-tone filter on and Q.24's twist limits (8 dB normal, 4 dB reverse) plus a little margin, since
 the library's defaults reject part of what Q.24 says must be accepted.

@@ -1,5 +1,5 @@
-"""The media layer's tick on bare frames: what an unrouted channel hears, what a reset forgets, and a
-progress detector turned on afresh for each call."""
+"""The media layer's tick on bare frames: what an unrouted channel hears, what a reset forgets, a
+progress detector turned on afresh for each call, and the digits the tick's DTMF bank hears."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from daemon.media import Media
 from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
 from hal.dsp.tones import ToneName, sine
+from tests.support.dtmf_signals import KEYS, silence, tone_pair
 
 
 def _rx(values: list[int]) -> np.ndarray:
@@ -56,3 +57,27 @@ def test_progress_detection_turned_on_again_starts_afresh() -> None:
     media.detect(1, "progress", False)
     media.detect(1, "progress", True)
     assert feed(np.concatenate([burst, gap, burst, gap])) == [ToneName.BUSY]
+
+
+def test_the_tick_hears_q24_digits_spandsp_misses() -> None:
+    """The tick's DTMF bank (hal.dsp.dtmf_rx) on A-law frames: all 16 digits with both tones 1.5 % off
+    (Q.24 must accept; spandsp's receiver loses about one in six), a digit with a 10 ms drop-out (once),
+    and a digit under dial tone, each heard on its own channel only."""
+    keyed = np.concatenate([np.concatenate([tone_pair(d, 50, low_dev=dev, high_dev=dev), silence(50)])
+                            for dev in (0.015, -0.015) for d in KEYS])
+    held = np.concatenate([tone_pair("5", 130), silence(100)])
+    held[400:480] = 0  # 10 ms drop-out
+    dial = np.concatenate([tone_pair("9", 60, -20.0, -20.0), silence(100)])
+    dial += sine(450.0, -10.0, len(dial))
+    n = -(-len(keyed) // 160) * 160
+    lin = np.zeros((4, n))
+    lin[0, :len(keyed)], lin[2, :len(held)], lin[3, :len(dial)] = keyed, held, dial
+    rx = linear_to_alaw(np.clip(np.round(lin), -32768, 32767).astype(np.int16))
+    media = Media(4)
+    for ch in (0, 1, 2, 3):
+        media.detect(ch, "dtmf", True)
+    heard: dict[int, str] = {}
+    for i in range(0, n, 160):
+        for ch, d in media.receive(rx[:, i:i + 160]).digits:
+            heard[ch] = heard.get(ch, "") + d
+    assert heard == {0: KEYS + KEYS, 2: "5", 3: "9"}
