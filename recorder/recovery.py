@@ -9,7 +9,8 @@ indexed ``interrupted`` with size 0 and its empty file removed. Runs before the 
 
 A recovered row ends at ``crashed_at`` (when the crashed run was last known alive: the daemon's
 last-alive mark) or where its audio ends, whichever is later, never at the restart: the time the
-box was down is no part of the recording.
+box was down is no part of the recording. An orphan file (no row) ends at its last write, its file's
+modification time as the crash left it (read before the repair touches the file).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def _recover_row(root: Path, index: RecordingIndex, row: dict, crashed: float, n
 def _recover_orphan(root: Path, index: RecordingIndex, rel: str, now: float, backup: bool) -> dict:
     path = root / rel
     rec_id = path.stem
+    last_write = path.stat().st_mtime  # before the repair rewrites the header (and the mtime with it)
     try:
         size, duration, sha = _repair(path, None)
         info = wav.read_info(path)
@@ -93,7 +95,7 @@ def _recover_orphan(root: Path, index: RecordingIndex, rel: str, now: float, bac
         log.error("recorder: cannot repair %s: %s", path, exc)
         size, duration, sha, fmt = path.stat().st_size, 0.0, "", ""
     call_id, _, seg = rec_id.rpartition("-")
-    start = path.stat().st_mtime - duration
+    start = last_write - duration
     row = dict(id=rec_id, call_id=call_id or rec_id, segment=int(seg) if seg.isdigit() else 1, start=start,
                end=start + duration, file=rel, format=fmt, size=size, duration=duration, sha256=sha,
                status="interrupted", note="crash (not indexed)", reason="", copy="pending" if backup and sha else "none",

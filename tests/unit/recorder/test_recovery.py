@@ -110,3 +110,32 @@ def test_close_mid_call_finalizes_as_interrupted_shutdown(make_recorder, tmp_pat
     [row] = again.query(call_id="open")
     assert row["status"] == "interrupted" and row["note"] == "shutdown" and row["duration"] == 0.6
     assert corr(linear(sig), wav.read(again.path("open"))[1][:, 0]) > 0.99
+
+
+def test_recovery_scope_times_and_copies(tmp_path: Path) -> None:
+    """Only the newest ``days`` day directories are scanned for orphans; an orphan ends at its file's
+    mtime and starts its audio's length before; a row the index had held as finished is not
+    recovered; with a backup, only a row with audio is queued for its copy."""
+    from recorder.recovery import recover
+
+    root = tmp_path / "rec"
+    sig = noise(4, 20).tobytes()  # 20 ticks of stereo A-law: 0.2 s
+    for day in ("20261120", "20261122", "20261123"):
+        (root / day).mkdir(parents=True)
+    (root / "20261120" / "old-1.wav").write_bytes(wav.header(Format.STEREO_ALAW) + sig)
+    orphan = root / "20261123" / "orphan-1.wav"
+    orphan.write_bytes(wav.header(Format.STEREO_ALAW) + sig)
+    os.utime(orphan, (1763856050.0, 1763856050.0))
+    done = root / "20261123" / "done-1.wav"
+    done.write_bytes(wav.header(Format.STEREO_ALAW, len(sig)) + sig)
+    idx = RecordingIndex(tmp_path / "index")
+    base = dict(segment=1, start=1763856000.0, format="stereo-alaw", size=0, copy="none")
+    idx.put(dict(base, id="done-1", call_id="done", file="20261123/done-1.wav", status="recording"))
+    idx.put(dict(base, id="cut-1", call_id="cut", file="20261123/cut-1.wav", status="recording"))
+    held = [dict(base, id="done-1", call_id="done", file="20261123/done-1.wav", status="complete",
+                 size=58 + len(sig))]
+    out = {r["id"]: r for r in recover(root, idx, now=1763856100.0, backup=True, held=held)}
+    assert set(out) == {"orphan-1", "cut-1"}  # not old-1 (an older day), not done-1 (held as finished)
+    assert out["orphan-1"]["end"] == 1763856050.0 and out["orphan-1"]["start"] == 1763856050.0 - 0.2
+    assert out["orphan-1"]["copy"] == "pending" and out["cut-1"]["copy"] == "none"
+    assert done.read_bytes()[:58] == wav.header(Format.STEREO_ALAW, len(sig))  # left as it was
