@@ -74,6 +74,31 @@ def test_group_pickup_outside_the_group_is_refused(box: Box) -> None:
     assert not [c for c in box.cdrs() if c["src"] == "8005"]  # a refused code has no CDR (a bad number has)
 
 
+def test_group_pickup_takes_the_call_ringing_longest(box: Box) -> None:
+    dial(box, "8004", "8001")
+    box.run_until(lambda: ph(box, "8001").ringing, 5, "8001 ringing")
+    box.run(1.0)
+    dial(box, "8005", "8003")
+    box.run_until(lambda: ph(box, "8003").ringing, 5, "8003 ringing")
+    dial(box, "8002", "*#")  # 8001 and 8003 both ring in 8002's group: 8001's call is older
+    box.run(1.0)
+    talk(box, TONES, "8004", "8005", "8002")
+    heard = listen(box, TONES, "8004", "8002")
+    assert heard == {"8004": {"8002"}, "8002": {"8004"}}
+
+
+def test_without_a_pickup_group_no_group_pickup(box: Box) -> None:
+    """8005 and 8004 have no pickup group: that is not one group of the two."""
+    dial(box, "8001", "8004")
+    box.run_until(lambda: ph(box, "8004").ringing, 5, "8004 ringing")
+    dial(box, "8005", "*#")
+    box.run(2.5)
+    heard = box.heard("8005", box.world.tick - 100)
+    assert World.cadence_ms(heard) == pytest.approx((700, 700), abs=60)  # congestion
+    (call,) = box.engine.calls.calls.values()
+    assert call.b is not None and call.b.label == "8004" and call.answer is None
+
+
 def test_pickup_group_config_errors_name_key_and_line(tmp_path: Path) -> None:
     text = config_text(tmp_path).replace('pickup_group = "sales"', 'pickup_group = "sales team"', 1)
     cfg = tmp_path / "bad.toml"
