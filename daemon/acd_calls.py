@@ -95,7 +95,8 @@ class AcdService:
         self.players: dict[str, QueuePlayer] = {}  # call id → what its caller (or feature-code user) hears
         self.callback_offered: set[str] = set()
         self.detached: set[str] = set()  # became callbacks: their caller's leg ends without an ACD hang-up
-        self.left: set[str] = set()  # overflowed out of the ACD
+        self.left: set[str] = set()  # overflowed out of the ACD, or handed on by its agent
+        self.handed_on: set[str] = set()  # transferred by their agent: another agent may take them over
         self.dial_backs: dict[str, str] = {}  # the dial-back call's id → the ACD call (callback) it serves
         self.joined: dict[str, float] = {}  # call id → when it first joined a queue (ACD clock)
         self.replying: dict[str, Call] = {}  # extensions hearing a feature code's reply (no CDR, not in calls)
@@ -245,6 +246,7 @@ class AcdService:
         elif call.id in self.detached or call.id in self.left:
             self.detached.discard(call.id)
             self.left.discard(call.id)
+            self.handed_on.discard(call.id)
         elif call.queue is not None:
             self.feed(self.acd.hangup, call.id)
 
@@ -253,7 +255,17 @@ class AcdService:
         call's own end later is not the ACD's any more."""
         if call.id in self.acd.talking and call.id not in self.left:
             self.left.add(call.id)
+            self.handed_on.add(call.id)
             self.feed(self.acd.hangup, call.id)
+
+    def transfer_taken(self, call: Call, port: str) -> None:
+        """A call its agent handed on was answered at ``port``: an agent logged in there takes it over
+        (busy now, wrap-up when it ends); its end is then the ACD's again."""
+        ext = self.config.extension_by_port(port)
+        if ext is not None and call.id in self.handed_on and call.queue is not None \
+                and self.feed(self.acd.transfer_answered, call.id, call.queue, ext.number):
+            self.left.discard(call.id)
+            self.handed_on.discard(call.id)
 
     def phone_in_use(self, port: str, in_use: bool) -> None:
         """An extension's phone is taken by (or freed from) a call that is not the ACD's."""

@@ -605,6 +605,7 @@ class CallControl:
             self.extensions.call_changed(call)  # supervisor taps on it end
         self.on_unbridge(call)
         self._release_leg(call, moving, Cause.NORMAL_CLEARING)
+        self.agent_left(call)  # the agent's part ends (wrap-up), as with a hook-flash transfer
         self.lines.disconnect(staying.port)
         self.publish("call.transferred", call=call.id, extension=ext.number, port=ext.port, caller=call.caller)
         self.ring_transfer(call, Leg(ext.port, "extension", ext.number, LegState.ALERTING), staying.port)
@@ -647,6 +648,7 @@ class CallControl:
         self.lines.play(call.b.port, None)
         self.lines.connect(call.a.port, call.b.port)
         self.on_bridge(call)
+        self.transfer_taken(call, new.port)
         self.publish("call.answered", call=call.id, port=new.port, transferred=True)
         self._journal("update", call)
 
@@ -723,6 +725,12 @@ class CallControl:
         ACD ends that agent's conversation (wrap-up) while the call goes on without it."""
         if self.acd is not None and call.queue is not None:
             self.acd.agent_left(call)
+
+    def transfer_taken(self, call: Call, port: str) -> None:
+        """A queued call handed on by its agent was answered at ``port`` (any kind of transfer): an
+        agent logged in there takes it over in the ACD (busy, then wrap-up when it ends)."""
+        if self.acd is not None and call.queue is not None:
+            self.acd.transfer_taken(call, port)
 
     def released_port_idle(self, port: str) -> None:
         """A port became free (extension hung up): waiting inbound calls may now be offered."""

@@ -363,6 +363,7 @@ class FlashFeatures:
         self.lines.play(t.port, None)
         self.lines.connect(h.port, t.port)
         cc.on_bridge(held)
+        cc.transfer_taken(held, t.port)
         cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=True, caller=held.caller)
         cc._journal("update", held)
 

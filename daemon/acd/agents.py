@@ -11,6 +11,9 @@ An agent logs in at any extension (hot-desking) with their ID and PIN. While idl
 * ``cancelled`` (answered elsewhere in ring-all, the caller hung up, a pause or logout came in) →
   idle, and nothing is counted against the agent.
 
+A queued call another agent handed on and this agent answered (``take_call``) makes them busy from
+idle, wrap-up or a pause (which applies again after the call).
+
 ``reserved`` holds if and only if the agent has an outstanding offer (``agent.offer``). A pause or
 logout asked for while reserved or busy is kept as *pending* and applied when the offer resolves or
 the call ends. Every change is returned as ``AgentChanged`` events (stats and the API consume them).
@@ -45,11 +48,11 @@ class OfferOutcome(enum.StrEnum):
 S = AgentState
 TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
     S.LOGGED_OUT: frozenset({S.IDLE}),
-    S.IDLE: frozenset({S.RESERVED, S.PAUSED, S.LOGGED_OUT}),
+    S.IDLE: frozenset({S.RESERVED, S.BUSY, S.PAUSED, S.LOGGED_OUT}),  # busy: a transferred call answered
     S.RESERVED: frozenset({S.BUSY, S.IDLE, S.PAUSED, S.LOGGED_OUT}),
     S.BUSY: frozenset({S.WRAP_UP, S.IDLE, S.PAUSED, S.LOGGED_OUT}),
-    S.WRAP_UP: frozenset({S.IDLE, S.PAUSED, S.LOGGED_OUT}),
-    S.PAUSED: frozenset({S.IDLE, S.LOGGED_OUT}),
+    S.WRAP_UP: frozenset({S.IDLE, S.BUSY, S.PAUSED, S.LOGGED_OUT}),
+    S.PAUSED: frozenset({S.IDLE, S.BUSY, S.LOGGED_OUT}),
 }
 
 
@@ -298,6 +301,22 @@ class Agents:
                 agent.missed_in_row = 0
                 return self._paused(agent, self.settings.missed_pause_reason, now, str(outcome))
         return self._after_call(agent, now, str(outcome), call)
+
+    def take_call(self, agent_id: str, call: str, now: float) -> list[AgentChanged]:
+        """The agent answered a queued call transferred to their extension (by another agent or the
+        API): busy with it (reason ``transferred``, counted as answered) from idle, wrap-up or a pause
+        (which applies again when the call ends). Nothing while reserved, busy or logged out."""
+        agent = self.get(agent_id)
+        if agent.state not in (AgentState.IDLE, AgentState.WRAP_UP, AgentState.PAUSED):
+            return []
+        self._roll(agent, now)
+        if agent.state is AgentState.PAUSED and agent.pending is None:
+            agent.pending = ("pause", agent.pause_reason)
+        agent.wrap_until = None
+        agent.call = call
+        agent.answer_at = now
+        agent.answered_today += 1
+        return self._set(agent, AgentState.BUSY, now, "transferred", call=call)
 
     def end_call(self, agent_id: str, call: str, now: float, wrap_s: float) -> list[AgentChanged]:
         """The agent's call ended: wrap-up for ``wrap_s`` (the agent's own setting wins over the

@@ -67,6 +67,7 @@ class Talk:
     agent: str | None  # None: answered at an always-ring extension
     answered: float
     callback: Entry | None = None  # a callback being dialled back: put back in its queue if that fails
+    transferred: bool = False  # taken over from another agent (its handle time was counted then)
 
 
 def _input(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -238,13 +239,33 @@ class Engine:
                 cfg = self.agents.get(talk.agent).config
                 wrap = cfg.wrap_up_s if cfg.wrap_up_s is not None else q.config.wrap_up_s
                 self._agent_events(self.agents.end_call(talk.agent, call, now, wrap))
-            q.record_handle(now - talk.answered + wrap)
+            if not talk.transferred:
+                q.record_handle(now - talk.answered + wrap)
             self.publish("call.ended", call=call, queue=q.name, agent=talk.agent, talk_s=round(now - talk.answered, 3))
             self._dispatch(now)
             return
         entry = self.entries.get(call)
         if entry is not None:
             self._remove_entry(entry, now)
+
+    @_input
+    def transfer_answered(self, call: str, queue: str, extension: str, now: float) -> bool:
+        """A call of ``queue`` that its agent handed on (``hangup`` was called for their part) was
+        answered at ``extension``: an agent logged in there is now busy with it, counted as answered
+        (``agent.state`` reason ``transferred``); its ``hangup`` ends that agent's part (wrap-up).
+        False: nobody who can take it is logged in there (the call goes on outside the ACD)."""
+        if call in self.talking or call in self.entries or queue not in self.queues:
+            return False
+        agent = self.agents.at_extension(extension)
+        if agent is None:
+            return False
+        self._roll(now)
+        events = self.agents.take_call(agent.id, call, now)
+        if not events:
+            return False
+        self._agent_events(events)
+        self.talking[call] = Talk(call, queue, extension, agent.id, now, transferred=True)
+        return True
 
     def _remove_entry(self, entry: Entry, now: float) -> None:
         """A waiting entry leaves its queue: a caller abandoned, or a callback was cancelled."""

@@ -153,7 +153,7 @@ class Stats:
         self.roll(ev.now)  # time before an interval boundary belongs to the interval that ended
         state, since, reason = self._agent.get(ev.agent, (AgentState.LOGGED_OUT, ev.now, None))
         self._add_time(ev.agent, state, reason, ev.now - since)
-        if ev.reason == "accepted":
+        if ev.reason in ("accepted", "transferred"):  # once per agent who took the call
             for b in self._buckets():
                 b.agent(ev.agent).answered += 1
         elif ev.reason in ("refused", "timed_out"):

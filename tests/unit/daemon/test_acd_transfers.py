@@ -1,0 +1,90 @@
+"""A queued caller handed from one agent to another, in one process on a virtual clock, by each of the
+three kinds of transfer (the API's ``call.transfer``, a hook-flash blind ``*10<ext>#`` and an attended
+one): the first agent goes busy → wrap-up → idle when the call leaves them, the second is busy while
+talking, then wraps up; the statistics count the call once per agent who handled it and once for the
+queue; the audio reaches the second agent both ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.extension_features import ExtensionFeatures
+from tests.support.inprocess import Box
+from tests.support.processes import AGENT_PINS
+from tests.unit.daemon.test_acd_calls import acd_box, agent_state, call_in, login, talk
+
+
+def states(box: Box, agent: str) -> list[tuple[str, str, str]]:
+    return [(d["old"], d["state"], d["reason"]) for k, d in box.events if k == "agent.state" and d["agent"] == agent]
+
+
+def transfer(box: Box, kind: str, call_id: str) -> None:
+    """Agent 1001 at 8002, talking to the caller, hands the call to 8005 by ``kind``."""
+    first, second = box.world.phone("8002"), box.world.phone("8005")
+    if kind == "api":
+        box.engine.calls.transfer(call_id, "8005")
+        box.run(0.5)
+        first.on_hook()
+    elif kind == "blind":
+        first.flash()
+        box.run(1.0)
+        first.dial("*108005#")
+        box.run_until(lambda: second.ringing, 5, "8005 rung by the blind transfer")
+        first.on_hook()
+    else:
+        first.flash()
+        box.run(1.0)
+        first.dial("8005")
+        box.run_until(lambda: second.ringing, 5, "8005 rung for the consultation")
+        second.off_hook()
+        box.run(1.0)
+        assert agent_state(box, "1001") == "busy"  # consulting: still on the caller's call
+        first.on_hook()  # attended transfer, once the hang-up is told from a flash
+        box.run_until(lambda: agent_state(box, "1001") == "wrap_up", 3, "1001 in wrap-up after hanging up")
+    box.run(0.5)
+
+
+@pytest.mark.parametrize("kind", ["api", "blind", "attended"])
+def test_both_agents_move_busy_wrap_up_idle_and_each_counts_the_call(tmp_path: Path, kind: str) -> None:
+    box = acd_box(tmp_path)
+    ExtensionFeatures(box.engine)  # hook flash, as the daemon attaches it
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    login(box, "8005", "1004", AGENT_PINS["1004"])
+    call_in(box, "1/1", "13800000001")
+    first, second = box.world.phone("8002"), box.world.phone("8005")
+    box.run_until(lambda: first.ringing, 10, "1001 rung (longest idle)")
+    first.off_hook()
+    box.run(4.0)
+    talk(box, "1/1", "8002")
+    (call_id,) = [c.id for c in box.engine.calls.calls.values() if c.queue == "domestic"]
+
+    transfer(box, kind, call_id)
+    assert agent_state(box, "1001") == "wrap_up"  # the call left them: wrap-up (domestic: 10 s) at once
+    if kind != "attended":
+        assert agent_state(box, "1004") == "idle"  # ringing, not talking yet
+        box.run_until(lambda: second.ringing, 5, "8005 ringing")
+        second.off_hook()
+        box.run(0.5)
+    assert agent_state(box, "1004") == "busy"
+    talk(box, "1/1", "8005")
+    box.run(10.0)
+    assert agent_state(box, "1001") == "idle" and agent_state(box, "1004") == "busy"
+
+    box.world.co.line("1/1").hangup()
+    box.run_until(lambda: agent_state(box, "1004") == "wrap_up", 10, "1004 in wrap-up once the caller hung up")
+    second.on_hook()
+    box.run_until(lambda: agent_state(box, "1004") == "idle", 11, "1004 idle after the wrap-up")
+
+    assert states(box, "1001")[-4:] == [("idle", "reserved", "offer"), ("reserved", "busy", "accepted"),
+                                        ("busy", "wrap_up", "hangup"), ("wrap_up", "idle", "wrap_up_done")]
+    assert states(box, "1004")[-3:] == [("idle", "busy", "transferred"), ("busy", "wrap_up", "hangup"),
+                                        ("wrap_up", "idle", "wrap_up_done")]
+    assert box.acd is not None and not box.acd.acd.invariant_errors()
+    today = box.acd.acd.snapshot(box.acd.now())["stats"]["today"]
+    assert today["agents"]["1001"]["answered"] == 1 and today["agents"]["1004"]["answered"] == 1
+    assert today["agents"]["1004"]["talk_s"] > 10  # talked on it from the answer to the caller's hang-up
+    assert today["queues"]["domestic"]["offered"] == 1 and today["queues"]["domestic"]["answered"] == 1
+    ended = [(d["agent"], d["call"]) for k, d in box.events if k == "call.ended" and "agent" in d]
+    assert ended == [("1001", call_id), ("1004", call_id)]
