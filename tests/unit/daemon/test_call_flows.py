@@ -9,6 +9,7 @@ import pytest
 from sim.central_office import Scenario
 from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
+from tests.support.processes import default_config_text
 from tests.support.world import World
 
 
@@ -160,3 +161,27 @@ def test_lifting_and_replacing_the_handset_leaves_no_cdr(box: Box) -> None:
     phone.on_hook()
     box.run(1.5)
     assert box.cdrs() == [] and not box.engine.calls.calls and box.engine.is_free("2/5")
+
+
+@pytest.mark.parametrize(("method", "shown"), [
+    ("fsk", ("8001", "前台")),  # FSK carries the name and the time
+    ("dtmf", ("8001", None)),  # DTMF caller ID (A8001C) carries the number only
+    ("none", None),
+])
+def test_an_extension_gets_caller_id_by_its_configured_method(tmp_path, method: str, shown) -> None:
+    text = default_config_text().replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
+    text = text.replace('number = "8002"\n', f'number = "8002"\ncallerid = "{method}"\n', 1)
+    cfg = tmp_path / "callbox.toml"
+    cfg.write_text(text, encoding="utf-8")
+    box = Box(cfg)
+    box.run(0.2)
+    caller, callee = box.world.phone("8001"), box.world.phone("8002")  # the phone decodes FSK and DTMF
+    caller.off_hook()
+    box.run(0.5)
+    caller.dial("8002")
+    box.run_until(lambda: callee.ringing, 5, "8002 ringing")
+    box.run(6.0)  # past the first burst and the silent phase where caller ID goes
+    cid = callee.shown_caller_id
+    assert (None if cid is None else (cid.number, cid.name)) == shown
+    if method == "fsk":
+        assert cid is not None and cid.when is not None
