@@ -183,3 +183,13 @@ def test_message_cut_off_by_a_crash_is_recovered(tmp_path, speech):
     assert not list((tmp_path / "vm").rglob("*.part"))
     vm.close()
     assert os.path.exists(msg.file)
+
+
+def test_the_message_index_is_opened_durable(tmp_path):
+    """Kill -9 cannot show a missing fsync: the store's own LMDB syncs data and metadata at commit."""
+    v = Voicemail(tmp_path / "vm")
+    try:
+        flags = v.env.flags()
+        assert flags["sync"] and flags["metasync"]
+    finally:
+        v.close()
