@@ -522,11 +522,12 @@ class CallControl:
 
     # --- requests from the API: click-to-dial, hang up, blind transfer ------------------------------
 
-    def click_to_dial(self, extension: str, number: str, role: str | None = None) -> Call:
+    def click_to_dial(self, extension: str, number: str, asked_by: Payer | None = None) -> Call:
         """Ring ``extension`` (its display shows ``number``); once it answers, dial ``number``
         (another extension, or an outside number over a free trunk). An outside number is paid by the
-        extension and asked for by the API ``role``: both classes of service must allow it, else the
-        refusal leaves a CDR and PermissionError is raised. Raises LookupError / ValueError too."""
+        extension and asked for by ``asked_by`` (the API role, or a token with a class of its own): both
+        classes of service must allow it, else the refusal leaves a CDR and PermissionError is raised.
+        Raises LookupError / ValueError too."""
         ext = self.config.extension_by_number(extension)
         if ext is None:
             raise LookupError(f"no extension {extension}")
@@ -540,7 +541,7 @@ class CallControl:
                     caller=ext.number, called=number, caller_name=ext.name or None)
         call.dial_after_answer = number
         if not internal:
-            call.payers = [Payer("extension", ext.number)] + ([Payer("api", role)] if role else [])
+            call.payers = [Payer("extension", ext.number)] + ([asked_by] if asked_by else [])
             decision = self.check_outside(call, number)
             if not decision.allowed:
                 call.a.state = LegState.RELEASED

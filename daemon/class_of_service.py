@@ -33,8 +33,8 @@ CAP_ALARM = "DAILY_CAP"
 
 @dataclass(frozen=True)
 class Payer:
-    kind: str  # extension | agent | api | trunk
-    name: str  # the extension number, agent ID, API role or line name
+    kind: str  # extension | agent | api | token | trunk
+    name: str  # the extension number, agent ID, API role, API token's label or line name
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
@@ -105,6 +105,8 @@ class ClassOfService:
             return cos.classes(agent_cfg.cos if agent_cfg is not None else ())
         if payer.kind == "api":
             return cos.api_classes(payer.name)
+        if payer.kind == "token":
+            return cos.classes(next((classes for _, label, classes in cfg.api_token_cos if label == payer.name), ()))
         line = next((ln for ln in cfg.lines + cfg.trunk_lines if (ln.name or ln.port) == payer.name), None)
         return cos.classes(line.cos if line is not None else ())
 

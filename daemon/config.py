@@ -159,6 +159,8 @@ class Config:
     api_socket: str = "/run/callbox/api.sock"
     api_group: str = "callbox-api"
     api_tokens: tuple[tuple[str, str], ...] = ()  # (token, role): ``auth`` raises a connection to role
+    # (token, label, classes): a token with its own class of service (its label names it in CDRs and errors)
+    api_token_cos: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     api_limits: ApiLimits = field(default_factory=ApiLimits)  # connection caps
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     ivr: IvrConfig = field(default_factory=IvrConfig)
@@ -220,8 +222,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
     api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens", "max_clients", "max_clients_per_uid",
                                                   "admin_reserve"})
-    tokens = c.table(api.get("tokens", {}), ("api", "tokens"), set(api.get("tokens", {})))
-    api_tokens = tuple((tok, c.get(tokens, ("api", "tokens"), tok, str, pattern=_GRANT_RE)) for tok in tokens)
+    api_tokens, api_token_cos = _parse_tokens(c, api, profiles)
     api_limits = _parse_api_limits(c, api)
     recording = _parse_recording(c, top.get("recording", {}))
     dp = c.table(top.get("dialplan", {}), ("dialplan",), {f for f in DialplanConfig.__dataclass_fields__})
@@ -323,7 +324,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         board_socket=c.get(board, ("board",), "socket", str, "/run/callbox-sim/board.sock"),
         api_socket=c.get(api, ("api",), "socket", str, "/run/callbox/api.sock"),
         api_group=c.get(api, ("api",), "group", str, "callbox-api"),
-        api_tokens=api_tokens,
+        api_tokens=api_tokens, api_token_cos=api_token_cos,
         api_limits=api_limits,
         recording=recording,
         ivr=ivr,
@@ -374,6 +375,32 @@ def _check_destination(c: Checker, kp: tuple, destination: tuple[str, ...], numb
             raise c.fail((*kp, "destination"), f"{dest!r} is not a configured extension number")
 
 
+def _parse_tokens(c: Checker, api: dict, profiles: dict) -> tuple[tuple, tuple]:
+    """``[api.tokens]``: each token (a secret, never shown in an error: ``api.tokens.token-N``) grants a role
+    (``"integrator"``, ``"agent:1001"``), or is a table ``{ grant = ..., cos = ..., name = ... }`` whose class
+    of service replaces its role's for the calls it asks for (``name`` labels it in CDRs and refusals)."""
+    kp = ("api", "tokens")
+    tokens = api.get("tokens", {})
+    for i, tok in enumerate(tokens if isinstance(tokens, dict) else (), 1):
+        c.secret(tok, f"token-{i}")
+    tokens = c.table(tokens, kp, set(tokens) if isinstance(tokens, dict) else set())
+    grants, classes = [], []
+    for i, (tok, value) in enumerate(tokens.items(), 1):
+        if isinstance(value, dict):
+            t = c.table(value, (*kp, tok), {"grant", "cos", "name"})
+            grant = c.get(t, (*kp, tok), "grant", str, pattern=_GRANT_RE)
+            cos = c.str_list(t, (*kp, tok), "cos", ())
+            check_cos(c, (*kp, tok, "cos"), cos, profiles)
+            label = c.get(t, (*kp, tok), "name", str, f"token-{i}", pattern=_LABEL_RE)
+            if cos:
+                classes.append((tok, label, cos))
+        else:
+            grant = c.get(tokens, kp, tok, str, pattern=_GRANT_RE)
+        grants.append((tok, grant))
+    return tuple(grants), tuple(classes)
+
+
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 _GRANT_RE = re.compile(r"^(agent(:[0-9]{1,8})?|integrator|supervisor|admin)$")  # role, or agent:ID
 _BOX_RE = re.compile(r"^(extension|agent):[0-9A-Za-z]+$|^queue:[A-Za-z0-9_-]+$")
 

@@ -61,9 +61,15 @@ class Checker:
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.loc = _Locator(text)
+        self.secrets: dict[str, str] = {}  # key -> what an error shows instead (a token is a key of [api.tokens])
+
+    def secret(self, key: str, shown: str) -> None:
+        """``key`` is a secret: an error naming it shows ``shown`` instead (still located by the real key)."""
+        self.secrets[key] = shown
 
     def fail(self, keypath: tuple, message: str) -> ConfigError:
-        key = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in keypath).replace(".[", "[")
+        key = ".".join(self.secrets.get(k, k) if not isinstance(k, int) else f"[{k}]" for k in keypath
+                       ).replace(".[", "[")
         return ConfigError(self.path, key, self.loc.line(keypath), message)
 
     def table(self, data: dict, keypath: tuple, known: set[str]) -> dict:

@@ -54,7 +54,7 @@ RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_leve
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once
-LIVE_FIELDS = {"path", "name", "api_tokens", "api_limits", "dialplan", "extensions", "lines", "trunks", "trunk_lines",
+LIVE_FIELDS = {"path", "name", "api_tokens", "api_token_cos", "api_limits", "dialplan", "extensions", "lines", "trunks", "trunk_lines",
                "acd", "cos", "pin_limits"}
 _SEGMENT = re.compile(r"([A-Za-z0-9_\-]+)(?:\[([^\]]+)\])?")
 

@@ -22,11 +22,12 @@ from daemon.acd_calls import AcdService
 from daemon.api.limits import fit_to_descriptors
 from daemon.api.paging import LIST_MAX, Page, take_page
 from daemon.api.protocol import ApiError, ErrorCode
-from daemon.api.roles import ADMIN, CURRENT_ROLE, INTEGRATOR, ROLES, SUPERVISOR
+from daemon.api.roles import ADMIN, CURRENT_ROLE, CURRENT_TOKEN, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, NUMBER, PORT, TIME, Bool, Bytes, Int, MapOf, Opt, Scalar, Str
 from daemon.api.server import ApiServer
 from daemon.call_log import CallLog
 from daemon.cdr_csv import cdrs_to_csv
+from daemon.class_of_service import Payer
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.extension_features import ExtensionFeatures
@@ -198,8 +199,15 @@ class Service:
 
     def _call_dial(self, req: dict) -> dict:
         call = self._call_request(self.engine.calls.click_to_dial, req["extension"], req["number"],
-                                  CURRENT_ROLE.get())
+                                  self._api_payer())
         return {"call": call.id}
+
+    def _api_payer(self) -> Payer:
+        """Who asks for an outside call through the API: the connection's token, where it has a class of
+        service of its own, else its role."""
+        token = CURRENT_TOKEN.get()
+        label = next((label for tok, label, _ in self.config.api_token_cos if tok == token), None)
+        return Payer("token", label) if label is not None else Payer("api", CURRENT_ROLE.get())
 
     def _call_hangup(self, req: dict) -> dict:
         call_id = req["call"]

@@ -35,6 +35,8 @@ ADMIN = frozenset({"admin"})
 # the role of the connection whose request is being handled (set by the server around each handler), for
 # ops whose answer depends on who asks beyond the op's roles (click-to-dial's class of service)
 CURRENT_ROLE: ContextVar[str] = ContextVar("callbox_api_role", default="agent")
+# the token this connection authenticated with (None: none), for what a token carries beyond its role
+CURRENT_TOKEN: ContextVar[str | None] = ContextVar("callbox_api_token", default=None)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from daemon.api.access import secure_socket
 from daemon.api.limits import ApiLimits, Throttled
 from daemon.api.paging import Page
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
-from daemon.api.roles import ALL, CURRENT_ROLE, ROLES, SUPERVISOR, Peer, peer_of
+from daemon.api.roles import ALL, CURRENT_ROLE, CURRENT_TOKEN, ROLES, SUPERVISOR, Peer, peer_of
 from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class _Client:
         self.peer = peer
         self.role = peer.role
         self.agent: str | None = None  # the agent an agent-role connection acts for (None: none yet)
+        self.token: str | None = None  # the last token it authenticated with
 
     def wants(self, kind: str, data: dict) -> bool:
         if kind.startswith(SUPERVISOR_EVENTS) and self.role not in SUPERVISOR:
@@ -361,6 +362,7 @@ class ApiServer:
                 client.role = role
             if agent and client.role == "agent":
                 client.agent = agent
+            client.token = req["token"]
         return {"user": client.peer.user, "uid": client.peer.uid, "pid": client.peer.pid, "role": client.role,
                 "agent": client.agent}
 
@@ -456,6 +458,7 @@ class ApiServer:
                 result = self._per_connection(client, op, checked)
             else:
                 CURRENT_ROLE.set(client.role)  # this connection's task: handlers of its requests see its role
+                CURRENT_TOKEN.set(client.token)
                 _PEER.set(client.peer)  # this request's own context: each connection is its own task
                 result = entry.handler(checked)
                 if inspect.isawaitable(result):  # slow ops (file reads) run off the loop and are awaited

@@ -20,6 +20,7 @@ from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 
 UK = "00442071234567"
+CRM_TOKEN = "crm-7f3a9c2e51d8"  # a token with a class of service of its own
 
 
 @pytest.fixture
@@ -32,7 +33,8 @@ def box(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     text = text.replace('number = "8004"\n', 'number = "8004"\ncos = "internal"\n', 1)
     text = text.replace('number = "8005"\n', 'number = "8005"\ndaily_minutes = 0.05\n', 1)  # 3 seconds
     cfg.write_text(text + '\n[class_of_service.profiles]\ntours = ["internal", "local", "national", "mobile", '
-                          '"international"]\n', encoding="utf-8")
+                          '"international"]\n\n[api.tokens]\n'
+                   f'"{CRM_TOKEN}" = {{ grant = "integrator", cos = "tours", name = "crm" }}\n', encoding="utf-8")
     yield from running(DaemonProcess(tmp_path, sim, cfg))
 
 
@@ -128,6 +130,22 @@ def test_click_to_dial_abroad_is_forbidden(box: DaemonProcess) -> None:
     cdrs = wait_for(lambda: box.api.call("cdr.list"), 5, "the CDRs")
     assert sorted((c["src"], c["denied"], c["dialled"]) for c in cdrs) == [("8001", "class", UK),
                                                                           ("8003", "class", UK)]
+
+
+def test_a_token_with_its_own_class_may_click_to_dial_abroad_from_an_extension_that_may(box: DaemonProcess) -> None:
+    w = World(box.sim)
+    with ApiClient(str(box.api_socket)) as crm:
+        crm.call("auth", token=CRM_TOKEN)
+        crm.call("call.dial", extension="8003", number=UK)  # the token's class replaces its role's
+        wait_for(lambda: w.phone("8003").state()["ringing"], 5, "8003 rung for the CRM's call abroad")
+        with pytest.raises(ApiError) as err:  # the extension pays: its own class still has to allow it
+            crm.call("call.dial", extension="8001", number=UK)
+        assert err.value.code == "forbidden" and "extension 8001" in err.value.message
+    with pytest.raises(ApiError) as err:  # the same request without the token: the role's class (admin: default)
+        box.api.call("call.dial", extension="8004", number=UK)
+    assert err.value.code == "forbidden"
+    assert CRM_TOKEN not in box.log_text()
+    assert all(CRM_TOKEN not in str(row) for row in box.api.call("audit.list"))
 
 
 def test_110_goes_out_from_a_phone_locked_to_internal_calls(box: DaemonProcess) -> None:

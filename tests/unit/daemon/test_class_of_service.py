@@ -165,3 +165,20 @@ def test_agent_and_line_cos_errors_are_located_too(tmp_path: Path, anchor: str, 
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert (err.value.key, err.value.line) == (key, line) and "neither a profile" in err.value.message
+
+
+def test_an_api_token_with_its_own_class_and_its_errors_never_naming_the_secret(tmp_path: Path) -> None:
+    secret = "tok-9c1e77aa03"
+    cfg = config(tmp_path, '\n[api.tokens]\n"plain-5b2d" = "integrator"\n'
+                           f'"{secret}" = {{ grant = "integrator", cos = "international", name = "crm" }}\n')
+    assert cfg.api_token_cos == ((secret, "crm", ("international",)),)
+    cos = ClassOfService(cfg)
+    assert cos.check(UK, [Payer("token", "crm")]).allowed
+    assert not cos.check(UK, [Payer("api", "integrator")]).allowed  # the role's class: the default
+    for bad, where in ((f'"{secret}" = {{ grant = "integrator", cos = "gold" }}', "api.tokens.token-1.cos"),
+                       (f'"{secret}" = {{ grant = "boss" }}', "api.tokens.token-1.grant"),
+                       (f'"{secret}" = "agent:4242"', "api.tokens.token-1")):
+        with pytest.raises(ConfigError) as err:
+            config(tmp_path, f"\n[api.tokens]\n{bad}\n")
+        assert err.value.key == where and secret not in str(err.value), str(err.value)
+        assert err.value.line is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.class_of_service import CAP_ALARM
+from daemon.class_of_service import CAP_ALARM, Payer
 from daemon.extension_features import ExtensionFeatures
 from sim.central_office import Scenario
 from tests.support.audio import tone_frequency
@@ -162,7 +162,7 @@ def test_emergency_goes_out_from_a_locked_extension(tmp_path: Path, digits: str)
 def test_click_to_dial_abroad_is_refused_with_a_cdr_and_no_ring(tmp_path: Path) -> None:
     box = make_box(tmp_path)
     with pytest.raises(PermissionError, match="international.*extension 8001"):
-        box.engine.calls.click_to_dial("8001", UK, "integrator")
+        box.engine.calls.click_to_dial("8001", UK, Payer("api", "integrator"))
     box.run(1.0)
     assert not box.world.phone("8001").ringing and co_calls(box) == []
     (cdr,) = box.cdrs()
@@ -172,10 +172,10 @@ def test_click_to_dial_abroad_is_refused_with_a_cdr_and_no_ring(tmp_path: Path) 
 def test_click_to_dial_needs_the_api_role_s_class_too(tmp_path: Path) -> None:
     box = make_box(tmp_path, **{"8003": 'cos = "tours"'})
     with pytest.raises(PermissionError, match="api integrator"):
-        box.engine.calls.click_to_dial("8003", UK, "integrator")
+        box.engine.calls.click_to_dial("8003", UK, Payer("api", "integrator"))
     cos = dataclasses.replace(box.config.cos, api=(("integrator", ("tours",)),))
     box.engine.apply_config(dataclasses.replace(box.config, cos=cos))  # config.set does the same
-    call = box.engine.calls.click_to_dial("8003", UK, "integrator")
+    call = box.engine.calls.click_to_dial("8003", UK, Payer("api", "integrator"))
     box.run_until(lambda: box.world.phone("8003").ringing, 5, "8003 ringing")
     assert call.dialled == UK and call.denied is None
 
