@@ -193,3 +193,28 @@ def test_the_message_index_is_opened_durable(tmp_path):
         assert flags["sync"] and flags["metasync"]
     finally:
         v.close()
+
+
+def test_a_message_is_synced_before_it_is_acknowledged(tmp_path, monkeypatch):
+    """Before ``deposit`` returns (the acknowledgement) the file is fsync'd under its temporary name,
+    renamed into place, and its directory fsync'd."""
+    import ivr.voicemail as vm_module
+
+    v = Voicemail(tmp_path / "vm")
+    v.configure(Box("extension:8001"), pin="2468")
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = vm_module.os.fsync, vm_module.os.replace
+    monkeypatch.setattr(vm_module.os, "fsync",
+                        lambda fd: (events.append(("sync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd))[1])
+    monkeypatch.setattr(vm_module.os, "replace",
+                        lambda a, b: (events.append(("rename", str(b))), real_replace(a, b))[1])
+    try:
+        msg = v.deposit("extension:8001", np.full(8000, 0xD5, np.uint8), caller="8002")
+        final = Path(msg.file)
+        kinds = [(k, p) for k, p in events if p.startswith(str(final.parent))]
+        part = next(i for i, (k, p) in enumerate(kinds) if k == "sync" and p.endswith(".part"))
+        moved = kinds.index(("rename", str(final)))
+        last_dir_sync = max(i for i, e in enumerate(kinds) if e == ("sync", str(final.parent)))
+        assert part < moved < last_dir_sync
+    finally:
+        v.close()
