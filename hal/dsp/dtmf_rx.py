@@ -72,6 +72,7 @@ _THRESHOLD = _P0 * 10 ** (THRESHOLD_DBM0 / 10) * _H.sum() ** 2 / 2  # |r|^2 of a
 _PHASE_PER_HZ = 2 * np.pi * HOP / SAMPLE_RATE  # radians per block per Hz of offset
 _MAX_TURN = MAX_DEVIATION * FREQS[:8] * _PHASE_PER_HZ
 _PERIOD = int(SAMPLE_RATE // HOP)  # every nominal frequency is whole Hz: block phases repeat each second
+_ROTATION = np.exp(-1j * np.outer(np.arange(_PERIOD), _W * HOP)).astype(np.complex64)  # block g's, g < _PERIOD
 
 
 class DtmfBank:
@@ -84,9 +85,10 @@ class DtmfBank:
     def __init__(self, channels: int) -> None:
         self.channels = channels
         self._tail = np.zeros((channels, BLOCK - HOP), np.float32)
-        self._amp = np.zeros((channels, _KEEP, FREQS.size), np.complex64)
+        self._raw = np.zeros((channels, _KEEP, 2 * FREQS.size), np.float32)  # the kept blocks' (cos | sin)
         self._energy = np.zeros((channels, _KEEP), np.float32)
         self._block = 0  # index of the next block (mod _PERIOD): its start in absolute time
+        self._marks = np.full((channels, _KEEP, 3), -np.inf, np.float32)  # the kept blocks' _screen margins
         self._cand = np.full(channels, -1, np.int8)  # the key seen at the last step
         self._run = np.zeros(channels, np.int16)  # steps in a row it has been seen
         self._digit = np.full(channels, -1, np.int8)  # the key reported and not yet over
@@ -95,7 +97,7 @@ class DtmfBank:
     def reset(self, ch: int) -> None:
         """Forget a channel's audio and state (a new call on it)."""
         self._tail[ch] = 0
-        self._amp[ch] = 0
+        self._raw[ch] = 0
         self._energy[ch] = 0
         self._cand[ch] = self._digit[ch] = -1
         self._run[ch] = self._gap[ch] = 0
@@ -109,18 +111,35 @@ class DtmfBank:
         self._tail = buf[:, n:].copy()
         blocks = np.lib.stride_tricks.sliding_window_view(buf, BLOCK, axis=1)[:, ::HOP][:, :steps]
         blocks = blocks.reshape(n_ch * steps, BLOCK)
-        raw = blocks @ _BASIS  # (channels * steps) x (cos | sin) at each frequency
-        amp = (raw[:, :FREQS.size] + 1j * raw[:, FREQS.size:]).reshape(n_ch, steps, FREQS.size)
-        g = (self._block + np.arange(steps)) % _PERIOD
-        amp *= np.exp(-1j * np.outer(g, _W * HOP)).astype(np.complex64)  # refer to absolute time
-        self._block = int(g[-1] + 1) % _PERIOD
+        raw = (blocks @ _BASIS).reshape(n_ch, steps, 2 * FREQS.size)  # (cos | sin) at each frequency
         energy = ((blocks * blocks) @ _H2).reshape(n_ch, steps)
-
-        amps = np.concatenate([self._amp, amp], axis=1)  # (channels, _KEEP + steps, 9)
-        energies = np.concatenate([self._energy, energy], axis=1)
-        self._amp, self._energy = amps[:, -_KEEP:].copy(), energies[:, -_KEEP:].copy()
-        keys = _decide(amps, energies)  # (channels, steps): key index or -1
+        marks = _screen(raw, energy)
+        best = self._marks[:, 0]
+        for b in range(1, _KEEP):
+            best = np.maximum(best, self._marks[:, b])
+        for b in range(steps):
+            best = np.maximum(best, marks[:, b])
+        hot = np.flatnonzero((best[:, 0] >= 0) & (best[:, 1] >= 0) & (best[:, 2] >= 0))
+        keys = np.full((n_ch, steps), -1, np.int8)
+        if hot.size:
+            raws = np.concatenate([self._raw[hot], raw[hot]], axis=1)
+            g = (self._block - _KEEP + np.arange(_KEEP + steps)) % _PERIOD
+            amps = (raws[:, :, :FREQS.size] + 1j * raws[:, :, FREQS.size:]) * _ROTATION[g]  # absolute time
+            keys[hot] = _decide(amps, np.concatenate([self._energy[hot], energy[hot]], axis=1))
+        self._block = (self._block + steps) % _PERIOD
+        if steps >= _KEEP:
+            self._raw, self._energy, self._marks = raw[:, -_KEEP:].copy(), energy[:, -_KEEP:].copy(), marks[:, -_KEEP:].copy()
+        else:
+            self._raw = np.concatenate([self._raw, raw], axis=1)[:, -_KEEP:]
+            self._energy = np.concatenate([self._energy, energy], axis=1)[:, -_KEEP:]
+            self._marks = np.concatenate([self._marks, marks], axis=1)[:, -_KEEP:]
+        if not hot.size and not self._busy():
+            return []
         return self._follow(keys, channels)
+
+    def _busy(self) -> bool:
+        """Whether any channel has a candidate or a digit in progress."""
+        return bool((self._cand >= 0).any() or (self._digit >= 0).any())
 
     def _follow(self, keys: np.ndarray, channels: list[int] | None) -> list[tuple[int, str]]:
         """The per-channel state machine over this tick's steps, for the channels where anything is
@@ -150,6 +169,23 @@ class DtmfBank:
                 gap = np.where(new, 0, gap)
         self._cand[chans], self._run[chans], self._digit[chans], self._gap[chans] = cand, np.minimum(run, CONFIRM + 1), digit, gap
         return out
+
+
+def _screen(raw: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Per block (channels x blocks x 3), margins that are >= 0 when the strongest row is at the
+    threshold, the strongest column is, and the two carry ``PURITY`` of the block's energy (450 Hz
+    aside). A window can only see a key if each margin is >= 0 in at least one of its blocks (its
+    measures are means over blocks), so only channels with all three in their last
+    ``WINDOW + steps - 1`` blocks go on to ``_decide``: most ticks, none."""
+    sq = raw * raw
+    power = sq[:, :, :FREQS.size] + sq[:, :, FREQS.size:]
+    row = np.maximum(np.maximum(power[:, :, 0], power[:, :, 1]), np.maximum(power[:, :, 2], power[:, :, 3]))
+    col = np.maximum(np.maximum(power[:, :, 4], power[:, :, 5]), np.maximum(power[:, :, 6], power[:, :, 7]))
+    out = np.empty(raw.shape[:2] + (3,), np.float32)
+    np.subtract(row, _THRESHOLD, out=out[:, :, 0])
+    np.subtract(col, _THRESHOLD, out=out[:, :, 1])
+    out[:, :, 2] = row + col - PURITY * (energy * _GAIN - power[:, :, _TONE_450])
+    return out
 
 
 def _decide(amps: np.ndarray, energies: np.ndarray) -> np.ndarray:

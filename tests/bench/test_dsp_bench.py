@@ -1,4 +1,4 @@
-"""Benchmark: the per-tick DSP alone — A-law decode, DTMF (spandsp) and call-progress detection over
+"""Benchmark: the per-tick DSP alone — A-law decode, DTMF (the tick's receiver, hal.dsp.dtmf_rx) and call-progress detection over
 every channel — against the number of channels (8, 30, 60, 120).
 
 Run: ``.venv/bin/pytest tests/bench --benchmark-enable``
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hal.dsp.dtmf import DtmfBank
+from hal.dsp.dtmf_rx import DtmfBank
 from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
 from hal.dsp.progress import ProgressBank
 
