@@ -97,6 +97,7 @@ class AcdService:
         self.detached: set[str] = set()  # became callbacks: their caller's leg ends without an ACD hang-up
         self.left: set[str] = set()  # overflowed out of the ACD, or handed on by its agent
         self.handed_on: set[str] = set()  # transferred by their agent: another agent may take them over
+        self.customers: dict[str, dict | None] = {}  # call id → the customer record its screen pop showed
         self.dial_backs: dict[str, str] = {}  # the dial-back call's id → the ACD call (callback) it serves
         self.joined: dict[str, float] = {}  # call id → when it first joined a queue (ACD clock)
         self.replying: dict[str, Call] = {}  # extensions hearing a feature code's reply (no CDR, not in calls)
@@ -166,6 +167,7 @@ class AcdService:
 
     def _publish(self, kind: str, **data: Any) -> None:
         if kind == "call.offered":  # the ACD's screen pop is the box's call.ringing, with all it knows
+            self.customers[data["call"]] = data["customer"]  # rings after a transfer show it too
             call = self.calls.calls.get(data["call"])
             ext = self.config.extension_by_number(data["extension"])
             self.engine.publish("call.ringing", call=data["call"], port=ext.port if ext else None,
@@ -238,6 +240,7 @@ class AcdService:
         if call.queue is not None and call.wait_s is None:
             call.wait_s = self._waited(call.id)
         self.joined.pop(call.id, None)
+        self.customers.pop(call.id, None)
         self._drop_player(call)
         self.callback_offered.discard(call.id)
         acd_call = self.dial_backs.pop(call.id, None)
@@ -257,6 +260,11 @@ class AcdService:
             self.left.add(call.id)
             self.handed_on.add(call.id)
             self.feed(self.acd.hangup, call.id)
+
+    def caller_data(self, call: Call) -> dict[str, Any]:
+        """The queue's part of every ring of a queued call: its queue and the customer record the first
+        screen pop showed (None: a first-time caller)."""
+        return {"queue": call.queue, "customer": self.customers.get(call.id)}
 
     def transfer_taken(self, call: Call, port: str) -> None:
         """A call its agent handed on was answered at ``port``: an agent logged in there takes it over

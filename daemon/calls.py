@@ -183,11 +183,17 @@ class CallControl:
             return
         call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
         self._bind(call, ext.port)
-        self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
+        # an agent consulting with a customer on hold (attended transfer): the customer's data goes along
+        held = self.extensions.consulting_for(call) if self.extensions is not None else None
+        pop = self.ringing_data(held, ext.number, by=call.a.port) if held is not None else {}
+        if held is not None:
+            pop["customer_call"] = held.id
+        self.lines.ring(ext.port, CallerId(number=call.caller, name=self._display_name(held, pop) if held is not None
+                                           else call.caller_name))
         self.lines.play(call.a.port, ToneName.RINGBACK)
         call.a.state = LegState.ALERTING
         self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
-        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
+        self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller, **pop)
         self._journal("update", call)
 
     def _free_line(self, skip: tuple[str, ...] | list[str] = ()) -> LineConfig | None:
@@ -198,6 +204,30 @@ class CallControl:
 
     def _agent_at(self, extension: str) -> str | None:
         return self.acd.agent_logged_in_at(extension) if self.acd is not None else None
+
+    def ringing_data(self, call: Call, extension: str, by: str | None = None) -> dict[str, Any]:
+        """What a ``call.ringing`` for ``call`` at ``extension`` carries besides call, port, extension
+        and caller, the same for every ring of the call: its DNIS, the IVR's data, for a queued call
+        its queue and customer record (the screen pop the first agent saw), the agent logged in at
+        ``extension``, and ``transferred_by`` (agent and extension at port ``by``, who handed it on)."""
+        data: dict[str, Any] = dict(call.dnis_fields())
+        if call.ivr:
+            data["ivr"] = call.ivr
+        if self.acd is not None and call.queue is not None:
+            data.update(self.acd.caller_data(call))
+        agent = self._agent_at(extension)
+        if agent is not None:
+            data["agent"] = agent
+        if by is not None:
+            ext = self.config.extension_by_port(by)
+            number = ext.number if ext is not None else None
+            data["transferred_by"] = {"agent": self._agent_at(number) if number else None, "extension": number}
+        return data
+
+    @staticmethod
+    def _display_name(call: Call, pop: dict[str, Any]) -> str | None:
+        """The caller-ID name a phone rung for ``call`` shows: the customer's name, else the network's."""
+        return (pop.get("customer") or {}).get("name") or call.caller_name
 
     def payers_of(self, call: Call) -> list[Payer]:
         """Who pays for an outside number ``call`` dials: its ``payers`` if set (a forward: the forwarding
@@ -609,23 +639,27 @@ class CallControl:
         self.agent_left(call)  # the agent's part ends (wrap-up), as with a hook-flash transfer
         self.lines.disconnect(staying.port)
         self.publish("call.transferred", call=call.id, extension=ext.number, port=ext.port, caller=call.caller)
-        self.ring_transfer(call, Leg(ext.port, "extension", ext.number, LegState.ALERTING), staying.port)
+        self.ring_transfer(call, Leg(ext.port, "extension", ext.number, LegState.ALERTING), staying.port,
+                           by=moving.port)
 
     def ring_transfer(self, call: Call, target: Leg, staying: str, *, ring: bool = True,
-                      failed: Callable[[str], None] | None = None, **ringing: Any) -> None:
+                      failed: Callable[[str], None] | None = None, by: str | None = None, **ringing: Any) -> None:
         """``target`` becomes ``call``'s transfer leg, in place of the extension that left it. An extension
         rings (``ring``; False: it rings already) while the party on ``staying`` hears ringback
         (``call.ringing`` carries ``ringing``'s fields too); a trunk leg (the caller of this dials it)
         lets ``staying`` hear the far end's own progress once it rings. If nobody answers in time
-        (trunk: 15 s more), ``failed`` is told, or the call is hung up."""
+        (trunk: 15 s more), ``failed`` is told, or the call is hung up. ``by``: the port of the extension
+        that handed the call on (``transferred_by``); the ring carries the call's data (``ringing_data``)
+        and shows the customer's name."""
         call.transfer_to = target
         call.transfer_failed = failed
         self._bind(call, target.port)
         extension = target.kind == "extension"
+        pop = {**self.ringing_data(call, target.label, by), **ringing} if extension else {}
         if extension:
             self.lines.play(staying, ToneName.RINGBACK)
             if ring:
-                self.lines.ring(target.port, CallerId(number=call.caller, name=call.caller_name))
+                self.lines.ring(target.port, CallerId(number=call.caller, name=self._display_name(call, pop)))
         elif target.state is LegState.ALERTING:
             self.lines.play(staying, None)
             self.lines.connect(staying, target.port)
@@ -633,7 +667,7 @@ class CallControl:
                   lambda: self._transfer_not_answered(call))
         if extension:
             self.publish("call.ringing", call=call.id, port=target.port, extension=target.label,
-                         caller=call.caller, **ringing)
+                         caller=call.caller, **pop)
 
     def _transfer_answered(self, call: Call) -> None:
         new, call.transfer_to = call.transfer_to, None

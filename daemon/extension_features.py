@@ -129,6 +129,10 @@ class ExtensionFeatures:
                 return self.flash.released(port, cause)
         return False
 
+    def consulting_for(self, call: Call) -> Call | None:
+        """The call held while ``call`` is a hook-flash consultation (``FlashFeatures.consulting_for``)."""
+        return self.flash.consulting_for(call)
+
     def offer(self, call: Call, number: str) -> bool:
         """Call control is about to ring extension ``number`` for ``call``: DND, forwarding, call waiting."""
         cc = self.cc

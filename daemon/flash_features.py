@@ -122,6 +122,12 @@ class FlashFeatures:
         s = self.sessions.get(call.a.port)
         return s if s is not None and self.cc.by_port.get(s.port) is call else None
 
+    def consulting_for(self, call: Call) -> Call | None:
+        """The call on hold while ``call`` is its agent's consultation (an attended transfer in the
+        making), if it is one."""
+        s = self.session_of(call)
+        return s.held if s is not None else None
+
     def _cancel_timer(self, s: Session) -> None:
         if s.timer is not None:
             s.timer.cancel()
@@ -385,7 +391,7 @@ class FlashFeatures:
         self.cc.agent_left(held)
         self.cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=False,
                         caller=held.caller)
-        self.cc.ring_transfer(held, t, h.port, ring=ring)
+        self.cc.ring_transfer(held, t, h.port, ring=ring, by=agent_port)
 
     def _recall(self, s: Session) -> None:
         """The agent hung up with a party on hold: its phone rings until it takes the call back."""
