@@ -19,9 +19,14 @@ Decision, per 5 ms step over a window of the last ``WINDOW`` blocks (25 ms of au
 * each within ``MAX_DEVIATION`` (2.5 %) of its nominal frequency by the phase measure above;
 * each at least ``THRESHOLD_DBM0`` (Q.24: accept -25 dBm0 per tone, reject below -55);
 * twist (column minus row) between ``-NORMAL_TWIST_DB`` and ``+REVERSE_TWIST_DB`` (Q.24: 8 and 4);
-* the two tones carry at least ``PURITY`` of the window's energy, not counting 450 Hz, so speech and
-  music (whose energy is spread over harmonics, second harmonics of a tone included) are refused
-  while a dial tone, ringback or busy tone under the digit is not held against it;
+* the two tones carry at least ``PURITY`` of the window's energy, so speech and music (whose energy
+  is spread over harmonics, second harmonics of a tone included) are refused; a steady component
+  within ``TONE_450_HZ`` of 450 Hz (by the same phase measure) is left out of that energy, so a dial
+  tone, ringback or busy tone under the digit is not held against it, while a voice's harmonic
+  near 450 Hz, which wanders, is;
+* the column is not the row's second harmonic (within ``HARMONIC_HZ`` of twice its measured
+  frequency): a sung or played note near 830 Hz with its octave near 1660 Hz is not C. No pair
+  Q.24 must accept comes within 20 Hz of 2:1 (C's nearest: 839 Hz and 1657 Hz);
 * steady: in every block of the window the pair's energy is at least ``STEADY`` of its strongest
   block, so a window only counts once it lies wholly inside the tone.
 A digit is reported once ``CONFIRM`` steps in a row see it (40 ms tones give at least 4 such
@@ -55,8 +60,10 @@ MAX_DEVIATION = 0.025  # between Q.24's must-accept 1.5 % and must-reject 3.5 %
 THRESHOLD_DBM0 = -38.0  # per tone; Q.24 accepts down to -25 dBm0 and rejects below -55
 NORMAL_TWIST_DB = 10.0  # column weaker than row; Q.24 must accept 8 dB
 REVERSE_TWIST_DB = 6.0  # column stronger than row; Q.24 must accept 4 dB
-PURITY = 0.7  # share of the window's energy (450 Hz aside) the two tones must carry
+PURITY = 0.8  # share of the window's energy (450 Hz aside) the two tones must carry
 STEADY = 0.35  # weakest block's pair energy against the strongest block's, within a window
+TONE_450_HZ = 10.0  # a component within this of 450 Hz is the exchange's tone, not held against a digit
+HARMONIC_HZ = 10.0  # a "column" this close to twice the row is the row's second harmonic (a note, a voice)
 CONFIRM = 3  # steps in a row a digit must be seen before it is reported
 BREAK = 9  # steps without the digit that end it (and let the same digit count again)
 
@@ -214,13 +221,16 @@ def _decide(amps: np.ndarray, energies: np.ndarray) -> np.ndarray:
 
     ecsum = np.concatenate([np.zeros((n_ch, 1), energies.dtype), np.cumsum(energies, axis=1)], axis=1)
     total = (ecsum[:, WINDOW:] - ecsum[:, :n_win]) * _GAIN / WINDOW  # in |r|^2 units, per block
-    total = total - win[:, :, _TONE_450].mean(axis=2)
+    steady_450 = np.abs(np.angle(turn[:, :, _TONE_450])) <= TONE_450_HZ * _PHASE_PER_HZ
+    total = total - np.where(steady_450, win[:, :, _TONE_450].mean(axis=2), 0.0)
 
     ok = (row_p >= _THRESHOLD) & (col_p >= _THRESHOLD) & steady
     ok &= (col_p <= row_p * 10 ** (REVERSE_TWIST_DB / 10)) & (row_p <= col_p * 10 ** (NORMAL_TWIST_DB / 10))
     ok &= row_p + col_p >= PURITY * total
-    ok &= np.abs(np.angle(pick(turn, row))) <= _MAX_TURN[row]
-    ok &= np.abs(np.angle(pick(turn, col))) <= _MAX_TURN[col]
+    row_turn, col_turn = np.angle(pick(turn, row)), np.angle(pick(turn, col))
+    ok &= (np.abs(row_turn) <= _MAX_TURN[row]) & (np.abs(col_turn) <= _MAX_TURN[col])
+    row_hz, col_hz = FREQS[row] + row_turn / _PHASE_PER_HZ, FREQS[col] + col_turn / _PHASE_PER_HZ
+    ok &= np.abs(col_hz - 2 * row_hz) >= HARMONIC_HZ
     return np.where(ok, 4 * row + (col - 4), -1)
 
 
