@@ -259,6 +259,7 @@ class AcdService:
         if call.id in self.acd.talking and call.id not in self.left:
             self.left.add(call.id)
             self.handed_on.add(call.id)
+            self._drop_player(call)  # handed on during "工号…为您服务": that agent will not be bridged
             self.feed(self.acd.hangup, call.id)
 
     def caller_data(self, call: Call) -> dict[str, Any]:
@@ -475,7 +476,7 @@ class AcdService:
                 continue
             while player.finished:
                 what = player.finished.pop(0)
-                if what == AGENT_ID and c.b is not None:
+                if what == AGENT_ID and c.b is not None and c.b.state is LegState.ANSWERED:
                     self._bridge(c)
                 elif what == GOODBYE:
                     self.calls.hangup(c.id, Cause.NORMAL_CLEARING)

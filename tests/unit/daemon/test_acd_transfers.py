@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.extension_features import ExtensionFeatures
+from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
 from tests.support.processes import AGENT_PINS
 from tests.unit.daemon.test_acd_calls import acd_box, agent_state, call_in, login, talk
@@ -88,3 +89,28 @@ def test_both_agents_move_busy_wrap_up_idle_and_each_counts_the_call(tmp_path: P
     assert today["queues"]["domestic"]["offered"] == 1 and today["queues"]["domestic"]["answered"] == 1
     ended = [(d["agent"], d["call"]) for k, d in box.events if k == "call.ended" and "agent" in d]
     assert ended == [("1001", call_id), ("1004", call_id)]
+
+
+def test_an_api_transfer_during_the_agents_id_announcement_reaches_the_second_agent(tmp_path: Path) -> None:
+    """The caller still hears "工号一零零一为您服务" when the call is transferred: the announcement stops
+    for ringback, and the caller talks with the second agent."""
+    box = acd_box(tmp_path)
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    login(box, "8005", "1004", AGENT_PINS["1004"])
+    call_in(box, "1/1", "13800000001")
+    first, second = box.world.phone("8002"), box.world.phone("8005")
+    box.run_until(lambda: first.ringing, 10, "1001 rung")
+    first.off_hook()
+    box.run(0.5)
+    (call_id,) = [c.id for c in box.engine.calls.calls.values() if c.queue == "domestic"]
+    box.engine.calls.transfer(call_id, "8005")
+    box.run_until(lambda: second.ringing, 5, "8005 ringing")
+    box.run(4.0)  # past where the announcement would have ended
+    mark = box.world.tick
+    box.run(5.5)  # the caller hears ringback (450 Hz, 1 s in 5) until 8005 answers
+    assert tone_frequency(box.world.co.line("1/1").recorder.heard(mark)[0]) == pytest.approx(450.0, rel=0.02)
+    assert not [d for k, d in box.events if k == "call.answered" and d.get("agent") == "1001"]
+    second.off_hook()
+    box.run(0.5)
+    talk(box, "1/1", "8005")
+    assert agent_state(box, "1004") == "busy" and agent_state(box, "1001") in ("wrap_up", "idle")
