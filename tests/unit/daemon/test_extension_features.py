@@ -295,3 +295,35 @@ def test_waiting_call_unanswered_gets_busy(box: Box) -> None:
     assert 2 not in box.engine.media.overlays and not box.features.waiting
     talk(box, TONES, "8001", "8002")
     assert listen(box, TONES, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}
+
+
+def test_waiting_caller_hangs_up_and_the_tone_stops(box: Box) -> None:
+    dial(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    dial(box, "8003", "8002")
+    box.run(1.0)
+    assert box.features.waiting
+    ph(box, "8003").on_hook()
+    box.run(1.0)
+    mark = box.world.tick
+    box.run(9.0)  # two call-waiting cycles (400 ms on, 4 s off) if the tone went on
+    heard = box.heard("8002", mark)
+    assert max(level_at(heard[i:i + 2400], 450.0) for i in range(0, len(heard) - 2400, 400)) < -35
+    assert not box.features.waiting and 2 not in box.engine.media.overlays
+    talk(box, TONES, "8001", "8002")
+    assert listen(box, TONES, "8001", "8002") == {"8001": {"8002"}, "8002": {"8001"}}
+
+
+def test_one_waiting_call_per_extension(box: Box) -> None:
+    dial(box, "8001", "8002")
+    box.run_until(lambda: ph(box, "8002").ringing, 5, "8002 ringing")
+    ph(box, "8002").off_hook()
+    box.run(0.5)
+    dial(box, "8003", "8002")  # waits
+    dial(box, "8004", "8002")  # a second one does not: busy
+    box.run(2.5)
+    heard = box.heard("8004", box.world.tick - 100)
+    assert World.cadence_ms(heard) == pytest.approx((350, 350), abs=60)
+    assert [c.a.label for c in box.features.waiting.values()] == ["8003"]
