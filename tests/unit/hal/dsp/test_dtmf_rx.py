@@ -4,7 +4,7 @@ reported, a reset channel starting clean, the single-channel receiver. Q.24 itse
 import numpy as np
 
 from hal.dsp.dtmf_rx import DtmfBank, DtmfReceiver
-from tests.support.dtmf_signals import frames, silence, to_int16, tone_pair
+from tests.support.dtmf_signals import KEYS, frames, run_bank, silence, to_int16, tone_pair
 
 
 def _keyed(digits: str, ms: float = 60, gap_ms: float = 60) -> np.ndarray:
@@ -43,3 +43,15 @@ def test_reset_forgets_a_digit_in_progress() -> None:
 def test_receiver_is_one_channel_of_the_bank() -> None:
     rx = DtmfReceiver()
     assert "".join(rx.process(f) for f in frames(_keyed("0123456789*#ABCD"))) == "0123456789*#ABCD"
+
+
+def test_a_pair_far_outside_the_twist_limits_is_no_digit() -> None:
+    """Q.24 must accept 8 dB normal and 4 dB reverse twist; a column 16 dB under its row, or 10 dB
+    over it, is a tone and some leakage, not a key (every key, on the tick's bank)."""
+    for low, high in ((-8.0, -24.0), (-18.0, -8.0)):
+        x = to_int16(np.concatenate([silence(50)] + [np.concatenate([tone_pair(d, 80, low, high), silence(80)])
+                                                     for d in KEYS]))
+        assert run_bank(DtmfBank, x) == "", (low, high)
+    ok = to_int16(np.concatenate([silence(50)] + [np.concatenate([tone_pair(d, 80, -10.0, -17.0), silence(80)])
+                                                  for d in KEYS]))
+    assert run_bank(DtmfBank, ok) == "".join(KEYS)  # 7 dB: a key
