@@ -1,4 +1,5 @@
-"""DTMF receive (spandsp, tuned to ITU-T Q.24) and send, frame by frame as on the tick."""
+"""spandsp's DTMF receive (tuned to ITU-T Q.24, with its judge) and send, frame by frame in 20 ms
+frames. The tick's own receiver is tested in test_dtmf_rx.py and test_dtmf_q24.py."""
 
 from collections.abc import Callable
 
@@ -30,7 +31,7 @@ def _receiver(x: np.ndarray) -> str:
 
 
 def _bank(x: np.ndarray) -> str:
-    """The tick's path: 20 ms frames of a 3-channel bank, the signal on channel 1 beside a loud 1 kHz
+    """The bank: 20 ms frames of a 3-channel bank, the signal on channel 1 beside a loud 1 kHz
     tone on channel 2 (so a digit judged on another channel's audio is noticed)."""
     bank = DtmfBank(3)
     lin = np.zeros((3, len(x)), np.int16)
@@ -44,7 +45,7 @@ def _bank(x: np.ndarray) -> str:
 
 @pytest.fixture(params=["receiver", "bank"])
 def detect(request: pytest.FixtureRequest) -> Callable[[np.ndarray], str]:
-    """Runs a signal through one DTMF path, frame by frame: the single-channel receiver or the tick's bank."""
+    """Runs a signal through one DTMF path, frame by frame: the single-channel receiver or the bank."""
     run = _receiver if request.param == "receiver" else _bank
 
     def _detect(x: np.ndarray) -> str:
