@@ -109,7 +109,7 @@ def test_fuzzed_input_gets_error_replies_and_disturbs_nothing(daemon: DaemonProc
     mark = w.tick()
     time.sleep(0.8)
     assert tone_frequency(b.heard(since=mark)) == pytest.approx(900.0, rel=0.02)  # the call never noticed
-    assert w.status()["underruns"] - underruns <= 2
+    assert w.status()["underruns"] - underruns == 0
     a.on_hook()
     b.on_hook()
 
@@ -132,7 +132,7 @@ def test_100_clients_and_a_subscriber_that_never_reads(daemon: DaemonProcess) ->
         status = daemon.api.call("status")
         ticks = st_after["tick"] - before["tick"]
         missed = st_after["underruns"] - before["underruns"] + st_after["late_tx"] - before["late_tx"]
-        assert missed <= max(2, ticks // 50), (missed, ticks)  # the board got its frames (2 % slack: a 2-core CI box)
+        assert missed == 0, (missed, ticks)  # the board got every frame
         print(f"100 clients + a stalled subscriber: worst tick {status['tick_cost_max_ms']} ms")
         got = []
         slow.settimeout(10)
