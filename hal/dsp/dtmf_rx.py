@@ -205,35 +205,32 @@ def _decide(amps: np.ndarray, energies: np.ndarray) -> np.ndarray:
     """The key each window sees (channels x windows; -1 for none): window ``j`` is blocks j..j+WINDOW-1."""
     n_ch, n_blocks, _ = amps.shape
     n_win = n_blocks - WINDOW + 1
-    csum = np.concatenate([np.zeros((n_ch, 1, FREQS.size), amps.dtype), np.cumsum(amps, axis=1)], axis=1)
-    coherent = np.abs(csum[:, WINDOW:] - csum[:, :n_win]) ** 2  # (channels, windows, 9)
+
+    def over(a: np.ndarray, m: int) -> list[np.ndarray]:  # block m of every window, along axis 1
+        return [a[:, k:k + n_win] for k in range(m)]
+
+    coherent = sum(over(amps, WINDOW))
+    coherent = coherent.real ** 2 + coherent.imag ** 2  # (channels, windows, 9)
     row = np.argmax(coherent[:, :, :4], axis=2)
     col = np.argmax(coherent[:, :, 4:8], axis=2) + 4
+    ci, wi = np.arange(n_ch)[:, None], np.arange(n_win)[None, :]
 
-    power = (amps.real ** 2 + amps.imag ** 2)  # (channels, blocks, 9)
-    turns = amps[:, 1:] * np.conj(amps[:, :-1])  # phase advance per block, each frequency
-    tsum = np.concatenate([np.zeros((n_ch, 1, FREQS.size), turns.dtype), np.cumsum(turns, axis=1)], axis=1)
-    turn = tsum[:, WINDOW - 1:] - tsum[:, :n_win]  # (channels, windows, 9): over each window's pairs
+    power = amps.real ** 2 + amps.imag ** 2  # (channels, blocks, 9)
+    row_blocks = [p[ci, wi, row] for p in over(power, WINDOW)]  # each (channels, windows)
+    col_blocks = [p[ci, wi, col] for p in over(power, WINDOW)]
+    row_p, col_p = sum(row_blocks) / WINDOW, sum(col_blocks) / WINDOW
+    pairs = [r + c for r, c in zip(row_blocks, col_blocks, strict=True)]
+    steady = np.minimum.reduce(pairs) >= STEADY * np.maximum.reduce(pairs)
 
-    def pick(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(a, idx[:, :, None], axis=2)[:, :, 0]
-
-    win = np.lib.stride_tricks.sliding_window_view(power, WINDOW, axis=1)  # (channels, windows, 9, WINDOW)
-    row_blocks = np.take_along_axis(win, row[:, :, None, None], axis=2)[:, :, 0]  # (channels, windows, WINDOW)
-    col_blocks = np.take_along_axis(win, col[:, :, None, None], axis=2)[:, :, 0]
-    row_p, col_p = row_blocks.mean(axis=2), col_blocks.mean(axis=2)
-    pair = row_blocks + col_blocks
-    steady = pair.min(axis=2) >= STEADY * pair.max(axis=2)
-
-    ecsum = np.concatenate([np.zeros((n_ch, 1), energies.dtype), np.cumsum(energies, axis=1)], axis=1)
-    total = (ecsum[:, WINDOW:] - ecsum[:, :n_win]) * _GAIN / WINDOW  # in |r|^2 units, per block
+    turn = sum(over(amps[:, 1:] * np.conj(amps[:, :-1]), WINDOW - 1))  # phase advance over each window
+    total = sum(over(energies, WINDOW)) * (_GAIN / WINDOW)  # in |r|^2 units, per block
     steady_450 = np.abs(np.angle(turn[:, :, _TONE_450])) <= TONE_450_HZ * _PHASE_PER_HZ
-    total = total - np.where(steady_450, win[:, :, _TONE_450].mean(axis=2), 0.0)
+    total = total - np.where(steady_450, sum(over(power[:, :, _TONE_450], WINDOW)) / WINDOW, 0.0)
 
     ok = (row_p >= _THRESHOLD) & (col_p >= _THRESHOLD) & steady
     ok &= (col_p <= row_p * 10 ** (REVERSE_TWIST_DB / 10)) & (row_p <= col_p * 10 ** (NORMAL_TWIST_DB / 10))
     ok &= row_p + col_p >= PURITY * total
-    row_turn, col_turn = np.angle(pick(turn, row)), np.angle(pick(turn, col))
+    row_turn, col_turn = np.angle(turn[ci, wi, row]), np.angle(turn[ci, wi, col])
     ok &= (np.abs(row_turn) <= _MAX_TURN[row]) & (np.abs(col_turn) <= _MAX_TURN[col])
     row_hz, col_hz = FREQS[row] + row_turn / _PHASE_PER_HZ, FREQS[col] + col_turn / _PHASE_PER_HZ
     ok &= np.abs(col_hz - 2 * row_hz) >= HARMONIC_HZ
