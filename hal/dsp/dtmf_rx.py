@@ -115,6 +115,9 @@ class DtmfBank:
     def process(self, lin: np.ndarray, channels: list[int] | None = None) -> list[tuple[int, str]]:
         """Analyse one tick of every channel's audio; report digits only for ``channels`` (all if None)."""
         x = np.asarray(lin, dtype=np.float32)
+        if x.ndim != 2 or x.shape[0] != self.channels or x.shape[1] % HOP:
+            raise ValueError(f"DTMF bank of {self.channels} channels needs ({self.channels}, k x {HOP}) samples, "
+                             f"not {x.shape}")
         n_ch, n = x.shape
         steps = n // HOP
         buf = np.concatenate([self._tail, x], axis=1)

@@ -2,6 +2,7 @@
 reported, a reset channel starting clean, the single-channel receiver. Q.24 itself: test_dtmf_q24.py."""
 
 import numpy as np
+import pytest
 
 from hal.dsp.dtmf_rx import DtmfBank, DtmfReceiver
 from tests.support.dtmf_signals import KEYS, frames, run_bank, silence, to_int16, tone_pair
@@ -55,3 +56,9 @@ def test_a_pair_far_outside_the_twist_limits_is_no_digit() -> None:
     ok = to_int16(np.concatenate([silence(50)] + [np.concatenate([tone_pair(d, 80, -10.0, -17.0), silence(80)])
                                                   for d in KEYS]))
     assert run_bank(DtmfBank, ok) == "".join(KEYS)  # 7 dB: a key
+
+
+@pytest.mark.parametrize("shape", [(3, 150), (2, 160), (160,)])
+def test_a_block_of_the_wrong_shape_is_refused_by_name(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="DTMF bank of 3 channels"):
+        DtmfBank(3).process(np.zeros(shape, np.int16))
