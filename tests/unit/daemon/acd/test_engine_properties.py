@@ -1,5 +1,6 @@
 """Property: whatever happens, in whatever order (logins, pauses, calls, answers at the wrong phone,
-failed rings, hang-ups, callbacks, time passing), no agent is left reserved without an outstanding
+failed rings, hang-ups, callbacks, calls handed on to another extension, time passing; with a night bell
+ringing always, or only while nobody is staffed or the queue is closed), no agent is left reserved without an outstanding
 offer, no offer outlives its ring timeout, and every phone the ACD set ringing is stopped or answered."""
 
 from hypothesis import HealthCheck, given, settings
@@ -63,6 +64,7 @@ op = st.one_of(
     st.tuples(st.just("hangup"), st.sampled_from(CALLS)),
     st.tuples(st.just("callback"), st.sampled_from(CALLS)),
     st.tuples(st.just("wait"), st.floats(0, 12)),
+    st.tuples(st.just("transfer"), st.integers(0, 7), st.sampled_from(EXTS)),  # handed on, answered at EXT
 )
 
 
@@ -72,10 +74,26 @@ def ringing_by_engine(r: Rig) -> set[tuple[str, str]]:
     return out | {(ext, call) for ext, call in e.bell_busy.items()}
 
 
+# the night bell rings only while nobody of "all" is staffed or outside 08:01-08:02 (T0 is 08:00)
+BELL_CONFIG = CONFIG.replace('always_ring = ["8009"]', 'always_ring = ["8009"]\n'
+                             'always_ring_when = "no_agents_or_closed"\n'
+                             'open_hours = [{ from = "08:01", to = "08:02" }]')
+
+
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(op, min_size=5, max_size=80))
 def test_no_stale_reserved_state(ops: list[tuple]) -> None:
-    r = Rig(CONFIG)
+    play(CONFIG, ops)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(op, min_size=5, max_size=80))
+def test_no_stale_state_with_a_bell_that_comes_and_goes(ops: list[tuple]) -> None:
+    play(BELL_CONFIG, ops)
+
+
+def play(config: str, ops: list[tuple]) -> None:
+    r = Rig(config)
     e = r.engine
     for i, aid in enumerate(AGENTS):  # everyone starts logged in (ops log them out, move them, ...)
         e.login(aid, "", EXTS[i], r.at(0))
@@ -127,6 +145,11 @@ def test_no_stale_reserved_state(ops: list[tuple]) -> None:
                 case ("wait", dt):
                     t += dt
                     r.at(t)
+                case ("transfer", i, ext) if e.talking:
+                    call = sorted(e.talking)[i % len(e.talking)]
+                    queue = e.talking[call].queue
+                    e.hangup(call, now)  # the agent hands it on ...
+                    e.transfer_answered(call, queue, ext, now)  # ... and whoever is at EXT may take it
         except AgentError:
             pass
         sync()
