@@ -191,6 +191,8 @@ class AcdService:
         if queue not in self.acd.queues:
             return False
         call.queue = queue
+        self.left.discard(call.id)  # handed back to the IVR, queued again: its end is the ACD's again
+        self.handed_on.discard(call.id)
         self.calls.answer_inbound(call, queue=queue)
         self.joined[call.id] = self.now()  # waits are measured on the ACD's clock (virtual in tests)
         self.engine.media.detect(self.engine.channel(call.a.port), "dtmf", True)  # callback keys

@@ -114,3 +114,44 @@ def test_an_api_transfer_during_the_agents_id_announcement_reaches_the_second_ag
     box.run(0.5)
     talk(box, "1/1", "8005")
     assert agent_state(box, "1004") == "busy" and agent_state(box, "1001") in ("wrap_up", "idle")
+
+
+def test_a_call_sent_back_to_the_ivr_and_queued_again_ends_its_next_agents_part(tmp_path: Path) -> None:
+    """``*40`` sends the caller back to the flow, which queues them again: the agent who takes that
+    call goes busy and, when the caller hangs up, to wrap-up (the call is the ACD's again)."""
+    import datetime as dt
+
+    from tests.support.processes import default_config_text
+
+    opened = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
+    text = default_config_text(ivr_lines=True).replace('state_dir = "/var/lib/callbox"',
+                                                      f'state_dir = "{tmp_path / "state"}"')
+    path = tmp_path / "callbox.toml"
+    path.write_text(text, encoding="utf-8")
+    box = Box(path, acd=True, wall=lambda: opened)
+    ExtensionFeatures(box.engine)
+    box.run(0.2)
+    login(box, "8002", "1001", AGENT_PINS["1001"])
+    caller, agent = box.world.co.line("1/1"), box.world.phone("8002")
+
+    def through_the_flow() -> None:
+        box.run_until(lambda: box.ivr.legs, 10, "the IVR to answer")
+        box.run(2.0)
+        caller.party.dial("1")
+        box.run(4.0)
+        caller.party.dial("1")  # domestic
+        box.run_until(lambda: agent.ringing, 60, "1001 rung")
+        agent.off_hook()
+        box.run(4.0)
+
+    box.world.co.call("1/1", "13800138000")
+    through_the_flow()
+    agent.flash()
+    box.run(1.0)
+    agent.dial("*401#")  # back to the travel-agency flow
+    box.run_until(lambda: agent_state(box, "1001") == "wrap_up", 5, "1001 in wrap-up")
+    agent.on_hook()
+    through_the_flow()  # queued again, and 1001 (the caller's last agent) takes it after the wrap-up
+    assert agent_state(box, "1001") == "busy"
+    caller.hangup()
+    box.run_until(lambda: agent_state(box, "1001") == "wrap_up", 10, "1001 in wrap-up once the caller hung up")
