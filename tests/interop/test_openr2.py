@@ -58,8 +58,8 @@ def no1_config(tmp: Path, dnis_length: int = 5, ani: str = "none", timers: dict[
 class Rig:
     """Simulator + daemon + OpenR2 on span 3's timeslots 1-2."""
 
-    def __init__(self, tmp: Path, harness: Harness, **trunk) -> None:
-        self.sim = SimProcess(tmp / "sim")
+    def __init__(self, tmp: Path, harness: Harness, sim_config: Path | None = None, **trunk) -> None:
+        self.sim = SimProcess(tmp / "sim", sim_config)
         self.daemon = DaemonProcess(tmp, self.sim, no1_config(tmp, **trunk))
         self.harness = harness
         self.bridge: PeerBridge | None = None
