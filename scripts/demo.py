@@ -53,7 +53,7 @@ TRAFFIC = {  # sim/traffic.py: callers' keys ("," = listen to the next menu firs
 
 
 class Stop(Exception):
-    """Ctrl-C or SIGTERM: stop the demo cleanly."""
+    """Ctrl-C, SIGTERM or a closed terminal (SIGHUP): stop the demo cleanly."""
 
 
 def _stop(*_: object) -> None:
@@ -151,6 +151,9 @@ def stop_all(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="callbox demo: a travel agency's call center, simulated")
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -160,8 +163,8 @@ def main() -> int:
                     help="where the demo's files, sockets and logs go (emptied first; default var/demo)")
     args = ap.parse_args()
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    for sig in STOP_SIGNALS:  # Ctrl-C, kill or systemd, and the terminal (or SSH session) going away
+        signal.signal(sig, _stop)
     run = args.rundir.resolve()
     if run.exists():
         shutil.rmtree(run)
@@ -200,8 +203,8 @@ def main() -> int:
         print(f"\ndemo: lost the daemon ({exc}); see {run / 'callboxd.log'}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in STOP_SIGNALS:  # a second Ctrl-C must not break the clean-up
+            signal.signal(sig, signal.SIG_IGN)
         with contextlib.suppress(Exception):
             SimControl(str(run / "sim" / "control.sock")).call("traffic.stop")
         stop_all(procs)

@@ -79,8 +79,8 @@ def test_the_demo_shows_callers_through_the_ivr_queue_and_agents(tmp_path: Path)
     assert len(calls) <= 6 * len(offered) and len(log.splitlines()) <= len(calls) + 40
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
-def test_the_demo_stops_cleanly_on_sigterm_and_ctrl_c(tmp_path: Path, how: signal.Signals) -> None:
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_the_demo_stops_cleanly_on_sigterm_ctrl_c_and_a_closed_terminal(tmp_path: Path, how: signal.Signals) -> None:
     rundir = tmp_path / "demo"
     proc = subprocess.Popen([str(DEMO), "--rate", "30", "--rundir", str(rundir)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -88,8 +88,9 @@ def test_the_demo_stops_cleanly_on_sigterm_and_ctrl_c(tmp_path: Path, how: signa
         wait_for(lambda: (rundir / "callboxd.log").exists() and "offered on" in (rundir / "callboxd.log").read_text(),
                  120, "a call in the demo")
         time.sleep(1.0)
-        # Ctrl-C reaches the terminal's whole process group; SIGTERM (systemd, kill) the demo only
-        os.killpg(proc.pid, how) if how == signal.SIGINT else proc.send_signal(how)
+        # Ctrl-C and a closed terminal (SIGHUP) reach the terminal's whole process group; SIGTERM (systemd,
+        # kill) the demo only
+        os.killpg(proc.pid, how) if how in (signal.SIGINT, signal.SIGHUP) else proc.send_signal(how)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
