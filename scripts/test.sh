@@ -23,7 +23,7 @@ fi
 # The e2e tests wait on the simulator's real 20 ms clock far more than they compute, so independent
 # files run side by side (one worker per file); tests that measure timing (marked serial: late
 # frames, tick rates, wall-clock peers, benchmarks) run alone afterwards on a quiet machine.
-workers=${CALLBOX_TEST_WORKERS:-3}
+workers=${CALLBOX_TEST_WORKERS:-4}
 run_pytest -n "$workers" --dist loadfile -m "not serial"
 rc=$?
 run_pytest -m serial
