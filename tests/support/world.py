@@ -48,6 +48,11 @@ class Phone:
     def state(self) -> dict[str, Any]:
         return self.control.phone_state(self.ext)
 
+    def rings(self) -> int:
+        """Ring bursts so far. Waiting for this to grow catches a burst that began and ended between two
+        looks at ``state()["ringing"]`` (a 1 s burst, then 4 s of silence: a busy machine can miss it)."""
+        return self.state()["total_rings"]
+
 
 class World(SimControl):
     def __init__(self, sim: Any) -> None:
