@@ -156,7 +156,7 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     for attempt in (1, 2):
         ring = events.next_event("call.ringing", 15, where=lambda e: e.get("agent") == "1003")
         assert ring["callback"] is True and ring["caller"] == "13800000002" and ring["queue"] == "booking"
-        wait_for(lambda: agent.state()["ringing"], 5, "the agent's phone")
+        wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
         agent.off_hook()
         dialling = events.next_event("callback.dialling", 10)
         if attempt == 1:

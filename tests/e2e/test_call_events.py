@@ -105,7 +105,7 @@ def _dial_and_answer(a: Phone, b: Phone, events: ApiClient) -> str:
         a.off_hook()
         time.sleep(0.4)
     a.dial(b.ext)
-    wait_for(lambda: b.state()["ringing"], 5, f"{b.ext} ringing")
+    wait_for(lambda: b.state()["ringing"], 7, f"{b.ext} ringing")
     b.off_hook()
     answered = events.next_event("call.answered", where=lambda e: e.get("port") == _port(b.ext))
     return answered["call"]
@@ -192,7 +192,7 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
 
     reply = daemon.api.call("call.conference", call=call, extension="8005")
     assert reply == {"call": call, "extension": "8005", "leg": ANY}
-    wait_for(lambda: colleague.state()["ringing"], 5, "8005 ringing")
+    wait_for(lambda: colleague.state()["ringing"], 7, "8005 ringing")
     assert wait_for(lambda: colleague.state().get("caller_id"), 8, "caller ID on 8005") == "8003"  # the call's extension
     colleague.off_hook()
     _has(events.next_event("call.conference"), call=call, extension="8005", port="2/5", leg=reply["leg"])
@@ -205,7 +205,7 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
     assert daemon.api.call("call.transfer", call=call, extension="8006") == {"call": call, "extension": "8006"}
     _has(events.next_event("call.transferred"), call=call, extension="8006", port="2/6", caller="13800138000")
     agent.on_hook()
-    wait_for(lambda: w.phone("8006").state()["ringing"], 5, "8006 ringing")
+    wait_for(lambda: w.phone("8006").state()["ringing"], 7, "8006 ringing")
     other = w.phone("8007")  # picks up the call ringing at 8006
     _code(other, "*8006#")
     _has(events.next_event("call.picked_up"), call=call, port="2/7", extension="8007", ringing="8006")
@@ -238,7 +238,7 @@ def test_call_waiting_swap_and_recall(daemon: DaemonProcess, events: ApiClient) 
     b.on_hook()  # ends the call with 8001; 8003 is still on hold: 8002 rings back
     events.next_event("call.ended", where=lambda e: e["call"] == first)
     _has(events.next_event("call.recall"), call=second, port="2/2")
-    wait_for(lambda: b.state()["ringing"], 5, "8002 rung back")
+    wait_for(lambda: b.state()["ringing"], 7, "8002 rung back")
     time.sleep(1.0)
     b.off_hook()
     _has(events.next_event("call.retrieved"), call=second, port="2/2")
@@ -258,7 +258,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     time.sleep(0.4)
     a.dial("8004")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8004", to="8005", reason="always")["call"]
-    wait_for(lambda: p5.state()["ringing"], 5, "8005 ringing for 8004")
+    wait_for(lambda: p5.state()["ringing"], 7, "8005 ringing for 8004")
     assert not p4.state()["ringing"]
     p5.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/5")
@@ -281,7 +281,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     time.sleep(0.4)
     a.dial("8006")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8006", to="8007", reason="dnd")["call"]
-    wait_for(lambda: p7.state()["ringing"], 5, "8007 ringing for 8006")
+    wait_for(lambda: p7.state()["ringing"], 7, "8007 ringing for 8006")
     p7.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/7")
     _hear_each_other(w, a, p7)

@@ -72,7 +72,7 @@ def test_extension_to_extension(daemon: DaemonProcess) -> None:
     time.sleep(0.6)
     assert tone_frequency(a.heard(since=mark)) == pytest.approx(450.0, rel=0.02)  # dial tone
     a.dial("8002")
-    wait_for(lambda: b.state()["ringing"], 5, "8002 ringing")
+    wait_for(lambda: b.state()["ringing"], 7, "8002 ringing")
     wait_for(lambda: b.state().get("caller_id") == "8001", 8, "8001 on 8002's display")
     b.off_hook()
     _answered_call(daemon)
@@ -117,7 +117,7 @@ def test_unanswered_extension_gives_ringback_then_busy(daemon: DaemonProcess) ->
     a.off_hook()
     time.sleep(0.3)
     a.dial("8003")
-    wait_for(lambda: b.state()["ringing"], 5, "8003 ringing")
+    wait_for(lambda: b.state()["ringing"], 7, "8003 ringing")
     mark = w.tick()
     time.sleep(1.5)
     assert tone_frequency(a.heard(since=mark)) == pytest.approx(450.0, rel=0.02)  # ringback

@@ -137,7 +137,7 @@ def test_a_token_with_its_own_class_may_click_to_dial_abroad_from_an_extension_t
     with ApiClient(str(box.api_socket)) as crm:
         crm.call("auth", token=CRM_TOKEN)
         crm.call("call.dial", extension="8003", number=UK)  # the token's class replaces its role's
-        wait_for(lambda: w.phone("8003").state()["ringing"], 5, "8003 rung for the CRM's call abroad")
+        wait_for(lambda: w.phone("8003").state()["ringing"], 7, "8003 rung for the CRM's call abroad")
         with pytest.raises(ApiError) as err:  # the extension pays: its own class still has to allow it
             crm.call("call.dial", extension="8001", number=UK)
         assert err.value.code == "forbidden" and "extension 8001" in err.value.message

@@ -68,7 +68,7 @@ class World(SimControl):
         a.off_hook()
         time.sleep(0.3)  # dial tone
         a.dial(callee)
-        wait_for(lambda: b.state()["ringing"], 5, f"{callee} ringing")
+        wait_for(lambda: b.state()["ringing"], 7, f"{callee} ringing")
         b.off_hook()
         wait_for(lambda: any(c.get("answer") for c in api.call("calls")), 5, "the call answered")
         return a, b
