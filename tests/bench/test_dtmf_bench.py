@@ -13,17 +13,10 @@ import pytest
 
 from hal.dsp import dtmf as spandsp_dtmf
 from hal.dsp import dtmf_rx
-from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
+from hal.dsp.g711 import alaw_to_linear
 from hal.dsp.spandsp import ffi, lib
+from tests.bench.test_dsp_bench import CHANNELS, _rx  # the same tick of dial tone and noise
 from tests.support.dtmf_signals import silence, to_int16, tone_pair
-
-CHANNELS = [8, 30, 60, 120]
-
-
-def _rx(channels: int) -> np.ndarray:
-    rng = np.random.default_rng(2)
-    t = np.arange(160) / 8000
-    return linear_to_alaw((3000 * np.sin(2 * np.pi * 450 * t) + rng.normal(0, 800, (channels, 160))).astype(np.int16))
 
 
 @pytest.mark.parametrize("channels", CHANNELS)
