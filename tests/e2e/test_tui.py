@@ -31,6 +31,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_screens_render_at_80x24_and_switch_by_keys(daemon: DaemonProcess) -> None:
+    # READY comes before the board's first report of the far end's CAS bits; the screen shows
+    # ``----`` until then, so the test waits for that report, not for the clock
+    wait_for(lambda: all(p["cas_rx"] is not None for p in daemon.api.call("ports") if p.get("cas_tx") is not None),
+             5, "the far end's CAS bits at the daemon")
     app = TuiApp(client_factory(str(daemon.api_socket)))
     app.refresh()
     text = _text(app)  # 24 rows, none wider than 80 columns
