@@ -8,7 +8,14 @@ remote party (a ``Mouth`` that can send a tone or a clip, and a recorder of what
 Outbound: the host going off hook on an idle line gets dial tone (450 Hz continuous); DTMF digits in
 the host's audio are detected, the first one stops dial tone, the number is complete on '#', at a
 configured length or after the inter-digit timeout, and is routed by a per-number scenario (answer
-after N s with ringback meanwhile, busy, no answer, unallocated -> congestion).
+after N s with ringback meanwhile, busy, no answer, unallocated -> congestion, a recorded announcement).
+
+Answering the way China's analog network does: the exchange gives no answer signal (a polarity
+reversal only where the line or the scenario asks for one); the remote party is silent, sends a
+tone, or is a person who says a greeting ("喂，你好？", espeak-ng) a moment after lifting and then
+waits for a reply. A number that is busy, switched off or vacant may instead get the network's
+recorded announcement ("您拨打的电话正忙 / 已关机 / 是空号", Mandarin then English, repeated, with or
+without the SIT-like tones in front) and then busy tone, never an answer.
 
 Far-end hang-up is signalled by busy tone only by default (as many Chinese exchanges do); per line
 a loop-current drop and/or a polarity reversal can be added. Host on hook puts the line idle.
@@ -29,12 +36,16 @@ from hal.dsp.dtmf import DtmfReceiver
 from hal.dsp.tones import CHINA, ToneName
 from hal.events import Event, LoopCurrentDrop, PolarityReversal, RingStart, RingStop, SendFlash, SetHook
 from hal.ports import Port
+from sim import speech
 from sim.audio import Mouth, Recorder, SamplesSource, ToneSource
 
 log = logging.getLogger(__name__)
 
 CALLERID_METHODS = ("fsk_mdmf", "fsk_sdmf", "dtmf", "none")
-ACTIONS = ("answer", "busy", "noanswer", "unallocated")
+ACTIONS = ("answer", "busy", "noanswer", "unallocated", "announcement")
+PARTIES = ("silent", "voice")
+SCENARIO_KEYS = ("action", "after_s", "talk_s", "tone", "party", "say", "voice_delay_s", "polarity",
+                 "announcement", "sit", "repeats", "ringback_s")
 
 
 @dataclass
@@ -85,21 +96,57 @@ class Scenario:
     """What the far end does when the box dials a number."""
 
     action: str = "answer"
-    after_s: float = 3.0  # answer: ringback this long first; busy/unallocated: silence this long first
+    after_s: float = 3.0  # answer: ringback this long first; busy/unallocated/announcement: silence this long first
     talk_s: float | None = None  # answer: the far end hangs up after this long
     tone: float | None = None  # answer: the far end sends this tone (Hz) once answered
+    party: str = "silent"  # answer: "silent", or "voice": a person says ``say`` after ``voice_delay_s``
+    say: str = speech.GREETING
+    voice_delay_s: float = 0.4  # from lifting the handset to the first word
+    polarity: bool | None = None  # answer: a polarity reversal on answer (None: the line's polarity_on_answer)
+    announcement: str = "off"  # announcement: busy | off | vacant
+    sit: bool = False  # announcement: the SIT-like three tones before each pass
+    repeats: int = 2  # announcement: passes, then busy tone
+    ringback_s: float = 0.0  # announcement: ringback this long before it (after the after_s silence)
+
+    def __post_init__(self) -> None:
+        if self.action == "answer" and self.party == "voice":
+            speech.prepare(self.say)
+        elif self.action == "announcement":
+            speech.prepare_announcement(self.announcement)
 
     @classmethod
     def from_dict(cls, d: dict) -> Scenario:
+        bad = sorted(set(d) - set(SCENARIO_KEYS) - {"number"})
+        if bad:
+            raise ValueError(f"unknown scenario key(s): {', '.join(bad)}")
         action = d.get("action", "answer")
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
         after = d.get("after_s", 3.0 if action in ("answer", "noanswer") else 0.5)
         talk, tone = d.get("talk_s"), d.get("tone")
-        for name, v in (("after_s", after), ("talk_s", talk), ("tone", tone)):
+        delay, ringback = d.get("voice_delay_s", 0.4), d.get("ringback_s", 0.0)
+        for name, v in (("after_s", after), ("talk_s", talk), ("tone", tone), ("voice_delay_s", delay),
+                        ("ringback_s", ringback)):
             if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v < 0):
                 raise ValueError(f"{name} must be a non-negative number")
-        return cls(action, float(after), None if talk is None else float(talk), None if tone is None else float(tone))
+        party = d.get("party", "silent")
+        if party not in PARTIES:
+            raise ValueError(f"party must be one of {', '.join(PARTIES)}")
+        say = d.get("say", speech.GREETING)
+        if not isinstance(say, str) or not say.strip():
+            raise ValueError("say must be a non-empty string")
+        polarity, sit = d.get("polarity"), d.get("sit", False)
+        for name, v in (("polarity", polarity), ("sit", sit)):
+            if v is not None and not isinstance(v, bool):
+                raise ValueError(f"{name} must be true or false")
+        kind = d.get("announcement", "off")
+        if kind not in speech.ANNOUNCEMENTS:
+            raise ValueError(f"announcement must be one of {', '.join(speech.ANNOUNCEMENTS)}")
+        repeats = d.get("repeats", 2)
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or not 1 <= repeats <= 20:
+            raise ValueError("repeats must be an integer from 1 to 20")
+        return cls(action, float(after), None if talk is None else float(talk), None if tone is None else float(tone),
+                   party, say, float(delay), polarity, kind, bool(sit), repeats, float(ringback))
 
 
 @dataclass
@@ -146,6 +193,7 @@ class CoLine:
         self._pending_drop: int | None = None
         self._cid_mouth: Mouth | None = None
         self._cid_method = settings.callerid
+        self._announcement: SamplesSource | None = None
 
     # ---- helpers ----------------------------------------------------------------------------------
 
@@ -241,6 +289,7 @@ class CoLine:
                 self._dtmf = None
                 self._pending_drop = None
                 self.polarity_reversed = False
+                self._announcement = None
                 self._set("idle")
         elif isinstance(cmd, SendFlash):
             if self.call is not None:
@@ -292,6 +341,11 @@ class CoLine:
             self._set("alerting", ToneName.RINGBACK)
         elif sc.action == "busy":
             self._set("routing", None, sc.after_s, "busy")
+        elif sc.action == "announcement":
+            first = "announcement_ringback" if sc.ringback_s else "announcement"
+            self._set("routing", None, sc.after_s, first)
+            if not sc.after_s:
+                self._timer(first)
         else:
             self._set("routing", None, sc.after_s, "congestion")
 
@@ -308,7 +362,13 @@ class CoLine:
             self._set("connected", None, sc.talk_s if sc and sc.talk_s else None, "far_hangup")
             if sc and sc.tone:
                 self.party.tone(sc.tone)
-            if self.s.polarity_on_answer:
+            elif sc and sc.party == "voice":
+                greeting = speech.clip(sc.say)
+                pause = speech.silence(sc.voice_delay_s)
+                # the greeting, then listening for a reply for 3 s, then "喂" again, and so on
+                self.party.say(SamplesSource(np.concatenate([pause, greeting, speech.silence(3.0 - sc.voice_delay_s)]),
+                                             loop=True, name="voice"))
+            if self.s.polarity_on_answer if sc is None or sc.polarity is None else sc.polarity:
                 self.polarity_reversed = not self.polarity_reversed
                 self._emit(PolarityReversal(self.id))
         elif what == "far_hangup":
@@ -319,6 +379,15 @@ class CoLine:
             self._set("congestion", ToneName.CONGESTION, self.s.busy_tone_s or None, "tone_end")
         elif what == "tone_end":
             self._tone = None
+        elif what == "announcement_ringback":
+            sc = self._scenario
+            self._set("alerting", ToneName.RINGBACK, sc.ringback_s if sc else None, "announcement")
+        elif what == "announcement":
+            sc = self._scenario
+            assert sc is not None
+            one = np.concatenate([speech.announcement(sc.announcement, sc.sit), speech.silence(1.0)])
+            self._set("announcing")
+            self._announcement = SamplesSource(np.tile(one, sc.repeats), name=f"announcement-{sc.announcement}")
 
     # ---- the tick ------------------------------------------------------------------------------------
 
@@ -342,6 +411,12 @@ class CoLine:
             return self._cid_mouth.frame() if self._cid_mouth is not None else None
         if self.state == "connected":
             return self.party.frame()
+        if self.state == "announcing":
+            f = self._announcement.frame() if self._announcement is not None else None
+            if f is not None:
+                return f
+            self._announcement = None
+            self._set("busy", ToneName.BUSY, self.s.busy_tone_s or None, "tone_end")
         if self._tone is not None:
             f = self._tone.frame()
             if f is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hal.ports import Alarm
 from sim.audio import SamplesSource, load_wav
-from sim.central_office import Scenario
+from sim.central_office import SCENARIO_KEYS, Scenario
 from sim.traffic import TrafficGenerator, TrafficSettings
 from sim.world import SimWorld
 
@@ -191,7 +191,7 @@ class Ops:
         if _arg(req, "clear", bool, False):
             self.world.co.scenarios.pop(number, None)
             return {}
-        sc = Scenario.from_dict({k: req[k] for k in ("action", "after_s", "talk_s", "tone") if k in req})
+        sc = Scenario.from_dict({k: req[k] for k in SCENARIO_KEYS if k in req})
         if number == "*":
             self.world.co.default_scenario = sc
         else:

@@ -36,6 +36,7 @@ def contains(heard: np.ndarray, ref: np.ndarray) -> float:
         return 0.0
     n = 1 << int(np.ceil(np.log2(len(h) + len(r))))
     xc = np.fft.irfft(np.fft.rfft(h, n) * np.conj(np.fft.rfft(r, n)), n)[: len(h) - len(r) + 1]
-    energy = np.convolve(h * h, np.ones(len(r)), "valid")  # the energy of each window of heard
+    run = np.concatenate([[0.0], np.cumsum(h * h)])
+    energy = run[len(r):] - run[: len(h) - len(r) + 1]  # the energy of each window of heard (a running sum)
     score = xc / (np.sqrt(np.maximum(energy, 1e-9)) * np.sqrt(np.sum(r * r)))
     return float(score.max())
