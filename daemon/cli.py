@@ -18,7 +18,7 @@ from daemon.api.client import ApiClient
 from daemon.api.connect import SetupError, add_connection_arguments, read_token, socket_path
 from daemon.api.paging import LIST_MAX
 from daemon.api.protocol import ApiError
-from daemon.box_time import DEFAULT_OFFSET_MIN, local_text, parse_local
+from daemon.config.box_time import DEFAULT_OFFSET_MIN, local_text, parse_local
 
 
 def _t(ts: float | None, zone: int) -> str:

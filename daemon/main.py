@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from daemon.config import DEFAULT_PATH, ConfigError, load_config
+from daemon.config.model import DEFAULT_PATH, ConfigError, load_config
 from daemon.systemd import sd_notify, setup_logging
 
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.log, config.log_level)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack: a stuck daemon explains itself
     from daemon.service import Service
-    from daemon.store import StoreError
+    from daemon.store.database import StoreError
 
     try:
         service = Service(config)

@@ -17,24 +17,29 @@ import signal
 import time
 from typing import Any
 
-from daemon import acd_api, config_edit, diagnostics, flow_edit, pin_guard, supervisor
-from daemon.acd_calls import AcdService
+from daemon.acd.host import AcdService
+from daemon.api import acd_ops
 from daemon.api.limits import fit_to_descriptors
 from daemon.api.paging import LIST_MAX, Page, take_page
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import ADMIN, CURRENT_ROLE, CURRENT_TOKEN, INTEGRATOR, ROLES, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, NUMBER, PORT, TIME, Bool, Bytes, Int, MapOf, Opt, Scalar, Str
 from daemon.api.server import ApiServer
-from daemon.call_log import CallLog
-from daemon.cdr_csv import cdrs_to_csv
-from daemon.class_of_service import Payer
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.extension_features import ExtensionFeatures
-from daemon.extension_settings import SettingsStore
-from daemon.ivr_calls import IvrService
-from daemon.recording import Recording
-from daemon.store import Store, StoreWriter
+from daemon.calls import pin_guard
+from daemon.calls.call_log import CallLog
+from daemon.calls.class_of_service import Payer
+from daemon.config import editing as config_editing
+from daemon.config.model import Config
+from daemon.features import supervisor
+from daemon.features.extension import ExtensionFeatures
+from daemon.features.settings import SettingsStore
+from daemon.flows import flow_edit
+from daemon.flows.ivr_calls import IvrService
+from daemon.recording.host import Recording
+from daemon.runtime import diagnostics
+from daemon.runtime.engine import Engine
+from daemon.store.cdr_csv import cdrs_to_csv
+from daemon.store.database import Store, StoreWriter
 from daemon.systemd import sd_notify, watchdog_interval
 from daemon.task_guard import TaskGuard
 from drivers import open_driver
@@ -126,7 +131,7 @@ class Service:
                args={"span": Int(0, 255), "limit": Opt(Int(1, 256), 256), "cursor": Opt(Int(0, 2**63))})
         api.op("e1.block", self._e1_block, roles=SUPERVISOR, audit=True, args={"port": PORT})
         api.op("e1.unblock", self._e1_unblock, roles=SUPERVISOR, audit=True, args={"port": PORT})
-        config_edit.register(api, self)  # config.get, config.set (and extension names in ports)
+        config_editing.register(api, self)  # config.get, config.set (and extension names in ports)
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
         supervisor.register(api, self)  # supervisor.listen/whisper/barge/stop/taps, call.conference
         flow_edit.register(api, self)  # ivr.flows, ivr.flow.get, ivr.flow.set
@@ -323,7 +328,7 @@ class Service:
             self.acd = AcdService(self.config, self.engine, env=self.store.env,
                                   library=self.ivr.library if self.ivr else None, submit=self.writer.submit,
                                   publish_startup=self.api.publish_startup)
-            acd_api.register(self.api, self)
+            acd_ops.register(self.api, self)
         await self.api.start()
         freeze_heap()  # start-up's objects: loaded config, prompts, tables
         self.scheduling = take_realtime(self.config.realtime_priority)

@@ -53,7 +53,7 @@ def setup_logging(mode: str = "auto", level: str = "info") -> str:
     """Configure the root logger; returns "journal" or "stderr".
 
     Records are queued (``QueueHandler``) and written by a thread of their own (``QueueListener``,
-    stopped and drained at exit): a log line from the tick, such as a call's step (``daemon.call_log``),
+    stopped and drained at exit): a log line from the tick, such as a call's step (``daemon.calls.call_log``),
     never waits on a slow journal or a stderr pipe nobody reads."""
     root = logging.getLogger()
     for old in root.handlers[:]:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from daemon.config_checks import ConfigError
+from daemon.config.checks import ConfigError
 
 log = logging.getLogger(__name__)
 

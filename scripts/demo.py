@@ -5,7 +5,7 @@ SIGTERM, or ``--duration``).
 It runs the shipped configuration (packaging/callbox.toml) as a copy under var/demo/ with what a demo
 needs: the office open around the clock (its flow's schedule, also in a copy), every CO line answered
 by the IVR, queue announcements after 10 s, the PINs the shipped file leaves to the installer set
-as the installer's step sets them (``daemon.pin_setup``), and three agents logged in at their
+as the installer's step sets them (``daemon.config.pin_setup``), and three agents logged in at their
 configured extensions with the PINs the copy then holds.
 The simulated callers press menu keys (1 then 1 or 2, 2 or 3), wait, and give up after a minute or
 two; the agents' phones answer and hang up after a short talk. The shipped files are not changed.
@@ -34,10 +34,10 @@ BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
 from daemon.api.client import ApiClient  # noqa: E402
-from daemon.config import ConfigError  # noqa: E402
-from daemon.config_edit import edit_text, validate  # noqa: E402
-from daemon.flow_edit import edit_flow_text  # noqa: E402
-from daemon.pin_setup import fill  # noqa: E402
+from daemon.config.editing import edit_text, validate  # noqa: E402
+from daemon.config.model import ConfigError  # noqa: E402
+from daemon.config.pin_setup import fill  # noqa: E402
+from daemon.flows.flow_edit import edit_flow_text  # noqa: E402
 from mgmt_tui.app import wants_ascii  # noqa: E402
 from mgmt_tui.live import SUBSCRIBE, Activity, screen  # noqa: E402
 from mgmt_tui.views import box_zone  # noqa: E402

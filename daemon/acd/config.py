@@ -1,6 +1,6 @@
 """The ACD's configuration: ``[acd]``, ``[[agent]]`` and ``[[queue]]`` (with ``[[queue.rule]]``).
 
-``parse_acd(checker, top)`` is called by ``daemon.config.parse_config`` with its ``Checker`` and the
+``parse_acd(checker, top)`` is called by ``daemon.config.model.parse_config`` with its ``Checker`` and the
 top-level TOML table; every mistake is a located ``ConfigError`` naming the key. The format is
 described in docs/acd.md.
 """
@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.config_checks import Checker, ConfigError
-from daemon.pin_policy import read_pin
+from daemon.config.checks import Checker, ConfigError
+from daemon.config.pin_policy import read_pin
 
 _ID_RE = re.compile(r"^[0-9]{1,8}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_\-]+$")

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 class Host(Protocol):
-    """What the ACD asks of call control (implemented by the daemon over ``daemon.calls``)."""
+    """What the ACD asks of call control (implemented by the daemon over ``daemon.calls.control``)."""
 
     def now(self) -> float: ...
     def extension_exists(self, extension: str) -> bool: ...

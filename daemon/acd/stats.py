@@ -16,7 +16,7 @@ counts offers refused or timed out (an offer *cancelled* because another agent a
 or the caller hung up is not counted). Occupancy = (talk + wrap) / (talk + wrap + idle + reserved).
 
 A closed interval is one record ``{"start", "end", "queues": {...}, "agents": {...}}`` stored by
-``IntervalStore`` under the same 12-byte time-ordered key layout as ``daemon.store`` (so
+``IntervalStore`` under the same 12-byte time-ordered key layout as ``daemon.store.database`` (so
 ``Store.scan`` reads it too).
 """
 
@@ -32,7 +32,7 @@ import msgpack
 from daemon.acd.agents import AgentChanged, AgentState
 
 DB_NAME = b"acd_intervals"
-_KEY = struct.Struct(">QI")  # the layout of daemon.store's time-ordered keys
+_KEY = struct.Struct(">QI")  # the layout of daemon.store.database's time-ordered keys
 
 
 @dataclass

@@ -17,8 +17,8 @@ import tomllib
 from pathlib import Path
 
 from daemon.api.client import ApiClient
-from daemon.config import DEFAULT_PATH, ConfigError
-from daemon.config_checks import Checker
+from daemon.config.checks import Checker
+from daemon.config.model import DEFAULT_PATH, ConfigError
 
 DEFAULT_SOCKET = "/run/callbox/api.sock"
 

@@ -17,8 +17,8 @@ import msgpack
 import pytest
 
 from daemon.api.paging import LIST_MAX, PAGE_BYTES, take_page
-from daemon.cdr_csv import cdrs_to_csv
-from daemon.store import Store
+from daemon.store.cdr_csv import cdrs_to_csv
+from daemon.store.database import Store
 from tests.support.store_rows import fill_store
 
 ROWS = 10_000

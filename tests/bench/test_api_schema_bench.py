@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from daemon import config_edit
 from daemon.api.schema import BadArgument, args_of
-from daemon.recording import QUERY_ARGS
+from daemon.config import editing as config_editing
+from daemon.recording.host import QUERY_ARGS
 from daemon.service import _cdr_args
 
 
@@ -30,7 +30,7 @@ def test_the_largest_config_set(benchmark) -> None:
         return {"id": 1, "op": "config.set",
                 "changes": [{"key": f"extension[{8000 + i}].name", "value": ["x"] * 9} for i in range(1000)]}
 
-    checked = benchmark.pedantic(config_edit.SET_ARGS.check_request, setup=lambda: ((request(),), {}), rounds=20)
+    checked = benchmark.pedantic(config_editing.SET_ARGS.check_request, setup=lambda: ((request(),), {}), rounds=20)
     assert len(checked["changes"]) == 1000
 
 

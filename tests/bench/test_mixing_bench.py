@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.conference import Mode
-from daemon.media import Media
+from daemon.runtime.conference import Mode
+from daemon.runtime.media import Media
 from hal.dsp.g711 import linear_to_alaw
 
 CHANNELS = 120

@@ -31,7 +31,7 @@ from tests.interop.openr2.bridge import Harness, OpenR2Pair
 from tests.interop.test_openr2 import Rig
 from tests.support.inprocess import Box
 from tests.support.no1peer import No1Peer, attach_inprocess
-from tests.unit.daemon.test_no1_thirty_calls import EXTS, SPAN, _box_config, _sim_config
+from tests.unit.daemon.runtime.test_no1_thirty_calls import EXTS, SPAN, _box_config, _sim_config
 
 CALLS = 5
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.config import Config
-from daemon.engine import Engine
+from daemon.config.model import Config
+from daemon.runtime.engine import Engine
 from hal.board import Tick
 from hal.clock import FRAME_SAMPLES
 from recorder import Format, Recorder

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import lmdb
 
-from daemon.cdr_journal import CdrJournal
-from daemon.store import Store, StoreWriter
+from daemon.store.cdr_journal import CdrJournal
+from daemon.store.database import Store, StoreWriter
 
 CDR = {"id": "1796651040-21000-1", "direction": "internal", "caller": "8001", "called": "8002", "src": "8001",
        "dst": "8002", "start": 1796651040.0, "answer": 1796651043.0, "end": 1796651100.0, "duration": 60.0,

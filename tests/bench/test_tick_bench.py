@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.config import Config
-from daemon.engine import Engine
+from daemon.config.model import Config
+from daemon.runtime.engine import Engine
 from hal.board import Tick
 from hal.dsp.g711 import linear_to_alaw
 from hal.dsp.tones import ToneName

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.api.client import ApiClient
-from daemon.config_edit import edit_text
+from daemon.config.editing import edit_text
 from tests.conftest import e2e_config
 from tests.support.processes import AGENT_PINS, DaemonProcess, SimProcess, wait_for
 from tests.support.world import World

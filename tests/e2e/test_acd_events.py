@@ -17,7 +17,7 @@ import pytest
 
 from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
-from daemon.config_edit import edit_text
+from daemon.config.editing import edit_text
 from ivr import say
 from ivr.tts import Tts
 from tests.conftest import e2e_config

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.box_time import local_text
 from daemon.cli import main as cli_main
+from daemon.config.box_time import local_text
 from tests.support.processes import BIN, DaemonProcess, as_nobody, wait_for
 from tests.support.world import World
 

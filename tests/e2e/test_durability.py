@@ -23,7 +23,7 @@ import msgpack
 import pytest
 
 from daemon.api.client import ApiClient
-from daemon.store import Store
+from daemon.store.database import Store
 from recorder.index import RecordingIndex, rec_key
 from tests.conftest import e2e_config, running
 from tests.support.processes import DaemonProcess, SimProcess, edit_config, wait_for

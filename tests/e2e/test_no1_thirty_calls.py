@@ -16,7 +16,14 @@ from tests.support.audio import tone_frequency
 from tests.support.no1peer import No1Peer, PeerSocket
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
-from tests.unit.daemon.test_no1_thirty_calls import EXTS, SPAN, TIMESLOTS, _box_config, _sim_config, _tone
+from tests.unit.daemon.runtime.test_no1_thirty_calls import (
+    EXTS,
+    SPAN,
+    TIMESLOTS,
+    _box_config,
+    _sim_config,
+    _tone,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 

@@ -20,7 +20,7 @@ from tests.interop.openr2.bridge import Harness, PeerBridge
 from tests.support.audio import tone_frequency
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
-from tests.unit.daemon.test_no1_thirty_calls import EXTS, _sim_config, _tone
+from tests.unit.daemon.runtime.test_no1_thirty_calls import EXTS, _sim_config, _tone
 
 pytestmark = [pytest.mark.interop, pytest.mark.serial]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from daemon import main as callboxd
-from daemon.engine import Engine
+from daemon.runtime.engine import Engine
 from recorder.writer import RecordingWriter
 
 FAULTS = ("tick", "writer")

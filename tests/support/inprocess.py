@@ -13,10 +13,10 @@ from pathlib import Path
 import lmdb
 import numpy as np
 
-from daemon.acd_calls import AcdService
-from daemon.config import load_config
-from daemon.engine import Engine
-from daemon.ivr_calls import IvrService
+from daemon.acd.host import AcdService
+from daemon.config.model import load_config
+from daemon.flows.ivr_calls import IvrService
+from daemon.runtime.engine import Engine
 from hal.board import Tick
 from hal.events import Command
 from sim.config import load_config as load_sim_config

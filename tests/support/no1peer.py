@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from daemon.media import Media
+from daemon.runtime.media import Media
 from hal import boardlink
 from hal.boardlink import MsgType
 from hal.dsp.g711 import linear_to_alaw

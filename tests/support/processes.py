@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from daemon.api.client import ApiClient
-from daemon.config_edit import ID_KEYS, edit_text
-from daemon.pin_setup import fill
+from daemon.config.editing import ID_KEYS, edit_text
+from daemon.config.pin_setup import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "packaging" / "callbox.toml"

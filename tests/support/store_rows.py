@@ -14,10 +14,10 @@ from daemon.acd.customers import DB_NAME as CUSTOMERS_DB
 from daemon.acd.customers import Customer
 from daemon.acd.stats import DB_NAME as INTERVALS_DB
 from daemon.acd.stats import IntervalStore
-from daemon.store import Store
+from daemon.store.database import Store
 
 T0 = time.time() - 30 * 86400  # the first row's time; one CDR a minute, one interval per 15 minutes
-KEY = struct.Struct(">QI")  # the store's time-ordered keys (daemon/store.py)
+KEY = struct.Struct(">QI")  # the store's time-ordered keys (daemon/store/database.py)
 
 
 def cdr(i: int) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config_checks import ConfigError
+from daemon.config.checks import ConfigError
 from daemon.task_guard import EXIT_CONFIG, EXIT_FAILURE, TaskGuard
 
 

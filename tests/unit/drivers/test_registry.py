@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import drivers
-from daemon.config import ConfigError, load_config
+from daemon.config.model import ConfigError, load_config
 from drivers.sim.board import SimBoardDriver
 
 

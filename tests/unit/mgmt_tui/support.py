@@ -1,12 +1,12 @@
 """Headless TUI tests' tools: a fake daemon, and keys and screens at 80x24 (``_screen``, ``_lines_as_built``, ``_text``,
 ``_note``, ``_type``, ``_clear``, ``_focus_on``; the e2e tests use them too).
 
-The fake daemon's ``config.*`` and ``ivr.flow.*`` ops are the daemon's own (``daemon.config_edit``'s
-``ConfigOps`` but for applying to a running box, ``daemon.flow_edit``'s ``FlowOps``) on a
+The fake daemon's ``config.*`` and ``ivr.flow.*`` ops are the daemon's own (``daemon.config.editing``'s
+``ConfigOps`` but for applying to a running box, ``daemon.flows.flow_edit``'s ``FlowOps``) on a
 configuration and a flow file in a temporary directory; its ACD replies (``acd.snapshot``,
 ``acd.intervals``) come from a real ``daemon.acd.engine.Engine`` driven on a virtual clock that starts
 today, and the agent ops (``agent.login`` / ``logout`` / ``pause`` / ``resume``) are the daemon's own
-handlers (``daemon.acd_api``) on that engine."""
+handlers (``daemon.api.acd_ops``) on that engine."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from typing import Any
 
 import urwid
 
-from daemon import acd_api, config_edit, flow_edit
 from daemon.acd.engine import Engine
+from daemon.api import acd_ops
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.schema import args_of
-from daemon.config import Config
-from daemon.config_edit import ConfigOps, validate
-from daemon.flow_edit import FlowOps
+from daemon.config import editing as config_editing
+from daemon.config.editing import ConfigOps, validate
+from daemon.config.model import Config
+from daemon.flows import flow_edit
+from daemon.flows.flow_edit import FlowOps
 from mgmt_tui.app import TuiApp
 from mgmt_tui.text import width
 from tests.support.processes import DEFAULT_CONFIG
@@ -215,7 +217,7 @@ class FakeDaemon:
             schema = args_of(args)
             self.acd_ops[name] = lambda req: handler(schema.check_request(req))
 
-        acd_api.register(SimpleNamespace(op=register), service)
+        acd_ops.register(SimpleNamespace(op=register), service)
         self.config_ops, self.flow_ops = _ConfigOps(service), FlowOps(service)
         self._busy_day()
 
@@ -318,7 +320,7 @@ class FakeDaemon:
         return self.config_ops.get({})
 
     def op_config_set(self, changes: list[dict]) -> dict:
-        return asyncio.run(self.config_ops.set(config_edit.SET_ARGS.check_request({"changes": changes})))
+        return asyncio.run(self.config_ops.set(config_editing.SET_ARGS.check_request({"changes": changes})))
 
     def op_ivr_flows(self) -> list:
         return self.flow_ops.list({})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from daemon.box_time import local_text, zone
+from daemon.config.box_time import local_text, zone
 from mgmt_tui.live import Activity, cdr_rows, screen
 from mgmt_tui.text import width
 

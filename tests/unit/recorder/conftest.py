@@ -30,7 +30,7 @@ class Line:
         for ch, sig in sends.items():
             self.rx[ch] = sig[self.tick]
         self.tx.fill(ALAW_SILENCE)
-        for a, b in self.bridges:  # as daemon.media does: each side hears the other's rx
+        for a, b in self.bridges:  # as daemon.runtime.media does: each side hears the other's rx
             self.tx[a] = self.rx[b]
             self.tx[b] = self.rx[a]
         rec.tap(self.rx, self.tx)

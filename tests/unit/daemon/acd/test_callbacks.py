@@ -4,7 +4,7 @@ import concurrent.futures
 from pathlib import Path
 
 from daemon.acd.callbacks import CallbackStore
-from daemon.store import Store
+from daemon.store.database import Store
 
 
 def row(call: str, priority: int, entered: float) -> dict:

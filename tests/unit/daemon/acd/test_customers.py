@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from daemon.acd.customers import Customers, normalise
-from daemon.store import Store
+from daemon.store.database import Store
 
 
 def test_crud(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from daemon.acd.agents import AgentState
 from daemon.acd.callbacks import CallbackStore
 from daemon.acd.customers import Customers
 from daemon.acd.stats import IntervalStore
-from daemon.store import Store
+from daemon.store.database import Store
 from tests.unit.daemon.acd.support import T0, Rig
 
 AGENTS = """

@@ -10,7 +10,7 @@ import pytest
 from daemon.acd.agent_store import AgentStore
 from daemon.acd.agents import RING_RETRY_MAX_S, AgentState, NoSuchExtension
 from daemon.acd.config import parse_acd_text
-from daemon.store import Store
+from daemon.store.database import Store
 from tests.unit.daemon.acd.support import T0, Rig
 from tests.unit.daemon.acd.test_engine import SALES, login_both
 

@@ -9,7 +9,7 @@ import pytest
 
 from daemon.acd.config import ConfigError, parse_acd_text
 from daemon.acd.customers import Customers
-from daemon.store import Store
+from daemon.store.database import Store
 from tests.unit.daemon.acd.support import T0, Rig
 
 AGENTS = '[[agent]]\nid = "1001"\n\n[[agent]]\nid = "1002"\n\n'

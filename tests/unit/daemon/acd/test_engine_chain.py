@@ -11,7 +11,7 @@ from daemon.acd.config import TIE_BREAKERS as CONFIG_TIE_BREAKERS
 from daemon.acd.config import ConfigError, parse_acd_text
 from daemon.acd.customers import Customers
 from daemon.acd.strategies import TIE_BREAKERS, Candidate, chain
-from daemon.store import Store
+from daemon.store.database import Store
 from tests.unit.daemon.acd.support import T0, Rig
 
 AGENTS = "".join(f'[[agent]]\nid = "{aid}"\n\n' for aid in ("1001", "1002", "1003"))

@@ -7,7 +7,7 @@ import pytest
 
 from daemon.acd.agents import AgentChanged, AgentState
 from daemon.acd.stats import IntervalStore, QueueCounts, Stats
-from daemon.store import Store
+from daemon.store.database import Store
 
 S = AgentState
 T0 = 1_763_856_000.0  # 08:00 China time, on an interval boundary

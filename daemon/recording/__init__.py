@@ -1,0 +1,1 @@
+"""The recorder's host: recording taps on the daemon's calls, built from ``[recording]``."""

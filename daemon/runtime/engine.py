@@ -1,0 +1,516 @@
+"""The engine: one board, one state machine per port, the media layer, and call control, per tick.
+
+Each 20 ms tick: advance the frame clock, hand board events to the port machines, run the media
+receivers and hand their results (digits, progress tones, caller ID) to the machines, fire due
+timers, drain every machine's outputs (board commands, media requests, call events — call events go
+to call control, which may ask other ports to act), then build the tx frames and answer the board.
+E1 timeslots of a configured No.1 trunk (``[[trunk]]``) run ``signaling.no1.trunk.No1Trunk``: their
+CAS changes and what the R2 MF receivers hear go to it, span alarms (LOS/AIS/RAI) take them out
+of service and back. Other E1 timeslots keep their CAS bits, HDLC frames and alarms visible here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from daemon.calls.control import CallControl
+from daemon.calls.pin_guard import PinGuard
+from daemon.config.layout import check_layout
+from daemon.config.model import Config
+from daemon.runtime.media import Media
+from daemon.runtime.tick_stats import TickStats
+from daemon.runtime.timers import Timers
+from hal.board import Board, Tick
+from hal.clock import FrameClock
+from hal.dsp.callerid import CallerId
+from hal.dsp.tones import ToneName
+from hal.events import (
+    AlarmCleared,
+    AlarmRaised,
+    CasChange,
+    Command,
+    HdlcFrame,
+    SendHdlc,
+    SetCas,
+    SetHook,
+    SetLoopCurrent,
+    SetPolarity,
+    SetRing,
+)
+from hal.ports import Alarm, E1Signalling, Port, PortKind, Span, SpanKind
+from signaling.analog.fxo import FxoConfig, FxoLine
+from signaling.analog.fxs import FxsConfig, FxsLine
+from signaling.circuit import CircuitAlarm
+from signaling.events import CallOffered, CallReleased, Cause
+from signaling.media import Detect, PlayTone, SendCallerId, SendDtmf, SendMf
+from signaling.no1.trunk import No1Trunk, TrunkConfig
+from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS
+
+log = logging.getLogger(__name__)
+
+OUT_OF_SERVICE_ALARMS = (Alarm.LOS.value, Alarm.AIS.value, Alarm.RAI.value)  # no calls on such a span
+
+
+@dataclass
+class PortRuntime:
+    port: Port
+    machine: Any  # FxsLine | FxoLine | No1Trunk | None (E1 bearer without a stack)
+    cas_rx: int | None = None
+    cas_tx: int | None = None
+
+
+@dataclass
+class SpanRuntime:
+    span: Span
+    hdlc_rx: deque = field(default_factory=lambda: deque(maxlen=256))
+    hdlc_rx_frames: int = 0  # frames on the span's signalling link since the start (an HDLC span)
+    hdlc_tx_frames: int = 0
+    hdlc_last_rx: float | None = None  # the engine clock's time of the last frame received
+
+    def hdlc_link(self, now: float) -> dict[str, Any] | None:
+        """The signalling link of an HDLC (SS7) span: ``down`` while the span has a line alarm, ``up``
+        when frames arrive (the last within 5 s), else ``idle``; frame counts and the last frame's age.
+        None on other spans."""
+        if self.span.signalling is not E1Signalling.HDLC:
+            return None
+        age = None if self.hdlc_last_rx is None else round(max(0.0, now - self.hdlc_last_rx), 1)
+        down = any(a in OUT_OF_SERVICE_ALARMS for a in self.span.alarms)
+        state = "down" if down else "up" if age is not None and age <= 5.0 else "idle"
+        return {"state": state, "rx_frames": self.hdlc_rx_frames, "tx_frames": self.hdlc_tx_frames,
+                "last_rx_s": age}
+
+
+class Engine:
+    def __init__(self, config: Config, board: Board, journal: Callable[[str, str, dict], Any],
+                 publish: Callable[..., None] = lambda kind, **data: None) -> None:
+        self.config = config
+        self.board = board
+        self.publish = publish
+        self.clock = FrameClock()
+        self.timers = Timers()
+        self.ports: dict[str, PortRuntime] = {}
+        self.spans: dict[int, SpanRuntime] = {}
+        self.by_channel: list[PortRuntime] = []
+        self.media: Media | None = None
+        self.calls = CallControl(config, self, self.timers, journal, publish)
+        self.pins = PinGuard(config.pin_limits, self.now, publish)  # wrong PINs: delay, then lockout
+        self.recorder: Any = None  # recorder.Recorder, attached by the service: taps every tick
+        self.after_tick: list[Callable[[Any, Any], None]] = []  # (rx, tx) after the frames went out
+        self._commands: list[Command] = []
+        self._dirty: set[str] = set()
+        self._timed: set[str] = set()
+        self._back_in_service: set[int] = set()  # spans whose alarms cleared in this tick
+        self._restart: list[PortRuntime] = []  # No.1 timeslots restarted at the first tick after attach()
+        self.circuit_alarms: dict[str, str] = {}  # port -> alarm its stack raised (a stuck No.1 timeslot)
+        self.ticks = 0
+        self.skipped_ticks = 0
+        self.last_tick_wall = 0.0
+        self.tick_stats = TickStats()
+
+    # --- set-up ---------------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Check the config against the open board's layout (``ConfigError`` naming file:line: key), then
+        build ports and machines from it."""
+        check_layout(self.config, self.board.spans)
+        self.ports.clear()
+        self._restart = []
+        self.circuit_alarms.clear()
+        self.spans = {s.id: SpanRuntime(s) for s in self.board.spans}
+        for span in self.board.spans:
+            for p in span.ports:
+                self.ports[p.id] = PortRuntime(p, None)
+        self.by_channel = sorted(self.ports.values(), key=lambda r: r.port.channel)
+        for ext in self.config.extensions:
+            rt = self.ports[ext.port]
+            rt.machine = FxsLine(ext.port, FxsConfig(
+                flash_min_ms=ext.flash_min_ms, flash_max_ms=ext.flash_max_ms, callerid=ext.callerid,
+                disconnect=ext.disconnect, busy_tone_s=self.config.dialplan.busy_tone_s))
+        for line in self.config.lines:
+            rt = self.ports[line.port]
+            rt.machine = FxoLine(line.port, FxoConfig(
+                callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
+                disconnect_loop_current="loop_current" in line.disconnect,
+                disconnect_polarity="polarity" in line.disconnect))
+        for trunk in self.config.trunks:
+            tcfg = no1_trunk_config(trunk)
+            for pid in trunk.ports():
+                rt = self.ports[pid]
+                rt.machine = No1Trunk(pid, tcfg)
+                self._restart.append(rt)
+        self.media = Media(len(self.by_channel))
+
+    def reset_lines(self) -> list[Command]:
+        """Commands that put every line in a clean idle state (start-up, after a crash). No.1 timeslots
+        restart in their machine at the first tick instead: it sends idle only once the far end's bits
+        (reported with that tick) say what the far end still holds."""
+        cmds: list[Command] = []
+        restarting = {rt.port.id for rt in self._restart}
+        for rt in self.ports.values():
+            p = rt.port
+            if p.id in restarting:
+                continue
+            if p.kind is PortKind.FXO:
+                cmds.append(SetHook(p.id, False))
+            elif p.kind is PortKind.FXS:
+                cmds += [SetRing(p.id, False), SetPolarity(p.id, False), SetLoopCurrent(p.id, True)]
+            elif self.spans[p.span].span.signalling is E1Signalling.CAS:  # a timeslot no trunk uses
+                rt.cas_tx = self._cas_idle(p.span)
+                cmds.append(SetCas(p.id, rt.cas_tx))
+        return cmds
+
+    def _cas_idle(self, span: int) -> int:
+        """The idle ABCD bits on a CAS span: in the variant of the span's trunks (the default one's if none)."""
+        name = next((t.variant for t in self.config.trunks if t.span == span), DEFAULT_VARIANT)
+        return VARIANTS[name].bits("idle")
+
+    # --- the tick --------------------------------------------------------------------------------
+
+    def on_tick(self, tick: Tick) -> None:
+        t0 = time.perf_counter()
+        self.skipped_ticks += self.clock.advance(tick.tick)
+        now = self.clock.now()
+        media = self.media
+        assert media is not None
+        if self._restart:
+            restart, self._restart = self._restart, []
+            for rt in restart:
+                self._feed(rt, "restart", now)
+        for ev in tick.events:
+            self._board_event(ev, now)
+        if self._back_in_service:
+            self._resync_spans(now)
+        heard = media.receive(tick.rx)
+        chan = self.by_channel
+        for ch, digit in heard.digits:
+            self._feed(chan[ch], "handle_digit", digit, now)
+        for ch, pev in heard.progress:
+            self._feed(chan[ch], "handle_progress", pev, now)
+        for ch, cid in heard.caller_ids:
+            self._feed(chan[ch], "handle_caller_id", cid, now)
+        for ch, signal in heard.mf:
+            self._feed(chan[ch], "handle_mf", signal, now)
+        for pid in list(self._timed):
+            rt = self.ports[pid]
+            deadline = rt.machine.deadline
+            if deadline is None:
+                self._timed.discard(pid)
+            elif deadline <= now:
+                self._feed(rt, "handle_timer", now)
+        self.timers.run_due(now)
+        self._drain()
+        tx = media.transmit(tick.rx)
+        if self.recorder is not None:
+            self.recorder.tap(tick.rx, tx)
+        commands, self._commands = self._commands, []
+        self.board.send(tick.tick, tx, commands)
+        for hook in self.after_tick:  # e.g. the IVR: prompts that ended, voicemail audio
+            hook(tick.rx, tx)
+        if self.after_tick:
+            self._drain()
+        self.ticks += 1
+        self.last_tick_wall = time.monotonic()
+        self.tick_stats.add(time.perf_counter() - t0)
+
+    @property
+    def tick_cost_max(self) -> float:
+        """The worst tick so far (seconds)."""
+        return self.tick_stats.worst_s
+
+    def queue_commands(self, commands: list[Command]) -> None:
+        self._commands.extend(commands)
+
+    def _board_event(self, ev: Any, now: float) -> None:
+        if isinstance(ev, CasChange):
+            rt = self.ports.get(ev.port)
+            if rt is not None:
+                rt.cas_rx = ev.bits
+                self.publish("e1.cas", port=ev.port, bits=ev.bits)
+                if rt.machine is not None:
+                    self._feed(rt, "handle_board_event", ev, now)
+            return
+        if isinstance(ev, HdlcFrame):
+            srt = self.spans.get(ev.span)
+            if srt is not None:
+                srt.hdlc_rx.append(ev.data)
+                srt.hdlc_rx_frames += 1
+                srt.hdlc_last_rx = now
+                self.publish("e1.hdlc", span=ev.span, data=ev.data)
+            return
+        if isinstance(ev, AlarmRaised | AlarmCleared):
+            srt = self.spans.get(ev.span)
+            if srt is not None:
+                raised = isinstance(ev, AlarmRaised)
+                (srt.span.alarms.add if raised else srt.span.alarms.discard)(ev.alarm)
+                log.warning("span %d: alarm %s %s", ev.span, ev.alarm, "raised" if raised else "cleared")
+                self.publish("alarm.raised" if raised else "alarm.cleared", span=ev.span, alarm=ev.alarm)
+                self._span_service(srt.span, now)
+            return
+        rt = self.ports.get(getattr(ev, "port", ""))
+        if rt is None or rt.machine is None:
+            log.debug("event for a port with no line configured: %s", ev)
+            return
+        self._feed(rt, "handle_board_event", ev, now)
+
+    def _span_service(self, span: Span, now: float) -> None:
+        """No.1 timeslots go out of service while the span has LOS, AIS or RAI, and back when it clears
+        (after the tick's other events: the board reports the bits that changed meanwhile with them)."""
+        if any(a in span.alarms for a in OUT_OF_SERVICE_ALARMS):
+            self._back_in_service.discard(span.id)
+            for p in span.ports:
+                if isinstance(self.ports[p.id].machine, No1Trunk):
+                    self._feed(self.ports[p.id], "out_of_service", now)
+        else:
+            self._back_in_service.add(span.id)
+
+    def _resync_spans(self, now: float) -> None:
+        spans, self._back_in_service = self._back_in_service, set()
+        for sid in spans:
+            for p in self.spans[sid].span.ports:
+                rt = self.ports[p.id]
+                if isinstance(rt.machine, No1Trunk) and rt.machine.state == "out_of_service":
+                    self._feed(rt, "in_service", now)
+                    if rt.cas_rx is not None:  # the far end's bits as now reported
+                        self._feed(rt, "handle_board_event", CasChange(p.id, rt.cas_rx), now)
+
+    def _feed(self, rt: PortRuntime, method: str, *args: Any) -> None:
+        if rt.machine is None:
+            return
+        try:
+            getattr(rt.machine, method)(*args)
+        except Exception:
+            log.exception("port %s: %s failed; the port is reset", rt.port.id, method)
+            self._reset_port(rt)
+            return
+        self._dirty.add(rt.port.id)
+
+    def _reset_port(self, rt: PortRuntime) -> None:
+        """A machine that raised is replaced by a fresh one; its call, if any, is released."""
+        old = rt.machine
+        rt.machine = type(old)(rt.port.id, old.config)
+        assert self.media is not None
+        self.media.reset(rt.port.channel)
+        if isinstance(rt.machine, No1Trunk):
+            self._commands.append(SetCas(rt.port.id, rt.machine.line.tx))  # idle
+            if self.circuit_alarms.pop(rt.port.id, None) is not None:
+                self.publish("alarm.cleared", span=rt.port.span, port=rt.port.id, alarm=getattr(old, "alarm", None))
+        self.calls.handle(CallReleased(rt.port.id, Cause.TEMPORARY_FAILURE))
+
+    def _drain(self) -> None:
+        rounds = 0
+        while self._dirty and rounds < 50:
+            rounds += 1
+            dirty, self._dirty = self._dirty, set()
+            for pid in dirty:
+                rt = self.ports[pid]
+                for out in rt.machine.take_outputs():
+                    self._output(rt, out)
+                if rt.machine.deadline is not None:
+                    self._timed.add(pid)
+
+    def _output(self, rt: PortRuntime, out: Any) -> None:
+        media = self.media
+        assert media is not None
+        ch = rt.port.channel
+        match out:
+            case PlayTone(tone=tone):
+                media.play(ch, tone)
+            case SendDtmf(digits=digits):
+                media.send_dtmf(ch, digits)
+            case SendCallerId(cid=cid, method=method):
+                media.send_caller_id(ch, cid, method)
+            case Detect(detector=detector, on=on):
+                media.detect(ch, detector, on)
+            case SendMf(signal=signal, forward=forward, level_dbm0=level):
+                media.send_mf(ch, signal, forward, level)
+            case SetCas(bits=bits):
+                rt.cas_tx = bits
+                self._commands.append(out)
+            case SetHook() | SetRing() | SetPolarity() | SetLoopCurrent() | SetCas() | SendHdlc():
+                self._commands.append(out)
+            case CircuitAlarm(port=port, alarm=alarm, raised=raised):
+                self._circuit_alarm(rt, port, alarm, raised)
+            case _ if hasattr(out, "port") and type(out).__module__ == "signaling.events":
+                self.calls.handle(out)
+                if isinstance(out, CallReleased):
+                    self.calls.released_port_idle(out.port)
+                elif isinstance(out, CallOffered) and isinstance(rt.machine, No1Trunk):
+                    self._feed(rt, "accept", self.now())  # call control took it (a refusal came first)
+            case _:
+                if hasattr(out, "code") and hasattr(out, "to_wire"):
+                    self._commands.append(out)
+                else:
+                    log.debug("port %s: unhandled output %r", rt.port.id, out)
+
+    def _circuit_alarm(self, rt: PortRuntime, port: str, alarm: str, raised: bool) -> None:
+        if raised:
+            self.circuit_alarms[port] = alarm
+            log.warning("port %s: alarm %s raised", port, alarm)
+        elif self.circuit_alarms.get(port) == alarm:
+            del self.circuit_alarms[port]
+            log.info("port %s: alarm %s cleared", port, alarm)
+        self.publish("alarm.raised" if raised else "alarm.cleared", span=rt.port.span, port=port, alarm=alarm)
+
+    # --- Lines: what call control may ask of ports --------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def _machine_call(self, port: str, method: str, *args: Any) -> None:
+        rt = self.ports[port]
+        self._feed(rt, method, *args)
+
+    def ring(self, port: str, cid: CallerId | None) -> None:
+        self._machine_call(port, "ring", cid, self.now())
+
+    def answer(self, port: str) -> None:
+        self._machine_call(port, "answer", self.now())
+
+    def dial(self, port: str, number: str, caller: str | None = None) -> None:
+        rt = self.ports[port]
+        if isinstance(rt.machine, No1Trunk):
+            trunk = self.config.trunk_by_port(port)
+            ani = (trunk.caller if trunk is not None and trunk.caller else caller) or None
+            self._feed(rt, "dial", number, self.now(), ani)
+        else:
+            self._machine_call(port, "dial", number, self.now())
+
+    def release(self, port: str, cause: Cause) -> None:
+        rt = self.ports[port]
+        if rt.port.kind is PortKind.FXS or isinstance(rt.machine, No1Trunk):
+            self._feed(rt, "release", cause, self.now())
+        else:
+            self._feed(rt, "release", self.now())
+
+    def channel(self, port: str) -> int:
+        """The media channel (tick array row) of ``port``."""
+        return self.ports[port].port.channel
+
+    def play(self, port: str, tone: ToneName | None) -> None:
+        rt = self.ports[port]
+        if hasattr(rt.machine, "play"):
+            self._feed(rt, "play", tone)
+        else:
+            assert self.media is not None
+            self.media.play(rt.port.channel, tone)
+
+    def connect(self, a: str, b: str) -> None:
+        assert self.media is not None
+        self.media.connect(self.ports[a].port.channel, self.ports[b].port.channel)
+
+    def disconnect(self, port: str) -> None:
+        assert self.media is not None
+        self.media.disconnect(self.ports[port].port.channel)
+
+    def is_free(self, port: str) -> bool:
+        rt = self.ports.get(port)
+        return rt is not None and rt.machine is not None and rt.machine.is_idle
+
+    # --- No.1 timeslots: blocking (TUI / API) ------------------------------------------------------
+
+    def block(self, port: str) -> bool:
+        """Block an idle No.1 timeslot; False if it is not a No.1 timeslot or not idle."""
+        rt = self.ports.get(port)
+        if rt is None or not isinstance(rt.machine, No1Trunk):
+            return False
+        blocked = rt.machine.block(self.now())
+        self._dirty.add(port)
+        self._drain()
+        return blocked
+
+    def unblock(self, port: str) -> None:
+        rt = self.ports.get(port)
+        if rt is not None and isinstance(rt.machine, No1Trunk):
+            self._feed(rt, "unblock", self.now())
+            self._drain()
+
+    # --- E1 plumbing (timeslots and spans without a stack) -------------------------------------------
+
+    def set_cas(self, port: str, bits: int) -> None:
+        rt = self.ports[port]
+        if rt.port.kind is not PortKind.E1_BEARER:
+            raise ValueError(f"{port} is not an E1 timeslot")
+        rt.cas_tx = bits & 0xF
+        self._commands.append(SetCas(port, bits & 0xF))
+
+    def send_hdlc(self, span: int, data: bytes) -> None:
+        srt = self.spans[span]
+        if srt.span.kind is not SpanKind.E1 or srt.span.signalling is not E1Signalling.HDLC:
+            raise ValueError(f"span {span} has no HDLC signalling link")
+        self._commands.append(SendHdlc(span, data))
+        srt.hdlc_tx_frames += 1
+
+    # --- views ------------------------------------------------------------------------------------
+
+    def port_states(self) -> list[dict]:
+        out = []
+        for rt in self.by_channel:
+            p = rt.port
+            row: dict[str, Any] = {"port": p.id, "kind": p.kind.value}
+            if rt.machine is not None:
+                row["state"] = str(getattr(rt.machine, "state", "?"))
+            if p.kind is PortKind.E1_BEARER:
+                row["cas_rx"] = rt.cas_rx
+                row["cas_tx"] = rt.cas_tx
+                if p.id in self.circuit_alarms:
+                    row["alarm"] = self.circuit_alarms[p.id]
+            call = self.calls.by_port.get(p.id)
+            if call is not None:
+                row["call"] = call.id
+            ext = self.config.extension_by_port(p.id)
+            if ext:
+                row["extension"] = ext.number
+            line = self.config.line_by_port(p.id)
+            if line:
+                row["line"] = line.name
+            out.append(row)
+        return out
+
+    # --- configuration changed while running (daemon.config.editing) -----------------------------------
+
+    def apply_config(self, new: Config) -> list[str]:
+        """Swap in ``new`` without touching calls in progress: the engine's and call control's config and
+        dial plan, and the ``config`` of every FXS/FXO machine and No.1 timeslot whose settings changed
+        (machines read it at event time; a No.1 call in progress keeps its register's settings). Ports
+        must be the same as at ``attach()`` (the caller checks); returns the ports
+        whose machine settings changed."""
+        from daemon.calls.dialplan import Dialplan
+        from daemon.calls.dnis import DnisTable
+
+        self.config = new
+        self.calls.config = new
+        self.calls.cos.config = new  # classes of service and caps apply at once
+        self.calls.dialplan = Dialplan(new)
+        self.calls.dnis = DnisTable(new.dnis)
+        self.pins.limits = new.pin_limits
+        changed: list[str] = []
+        wanted: list[tuple[str, type, Any]] = [
+            (ext.port, FxsLine, FxsConfig(
+                flash_min_ms=ext.flash_min_ms, flash_max_ms=ext.flash_max_ms, callerid=ext.callerid,
+                disconnect=ext.disconnect, busy_tone_s=new.dialplan.busy_tone_s)) for ext in new.extensions]
+        wanted += [(line.port, FxoLine, FxoConfig(
+            callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
+            disconnect_loop_current="loop_current" in line.disconnect,
+            disconnect_polarity="polarity" in line.disconnect)) for line in new.lines]
+        wanted += [(pid, No1Trunk, no1_trunk_config(trunk)) for trunk in new.trunks for pid in trunk.ports()]
+        for pid, kind, cfg in wanted:
+            rt = self.ports.get(pid)
+            if rt is not None and isinstance(rt.machine, kind) and rt.machine.config != cfg:
+                rt.machine.config = cfg
+                changed.append(pid)
+        return changed
+
+
+def no1_trunk_config(trunk: Any) -> TrunkConfig:
+    """The signalling settings of a configured ``[[trunk]]`` (``daemon.config.model.No1TrunkConfig``)."""
+    timers = dict(trunk.timers)
+    timers.setdefault("T_END_OF_DNIS", trunk.dnis_timeout_s)
+    variant = VARIANTS[trunk.variant].with_overrides(timers=timers, ka=trunk.ka, kd=trunk.kd)
+    return TrunkConfig(variant=variant, direction=trunk.direction, dnis_length=trunk.dnis_length, ani=trunk.ani,
+                       ani_after_digits=trunk.ani_after_digits, max_ani=trunk.max_ani, accept=trunk.accept,
+                       glare=trunk.glare, mf_level_dbm0=trunk.mf_level_dbm0, caller=trunk.caller or None)
