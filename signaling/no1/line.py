@@ -90,7 +90,7 @@ def far_table(variant: Variant) -> dict[LineState, dict[int, tuple[LineState, st
     for state, row in FAR.items():
         by_bits: dict[int, tuple[LineState, str | None]] = {}
         for signal, outcome in row.items():
-            ab = variant.line_ab[signal]
+            ab = variant.far_ab(signal)
             if by_bits.get(ab, outcome) != outcome:
                 raise ValueError(f"variant {variant.name}: in line state {state.value} the far end's "
                                  f"{signal!r} has the bits of another signal with another meaning")
@@ -119,12 +119,21 @@ class CasLine:
 
     def __init__(self, variant: Variant) -> None:
         self.variant = variant
-        self.far = far_table(variant)
-        self.idle_ab = variant.line_ab["idle"]
         self.state = LineState.IDLE
         self.tx = variant.bits("idle")
         self.far_ab: int | None = self.idle_ab  # assumed idle until the board tells otherwise (None: unknown)
         self.pending_ab: int | None = None
+
+    @property
+    def variant(self) -> Variant:
+        return self._variant
+
+    @variant.setter
+    def variant(self, variant: Variant) -> None:
+        """Both directions follow the variant: the bits sent (``Variant.bits``) and the receive table."""
+        self._variant = variant
+        self.far = far_table(variant)
+        self.idle_ab = variant.far_ab("idle")
 
     def bits_changed(self, bits: int) -> bool:
         """Raw ABCD bits arrived; True if they differ from the settled A/B (a debounce starts)."""
@@ -169,6 +178,14 @@ class CasLine:
         self.far_ab = None
         self.pending_ab = None
         self.tx = self.variant.bits("idle")
+
+    def far_is(self, signal: str) -> bool:
+        """Whether the far end's settled A/B bits are those of ``signal`` in this variant."""
+        return self.far_ab == self.variant.far_ab(signal)
+
+    def assume_far(self, signal: str) -> None:
+        """Take the far end as sending ``signal`` (its bits unreported: after a restart or span alarm)."""
+        self.far_ab = self.variant.far_ab(signal)
 
     @property
     def both_idle(self) -> bool:

@@ -53,8 +53,6 @@ class RegisterError:
 
 
 RegEvent = Offered | Complete | RegisterError
-DIGIT_SIGNAL = {str(d): d for d in range(1, 10)} | {"0": 10}
-SIGNAL_DIGIT = {v: k for k, v in DIGIT_SIGNAL.items()}
 MF_TIMERS = ("T_MF_CYCLE", "T_END_OF_DNIS", "T_A3_PULSE", "T_FWD_SILENT")
 
 
@@ -149,8 +147,9 @@ class IncomingRegister(_Register):
         return handler(signal, now)
 
     def _got_dnis(self, signal: int, now: float) -> list[RegEvent]:
-        if signal in SIGNAL_DIGIT:
-            self.dnis += SIGNAL_DIGIT[signal]
+        digit = self.v.signal_digit(signal)
+        if digit is not None:
+            self.dnis += digit
             if self.dnis_length and len(self.dnis) >= self.dnis_length:
                 self._dnis_complete = True
         elif signal == self.v.group_i.get("end_of_dnis"):
@@ -165,8 +164,9 @@ class IncomingRegister(_Register):
         return self._respond(self.v.a_signal("next_digit"), now)
 
     def _got_ani(self, signal: int, now: float) -> list[RegEvent]:
-        if signal in SIGNAL_DIGIT:
-            self.ani += SIGNAL_DIGIT[signal]
+        digit = self.v.signal_digit(signal)
+        if digit is not None:
+            self.ani += digit
             if len(self.ani) >= self.max_ani:
                 self._ani_done = True
         elif signal == self.v.group_i["end_of_ani"]:
@@ -260,8 +260,8 @@ class OutgoingRegister(_Register):
 
     def __init__(self, variant: Variant, timers: dict[str, float], dnis: str, ani: str | None) -> None:
         super().__init__(variant, timers)
-        self.dnis = [DIGIT_SIGNAL[d] for d in dnis if d in DIGIT_SIGNAL]
-        self.ani = [DIGIT_SIGNAL[d] for d in ani if d in DIGIT_SIGNAL] if ani else None
+        self.dnis = [s for s in map(variant.digit_signal, dnis) if s is not None]
+        self.ani = [s for s in map(variant.digit_signal, ani) if s is not None] if ani else None
         self.phase = "dnis"  # dnis | ani | b | done
         self._next = 0  # index of the next DNIS digit
         self._last = -1  # index of the last DNIS digit sent

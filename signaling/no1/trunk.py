@@ -252,10 +252,10 @@ class No1Trunk(PortMachine):
         if self.line.state is not LineState.BLOCKED_LOCAL:
             return
         self._set_cas(self.line.local("unblock"))
-        if self.line.far_ab == 0b11:
+        if self.line.far_is("blocked"):
             self.line.state = LineState.BLOCKED_REMOTE
             self.state = T.BLOCKED
-        elif self.line.far_ab == 0b10:
+        elif self.line.far_is("idle"):
             self.state = T.IDLE
         else:  # the far end seized (or worse) while we blocked: wait for its idle
             self._release_to_idle(now)
@@ -286,7 +286,7 @@ class No1Trunk(PortMachine):
         if self.state is not T.OUT_OF_SERVICE:
             return
         self._set_cas(self.line.force_idle())
-        self.line.far_ab = 0b10
+        self.line.assume_far("idle")
         self._blocked_local = False
         self._clear_alarm()
         self.state = T.IDLE
@@ -327,7 +327,7 @@ class No1Trunk(PortMachine):
 
     def _expired_T_RESYNC(self, _due: float, now: float) -> None:
         log.warning("port %s: no far-end bits reported after the restart; taken as idle", self.port)
-        self.line.far_ab = 0b10
+        self.line.assume_far("idle")
         self.line.state = LineState.IDLE
         self._on_restart_idle(now)
 
@@ -541,7 +541,7 @@ class No1Trunk(PortMachine):
         except LineError:
             self._release_to_idle(now)
             return
-        if self.line.far_ab == 0b10:  # the far end is idle already: nothing to wait for
+        if self.line.far_is("idle"):  # the far end is idle already: nothing to wait for
             self.line.state = LineState.IDLE
             self.state = T.IDLE
         else:

@@ -1,8 +1,9 @@
 """R2 variants as data: the ITU-T Q.400-series base and each national variant as a table of differences.
 
-A ``Variant`` holds everything that differs between networks: the line-signal bits (A and B; the C
-and D bits are fixed per variant), what each backward Group A and Group B signal means, the forward
-Group I end and restriction signals, the default calling-party categories (KA, KD), and the timers.
+A ``Variant`` holds everything that differs between networks: the line-signal bits in both
+directions (``bits`` what we send, ``far_ab`` what we recognise: A and B from ``line_ab``, the C and
+D bits fixed per variant on send, not read on receive), what each backward Group A and Group B
+signal means, the forward Group I digits and end and restriction signals, the default calling-party categories (KA, KD), and the timers.
 The machines in ``line``, ``register`` and ``trunk`` read only this table, never a variant's name.
 
 ``CHINA`` (China No.1, MFC/R2 China) = ``ITU`` with: C and D both 1; A-6 asks for the category KA
@@ -30,6 +31,9 @@ LINE_AB_ITU: dict[str, int] = {
     "blocked": 0b11,  # backward (or either side of an idle circuit)
     "forced_release": 0b00,  # backward
 }
+
+# Forward Group I digits: digit -> signal (the register sends and reads DNIS and ANI digits by this table)
+DIGITS_ITU: dict[str, int] = {str(d): d for d in range(1, 10)} | {"0": 10}
 
 # Backward Group A: signal -> meaning
 GROUP_A_ITU: dict[int, str] = {
@@ -84,6 +88,7 @@ class Variant:
     group_a: MappingProxyType = field(default_factory=lambda: _frozen(GROUP_A_ITU))
     group_b: MappingProxyType = field(default_factory=lambda: _frozen(GROUP_B_ITU))
     group_i: MappingProxyType = field(default_factory=lambda: _frozen(GROUP_I_ITU))
+    digits: MappingProxyType = field(default_factory=lambda: _frozen(DIGITS_ITU))
     timers: MappingProxyType = field(default_factory=lambda: _frozen(TIMERS_ITU))
     ka: int = 1  # calling-party category sent on request (A-6 in China)
     kd: int = 1  # Group II category sent after address complete (A-3)
@@ -91,8 +96,21 @@ class Variant:
     # --- derived tables -----------------------------------------------------------------------
 
     def bits(self, line_signal: str) -> int:
-        """The ABCD nibble for a line signal."""
+        """The ABCD nibble we send for a line signal (transmit direction)."""
         return (self.line_ab[line_signal] << 2) | self.cd_bits
+
+    def far_ab(self, line_signal: str) -> int:
+        """The A/B bits by which we recognise the far end's line signal (receive direction: C and D are
+        not read, as OpenR2 masks them)."""
+        return self.line_ab[line_signal]
+
+    def digit_signal(self, digit: str) -> int | None:
+        """The forward Group I signal for a DNIS/ANI digit (None: not a digit this variant can send)."""
+        return self.digits.get(digit)
+
+    def signal_digit(self, signal: int) -> str | None:
+        """The digit a forward Group I signal carries (None: the signal is not a digit)."""
+        return next((d for d, s in self.digits.items() if s == signal), None)
 
     def a_signal(self, meaning: str) -> int:
         return next(s for s, m in self.group_a.items() if m == meaning)

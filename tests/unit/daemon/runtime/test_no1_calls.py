@@ -10,6 +10,10 @@ import pytest
 
 from daemon.config.model import ConfigError, load_config
 from signaling.events import CallAnswered, CallOffered, CallProgress, CallReleased, Cause
+from signaling.no1.trunk import TrunkConfig
+from signaling.no1.variant import CHINA, VARIANTS
+from sim.config import load_config as load_sim_config
+from sim.world import SimWorld
 from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
 from tests.support.no1peer import No1Peer, attach_inprocess
@@ -371,3 +375,33 @@ def test_timeslots_no_trunk_uses_are_idle_in_the_variant_of_the_span(tmp_path: P
     box.run(0.2)
     bits = box.world.span(SPAN).host_bits
     assert bits[20] == idle and bits[31] == idle
+
+
+def test_a_trunk_of_another_variant_signals_in_its_bits_both_ways(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variant whose line bits are none of China's (every A/B pair inverted): the box sends its bits and
+    reads the exchange's by it, from the restart through a whole call; nothing of China's is assumed."""
+    inverted = CHINA.derive("inverted-ab", line_ab={sig: ab ^ 0b11 for sig, ab in CHINA.line_ab.items()})
+    monkeypatch.setitem(VARIANTS, inverted.name, inverted)
+    p = config(tmp_path)
+    p.write_text(p.read_text(encoding="utf-8").replace('ani = "first"', 'ani = "first"\nvariant = "inverted-ab"'),
+                 encoding="utf-8")
+    world = SimWorld(load_sim_config())
+    far = world.span(SPAN)
+    for ts in far.timeslots:  # the exchange is idle in its own bits
+        far.far_bits[ts] = far.host_bits[ts] = inverted.bits("idle")
+    peer = No1Peer(SPAN, TrunkConfig(variant=inverted, dnis_length=5))
+    box = Box(p, world=world)
+    attach_inprocess(box, peer, SPAN)
+    box.run(1.5)  # past T_RESYNC: the restart read the exchange's idle as idle
+    assert all(box.engine.is_free(f"{SPAN}/{ts}") for ts in (1, 17)) and far.host_bits[1] == inverted.bits("idle")
+    phone = box.world.phone("8001")
+    peer.dial(1, "12301", caller="13800138000")
+    box.run_until(lambda: phone.ringing, 8, "8001 ringing")
+    assert far.host_bits[1] == inverted.bits("seize_ack")
+    phone.off_hook()
+    box.run_until(lambda: peer.events_of(1, CallAnswered), 2, "answer at the exchange")
+    assert far.host_bits[1] == inverted.bits("answer")
+    peer.release(1)
+    box.run_until(lambda: peer.state(1) == "idle" and box.engine.is_free(f"{SPAN}/1"), 3, "both idle")
+    assert far.host_bits[1] == inverted.bits("idle") and box.cdrs()[0]["cause"] == 16

@@ -270,11 +270,38 @@ def test_a_variant_with_other_line_bits_calls_answers_clears_and_blocks_on_its_o
     link.run_until(lambda: CallAnswered("1/1") in link.a.events(), 1)
     assert link.b.cas_tx == answer
     a.release(Cause.NORMAL_CLEARING, link.now)
+    assert a.state is TrunkState.RELEASING  # the far end's answer bits are not its idle: wait for them
     link.run_until(lambda: a.is_idle and b.is_idle, 1)  # free: idle both ways, in the variant's bits
     assert link.a.cas_tx == idle and link.b.cas_tx == idle
     assert b.block(link.now)
     link.run(0.1)
     assert link.b.cas_tx == INVERTED.bits("blocked") and a.state is TrunkState.BLOCKED
+    assert a.block(link.now) is False  # the far end blocks: ours is refused, a stays blocked by it
+    b.unblock(link.now)
+    link.run(0.1)
+    assert a.is_idle and b.is_idle and link.b.cas_tx == idle
+
+
+def test_a_variant_with_other_line_bits_is_idle_again_after_a_span_alarm() -> None:
+    """Back in service, the far end is taken as sending the variant's idle until it reports its bits."""
+    t = No1Trunk("1/1", TrunkConfig(variant=INVERTED))
+    t.out_of_service(0.0)
+    t.in_service(1.0)
+    assert t.is_idle and t.take_outputs()[-1] == SetCas("1/1", INVERTED.bits("idle"))
+    t.restart(2.0)
+    t.handle_timer(2.0 + INVERTED.timer("T_RESYNC"))  # no report: the far end taken as idle, in its bits
+    assert t.is_idle and t.take_outputs()[-1] == SetCas("1/1", INVERTED.bits("idle"))
+
+
+def test_the_register_sends_and_reads_digits_by_the_variants_table() -> None:
+    """Group I digits are the variant's: here 0 is signal 11 instead of 10, on both sides."""
+    zero_on_11 = CHINA.derive("zero-on-11", digits={"0": 11})
+    link, a, b = pair(TrunkConfig(variant=zero_on_11), TrunkConfig(variant=zero_on_11, dnis_length=5))
+    a.dial("10203", link.now, caller="100")
+    link.run_until(lambda: offered(link) is not None, 10)
+    assert (offered(link).called, offered(link).caller) == ("10203", "100")
+    fwd = [o.signal for o in link.a.outputs if isinstance(o, SendMf) and o.signal]
+    assert 11 in fwd and 10 not in fwd
 
 
 def test_a_variant_whose_line_bits_are_ambiguous_in_a_state_is_refused() -> None:
