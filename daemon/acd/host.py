@@ -36,9 +36,9 @@ from daemon.acd.stats import IntervalStore
 from daemon.calls.feature_codes import FeatureCode
 from daemon.calls.model import Call, Leg, LegState
 from daemon.calls.pin_guard import PinLocked, Refusal
+from daemon.calls.timers import Timer
 from daemon.config.model import Config
 from daemon.runtime.engine import Engine
-from daemon.runtime.timers import Timer
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from ivr import say

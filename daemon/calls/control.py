@@ -20,8 +20,8 @@ from daemon.calls.dialplan import Dialplan, Extension, Incomplete, Invalid, Outs
 from daemon.calls.dnis import DnisRoute, DnisTable
 from daemon.calls.feature_codes import MORE, FeatureCodes, Matched
 from daemon.calls.model import Call, Leg, LegState, Lines
+from daemon.calls.timers import Timers
 from daemon.config.model import Config, LineConfig
-from daemon.runtime.timers import Timers
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from signaling.events import (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from daemon.runtime.timers import Timer
+from daemon.calls.timers import Timer
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from signaling.events import Cause

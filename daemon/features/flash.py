@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any
 from daemon.calls.class_of_service import Payer
 from daemon.calls.dialplan import Extension, Outside
 from daemon.calls.model import Call, Leg, LegState
+from daemon.calls.timers import Timer
 from daemon.runtime.conference import Mode
-from daemon.runtime.timers import Timer
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from signaling.events import Cause

@@ -33,8 +33,8 @@ from daemon.api.schema import CALL, EXTENSION, Str
 from daemon.calls.feature_codes import FeatureCode
 from daemon.calls.model import Call, Leg, LegState
 from daemon.calls.pin_guard import Refusal
+from daemon.calls.timers import Timer
 from daemon.runtime.conference import Mode
-from daemon.runtime.timers import Timer
 from hal.dsp.callerid import CallerId
 from signaling.events import Cause
 

@@ -26,9 +26,9 @@ import numpy as np
 
 from daemon.calls.feature_codes import FeatureCode
 from daemon.calls.model import Call, LegState
+from daemon.calls.timers import Timer
 from daemon.config.model import Config
 from daemon.runtime.engine import Engine
-from daemon.runtime.timers import Timer
 from hal.clock import FRAME_SAMPLES
 from hal.dsp.g711 import SILENT_FRAME, linear_to_alaw
 from hal.dsp.tones import sine

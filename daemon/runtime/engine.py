@@ -20,11 +20,11 @@ from typing import Any
 
 from daemon.calls.control import CallControl
 from daemon.calls.pin_guard import PinGuard
+from daemon.calls.timers import Timers
 from daemon.config.layout import check_layout
 from daemon.config.model import Config
 from daemon.runtime.media import Media
 from daemon.runtime.tick_stats import TickStats
-from daemon.runtime.timers import Timers
 from hal.board import Board, Tick
 from hal.clock import FrameClock
 from hal.dsp.callerid import CallerId
