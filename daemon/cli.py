@@ -40,18 +40,20 @@ def _cell(value: object, width: int) -> str:
 
 
 DIRECTION = {"inbound": "in", "outbound": "out", "internal": "int"}
+HOW = {"polarity": "pol", "timeout": "time"}  # answer_by in the CDR table's 5 columns
 
 
 def format_cdrs(rows: list[dict], zone: int = DEFAULT_OFFSET_MIN) -> str:
     """CDR rows as a table of 80 columns (a serial console's), times in the zone ``zone`` minutes east of
     UTC (the box's). ``called`` shows the number dialled, else the DNIS a trunk call came in on; ``from`` and
-    ``to`` are the line or extension at each end (which also says the direction); ``bill`` is whole seconds."""
-    lines = [f"{'end':14} {'caller':13} {'called':14} {'from':6} {'to':6} {'bill':>5} {'cau':>3} disposition"]
+    ``to`` are the line or extension at each end (which also says the direction); ``bill`` is whole seconds;
+    ``how`` is what decided an analog line's outbound call (``answer_by``: pol(arity), voice, tone, time(out))."""
+    lines = [f"{'end':14} {'caller':11} {'called':12} {'from':6} {'to':6} {'bill':>4} {'cau':>3} {'disposition':11} how"]
     for r in rows:
-        lines.append(f"{_t(r.get('end'), zone):14} {_cell(r.get('caller'), 13)} "
-                     f"{_cell(r.get('called') or r.get('dnis'), 14)} {_cell(r.get('src'), 6)} {_cell(r.get('dst'), 6)} "
-                     f"{round(r.get('billsec') or 0):>5} {_cell(r.get('cause'), 3).strip():>3} "
-                     f"{_cell(r.get('disposition'), 11)}")
+        lines.append(f"{_t(r.get('end'), zone):14} {_cell(r.get('caller'), 11)} "
+                     f"{_cell(r.get('called') or r.get('dnis'), 12)} {_cell(r.get('src'), 6)} {_cell(r.get('dst'), 6)} "
+                     f"{round(r.get('billsec') or 0):>4} {_cell(r.get('cause'), 3).strip():>3} "
+                     f"{_cell(r.get('disposition'), 11)} {_cell(HOW.get(r.get('answer_by'), r.get('answer_by')), 5)}")
     return "\n".join(line.rstrip() for line in lines)
 
 

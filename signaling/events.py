@@ -36,6 +36,7 @@ class Progress(enum.StrEnum):
     RINGING = "ringing"
     BUSY = "busy"
     CONGESTION = "congestion"
+    ANNOUNCEMENT = "announcement"  # an analog trunk hears a recorded announcement (or music) instead of ringback
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,19 @@ class CallProgress:
     progress: Progress
 
 
+ANSWER_BY = ("polarity", "voice", "tone", "timeout")
+
+
 @dataclass(frozen=True)
 class CallAnswered:
+    """The far end answered. On analog trunks ``by`` says how the box knew (``ANSWER_BY``), ``reason``
+    what it heard (voice / silence / fax / polarity), and ``ago`` how many seconds before this event the
+    answer was (a voice answer is put at the greeting's onset); ``None`` / 0 where the line signals it."""
+
     port: str
+    by: str | None = None
+    reason: str | None = None
+    ago: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,8 @@ class CallReleased:
 
     port: str
     cause: Cause = Cause.NORMAL_CLEARING
+    answer_by: str | None = None  # an analog trunk's outbound call not answered: what told (``ANSWER_BY``)
+    answer_reason: str | None = None  # and why: busy / congestion / sit / announcement
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 
-DETECTORS = ("dtmf", "progress", "callerid")
+DETECTORS = ("dtmf", "progress", "callerid", "answer")
 CALLERID_METHODS = ("fsk", "dtmf")
 
 
@@ -43,7 +43,9 @@ class SendCallerId:
 
 @dataclass(frozen=True)
 class Detect:
-    """Turn one of the port's receivers on or off: ``detector`` is "dtmf", "progress" or "callerid"."""
+    """Turn one of the port's receivers on or off: ``detector`` is "dtmf", "progress", "callerid" or
+    "answer" (``hal.dsp.answer``: an analog trunk's outbound call answered, decided from its audio; on
+    resets it for a new call)."""
 
     port: str
     detector: str

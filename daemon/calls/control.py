@@ -93,10 +93,11 @@ class CallControl:
             case CallOffered():
                 self._offered(ev)
             case CallAnswered(port=port):
-                self._answered(port)
+                self._answered(port, ev)
             case CallProgress(port=port, progress=progress):
                 self._progress(port, progress)
             case CallReleased(port=port, cause=cause):
+                self._not_answered(ev)
                 self._released(port, cause)
             case HookFlash():
                 pass  # transfer and 3-way come with the ACD work
@@ -287,6 +288,16 @@ class CallControl:
             call.b.state = call.a.state = LegState.ALERTING
             self.lines.connect(call.a.port, port)  # the caller hears the far end's own ringback
             self.publish("call.ringing", call=call.id, port=port, called=call.called)
+        elif progress is Progress.ANNOUNCEMENT and call.answer is None:
+            call.answer_reason = "announcement"  # kept if nothing answers (no answer / busy after it)
+            self.lines.connect(call.a.port, port)  # the caller hears it too
+            self.publish("call.progress", call=call.id, port=port, progress=progress.value)
+
+    def _not_answered(self, ev: CallReleased) -> None:
+        """An analog line's outbound call ended unanswered and the line says why (busy, SIT, ...)."""
+        call = self.by_port.get(ev.port)
+        if ev.answer_by is not None and call is not None and call.answer is None:
+            call.answer_by, call.answer_reason = ev.answer_by, ev.answer_reason
 
     # --- arriving on a trunk ------------------------------------------------------------------------
 
@@ -375,7 +386,7 @@ class CallControl:
 
     # --- answer, release, timeouts ----------------------------------------------------------------
 
-    def _answered(self, port: str) -> None:
+    def _answered(self, port: str, how: CallAnswered | None = None) -> None:
         if self.acd is not None and self.acd.answered_port(port):
             return
         call = self.by_port.get(port)
@@ -387,14 +398,20 @@ class CallControl:
             return
         if call is None or call.b is None or call.b.port != port or call.answer is not None:
             return
-        self._connect_answered(call, port)
+        self._connect_answered(call, port, how)
 
-    def _connect_answered(self, call: Call, port: str, **event: Any) -> None:
+    def _connect_answered(self, call: Call, port: str, how: CallAnswered | None = None, **event: Any) -> None:
         """``call``'s ``b`` leg (on ``port``) answered: the caller stops hearing ringback (a trunk caller's
-        line is answered), the two are bridged; ``call.answered`` carries ``event``'s fields too."""
+        line is answered), the two are bridged; ``call.answered`` carries ``event``'s fields too. An
+        analog line's ``how`` says how the answer was recognised and how long ago it was: the call is
+        answered (and billed) from then."""
         assert call.b is not None and call.b.port == port
         self._disarm(call)
         call.answer = self.wall()
+        if how is not None and how.by is not None:
+            call.answer -= max(0.0, how.ago)
+            call.answer_by, call.answer_reason = how.by, how.reason
+            event.update(answer_by=how.by, answer_reason=how.reason, answer=call.answer)
         call.b.state = call.a.state = LegState.ANSWERED
         if call.a.kind == "trunk":
             self.lines.answer(call.a.port)
@@ -470,6 +487,10 @@ class CallControl:
             if not self._hunt(call):
                 self._disarm(call)
             return
+        b = call.b
+        if b is not None and any(ln.port == b.port for ln in self.config.lines):  # an analog line: say why
+            call.answer_by = "timeout"
+            call.answer_reason = call.answer_reason or ("ringback" if b.state is LegState.ALERTING else "no_progress")
         self._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
 
     def _fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:

@@ -85,6 +85,11 @@ class Call:
     number_class: str | None = None
     paid_by: str | None = None
     denied: str | None = None
+    # an outbound call on an analog line (docs/analog-answer.md): what decided whether it was answered
+    # (polarity | voice | tone | timeout) and what was heard (voice, silence, fax, polarity; busy,
+    # congestion, sit, announcement, ringback); None where the trunk signals its answer
+    answer_by: str | None = None
+    answer_reason: str | None = None
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, self.b) if leg is not None]
@@ -116,7 +121,7 @@ class Call:
             "queue": self.queue, "agent": self.agent, "wait_s": self.wait_s,
             "dnis": self.dnis, "dnis_name": self.dnis_name,
             "dialled": self.dialled, "number_class": self.number_class, "paid_by": self.paid_by,
-            "denied": self.denied,
+            "denied": self.denied, "answer_by": self.answer_by, "answer_reason": self.answer_reason,
         }
         if self.end is not None:
             rec["duration"] = round(self.end - self.start, 3)

@@ -43,6 +43,7 @@ class LineConfig:
     destination: tuple[str, ...] = ()  # extension numbers to hunt over for inbound calls
     callerid: str = "fsk"  # fsk | dtmf | none
     disconnect: tuple[str, ...] = ("busy",)  # busy | loop_current | polarity
+    answer_detect: str = "audio"  # audio (the far end's audio, and a polarity reversal) | polarity (only that)
     outbound: bool = True
     ivr: str = ""  # a flow of [ivr.flows] that answers inbound calls first ("" = ring the destinations)
     cos: tuple[str, ...] = ()  # class of service of its inbound calls sent out again ("" = [class_of_service] default)
@@ -292,6 +293,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             destination=c.str_list(ln, kp, "destination", ()),
             callerid=c.get(ln, kp, "callerid", str, "fsk", choices=("fsk", "dtmf", "none")),
             disconnect=c.str_list(ln, kp, "disconnect", ("busy",), choices=("busy", "loop_current", "polarity")),
+            answer_detect=c.get(ln, kp, "answer_detect", str, "audio", choices=("audio", "polarity")),
             outbound=c.get(ln, kp, "outbound", bool, True),
             ivr=c.get(ln, kp, "ivr", str, ""),
             cos=c.str_list(ln, kp, "cos", ()),

@@ -136,7 +136,7 @@ class Engine:
             rt.machine = FxoLine(line.port, FxoConfig(
                 callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
                 disconnect_loop_current="loop_current" in line.disconnect,
-                disconnect_polarity="polarity" in line.disconnect))
+                disconnect_polarity="polarity" in line.disconnect, answer_detect=line.answer_detect))
         for trunk in self.config.trunks:
             tcfg = no1_trunk_config(trunk)
             for pid in trunk.ports():
@@ -191,6 +191,8 @@ class Engine:
             self._feed(chan[ch], "handle_digit", digit, now)
         for ch, pev in heard.progress:
             self._feed(chan[ch], "handle_progress", pev, now)
+        for ch, verdict in heard.answers:
+            self._feed(chan[ch], "handle_answer", verdict, now)
         for ch, cid in heard.caller_ids:
             self._feed(chan[ch], "handle_caller_id", cid, now)
         for ch, signal in heard.mf:
@@ -496,7 +498,7 @@ class Engine:
         wanted += [(line.port, FxoLine, FxoConfig(
             callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
             disconnect_loop_current="loop_current" in line.disconnect,
-            disconnect_polarity="polarity" in line.disconnect)) for line in new.lines]
+            disconnect_polarity="polarity" in line.disconnect, answer_detect=line.answer_detect)) for line in new.lines]
         wanted += [(pid, No1Trunk, no1_trunk_config(trunk)) for trunk in new.trunks for pid in trunk.ports()]
         for pid, kind, cfg in wanted:
             rt = self.ports.get(pid)

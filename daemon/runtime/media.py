@@ -1,7 +1,7 @@
 """The media layer: what each channel hears and what is listened for, once per 20 ms tick.
 
 Per tick, ``receive`` decodes the whole rx array once and runs the receivers a port asked for
-(DTMF, call-progress, caller ID) over just those channels; ``transmit`` builds the whole tx array:
+(DTMF, call-progress, caller ID, an analog trunk's answer detector) over just those channels; ``transmit`` builds the whole tx array:
 bridged channels copy their partner's A-law frame (no transcoding), channels in a conference or tap
 get their mix (``daemon.runtime.conference``: ``mixer`` routes, ``rooms`` membership), channels with a
 prompt (A-law, ``frame() -> (alaw, done id | None)``) get its frame, channels with a generator (tone,
@@ -21,6 +21,7 @@ import numpy as np
 
 from daemon.runtime.conference import Mixer, Rooms
 from hal.clock import FRAME_SAMPLES
+from hal.dsp.answer import AnswerBank, AnswerVerdict
 from hal.dsp.callerid import CallerId, FskCallerIdReceiver, dtmf_cid_encode, fsk_encode
 from hal.dsp.dtmf import DtmfSender
 from hal.dsp.dtmf_rx import DtmfBank
@@ -55,6 +56,7 @@ class Heard:
     progress: list[tuple[int, ProgressEvent]]
     caller_ids: list[tuple[int, CallerId]]
     mf: list[tuple[int, int]] = field(default_factory=list)  # R2 MF changes: (channel, signal or 0)
+    answers: list[tuple[int, AnswerVerdict]] = field(default_factory=list)  # analog trunks' answer detectors
 
 
 class Media:
@@ -71,11 +73,14 @@ class Media:
         self.prompts_done: list[tuple[int, int]] = []
         self.listen_dtmf: set[int] = set()
         self.listen_progress: set[int] = set()
+        self.listen_answer: set[int] = set()
         self.cid_rx: dict[int, FskCallerIdReceiver] = {}
         self.dtmf_rx = DtmfBank(channels)
         self.progress_rx = ProgressBank(channels)
+        self.answer_rx = AnswerBank(channels)
         self._dtmf_list: list[int] = []
         self._progress_list: list[int] = []
+        self._answer_list: list[int] = []
         self.mf_tx: dict[int, R2MfSender] = {}  # No.1 register tones (compelled: on until set to 0)
         self.mf_rx = R2MfBank()
         self.mixer = Mixer()  # conferences and supervisor taps (override the bridge copy)
@@ -138,6 +143,11 @@ class Media:
             self._progress_list = sorted(self.listen_progress)
             if on:
                 self.progress_rx.reset(ch)
+        elif detector == "answer":
+            (self.listen_answer.add if on else self.listen_answer.discard)(ch)
+            self._answer_list = sorted(self.listen_answer)
+            if on:
+                self.answer_rx.reset(ch)
         elif detector == "callerid":
             if on:
                 self.cid_rx[ch] = FskCallerIdReceiver()
@@ -174,7 +184,7 @@ class Media:
 
     def receive(self, rx: np.ndarray) -> Heard:
         heard = Heard([], [], [])
-        if not (self._dtmf_list or self._progress_list or self.cid_rx or self.mf_rx.channels):
+        if not (self._dtmf_list or self._progress_list or self._answer_list or self.cid_rx or self.mf_rx.channels):
             return heard
         lin = alaw_to_linear(rx)
         if self.mf_rx.channels:
@@ -183,6 +193,8 @@ class Media:
             heard.digits = self.dtmf_rx.process(lin, self._dtmf_list)
         if self._progress_list:
             heard.progress = self.progress_rx.process(lin, self._progress_list)
+        if self._answer_list:
+            heard.answers = self.answer_rx.process(lin, self._answer_list)
         for ch, receiver in self.cid_rx.items():
             cid = receiver.process(lin[ch])
             if cid is not None:

@@ -16,7 +16,7 @@ COLUMNS = ("id", "direction", "caller", "caller_name", "called", "dnis", "dnis_n
            "dst_port", "trunk",
            "start", "answer", "end", "duration", "billsec", "cause", "disposition", "interrupted",
            "queue", "agent", "wait_s", "ivr_flow", "ivr_path", "ivr_keys",
-           "dialled", "number_class", "paid_by", "denied")
+           "dialled", "number_class", "paid_by", "denied", "answer_by", "answer_reason")
 TIME_COLUMNS = ("start", "answer", "end")
 BOM = "\ufeff"
 _FORMULA = re.compile(r"^[=+\-@\t\r]")

@@ -22,10 +22,18 @@ decodes FSK and DTMF (``A<number>C``) caller ID alike and reports a ``CallerId``
 Outbound::
 
     idle --dial()--> seizing --dial tone (or T_DIALTONE)--> dialing (SendDtmf)
-    dialing --T_DTMF_SEND (the digits' estimated sending time)--> awaiting_answer
-    awaiting_answer: ringback -> CallProgress(RINGING); ringback ended, a polarity reversal, or
-        T_NO_PROGRESS with no tone at all -> CallAnswered, connected; busy / congestion -> on hook,
-        CallReleased(USER_BUSY / SWITCHING_EQUIPMENT_CONGESTION), idle
+    dialing --T_DTMF_SEND (the digits' estimated sending time)--> awaiting_answer (answer detector on)
+    awaiting_answer: ringback -> CallProgress(RINGING); a polarity reversal, or the answer detector's
+        verdict "answered" (hal.dsp.answer: a greeting after ringback, a fax's CED, silence too long)
+        -> CallAnswered(by, reason, ago), connected; busy / congestion, or the detector's "not
+        answered" (the SIT-like tones) -> on hook, CallReleased(cause, answer_by, answer_reason), idle;
+        a recorded announcement (or music) instead of ringback -> CallProgress(ANNOUNCEMENT), and the
+        busy tone after it is "not answered, announcement"
+
+China's analog lines rarely reverse polarity on answer, so the audio decides unless the line is
+configured ``answer_detect = "polarity"`` (a line known to give it: nothing but the reversal is an
+answer there). An announcement is reported with cause NORMAL_UNSPECIFIED: which one it was (busy,
+switched off, vacant) is in its words, which the box does not read.
 
 Connected: the far end's hang-up is recognised by busy or congestion tone (``disconnect_busy``,
 the usual case on Chinese exchanges), a loop-current drop (``disconnect_loop_current``) or a
@@ -39,6 +47,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from hal.dsp.answer import AnswerVerdict
 from hal.dsp.callerid import CallerId
 from hal.dsp.progress import ProgressEvent
 from hal.dsp.tones import ToneName
@@ -63,7 +72,8 @@ T_RING_BURST_MAX = 3.0  # a RingStart never followed by RingStop: counted from t
 T_DIALTONE = 3.0  # seized without recognised dial tone: dial anyway
 T_DTMF_DIGIT = 0.16  # per digit sent (tone + pause), to estimate when dialling is done
 T_DTMF_SETTLE = 0.2
-T_NO_PROGRESS = 8.0  # after dialling, no tone at all: an unsupervised line, assume answered
+ANSWER_DETECT = ("audio", "polarity")
+NOT_ANSWERED_CAUSE = {"busy": Cause.USER_BUSY, "congestion": Cause.SWITCHING_EQUIPMENT_CONGESTION}
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,11 @@ class FxoConfig:
     disconnect_busy: bool = True
     disconnect_loop_current: bool = False
     disconnect_polarity: bool = False
+    answer_detect: str = "audio"  # "audio": hal.dsp.answer (and a polarity reversal); "polarity": only that
+
+    def __post_init__(self) -> None:
+        if self.answer_detect not in ANSWER_DETECT:
+            raise ValueError(f"answer_detect must be one of {', '.join(ANSWER_DETECT)}")
 
 
 class FxoState(enum.StrEnum):
@@ -85,7 +100,7 @@ class FxoState(enum.StrEnum):
 
 
 OFF_HOOK_STATES = (FxoState.SEIZING, FxoState.DIALING, FxoState.AWAITING_ANSWER, FxoState.CONNECTED)
-DETECTORS = ("dtmf", "progress", "callerid")
+DETECTORS = ("dtmf", "progress", "callerid", "answer")
 
 
 class FxoLine(PortMachine):
@@ -99,6 +114,7 @@ class FxoLine(PortMachine):
         self._offered = False
         self._number = ""  # outbound: the number to dial
         self._ringback = False  # outbound: ringback recognised since dialling
+        self._announcement = False  # outbound: the answer detector heard an announcement (or music)
 
     # --- the engine's view ---------------------------------------------------------------------------
 
@@ -118,7 +134,7 @@ class FxoLine(PortMachine):
                 self._ignored(ev)
         elif isinstance(ev, PolarityReversal):
             if self.state is FxoState.AWAITING_ANSWER:
-                self._answered()
+                self._answered("polarity", "polarity", 0.0)
             elif self.state is FxoState.CONNECTED and self.config.disconnect_polarity:
                 self._far_end_cleared(Cause.NORMAL_CLEARING)
             else:
@@ -150,12 +166,9 @@ class FxoLine(PortMachine):
                 self._ignored(ev)
         elif self.state in (FxoState.DIALING, FxoState.AWAITING_ANSWER):
             if tone is ToneName.RINGBACK and not ended:
-                self._timers.pop("T_NO_PROGRESS", None)
                 if not self._ringback:
                     self._ringback = True
                     self._emit(CallProgress(self.port, Progress.RINGING))
-            elif tone is ToneName.RINGBACK and ended and self._ringback:
-                self._answered()  # ringback gave way to the answering party
             elif not self._busy_or_congestion(ev):
                 self._ignored(ev)
         elif self.state is FxoState.CONNECTED:
@@ -166,6 +179,19 @@ class FxoLine(PortMachine):
                 self._ignored(ev)
         else:
             self._ignored(ev)
+
+    def handle_answer(self, verdict: AnswerVerdict, now: float) -> None:
+        """The answer detector's verdict on the outbound call being set up (``hal.dsp.answer``)."""
+        if self.state is not FxoState.AWAITING_ANSWER or self.config.answer_detect != "audio":
+            self._ignored(verdict)
+        elif not verdict.final:
+            if verdict.reason == "announcement" and not self._announcement:
+                self._announcement = True
+                self._emit(CallProgress(self.port, Progress.ANNOUNCEMENT))
+        elif verdict.answered:
+            self._answered(verdict.by, verdict.reason, verdict.ago_ms / 1000)
+        else:
+            self._not_answered(verdict.by, verdict.reason)
 
     def handle_digit(self, digit: str, now: float) -> None:
         if self.state is FxoState.CONNECTED:
@@ -195,6 +221,7 @@ class FxoLine(PortMachine):
         self.state = FxoState.SEIZING
         self._number = number
         self._ringback = False
+        self._announcement = False
         self._out += [SetHook(self.port, True), Detect(self.port, "progress", True)]
         self._timers["T_DIALTONE"] = now + T_DIALTONE
 
@@ -240,18 +267,20 @@ class FxoLine(PortMachine):
         """While setting up an outbound call: busy or congestion ends it. True if it did."""
         if ev.ended or ev.tone not in (ToneName.BUSY, ToneName.CONGESTION):
             return False
-        self._on_hook()
-        self._emit(CallReleased(self.port, Cause.USER_BUSY if ev.tone is ToneName.BUSY
-                                else Cause.SWITCHING_EQUIPMENT_CONGESTION))
+        self._not_answered("tone", "announcement" if self._announcement else ev.tone.value)
         return True
 
-    def _answered(self) -> None:
+    def _not_answered(self, by: str, reason: str) -> None:
+        self._on_hook()
+        self._emit(CallReleased(self.port, NOT_ANSWERED_CAUSE.get(reason, Cause.NORMAL_UNSPECIFIED), by, reason))
+
+    def _answered(self, by: str, reason: str, ago: float) -> None:
         self._timers.clear()
         self.state = FxoState.CONNECTED
-        self._out.append(Detect(self.port, "dtmf", True))
+        self._out += [Detect(self.port, "answer", False), Detect(self.port, "dtmf", True)]
         if not self.config.disconnect_busy:
             self._out.append(Detect(self.port, "progress", False))
-        self._emit(CallAnswered(self.port))
+        self._emit(CallAnswered(self.port, by, reason, ago))
 
     def _far_end_cleared(self, cause: Cause) -> None:
         self._on_hook()
@@ -262,6 +291,7 @@ class FxoLine(PortMachine):
         self.state = FxoState.IDLE
         self._number = ""
         self._ringback = False
+        self._announcement = False
         self._out.append(SetHook(self.port, False))
         self._out += [Detect(self.port, d, False) for d in DETECTORS]
 
@@ -283,12 +313,8 @@ class FxoLine(PortMachine):
 
     def _expired_T_DTMF_SEND(self, _due: float, now: float) -> None:
         self.state = FxoState.AWAITING_ANSWER
-        if not self._ringback:
-            self._timers["T_NO_PROGRESS"] = now + T_NO_PROGRESS
-
-    def _expired_T_NO_PROGRESS(self, _due: float, now: float) -> None:
-        log.debug("port %s: no progress tone %.0f s after dialling: answered", self.port, T_NO_PROGRESS)
-        self._answered()
+        if self.config.answer_detect == "audio":  # from here on: the far end's audio only, not our digits
+            self._out.append(Detect(self.port, "answer", True))
 
     # --- helpers ---------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from hal.dsp.answer import AnswerVerdict
 from hal.dsp.callerid import CallerId
 from hal.dsp.progress import ProgressEvent
 from hal.dsp.tones import ToneName
@@ -34,7 +35,8 @@ from signaling.media import Detect, SendDtmf
 
 P = "fxo-1"
 CID = CallerId(number="02088886666", name="Li")
-ALL_OFF = [Detect(P, "dtmf", False), Detect(P, "progress", False), Detect(P, "callerid", False)]
+ALL_OFF = [Detect(P, "dtmf", False), Detect(P, "progress", False), Detect(P, "callerid", False),
+           Detect(P, "answer", False)]
 
 
 def line(**kw: object) -> FxoLine:
@@ -271,7 +273,7 @@ def test_dial_waits_for_dial_tone_then_sends_the_number() -> None:
     m.handle_progress(tone(ToneName.DIAL, True), 1.6)  # the first digit stops dial tone
     m.handle_timer(m.deadline)
     assert m.state is FxoState.AWAITING_ANSWER
-    assert m.take_outputs() == []
+    assert m.take_outputs() == [Detect(P, "answer", True)]  # only once our own digits are out
 
 
 def test_no_dial_tone_dials_after_3_s() -> None:
@@ -299,23 +301,32 @@ def awaiting(number: str = "88886666", **kw: object) -> tuple[FxoLine, float]:
     return m, t
 
 
-def test_ringback_reports_ringing_once_then_its_end_is_the_answer() -> None:
+def test_ringback_reports_ringing_once_and_its_end_is_not_yet_an_answer() -> None:
     m, t = awaiting()
     m.handle_progress(tone(ToneName.RINGBACK), t + 2.0)
     assert m.take_outputs() == [CallProgress(P, Progress.RINGING)]
     m.handle_progress(tone(ToneName.RINGBACK), t + 7.0)
     assert m.take_outputs() == []
     assert m.deadline is None  # ringing may last: call control times no-answer
-    m.handle_progress(tone(ToneName.RINGBACK, True), t + 12.0)
-    assert events(m.take_outputs()) == [CallAnswered(P)]
+    m.handle_progress(tone(ToneName.RINGBACK, True), t + 12.0)  # China: the line says nothing on answer
+    assert m.take_outputs() == [] and m.state is FxoState.AWAITING_ANSWER
+
+
+def test_a_voice_answer_is_the_answer_with_how_and_when() -> None:
+    m, t = awaiting()
+    m.handle_progress(tone(ToneName.RINGBACK), t + 2.0)
+    m.handle_answer(AnswerVerdict(True, "voice", "voice", 1240), t + 9.0)
+    outs = m.take_outputs()
+    assert events(outs) == [CallProgress(P, Progress.RINGING), CallAnswered(P, "voice", "voice", 1.24)]
+    assert Detect(P, "answer", False) in outs and Detect(P, "dtmf", True) in outs
     assert m.state is FxoState.CONNECTED
+    m.handle_answer(AnswerVerdict(True, "voice", "voice", 100), t + 10.0)  # a late verdict: ignored
+    assert m.take_outputs() == []
     m.handle_progress(tone(ToneName.BUSY), t + 40.0)  # and then busy is the far end's hang-up
     assert cleared(m)
 
 
-def test_ringback_heard_while_dialling_leaves_no_answer_guess() -> None:
-    """Ringback already heard before the digits are out: the line is supervised, so no T_NO_PROGRESS
-    'answer' 8 s later; the ringing lasts until its end (call control times no-answer)."""
+def test_ringback_heard_while_dialling_leaves_no_timer() -> None:
     m = line()
     m.dial("88886666", 0.0)
     m.handle_progress(tone(ToneName.DIAL), 1.5)
@@ -329,9 +340,10 @@ def test_ringback_heard_while_dialling_leaves_no_answer_guess() -> None:
 def test_answer_of_an_outbound_call_without_busy_disconnect_stops_the_progress_detector() -> None:
     m, t = awaiting(disconnect_busy=False)
     m.handle_progress(tone(ToneName.RINGBACK), t + 1.0)
-    m.handle_progress(tone(ToneName.RINGBACK, True), t + 6.0)
-    assert m.take_outputs() == [CallProgress(P, Progress.RINGING), Detect(P, "dtmf", True),
-                                Detect(P, "progress", False), CallAnswered(P)]
+    m.handle_answer(AnswerVerdict(True, "voice", "voice", 800), t + 6.0)
+    assert m.take_outputs() == [CallProgress(P, Progress.RINGING), Detect(P, "answer", False),
+                                Detect(P, "dtmf", True), Detect(P, "progress", False),
+                                CallAnswered(P, "voice", "voice", 0.8)]
 
 
 def test_ringback_end_without_ringback_is_not_an_answer() -> None:
@@ -343,8 +355,23 @@ def test_ringback_end_without_ringback_is_not_an_answer() -> None:
 def test_polarity_reversal_while_awaiting_answer_is_the_answer() -> None:
     m, t = awaiting()
     m.handle_board_event(PolarityReversal(P), t + 3.0)
-    assert events(m.take_outputs()) == [CallAnswered(P)]
+    assert events(m.take_outputs()) == [CallAnswered(P, "polarity", "polarity", 0.0)]
     assert m.state is FxoState.CONNECTED
+
+
+def test_a_polarity_line_answers_by_polarity_only() -> None:
+    m = line(answer_detect="polarity")
+    m.dial("88886666", 0.0)
+    m.handle_progress(tone(ToneName.DIAL), 1.5)
+    m.take_outputs()
+    m.handle_timer(m.deadline)
+    assert m.take_outputs() == []  # no answer detector
+    m.handle_answer(AnswerVerdict(True, "timeout", "silence", 0), 20.0)
+    assert m.take_outputs() == [] and m.state is FxoState.AWAITING_ANSWER
+    m.handle_board_event(PolarityReversal(P), 21.0)
+    assert events(m.take_outputs()) == [CallAnswered(P, "polarity", "polarity", 0.0)]
+    with pytest.raises(ValueError, match="answer_detect must be one of audio, polarity"):
+        FxoConfig(answer_detect="voice")
 
 
 @pytest.mark.parametrize(("name", "cause"), [(ToneName.BUSY, Cause.USER_BUSY),
@@ -352,7 +379,7 @@ def test_polarity_reversal_while_awaiting_answer_is_the_answer() -> None:
 def test_busy_or_congestion_while_awaiting_answer(name: ToneName, cause: Cause) -> None:
     m, t = awaiting()
     m.handle_progress(tone(name), t + 1.0)
-    assert m.take_outputs() == [SetHook(P, False), *ALL_OFF, CallReleased(P, cause)]
+    assert m.take_outputs() == [SetHook(P, False), *ALL_OFF, CallReleased(P, cause, "tone", name.value)]
     assert m.is_idle and m.deadline is None
 
 
@@ -360,17 +387,36 @@ def test_busy_after_ringback_while_awaiting_answer() -> None:
     m, t = awaiting()
     m.handle_progress(tone(ToneName.RINGBACK), t + 1.0)
     m.handle_progress(tone(ToneName.BUSY), t + 2.0)
-    assert events(m.take_outputs()) == [CallProgress(P, Progress.RINGING), CallReleased(P, Cause.USER_BUSY)]
+    assert events(m.take_outputs()) == [CallProgress(P, Progress.RINGING),
+                                        CallReleased(P, Cause.USER_BUSY, "tone", "busy")]
 
 
-def test_no_progress_tone_is_answered_after_8_s() -> None:
+def test_sit_tones_are_not_answered() -> None:
     m, t = awaiting()
-    assert m.deadline == pytest.approx(t + 8.0)
-    m.handle_timer(t + 7.9)
-    assert m.take_outputs() == []
-    m.handle_timer(t + 8.0)
+    m.handle_answer(AnswerVerdict(False, "tone", "sit"), t + 3.0)
+    assert events(m.take_outputs()) == [CallReleased(P, Cause.NORMAL_UNSPECIFIED, "tone", "sit")]
+    assert m.is_idle
+
+
+def test_an_announcement_then_busy_is_not_answered_because_of_the_announcement() -> None:
+    m, t = awaiting()
+    note = AnswerVerdict(False, "voice", "announcement", final=False)
+    m.handle_answer(note, t + 3.0)
+    m.handle_answer(note, t + 8.0)
+    assert events(m.take_outputs()) == [CallProgress(P, Progress.ANNOUNCEMENT)]
+    m.handle_progress(tone(ToneName.BUSY), t + 20.0)
+    assert events(m.take_outputs()) == [CallReleased(P, Cause.NORMAL_UNSPECIFIED, "tone", "announcement")]
+    m, t = awaiting()  # the next call starts afresh
+    m.handle_progress(tone(ToneName.BUSY), t + 2.0)
+    assert events(m.take_outputs()) == [CallReleased(P, Cause.USER_BUSY, "tone", "busy")]
+
+
+def test_silence_too_long_is_an_answer_by_timeout() -> None:
+    m, t = awaiting()
+    assert m.deadline is None  # the detector times silence now, not the line
+    m.handle_answer(AnswerVerdict(True, "timeout", "silence", 0), t + 8.0)
     outs = m.take_outputs()
-    assert events(outs) == [CallAnswered(P)] and Detect(P, "dtmf", True) in outs
+    assert events(outs) == [CallAnswered(P, "timeout", "silence", 0.0)] and Detect(P, "dtmf", True) in outs
     assert m.state is FxoState.CONNECTED and m.deadline is None
 
 
@@ -430,6 +476,7 @@ def test_unexpected_events_never_raise() -> None:
             m.handle_board_event(ev, 1.0)
         m.handle_digit("5", 1.1)
         m.handle_caller_id(CID, 1.2)
+        m.handle_answer(AnswerVerdict(i % 2 == 0, "voice", "voice", 500, final=i != 3), 1.25)
         m.handle_timer(1.3)
         m.answer(1.4)
         m.dial("9", 1.5)
