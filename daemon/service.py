@@ -171,7 +171,7 @@ class Service:
 
     def _end_all_calls(self, cause: Cause) -> None:
         for call in list(self.engine.calls.calls.values()):
-            self.engine.calls._end(call, cause)
+            self.engine.calls.end(call, cause)
 
     async def _board_loop(self) -> None:
         delay = 0.2

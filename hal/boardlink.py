@@ -51,6 +51,9 @@ class MsgType(enum.IntEnum):
     OPEN = 4
 
 
+MSG_TYPES = frozenset(int(t) for t in MsgType)  # the type numbers a frame may carry
+
+
 class LinkError(ValueError):
     """A frame that passed the CRC but whose payload does not make sense."""
 
@@ -137,7 +140,7 @@ class FrameDecoder:
             if len(buf) < HEADER.size:
                 return
             _, mtype, _flags, length, crc = HEADER.unpack_from(buf)
-            if length > MAX_PAYLOAD or mtype not in MsgType._value2member_map_:
+            if length > MAX_PAYLOAD or mtype not in MSG_TYPES:
                 self.bad_frames += 1
                 self._drop(1)
                 continue

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 DIGITS = "零一二三四五六七八九"
 
 # Chinese word -> fragment name, for the words the readers produce.
-_FRAGMENT = {
+FRAGMENT = {
     **{ch: f"num-{i}" for i, ch in enumerate(DIGITS)},
     "两": "num-liang", "幺": "num-yao", "十": "num-10", "百": "num-100", "千": "num-1000",
     "万": "num-10000", "亿": "num-100000000", "负": "minus", "点": "point",
@@ -42,7 +42,7 @@ _FRAGMENT = {
 KINDS = ("digits", "number", "money", "date", "time")
 
 # every fragment a reading can ask for: the WAVs a fragment directory must hold
-FRAGMENT_NAMES = tuple(sorted({*_FRAGMENT.values(), "oclock", "minute"}))
+FRAGMENT_NAMES = tuple(sorted({*FRAGMENT.values(), "oclock", "minute"}))
 
 MAX_NUMBER = 10 ** 16 - 1
 
@@ -59,7 +59,7 @@ class Said:
 
 
 def _said(words: list[str], sep: str = "") -> Said:
-    return Said(sep.join(words), tuple(_FRAGMENT[w] for w in words if w))
+    return Said(sep.join(words), tuple(FRAGMENT[w] for w in words if w))
 
 
 # ---- numbers ---------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def time(value: dt.time | dt.datetime | str, clock: str = "12h", half: bool = Fa
 
 
 def _time_fragment(word: str) -> str:
-    return "oclock" if word == "点" else "minute" if word == "分" else _FRAGMENT[word]
+    return "oclock" if word == "点" else "minute" if word == "分" else FRAGMENT[word]
 
 
 def say(kind: str, value: object) -> Said:

@@ -18,7 +18,7 @@ from ivr.flow import FlowError
 from ivr.flow_config import load_flow
 from ivr.tts import Tts, TtsError
 
-_WORD = {v: k for k, v in say._FRAGMENT.items() if k != "号" and k != "星期天"} | {"oclock": "点", "minute": "分"}
+_WORD = {v: k for k, v in say.FRAGMENT.items() if k != "号" and k != "星期天"} | {"oclock": "点", "minute": "分"}
 
 
 def fragment_words() -> dict[str, str]:

@@ -106,7 +106,7 @@ class MessageWriter:
 
     def __init__(self, store: Voicemail, box: Box, msg_id: str, caller: str, received: float) -> None:
         self.store, self.box, self.id, self.caller, self.received = store, box, msg_id, caller, received
-        self.part = store._box_dir(box.id) / f"{msg_id}.part"
+        self.part = store.box_dir(box.id) / f"{msg_id}.part"
         self.max_samples = int(box.max_message_s * SAMPLE_RATE)
         self.samples = 0
         # who called and when, for a message that recovery has to finish after a crash
@@ -139,7 +139,7 @@ class MessageWriter:
         _fsync_dir(final.parent)
         msg = Message(self.id, self.box.id, "new", self.caller, self.received, self.samples / SAMPLE_RATE,
                       str(final))
-        self.store._index(msg)
+        self.store.add_to_index(msg)
         return msg
 
     def abandon(self) -> None:
@@ -189,7 +189,7 @@ class Voicemail:
                 salt = secrets.token_bytes(16)
                 rec["salt"], rec["pin"] = salt.hex(), _hash_pin(pin, salt)
             txn.put(box.id.encode(), json.dumps(rec).encode())
-        self._box_dir(box.id).mkdir(parents=True, exist_ok=True)
+        self.box_dir(box.id).mkdir(parents=True, exist_ok=True)
 
     def box(self, box_id: str) -> Box:
         return Box(**self._box_rec(box_id)["box"])
@@ -201,7 +201,8 @@ class Voicemail:
             raise VoicemailError(f"no voicemail box {box_id!r}")
         return json.loads(raw)
 
-    def _box_dir(self, box_id: str) -> Path:
+    def box_dir(self, box_id: str) -> Path:
+        """The folder of box ``box_id``'s message files."""
         return self.root / "boxes" / box_id.replace(":", "_")
 
     # ---- PIN ----------------------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class Voicemail:
         now = self.clock()
         with self._lock:
             msg_id = f"{int(now * 1000):013d}-{os.getpid() % 100000:05d}-{next(self._seq):06d}"
-        self._box_dir(box_id).mkdir(parents=True, exist_ok=True)
+        self.box_dir(box_id).mkdir(parents=True, exist_ok=True)
         return MessageWriter(self, box, msg_id, caller, now)
 
     def deposit(self, box_id: str, alaw: bytes | np.ndarray, caller: str = "") -> Message:
@@ -272,7 +273,8 @@ class Voicemail:
     def _key(self, box_id: str, msg_id: str) -> bytes:
         return f"{box_id}/{msg_id}".encode()
 
-    def _index(self, msg: Message) -> None:
+    def add_to_index(self, msg: Message) -> None:
+        """Index a message made durable (``MessageWriter.finish``); its box's listeners are told."""
         with self.env.begin(write=True, db=self.msgs_db) as txn:
             txn.put(self._key(msg.box, msg.id), json.dumps(asdict(msg)).encode())
         self._changed(msg.box)
@@ -341,7 +343,7 @@ class Voicemail:
         with self.env.begin(db=self.boxes_db) as txn:
             boxes = [k.decode() for k, _ in txn.cursor()]
         for box_id in boxes:
-            d = self._box_dir(box_id)
+            d = self.box_dir(box_id)
             if not d.is_dir():
                 continue
             for part in sorted(d.glob("*.part")):
@@ -366,6 +368,6 @@ class Voicemail:
                     meta = {"caller": "", "received": wav.stat().st_mtime}
                 msg = Message(wav.stem, box_id, "new", str(meta.get("caller", "")),
                               float(meta.get("received", 0.0)), n / SAMPLE_RATE, str(wav))
-                self._index(msg)
+                self.add_to_index(msg)
                 found.append(msg)
         return found

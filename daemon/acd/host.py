@@ -345,7 +345,7 @@ class AcdService:
             self.engine.release(ext.port, Cause.NORMAL_CLEARING)
             return
         c.b = Leg(ext.port, "extension", extension, LegState.ANSWERED)
-        self.calls._bind(c, ext.port)
+        self.calls.bind(c, ext.port)
         c.agent = agent_id or (a.id if (a := self.acd.agent_at(extension)) else None)
         c.wait_s = self._waited(call)
         player = self.players.get(call)
@@ -360,20 +360,20 @@ class AcdService:
         self.ringing.pop(ext.port, None)
         agent = self.acd.agent_at(extension)
         internal = self.config.extension_by_number(number) is not None
-        c = Call(self.calls._new_id(), "internal" if internal else "outbound",
+        c = Call(self.calls.new_id(), "internal" if internal else "outbound",
                  Leg(ext.port, "extension", extension, LegState.OFFERED), caller=extension, called=number,
                  caller_name=ext.name or None)
         talk = self.acd.talking.get(call)
         c.queue = talk.queue if talk is not None else None
         c.agent = agent.id if agent else None
         self.dial_backs[c.id] = call
-        self.calls._bind(c, ext.port)
+        self.calls.bind(c, ext.port)
         self.calls.begin(c)
         self.engine.publish("callback.dialling", call=c.id, callback=call, extension=extension, number=number)
         if internal:
-            self.calls._offer_extension(c, number)
+            self.calls.offer_extension(c, number)
         else:
-            self.calls._dial_out(c, number)
+            self.calls.dial_out(c, number)
 
     def play_music(self, call: str, file: str) -> None:
         c = self.calls.calls.get(call)
@@ -485,7 +485,7 @@ class AcdService:
                 elif what == REPLY:
                     self.replying.pop(call_id, None)
                     self._drop_player(c)
-                    self.calls._fail(c, Cause.NORMAL_CLEARING, ToneName.BUSY, record=False)
+                    self.calls.fail(c, Cause.NORMAL_CLEARING, ToneName.BUSY, record=False)
 
     def _bridge(self, c: Call) -> None:
         assert c.b is not None
@@ -494,7 +494,7 @@ class AcdService:
         self.calls.on_bridge(c)
         self.engine.publish("call.answered", call=c.id, port=c.b.port, extension=c.b.label, queue=c.queue,
                             agent=c.agent)
-        self.calls._journal("update", c)
+        self.calls.journal("update", c)
 
     # --- helpers ------------------------------------------------------------------------------------
 

@@ -39,6 +39,8 @@ from signaling.events import (
 
 log = logging.getLogger(__name__)
 
+CONFIRM_TONE = ToneName.STUTTER_DIAL  # a feature code that worked (450 Hz, 400 ms on / 40 ms off)
+REJECT_TONE = ToneName.CONGESTION  # one that cannot be done
 SEIZE_ATTEMPTS = 3  # circuits an outgoing call seizes before it fails for want of a seize-ack
 
 
@@ -59,7 +61,7 @@ class CallControl:
         self.dialplan = Dialplan(config)
         self.dnis = DnisTable(config.dnis)
         self.features = FeatureCodes()  # parts of the daemon add theirs (voicemail, agents, pickup ...)
-        self.journal = journal  # journal(op, call_id, record): op in begin | update | finish
+        self._write_journal = journal  # journal(op, call_id, record): op in begin | update | finish
         self.publish = publish
         self.by_port: dict[str, Call] = {}
         self.calls: dict[str, Call] = {}
@@ -87,13 +89,13 @@ class CallControl:
             return
         match ev:
             case OffHookIdle(port=port):
-                self._start_dialing(port)
+                self.start_dialing(port)
             case DigitReceived(port=port, digit=digit):
                 self._digit(port, digit)
             case CallOffered():
                 self._offered(ev)
             case CallAnswered(port=port):
-                self._answered(port, ev)
+                self.answered_at(port, ev)
             case CallProgress(port=port, progress=progress):
                 self._progress(port, progress)
             case CallReleased(port=port, cause=cause):
@@ -106,19 +108,20 @@ class CallControl:
 
     # --- originating from an extension ------------------------------------------------------------
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
+        """A new call ID, unique across restarts too."""
         return f"{int(time.time())}-{os.getpid()}-{next(self._ids)}"  # unique across restarts too
 
-    def _start_dialing(self, port: str) -> Call | None:
+    def start_dialing(self, port: str) -> Call | None:
         """A call from extension ``port`` collecting its digits (the phone is off hook at dial tone); None
         if ``port`` is no extension or is in a call already."""
         ext = self.config.extension_by_port(port)
         if ext is None or port in self.by_port:
             return None
-        call = Call(self._new_id(), "internal", Leg(port, "extension", ext.number, LegState.DIALING),
+        call = Call(self.new_id(), "internal", Leg(port, "extension", ext.number, LegState.DIALING),
                     caller=ext.number, caller_name=ext.name or None)
-        self._bind(call, port)
-        self._arm(call, self.config.dialplan.first_digit_timeout_s, lambda: self._dial_timeout(call))
+        self.bind(call, port)
+        self.arm_timer(call, self.config.dialplan.first_digit_timeout_s, lambda: self._dial_timeout(call))
         return call
 
     def _digit(self, port: str, digit: str) -> None:
@@ -136,20 +139,20 @@ class CallControl:
         call.digits += digit
         m = self.features.match(call.digits)
         if isinstance(m, Matched):
-            self._disarm(call)
+            self.disarm_timer(call)
             call.called = m.masked
             log.info("extension %s: feature code %s (%s)", call.a.label, m.masked, m.code.name)
             m.code.run(call, m.fields)
             return
         if m == MORE:
-            self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
+            self.arm_timer(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
             return
         self._route(call, timed_out=False)
 
     def _dial_timeout(self, call: Call) -> None:
         if call.a.state is LegState.DIALING:
             if not call.digits or self.features.match(call.digits) == MORE:  # an unfinished code
-                self._fail(call, Cause.NORMAL_UNSPECIFIED, ToneName.BUSY, record=False)
+                self.fail(call, Cause.NORMAL_UNSPECIFIED, ToneName.BUSY, record=False)
             else:
                 self._route(call, timed_out=True)
 
@@ -157,33 +160,35 @@ class CallControl:
         route = self.dialplan.match(call.digits, timed_out=timed_out)
         match route:
             case Incomplete():
-                self._arm(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
+                self.arm_timer(call, self.config.dialplan.inter_digit_timeout_s, lambda: self._dial_timeout(call))
             case Invalid():
                 call.called = call.digits
                 self.begin(call)
-                self._fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
+                self.fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
             case Extension(number=number):
                 call.called = number
                 call.a.state = LegState.OFFERED
                 self.begin(call)
-                self._offer_extension(call, number)
+                self.offer_extension(call, number)
             case Outside(number=number):
                 call.called = number
                 call.direction = "outbound"
                 call.a.state = LegState.OFFERED
                 self.begin(call)
-                self._dial_out(call, number)
+                self.dial_out(call, number)
 
-    def _offer_extension(self, call: Call, number: str) -> None:
+    def offer_extension(self, call: Call, number: str) -> None:
+        """Ring extension ``number`` for ``call`` (its features first: forwarding, DND, call waiting); the
+        caller hears ringback, or busy if the extension cannot take it."""
         ext = self.config.extension_by_number(number)
         assert ext is not None
         if self.extensions is not None and self.extensions.offer(call, number):
             return  # forwarded, refused (DND) or waiting (call waiting)
         if ext.port == call.a.port or not self.lines.is_free(ext.port):
-            self._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+            self.fail(call, Cause.USER_BUSY, ToneName.BUSY)
             return
         call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
-        self._bind(call, ext.port)
+        self.bind(call, ext.port)
         # an agent consulting with a customer on hold (attended transfer): the customer's data goes along
         held = self.extensions.consulting_for(call) if self.extensions is not None else None
         pop = self.ringing_data(held, ext.number, by=call.a.port) if held is not None else {}
@@ -193,11 +198,11 @@ class CallControl:
                                            else call.caller_name))
         self.lines.play(call.a.port, ToneName.RINGBACK)
         call.a.state = LegState.ALERTING
-        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
+        self.arm_timer(call, self.config.dialplan.no_answer_timeout_s, lambda: self.ring_timeout(call))
         self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=call.caller, **pop)
-        self._journal("update", call)
+        self.journal("update", call)
 
-    def _free_line(self, skip: tuple[str, ...] | list[str] = ()) -> LineConfig | None:
+    def free_line(self, skip: tuple[str, ...] | list[str] = ()) -> LineConfig | None:
         """The first free outbound line (FXO lines, then No.1 timeslots) not in ``skip``, or None."""
         return next((ln for ln in self.config.lines + self.config.trunk_lines
                      if ln.outbound and ln.port not in self.by_port and ln.port not in skip
@@ -255,23 +260,24 @@ class CallControl:
         self.on_denied(event)
         return decision
 
-    def _dial_out(self, call: Call, number: str) -> None:
+    def dial_out(self, call: Call, number: str) -> None:
+        """Dial outside number ``number`` for ``call`` over a free trunk, if its class of service allows."""
         if not self.check_outside(call, number).allowed:
-            self._fail(call, Cause.CALL_REJECTED, ToneName.CONGESTION)  # the phone hears congestion tone
+            self.fail(call, Cause.CALL_REJECTED, ToneName.CONGESTION)  # the phone hears congestion tone
             return
-        line = self._free_line()
+        line = self.free_line()
         if line is None:
-            self._fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
+            self.fail(call, Cause.NO_CIRCUIT_AVAILABLE, ToneName.CONGESTION)
             return
         self._seize(call, line, number)
 
     def _seize(self, call: Call, line: LineConfig, number: str) -> None:
         call.b = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
         call.circuits.append(line.port)
-        self._bind(call, line.port)
+        self.bind(call, line.port)
         self.lines.dial(line.port, number, call.caller)
-        self._arm(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self._no_answer(call))
-        self._journal("update", call)
+        self.arm_timer(call, self.config.dialplan.no_answer_timeout_s + 15, lambda: self.ring_timeout(call))
+        self.journal("update", call)
 
     def _progress(self, port: str, progress: Progress) -> None:
         call = self.by_port.get(port)
@@ -306,7 +312,7 @@ class CallControl:
         if line is None or ev.port in self.by_port:
             log.warning("call offered on unconfigured or busy port %s: ignored", ev.port)
             return
-        call = Call(self._new_id(), "inbound", Leg(ev.port, "trunk", line.name or line.port),
+        call = Call(self.new_id(), "inbound", Leg(ev.port, "trunk", line.name or line.port),
                     caller=ev.caller, called=ev.called, caller_name=ev.caller_name)
         call.category = ev.category
         route = None
@@ -314,7 +320,7 @@ class CallControl:
             call.dnis = ev.called
             route = self.dnis.route(ev.called)
             call.dnis_name = (route.name or None) if route is not None else None
-        self._bind(call, ev.port)
+        self.bind(call, ev.port)
         self.begin(call)
         self.publish("call.offered", call=call.id, port=ev.port, caller=ev.caller, line=line.name,
                      called=ev.called, category=ev.category, **call.dnis_fields())
@@ -329,7 +335,7 @@ class CallControl:
             return
         if not line.destination or queue is not None:
             self.lines.release(ev.port, Cause.UNALLOCATED_NUMBER)
-            self._end(call, Cause.UNALLOCATED_NUMBER)
+            self.end(call, Cause.UNALLOCATED_NUMBER)
             return
         self._hunt(call)
 
@@ -350,7 +356,7 @@ class CallControl:
             return
         cause = Cause.UNALLOCATED_NUMBER if route is None else Cause.SWITCHING_EQUIPMENT_CONGESTION
         self.lines.release(port, cause)
-        self._end(call, cause)
+        self.end(call, cause)
 
     def _hunt(self, call: Call) -> bool:
         """Offer an inbound call to the next free extension of its DNIS route's or its line's hunt list."""
@@ -371,12 +377,12 @@ class CallControl:
             call.tried.append(number)
             call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
             call.a.state = LegState.ALERTING
-            self._bind(call, ext.port)
+            self.bind(call, ext.port)
             self.lines.ring(ext.port, CallerId(number=call.caller, name=call.caller_name))
-            self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._no_answer(call))
+            self.arm_timer(call, self.config.dialplan.no_answer_timeout_s, lambda: self.ring_timeout(call))
             self.publish("call.ringing", call=call.id, port=ext.port, extension=number, caller=call.caller,
                          **call.dnis_fields())
-            self._journal("update", call)
+            self.journal("update", call)
             if call in self.waiting:
                 self.waiting.remove(call)
             return True
@@ -386,7 +392,8 @@ class CallControl:
 
     # --- answer, release, timeouts ----------------------------------------------------------------
 
-    def _answered(self, port: str, how: CallAnswered | None = None) -> None:
+    def answered_at(self, port: str, how: CallAnswered | None = None) -> None:
+        """The phone or line on ``port`` answered (as a ``CallAnswered`` event from it would say: ``how``)."""
         if self.acd is not None and self.acd.answered_port(port):
             return
         call = self.by_port.get(port)
@@ -394,19 +401,19 @@ class CallControl:
             self._agent_answered_click(call)
             return
         if call is not None and call.transfer_to is not None and port == call.transfer_to.port:
-            self._transfer_answered(call)
+            self.transfer_answered(call)
             return
         if call is None or call.b is None or call.b.port != port or call.answer is not None:
             return
-        self._connect_answered(call, port, how)
+        self.connect_answered(call, port, how)
 
-    def _connect_answered(self, call: Call, port: str, how: CallAnswered | None = None, **event: Any) -> None:
+    def connect_answered(self, call: Call, port: str, how: CallAnswered | None = None, **event: Any) -> None:
         """``call``'s ``b`` leg (on ``port``) answered: the caller stops hearing ringback (a trunk caller's
         line is answered), the two are bridged; ``call.answered`` carries ``event``'s fields too. An
         analog line's ``how`` says how the answer was recognised and how long ago it was: the call is
         answered (and billed) from then."""
         assert call.b is not None and call.b.port == port
-        self._disarm(call)
+        self.disarm_timer(call)
         call.answer = self.wall()
         if how is not None and how.by is not None:
             call.answer -= max(0.0, how.ago)
@@ -420,7 +427,7 @@ class CallControl:
         self.lines.connect(call.a.port, port)
         self.on_bridge(call)
         self.publish("call.answered", call=call.id, port=port, **event)
-        self._journal("update", call)
+        self.journal("update", call)
 
     def _released(self, port: str, cause: Cause) -> None:
         if self.acd is not None and self.acd.released_port(port):
@@ -433,14 +440,14 @@ class CallControl:
         if call.transfer_to is not None and port == call.transfer_to.port:
             self._transfer_not_answered(call)
             return
-        self._unbind(port)
+        self.unbind(port)
         self.lines.disconnect(port)
         leg = call.leg_on(port)
         dialing = call.a.state in (LegState.DIALING, LegState.FEATURE)
         if leg is not None:
             leg.state = LegState.RELEASED
         if dialing:
-            self._disarm(call)
+            self.disarm_timer(call)
             return  # hung up before dialling anything that made a call: no CDR
         other = call.other_leg(port)
         if leg is call.b and call.answer is None and call.direction == "inbound":
@@ -449,15 +456,15 @@ class CallControl:
         if leg is call.b and cause is Cause.RECOVERY_ON_TIMER_EXPIRY and self._seize_another(call):
             return
         if other is not None and other.state is not LegState.RELEASED and other.port in self.by_port:
-            self._release_leg(call, other, cause)
-        self._end(call, cause)
+            self.release_leg(call, other, cause)
+        self.end(call, cause)
 
     def _seize_another(self, call: Call) -> bool:
         """An outgoing seizure was never acknowledged (the trunk alarmed its circuit): the same number on
         another free circuit, at most ``SEIZE_ATTEMPTS`` circuits a call; False if none is left to try."""
         if call.direction != "outbound" or call.answer is not None or not call.called:
             return False
-        line = self._free_line(skip=call.circuits) if len(call.circuits) < SEIZE_ATTEMPTS else None
+        line = self.free_line(skip=call.circuits) if len(call.circuits) < SEIZE_ATTEMPTS else None
         if line is None:
             return False
         log.warning("call %s: no seize-ack on %s; trying %s", call.id, call.circuits[-1], line.port)
@@ -467,50 +474,54 @@ class CallControl:
     def _hunt_again(self, call: Call) -> None:
         call.b = None
         if not self._hunt(call):
-            self._disarm(call)
+            self.disarm_timer(call)
 
-    def _release_leg(self, call: Call, leg: Leg, cause: Cause) -> None:
+    def release_leg(self, call: Call, leg: Leg, cause: Cause) -> None:
+        """Release ``leg`` of ``call`` with ``cause``: unbound, disconnected, its port released."""
         leg.state = LegState.RELEASED
-        self._unbind(leg.port)
+        self.unbind(leg.port)
         self.lines.disconnect(leg.port)
         self.lines.release(leg.port, cause)
 
-    def _no_answer(self, call: Call) -> None:
+    def ring_timeout(self, call: Call) -> None:
+        """The no-answer time of ``call``'s ringing leg ran out: its features (forward on no answer), the
+        next extension of an inbound hunt, or the call fails with busy tone."""
         if call.answer is not None or call.end is not None:
             return
         if self.extensions is not None and self.extensions.no_answer(call):
             return  # forwarded on no answer, or a waiting call given up
         if call.direction == "inbound" and call.b is not None:
             b = call.b
-            self._release_leg(call, b, Cause.NO_ANSWER)
+            self.release_leg(call, b, Cause.NO_ANSWER)
             call.b = None
             if not self._hunt(call):
-                self._disarm(call)
+                self.disarm_timer(call)
             return
         b = call.b
         if b is not None and any(ln.port == b.port for ln in self.config.lines):  # an analog line: say why
             call.answer_by = "timeout"
             call.answer_reason = call.answer_reason or ("ringback" if b.state is LegState.ALERTING else "no_progress")
-        self._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
+        self.fail(call, Cause.NO_ANSWER, ToneName.BUSY)
 
-    def _fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
+    def fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
         """End an extension-originated call that did not connect; the caller hears ``tone``. The caller's
         line is released unless its extension keeps it (a consultation: the party on hold stays)."""
         keep = self.extensions is not None and self.extensions.keeps_line(call)
-        self._disarm(call)
+        self.disarm_timer(call)
         if call.b is not None and call.b.state is not LegState.RELEASED:
-            self._release_leg(call, call.b, cause)
+            self.release_leg(call, call.b, cause)
         a = call.a
         a.state = LegState.RELEASED
-        self._unbind(a.port)
+        self.unbind(a.port)
         self.lines.disconnect(a.port)
         if not keep:
             self.lines.release(a.port, cause)
         self.lines.play(a.port, tone)
         if record:
-            self._end(call, cause)
+            self.end(call, cause)
 
-    def _end(self, call: Call, cause: Cause) -> None:
+    def end(self, call: Call, cause: Cause) -> None:
+        """End ``call`` once: its listeners told, its ports unbound, its CDR written and published."""
         if call.end is not None:
             return
         if call.answer is not None:
@@ -518,11 +529,11 @@ class CallControl:
         if self.ivr is not None and self.ivr.owns(call.id):
             self.ivr.left(call)
         if call.transfer_to is not None:  # the transferred-to extension was still ringing
-            self._release_leg(call, call.transfer_to, cause)
+            self.release_leg(call, call.transfer_to, cause)
             call.transfer_to = None
-        self._disarm(call)
+        self.disarm_timer(call)
         for leg in call.legs():
-            self._unbind(leg.port)
+            self.unbind(leg.port)
         if call in self.waiting:
             self.waiting.remove(call)
         call.end = self.wall()
@@ -531,7 +542,7 @@ class CallControl:
         if self.acd is not None:
             self.acd.ended(call)
         cdr = call.record()
-        self._journal("finish", call)
+        self.journal("finish", call)
         self.cos.record(cdr)
         self.publish("call.ended", call=call.id, cdr=cdr)
         if self.extensions is not None:
@@ -546,27 +557,40 @@ class CallControl:
 
     def begin(self, call: Call) -> None:
         self.calls[call.id] = call
-        self._journal("begin", call)
+        self.journal("begin", call)
 
-    def _journal(self, op: str, call: Call) -> None:
+    def code_reply(self, call: Call, ok: bool) -> None:
+        """A feature code's reply when it leaves the phone off hook: stutter dial tone (done) or congestion
+        (refused). Nothing if the code already put the phone in another call (pickup, transfer)."""
+        if call.end is not None or self.by_port.get(call.a.port) is not call:
+            return
+        self.fail(call, Cause.NORMAL_CLEARING if ok else Cause.NORMAL_UNSPECIFIED,
+                  CONFIRM_TONE if ok else REJECT_TONE, record=False)
+
+    def journal(self, op: str, call: Call) -> None:
+        """Journal ``call`` (``op``: begin | update | finish); a call not begun is journalled at its finish only."""
         if call.id in self.calls or op == "finish":
-            self.journal(op, call.id, call.record())
+            self._write_journal(op, call.id, call.record())
 
-    def _bind(self, call: Call, port: str) -> None:
+    def bind(self, call: Call, port: str) -> None:
+        """``port``'s events are ``call``'s from now on."""
         self.by_port[port] = call
         if self.acd is not None and call.queue is None:  # an agent's phone busy with a non-ACD call
             self.acd.phone_in_use(port, True)
 
-    def _unbind(self, port: str) -> None:
+    def unbind(self, port: str) -> None:
+        """``port`` is in no call any more."""
         call = self.by_port.pop(port, None)
         if call is not None and self.acd is not None and call.queue is None and self.lines.is_free(port):
             self.acd.phone_in_use(port, False)  # else once the phone is back on the hook (released_port_idle)
 
-    def _arm(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
-        self._disarm(call)
+    def arm_timer(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
+        """``call``'s one timer: ``fn`` runs in ``seconds`` (a timer armed before is cancelled)."""
+        self.disarm_timer(call)
         call.timer = self.timers.call_at(self.lines.now() + seconds, fn)
 
-    def _disarm(self, call: Call) -> None:
+    def disarm_timer(self, call: Call) -> None:
+        """Cancel ``call``'s timer, if armed."""
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
@@ -587,7 +611,7 @@ class CallControl:
         if ext.port in self.by_port or not self.lines.is_free(ext.port):
             raise ValueError(f"extension {extension} is busy")
         internal = self.config.extension_by_number(number) is not None
-        call = Call(self._new_id(), "internal" if internal else "outbound",
+        call = Call(self.new_id(), "internal" if internal else "outbound",
                     Leg(ext.port, "extension", ext.number, LegState.ALERTING),
                     caller=ext.number, called=number, caller_name=ext.name or None)
         call.dial_after_answer = number
@@ -598,13 +622,13 @@ class CallControl:
                 call.a.state = LegState.RELEASED
                 call.end, call.cause = self.wall(), Cause.CALL_REJECTED
                 cdr = call.record()
-                self.journal("finish", call.id, cdr)
+                self._write_journal("finish", call.id, cdr)
                 self.publish("call.ended", call=call.id, cdr=cdr)
                 raise PermissionError(decision.message())
-        self._bind(call, ext.port)
+        self.bind(call, ext.port)
         self.begin(call)
         self.lines.ring(ext.port, CallerId(number=number))
-        self._arm(call, self.config.dialplan.no_answer_timeout_s, lambda: self._click_not_answered(call))
+        self.arm_timer(call, self.config.dialplan.no_answer_timeout_s, lambda: self._click_not_answered(call))
         self.publish("call.ringing", call=call.id, port=ext.port, extension=ext.number, caller=number,
                      click_to_dial=True)
         return call
@@ -612,19 +636,19 @@ class CallControl:
     def _agent_answered_click(self, call: Call) -> None:
         number, call.dial_after_answer = call.dial_after_answer, None
         assert number is not None
-        self._disarm(call)
+        self.disarm_timer(call)
         call.a.state = LegState.OFFERED
-        self._journal("update", call)
+        self.journal("update", call)
         if call.direction == "internal":
-            self._offer_extension(call, number)
+            self.offer_extension(call, number)
         else:
-            self._dial_out(call, number)
+            self.dial_out(call, number)
 
     def _click_not_answered(self, call: Call) -> None:
         if call.dial_after_answer is None or call.end is not None:
             return
-        self._release_leg(call, call.a, Cause.NO_ANSWER)
-        self._end(call, Cause.NO_ANSWER)
+        self.release_leg(call, call.a, Cause.NO_ANSWER)
+        self.end(call, Cause.NO_ANSWER)
 
     def hangup(self, call_id: str, cause: Cause = Cause.NORMAL_CLEARING) -> None:
         """End a call from outside (the API): every leg still up is released."""
@@ -633,8 +657,8 @@ class CallControl:
             raise LookupError(f"no call {call_id}")
         for leg in (*call.legs(), call.transfer_to):
             if leg is not None and leg.state is not LegState.RELEASED:
-                self._release_leg(call, leg, cause)
-        self._end(call, cause)
+                self.release_leg(call, leg, cause)
+        self.end(call, cause)
 
     def transfer(self, call_id: str, extension: str) -> None:
         """Blind transfer of an answered call: the agent's extension is released, ``extension`` rings
@@ -656,7 +680,7 @@ class CallControl:
         if self.extensions is not None:
             self.extensions.call_changed(call)  # supervisor taps on it end
         self.on_unbridge(call)
-        self._release_leg(call, moving, Cause.NORMAL_CLEARING)
+        self.release_leg(call, moving, Cause.NORMAL_CLEARING)
         self.agent_left(call)  # the agent's part ends (wrap-up), as with a hook-flash transfer
         self.lines.disconnect(staying.port)
         self.publish("call.transferred", call=call.id, extension=ext.number, port=ext.port, caller=call.caller)
@@ -674,7 +698,7 @@ class CallControl:
         and shows the customer's name."""
         call.transfer_to = target
         call.transfer_failed = failed
-        self._bind(call, target.port)
+        self.bind(call, target.port)
         extension = target.kind == "extension"
         pop = {**self.ringing_data(call, target.label, by), **ringing} if extension else {}
         if extension:
@@ -684,16 +708,17 @@ class CallControl:
         elif target.state is LegState.ALERTING:
             self.lines.play(staying, None)
             self.lines.connect(staying, target.port)
-        self._arm(call, self.config.dialplan.no_answer_timeout_s + (0 if extension else 15),
+        self.arm_timer(call, self.config.dialplan.no_answer_timeout_s + (0 if extension else 15),
                   lambda: self._transfer_not_answered(call))
         if extension:
             self.publish("call.ringing", call=call.id, port=target.port, extension=target.label,
                          caller=call.caller, **pop)
 
-    def _transfer_answered(self, call: Call) -> None:
+    def transfer_answered(self, call: Call) -> None:
+        """``call``'s transfer leg answered: it takes the place of the leg that left, the two are bridged."""
         new, call.transfer_to = call.transfer_to, None
         assert new is not None
-        self._disarm(call)
+        self.disarm_timer(call)
         call.transfer_failed = None
         new.state = LegState.ANSWERED
         if call.b is None or call.b.state is LegState.RELEASED:
@@ -706,14 +731,14 @@ class CallControl:
         self.on_bridge(call)
         self.transfer_taken(call, new.port)
         self.publish("call.answered", call=call.id, port=new.port, transferred=True)
-        self._journal("update", call)
+        self.journal("update", call)
 
     def _transfer_not_answered(self, call: Call) -> None:
         if call.transfer_to is None or call.end is not None:
             return
         leg, call.transfer_to = call.transfer_to, None
-        self._disarm(call)
-        self._release_leg(call, leg, Cause.NO_ANSWER)
+        self.disarm_timer(call)
+        self.release_leg(call, leg, Cause.NO_ANSWER)
         failed, call.transfer_failed = call.transfer_failed, None
         if failed is not None:
             self.lines.play(call.a.port, None)
@@ -727,7 +752,7 @@ class CallControl:
         decision = self.check_outside(call, number)  # paid by the trunk the call came in on
         if not decision.allowed:
             return decision.message()
-        line = self._free_line()
+        line = self.free_line()
         if line is None:
             return "no free trunk"
         trunk = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED)
@@ -744,7 +769,7 @@ class CallControl:
         call.answer = self.wall()
         call.a.state = LegState.ANSWERED
         self.publish("call.answered", call=call.id, port=call.a.port, **event)
-        self._journal("update", call)
+        self.journal("update", call)
 
     def _enter_ivr(self, call: Call, flow: str) -> None:
         self.answer_inbound(call, ivr=flow)

@@ -49,8 +49,6 @@ from signaling.events import (
 log = logging.getLogger(__name__)
 
 MAX_FORWARDS = 5  # forwards per call (``Call.forwards``); a forward-always loop then ends in busy
-CONFIRM_TONE = ToneName.STUTTER_DIAL
-REJECT_TONE = ToneName.CONGESTION
 
 
 class ExtensionFeatures:
@@ -85,10 +83,7 @@ class ExtensionFeatures:
 
     def _done(self, call: Call, ok: bool) -> None:
         """A feature code's reply when it leaves the phone off hook: confirmation or congestion."""
-        if call.end is not None or self.cc.by_port.get(call.a.port) is not call:
-            return  # the code put the line in another call (pickup, transfer): nothing to say
-        self.cc._fail(call, Cause.NORMAL_CLEARING if ok else Cause.NORMAL_UNSPECIFIED,
-                      CONFIRM_TONE if ok else REJECT_TONE, record=False)
+        self.cc.code_reply(call, ok)
 
     def _number_of(self, call: Call) -> str | None:
         ext = self.cc.config.extension_by_port(call.a.port)
@@ -145,7 +140,7 @@ class ExtensionFeatures:
             if not more:  # a forwarding loop
                 log.info("call %s: forwarded %d times, %s does not forward it again: busy", call.id,
                          call.forwards, number)
-                cc._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+                cc.fail(call, Cause.USER_BUSY, ToneName.BUSY)
                 return True
             return self._forward(call, number, st.forward_always, "always")
         busy = ext.port in cc.by_port or not cc.lines.is_free(ext.port)
@@ -154,7 +149,7 @@ class ExtensionFeatures:
         if st.forward_busy and more:
             return self._forward(call, number, st.forward_busy, "dnd" if st.dnd else "busy")
         if st.dnd:
-            cc._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+            cc.fail(call, Cause.USER_BUSY, ToneName.BUSY)
             return True
         return self._call_waiting(call, ext)
 
@@ -168,14 +163,14 @@ class ExtensionFeatures:
             st = self.settings.get(b.label)
             if st.forward_no_answer and call.forwards < MAX_FORWARDS:
                 return self._forward(call, b.label, st.forward_no_answer, "no_answer")
-            cc._fail(call, Cause.NO_ANSWER, ToneName.BUSY)
+            cc.fail(call, Cause.NO_ANSWER, ToneName.BUSY)
             return True
         if call.direction == "inbound" or b is None or b.kind != "extension" or b.state is not LegState.ALERTING:
             return False
         st = self.settings.get(b.label)
         if not st.forward_no_answer or call.forwards >= MAX_FORWARDS:
             return False
-        cc._release_leg(call, b, Cause.NO_ANSWER)
+        cc.release_leg(call, b, Cause.NO_ANSWER)
         call.b = None
         return self._forward(call, b.label, st.forward_no_answer, "no_answer")
 
@@ -203,13 +198,13 @@ class ExtensionFeatures:
         cc.publish("call.forwarded", call=call.id, extension=number, to=target, reason=why)
         match cc.dialplan.match(target, timed_out=True):
             case Extension(number=to):
-                cc._offer_extension(call, to)
+                cc.offer_extension(call, to)
             case Outside(number=to):
                 call.direction = "outbound"
                 call.payers = [Payer("extension", number)]  # the forwarding extension pays for the outside leg
-                cc._dial_out(call, to)
+                cc.dial_out(call, to)
             case _:
-                cc._fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
+                cc.fail(call, Cause.UNALLOCATED_NUMBER, ToneName.CONGESTION)
         return True
 
     def _set_forward(self, call: Call, key: str, target: str) -> None:
@@ -245,9 +240,9 @@ class ExtensionFeatures:
         if call.a.kind == "extension":
             cc.lines.play(call.a.port, ToneName.RINGBACK)
         self.media.overlay(self.engine.channel(ext.port), ToneName.CALL_WAITING)
-        cc._arm(call, cc.config.dialplan.no_answer_timeout_s, lambda: cc._no_answer(call))
+        cc.arm_timer(call, cc.config.dialplan.no_answer_timeout_s, lambda: cc.ring_timeout(call))
         cc.publish("call.waiting", call=call.id, port=ext.port, extension=ext.number, caller=call.caller)
-        cc._journal("update", call)
+        cc.journal("update", call)
         return True
 
     def _stop_waiting(self, port: str) -> None:
@@ -271,9 +266,9 @@ class ExtensionFeatures:
             return
         if port in cc.by_port or not cc.lines.is_free(port):
             call.b = None
-            cc._fail(call, Cause.USER_BUSY, ToneName.BUSY)
+            cc.fail(call, Cause.USER_BUSY, ToneName.BUSY)
             return
-        cc._bind(call, port)
+        cc.bind(call, port)
         cc.lines.ring(port, _cid(call))
         cc.publish("call.ringing", call=call.id, port=port, extension=call.b.label, caller=call.caller)
 
@@ -320,20 +315,20 @@ class ExtensionFeatures:
         port = dialling.a.port
         me = cc.config.extension_by_port(port)
         assert me is not None
-        cc._disarm(dialling)
-        cc._unbind(port)
-        cc._unbind(leg.port)
+        cc.disarm_timer(dialling)
+        cc.unbind(port)
+        cc.unbind(leg.port)
         leg.state = LegState.RELEASED
         cc.lines.release(leg.port, Cause.NORMAL_CLEARING)  # stops its ringing
         new = Leg(port, "extension", me.number, LegState.ALERTING)
-        cc._bind(call, port)
+        cc.bind(call, port)
         cc.publish("call.picked_up", call=call.id, port=port, extension=me.number, ringing=leg.label)
         if call.transfer_to is leg:
             call.transfer_to = new
-            cc._transfer_answered(call)
+            cc.transfer_answered(call)
         else:
             call.b = new
-            cc._answered(port)
+            cc.answered_at(port)
 
 
 def _cid(call: Call) -> CallerId:

@@ -232,8 +232,8 @@ class FlashFeatures:
         cc.on_unbridge(call)
         self.lines.disconnect(port)
         self.lines.play(h.port, None)  # the held party hears silence
-        cc._unbind(port)  # the agent's port: its consultation's from now on
-        consult = cc._start_dialing(port)
+        cc.unbind(port)  # the agent's port: its consultation's from now on
+        consult = cc.start_dialing(port)
         assert consult is not None
         self.lines.play(port, ToneName.DIAL)
         self.sessions[port] = Session(port, call)
@@ -246,10 +246,10 @@ class FlashFeatures:
         mine = act.leg_on(s.port)
         if mine is not None:
             mine.state = LegState.RELEASED
-        self.cc._disarm(act)
+        self.cc.disarm_timer(act)
         if act.id in self.cc.calls:
-            self.cc._end(act, cause)
-        self.cc._unbind(s.port)
+            self.cc.end(act, cause)
+        self.cc.unbind(s.port)
 
     def _dispose_active(self, s: Session, cause: Cause = Cause.NORMAL_CLEARING) -> None:
         """End the active call: its other party is released, its CDR written (if it began)."""
@@ -258,7 +258,7 @@ class FlashFeatures:
             return
         for leg in (act.other_leg(s.port), act.transfer_to):
             if leg is not None and leg.state is not LegState.RELEASED:
-                self.cc._release_leg(act, leg, cause)
+                self.cc.release_leg(act, leg, cause)
         self._leave(s, act, cause)
 
     def _back(self, s: Session) -> None:
@@ -272,8 +272,8 @@ class FlashFeatures:
         self._cancel_timer(s)
         held, h = s.held, self._held_party(s)
         self.sessions.pop(s.port, None)
-        cc._disarm(held)
-        cc._bind(held, s.port)
+        cc.disarm_timer(held)
+        cc.bind(held, s.port)
         mine = held.leg_on(s.port)
         if mine is not None:
             mine.state = LegState.ANSWERED
@@ -323,7 +323,7 @@ class FlashFeatures:
         held = s.held
         s.held = act
         h = held.other_leg(s.port)
-        cc._bind(held, s.port)
+        cc.bind(held, s.port)
         if h is not None:
             self.lines.connect(s.port, h.port)
         cc.on_bridge(held)
@@ -362,7 +362,7 @@ class FlashFeatures:
             held.a = new
         else:
             held.b = new
-        cc._bind(held, t.port)
+        cc.bind(held, t.port)
         cc.agent_left(held)
         self.lines.disconnect(s.port)
         self.lines.play(h.port, None)
@@ -371,7 +371,7 @@ class FlashFeatures:
         cc.on_bridge(held)
         cc.transfer_taken(held, t.port)
         cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=True, caller=held.caller)
-        cc._journal("update", held)
+        cc.journal("update", held)
 
     def _blind_transfer_ringing(self, s: Session, act: Call, t: Leg) -> None:
         """The agent hung up while the third party still rang: the held party takes its place."""
@@ -400,7 +400,7 @@ class FlashFeatures:
         self._close_room(s)
         s.stage = Phase.RECALL
         held, h = s.held, self._held_party(s)
-        cc._bind(held, s.port)
+        cc.bind(held, s.port)
         number = held.caller if h is held.a else held.called
         self.lines.ring(s.port, CallerId(number=number, name=held.caller_name if h is held.a else None))
         s.timer = cc.timers.call_at(cc.lines.now() + cc.config.dialplan.no_answer_timeout_s,
@@ -423,17 +423,17 @@ class FlashFeatures:
         h = held.leg_on(port)
         assert h is not None
         h.state = LegState.RELEASED
-        cc._unbind(port)
+        cc.unbind(port)
         self.lines.disconnect(port)
         mine = held.leg_on(s.port)
         if mine is not None:
             mine.state = LegState.RELEASED
         keep = cc.by_port.get(s.port)
-        cc._disarm(held)
-        cc._end(held, cause)  # unbinds the agent's port too: given back to the active call below
+        cc.disarm_timer(held)
+        cc.end(held, cause)  # unbinds the agent's port too: given back to the active call below
         act = keep if keep is not None and keep is not held else None
         if act is not None:
-            cc._bind(act, s.port)
+            cc.bind(act, s.port)
         match phase:
             case Phase.FAILED | Phase.RECALL:
                 self.lines.release(s.port, cause)  # busy tone; or the ringing stops
@@ -446,7 +446,7 @@ class FlashFeatures:
     def _third_hung_up(self, s: Session, act: Call, t: Leg, cause: Cause) -> None:
         answered = act.answer is not None
         t.state = LegState.RELEASED
-        self.cc._unbind(t.port)
+        self.cc.unbind(t.port)
         self.lines.disconnect(t.port)
         self._leave(s, act, cause)
         if answered:
@@ -470,8 +470,8 @@ class FlashFeatures:
             self.lines.play(h.port, None)
         self.sessions[port] = Session(port, current, swap=True)
         cc.publish("call.held", call=current.id, port=port)
-        cc._bind(waiting, port)
-        cc._connect_answered(waiting, port, waiting=True)
+        cc.bind(waiting, port)
+        cc.connect_answered(waiting, port, waiting=True)
 
     # --- codes dialled in a session: blind transfer, to the IVR ------------------------------------
 
@@ -495,15 +495,15 @@ class FlashFeatures:
                 if not cc.check_outside(call, out_number, [payer]).allowed:
                     return False  # the agent hears congestion; the held party stays on hold
                 held.dialled, held.number_class, held.paid_by = call.dialled, call.number_class, call.paid_by
-                line = cc._free_line()
+                line = cc.free_line()
                 if line is None:
                     return False
                 t, dial = Leg(line.port, "trunk", line.name or line.port, LegState.OFFERED), out_number
             case _:
                 return False
         self.sessions.pop(s.port, None)
-        cc._disarm(call)
-        cc._unbind(s.port)
+        cc.disarm_timer(call)
+        cc.unbind(s.port)
         self.lines.release(s.port, Cause.NORMAL_CLEARING)  # the agent hears busy tone: hang up
         self._ring_for_held(held, h, t, s.port)
         if dial is not None:
@@ -519,8 +519,8 @@ class FlashFeatures:
             return False
         held, h = s.held, self._held_party(s)
         self.sessions.pop(s.port, None)
-        cc._disarm(call)
-        cc._unbind(s.port)
+        cc.disarm_timer(call)
+        cc.unbind(s.port)
         self.lines.release(s.port, Cause.NORMAL_CLEARING)
         agent = held.leg_on(s.port)
         if h is held.b:  # the IVR serves the call's a-leg
@@ -531,6 +531,6 @@ class FlashFeatures:
         cc.agent_left(held)
         self.lines.play(h.port, None)
         cc.publish("call.transferred", call=held.id, port=h.port, ivr=flow, caller=held.caller)
-        cc._journal("update", held)
+        cc.journal("update", held)
         cc.ivr.enter(held, flow)
         return True

@@ -121,11 +121,11 @@ class Supervisors:
         monitored = self.monitorable(agent) if agent is not None and self.pin_ok(pin, call.a.port) else None
         if monitored is None or call.a.port in self.ext.flash.sessions:
             log.info("supervisor code %s on %s refused (target %s)", mode, call.a.label, target)
-            self.ext._done(call, False)
+            self.cc.code_reply(call, False)
             return
         assert agent is not None
         cc = self.cc
-        cc._disarm(call)
+        cc.disarm_timer(call)
         call.a.state = LegState.ANSWERED
         call.answer = time.time()
         cc.begin(call)  # called: the code as dialled, fields masked (*31##)
@@ -166,14 +166,14 @@ class Supervisors:
             raise ValueError(f"{target} is not in an answered two-party call (or it is already monitored)")
         if ext.port in cc.by_port or not cc.lines.is_free(ext.port) or ext.port == agent:
             raise ValueError(f"extension {extension} is busy")
-        own = Call(cc._new_id(), "internal", Leg(ext.port, "extension", ext.number, LegState.ALERTING),
+        own = Call(cc.new_id(), "internal", Leg(ext.port, "extension", ext.number, LegState.ALERTING),
                    caller=ext.number, called=f"{mode}:{target}", caller_name=ext.name or None)
-        cc._bind(own, ext.port)
+        cc.bind(own, ext.port)
         cc.begin(own)
         tap = Tap(ext.port, own, monitored, agent, mode)
         self.taps[ext.port] = tap
         other = self._other(tap)
-        shown = self._label(agent) if mode == "conference" else other.label if other else target
+        shown = self.extension_label(agent) if mode == "conference" else other.label if other else target
         cc.lines.ring(ext.port, CallerId(number=shown, name=mode.upper()))
         tap.timer = cc.timers.call_at(cc.lines.now() + cc.config.dialplan.no_answer_timeout_s,
                                       lambda: self._end(tap, Cause.NO_ANSWER))
@@ -194,7 +194,7 @@ class Supervisors:
             self._end(tap, Cause.NORMAL_CLEARING)
             return True
         self._start(tap)
-        self.cc._journal("update", own)
+        self.cc.journal("update", own)
         return True
 
     def stop(self, extension: str) -> None:
@@ -210,7 +210,7 @@ class Supervisors:
         """The monitored call's other party (the agent's counterpart)."""
         return tap.target.other_leg(tap.agent)
 
-    def _label(self, port: str) -> str:
+    def extension_label(self, port: str) -> str:
         ext = self.cc.config.extension_by_port(port)
         return ext.number if ext is not None else port
 
@@ -230,7 +230,7 @@ class Supervisors:
         if tap.state == "active":
             self._join(tap)
             self.cc.publish(f"supervisor.{mode}", supervisor=tap.own.a.label, call=tap.target.id,
-                            extension=self._label(tap.agent), port=tap.port)
+                            extension=self.extension_label(tap.agent), port=tap.port)
 
     def _join(self, tap: Tap) -> None:
         rooms = self.ext.media.rooms
@@ -268,9 +268,9 @@ class Supervisors:
         own = tap.own
         if own.end is None:
             if own.a.state is not LegState.RELEASED and cc.by_port.get(tap.port) is own:
-                cc._release_leg(own, own.a, cause)
-            cc._end(own, cause)
-        cc.publish("supervisor.ended", supervisor=own.a.label, call=tap.target.id, extension=self._label(tap.agent))
+                cc.release_leg(own, own.a, cause)
+            cc.end(own, cause)
+        cc.publish("supervisor.ended", supervisor=own.a.label, call=tap.target.id, extension=self.extension_label(tap.agent))
 
     def call_changed(self, call: Call) -> None:
         """``call`` is about to change (hold, transfer): taps on it end now."""
@@ -323,7 +323,7 @@ def register(api: Any, service: Any) -> None:
     api.op("supervisor.stop", stop, roles=SUPERVISOR, audit=True, args={"extension": EXTENSION})
     api.op("supervisor.taps", lambda req: [
         {"extension": t.own.a.label, "call": t.target.id, "mode": t.mode, "state": t.state,
-         "agent_extension": service.features.supervisors._label(t.agent)}
+         "agent_extension": service.features.supervisors.extension_label(t.agent)}
         for t in service.features.supervisors.taps.values()], roles=SUPERVISOR)
     api.op("call.conference", conference, roles=INTEGRATOR, audit=True, args={"call": CALL, "extension": EXTENSION})
 

@@ -333,7 +333,7 @@ class _Recording:
         self.ended = False
         service = leg.service
         directory = Path(service.config.state_dir) / "ivr-recordings"
-        self.path = directory / f"{leg.call.id}-{next(service._ids)}.wav"
+        self.path = directory / f"{leg.call.id}-{service.next_file_number()}.wav"
         if beep:
             service.engine.media.prompts[leg.channel] = _Frames(BEEP, self.BEEP_ID)
         else:
@@ -497,6 +497,10 @@ class IvrService:
         for box in [f"extension:{e.number}" for e in self.config.extensions] + [b.box for b in self.config.ivr.boxes]:
             new, saved = self.voicemail.counts(box)
             self._changed(box, new, saved)
+
+    def next_file_number(self) -> int:
+        """A number that makes an IVR recording's file name unique within this run."""
+        return next(self._ids)
 
     def ready(self) -> bool:
         """Whether every fixed prompt has been synthesised or loaded."""

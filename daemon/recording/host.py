@@ -95,11 +95,11 @@ class _Playback:
 
     def __init__(self, owner: Recording, call: Call, target: str, supervisor: str) -> None:
         self.owner, self.call, self.target, self.supervisor = owner, call, target, supervisor
-        self.channel = owner._channel(call.a.port)
+        self.channel = owner.channel_of(call.a.port)
         self.rows: list[dict] | None = None  # the agent's recordings, once looked up
         self.index = -1
         self.player: Player | None = None
-        self.loading: Future | None = owner.files.submit(owner._playable, target)
+        self.loading: Future | None = owner.files.submit(owner.playable, target)
 
     @property
     def media(self) -> Any:
@@ -119,7 +119,7 @@ class _Playback:
         self.media.play_once(self.channel, None)  # an end beep still sounding too
         if index >= len(self.rows):
             log.info("playback for supervisor %s: no more recordings of %s", self.supervisor, self.target)
-            self.owner._later(lambda: self.owner._hangup(self.call, Cause.NORMAL_CLEARING))
+            self.owner.later(lambda: self.owner.hang_up(self.call, Cause.NORMAL_CLEARING))
             return
         self.index = index
         recorder, files, rec_id = self.owner.recorder, self.owner.files, self.rows[index]["id"]
@@ -140,7 +140,7 @@ class _Playback:
                 self.rows = result or []
                 if not self.rows:
                     log.info("playback: no recordings of %s", self.target)
-                    self.owner._later(lambda: self.owner._hangup(self.call, Cause.CALL_REJECTED))
+                    self.owner.later(lambda: self.owner.hang_up(self.call, Cause.CALL_REJECTED))
                     return
                 self.load(0)
             elif result is None:
@@ -198,7 +198,7 @@ class Recording:
 
         def deliver(ev: dict) -> None:
             if attached:
-                attached[0]._event(ev)
+                attached[0].publish_event(ev)
             else:
                 early.append(ev)
 
@@ -210,12 +210,13 @@ class Recording:
         rec = cls(engine, api, recorder)
         attached.append(rec)
         for ev in early:  # crash recovery's come before any client can connect: kept for later subscribers
-            rec._event(ev, startup=ev.get("event") == "recording.recovered")
+            rec.publish_event(ev, startup=ev.get("event") == "recording.recovered")
         for row in getattr(recorder, "recovered", None) or []:
             log.warning("recording of call %s was interrupted by a restart: repaired", row.get("call_id"))
         return rec
 
-    def _channel(self, port: str) -> int:
+    def channel_of(self, port: str) -> int:
+        """The media channel of ``port``."""
         return self.engine.ports[port].port.channel
 
     def _bridged(self, call: Call) -> None:
@@ -223,7 +224,7 @@ class Recording:
             return
         try:
             # recording.started comes from the writer once the segment's file is open
-            self.recorder.start(call.id, parties(call), self._channel(call.a.port), self._channel(call.b.port))
+            self.recorder.start(call.id, parties(call), self.channel_of(call.a.port), self.channel_of(call.b.port))
         except Exception:
             log.exception("recording of call %s could not start; the call goes on", call.id)
 
@@ -243,7 +244,7 @@ class Recording:
         if call.answer is None or call.end is not None or call.b is None or call.transfer_to is not None or any(
                 leg.state is not LegState.ANSWERED for leg in call.legs()):
             raise ValueError(f"call {call.id} is not a connected two-party call")
-        return self.recorder.start(call.id, parties(call), self._channel(call.a.port), self._channel(call.b.port),
+        return self.recorder.start(call.id, parties(call), self.channel_of(call.a.port), self.channel_of(call.b.port),
                                    on_demand=True)
 
     def stop_demand(self, call: Call) -> bool:
@@ -305,7 +306,7 @@ class Recording:
                  "" if ok else " refused")
         self.api.publish("recording.demand", call=call.id, action=action, by=leg.label, ok=ok)
         # over the bridge, to this phone only: not recorded
-        self.engine.media.play_once(self._channel(port), BEEP_REFUSED if not ok else BEEP_ON if action == "start"
+        self.engine.media.play_once(self.channel_of(port), BEEP_REFUSED if not ok else BEEP_ON if action == "start"
                                     else BEEP_OFF)
 
     # --- supervisor playback ----------------------------------------------------------------------------
@@ -318,21 +319,23 @@ class Recording:
         if supervisor is None or not target:
             log.warning("extension %s: recording playback refused (wrong supervisor PIN)", call.a.label)
             self.api.publish("recording.playback_refused", call=call.id, extension=call.a.label, agent=target)
-            self._later(lambda: self._hangup(call, Cause.CALL_REJECTED))
+            self.later(lambda: self.hang_up(call, Cause.CALL_REJECTED))
             return
         log.info("extension %s: supervisor %s plays the recordings of %s", call.a.label, supervisor, target)
         self.sessions[call.id] = _Playback(self, call, target, supervisor)
 
-    def _playable(self, agent: str) -> list[dict]:
+    def playable(self, agent: str) -> list[dict]:
         """The agent's recordings that have audio, newest first (on the files thread)."""
         rows = self.recorder.query(agent=agent, newest_first=True, limit=1000)
         return [r for r in rows if has_audio(r)][:100]
 
-    def _hangup(self, call: Call, cause: Cause) -> None:
+    def hang_up(self, call: Call, cause: Cause) -> None:
+        """Hang ``call`` up, if it still runs."""
         if call.id in self.engine.calls.calls:
             self.engine.calls.hangup(call.id, cause)
 
-    def _later(self, fn: Callable[[], None]) -> None:
+    def later(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` after the next tick (not from inside the step that asks)."""
         self._deferred.append(fn)
 
     def _after_tick(self, rx: Any, tx: Any) -> None:
@@ -352,7 +355,7 @@ class Recording:
             except Exception:
                 log.exception("recording: a deferred step failed")
 
-    def _event(self, ev: dict, startup: bool = False) -> None:
+    def publish_event(self, ev: dict, startup: bool = False) -> None:
         """A recorder event as an API event; ``call`` added to the ones naming a ``call_id`` (so a
         subscription filtered by call gets them)."""
         kind = ev.get("event", "event")

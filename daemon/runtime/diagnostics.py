@@ -45,7 +45,7 @@ class Diagnostics:
         self.recent: deque[dict] = deque(maxlen=WATCH_KEEP)
         self.ringing: dict[str, Any] = {}  # port -> the engine timer that ends the test ring
         self.tones: dict[str, tuple] = {}  # port -> (timer that ends it, its generator, what played before)
-        self._wrap_feed()
+        self.engine.on_detected.append(self._detected)
 
     @property
     def engine(self) -> Any:
@@ -53,19 +53,11 @@ class Diagnostics:
 
     # --- watching ---------------------------------------------------------------------------------
 
-    def _wrap_feed(self) -> None:
-        engine = self.engine
-        feed = engine._feed
-
-        def watched_feed(rt: Any, method: str, *args: Any) -> None:
-            if method == "handle_digit":
-                self._seen("diag.dtmf", port=rt.port.id, digit=args[0])
-            elif method == "handle_caller_id":
-                cid: CallerId = args[0]
-                self._seen("diag.callerid", port=rt.port.id, number=cid.number, name=cid.name)
-            feed(rt, method, *args)
-
-        engine._feed = watched_feed
+    def _detected(self, port: str, kind: str, what: Any) -> None:
+        if kind == "dtmf":
+            self._seen("diag.dtmf", port=port, digit=what)
+        elif kind == "callerid":
+            self._seen("diag.callerid", port=port, number=what.number, name=what.name)
 
     def _seen(self, kind: str, **data: Any) -> None:
         self.recent.append({"kind": kind, "when": time.time(), **data})

@@ -101,6 +101,9 @@ class Engine:
         self.pins = PinGuard(config.pin_limits, self.now, publish)  # wrong PINs: delay, then lockout
         self.recorder: Any = None  # recorder.Recorder, attached by the service: taps every tick
         self.after_tick: list[Callable[[Any, Any], None]] = []  # (rx, tx) after the frames went out
+        # told of each key and caller ID the media layer detects, before the port's line machine gets it
+        # (diagnostics): (port, "dtmf", digit) or (port, "callerid", CallerId)
+        self.on_detected: list[Callable[[str, str, Any], None]] = []
         self._commands: list[Command] = []
         self._dirty: set[str] = set()
         self._timed: set[str] = set()
@@ -187,6 +190,8 @@ class Engine:
             self._resync_spans(now)
         heard = media.receive(tick.rx)
         chan = self.by_channel
+        if self.on_detected and (heard.digits or heard.caller_ids):
+            self._tell_detected(heard)
         for ch, digit in heard.digits:
             self._feed(chan[ch], "handle_digit", digit, now)
         for ch, pev in heard.progress:
@@ -218,6 +223,15 @@ class Engine:
         self.ticks += 1
         self.last_tick_wall = time.monotonic()
         self.tick_stats.add(time.perf_counter() - t0)
+
+    def _tell_detected(self, heard: Any) -> None:
+        chan = self.by_channel
+        for ch, digit in heard.digits:
+            for fn in self.on_detected:
+                fn(chan[ch].port.id, "dtmf", digit)
+        for ch, cid in heard.caller_ids:
+            for fn in self.on_detected:
+                fn(chan[ch].port.id, "callerid", cid)
 
     @property
     def tick_cost_max(self) -> float:
