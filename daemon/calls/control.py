@@ -286,18 +286,24 @@ class CallControl:
                 call.transfer_to.state = LegState.ALERTING
                 staying = call.a if call.a.state is not LegState.RELEASED or call.b is None else call.b
                 self.lines.play(staying.port, None)
-                self.lines.connect(staying.port, port)  # the caller hears the far end's own ringback
+                self._early_media(staying.port, port)
             return
         if call is None or call.b is None or call.b.port != port:
             return
         if progress is Progress.RINGING and call.b.state is LegState.OFFERED:
             call.b.state = call.a.state = LegState.ALERTING
-            self.lines.connect(call.a.port, port)  # the caller hears the far end's own ringback
+            self._early_media(call.a.port, port)
             self.publish("call.ringing", call=call.id, port=port, called=call.called)
         elif progress is Progress.ANNOUNCEMENT and call.answer is None:
             call.answer_reason = "announcement"  # kept if nothing answers (no answer / busy after it)
-            self.lines.connect(call.a.port, port)  # the caller hears it too
+            self._early_media(call.a.port, port)
             self.publish("call.progress", call=call.id, port=port, progress=progress.value)
+
+    def _early_media(self, caller: str, trunk: str) -> None:
+        """The caller hears the far end's own ringback (or announcement) before the answer. On an analog
+        line the far end does not hear the caller yet: the line's answer detector listens to what comes
+        back, and the caller's voice echoed by the line's hybrid must not read as the far end's "喂"."""
+        self.lines.connect(caller, trunk, one_way=any(ln.port == trunk for ln in self.config.lines))
 
     def _not_answered(self, ev: CallReleased) -> None:
         """An analog line's outbound call ended unanswered and the line says why (busy, SIT, ...)."""

@@ -415,9 +415,9 @@ class Engine:
             assert self.media is not None
             self.media.play(rt.port.channel, tone)
 
-    def connect(self, a: str, b: str) -> None:
+    def connect(self, a: str, b: str, one_way: bool = False) -> None:
         assert self.media is not None
-        self.media.connect(self.ports[a].port.channel, self.ports[b].port.channel)
+        self.media.connect(self.ports[a].port.channel, self.ports[b].port.channel, one_way)
 
     def disconnect(self, port: str) -> None:
         assert self.media is not None

@@ -156,15 +156,18 @@ class Media:
         else:
             raise ValueError(f"unknown detector {detector!r}")
 
-    def connect(self, a: int, b: int) -> None:
+    def connect(self, a: int, b: int, one_way: bool = False) -> None:
+        """``a`` hears ``b`` and, unless ``one_way`` (early media: ringback, an announcement), ``b`` hears ``a``."""
         self.feed[a] = b
-        self.feed[b] = a
+        if not one_way:
+            self.feed[b] = a
+        elif self.feed[b] == a:
+            self.feed[b] = -1
 
     def disconnect(self, ch: int) -> None:
-        other = self.feed[ch]
+        """``ch`` hears nothing more, and whoever heard ``ch`` (both ways or one way) hears it no more."""
         self.feed[ch] = -1
-        if other >= 0 and self.feed[other] == ch:
-            self.feed[other] = -1
+        self.feed[self.feed == ch] = -1
 
     def reset(self, ch: int) -> None:
         """Forget everything about a channel (port released and idle)."""

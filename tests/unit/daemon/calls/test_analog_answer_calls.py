@@ -4,8 +4,11 @@ virtual clock: the CDR says how the answer was known (answer_by) and why a call 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from hal.dsp.g711 import alaw_to_linear
+from hal.dsp.measure import dominant_frequency, level_dbm0
 from sim.central_office import Scenario
 from tests.support.inprocess import Box
 
@@ -60,6 +63,24 @@ def test_a_person_answering_is_answered_by_voice_and_billed_from_the_greeting(bo
     assert (cdr["disposition"], cdr["answer_by"], cdr["answer_reason"]) == ("ANSWERED", "voice", "voice")
     hangup_s = (co_call(box).end_tick) * 0.02
     assert cdr["billsec"] == pytest.approx(hangup_s - greeting_tick * 0.02, abs=0.1)
+
+
+def test_the_far_end_hears_the_caller_only_once_answered(box: Box) -> None:
+    """Before the answer the caller hears ringback but the line hears nothing of the caller: their voice
+    echoed by the line's hybrid would otherwise come back to the answer detector as a "greeting"."""
+    dial_out(box, {"action": "answer", "after_s": 5.0, "party": "voice"})
+    box.world.phone("8001").mouth.tone(400.0)  # the caller talks while it rings
+    line = next(ln for ln in box.world.co.lines.values() if ln.history and ln.history[-1].number == NUMBER)
+    box.run_until(lambda: any(k == "call.ringing" for k, _ in box.events), 10, "ringback")
+    mark = box.world.tick
+    box.run_until(lambda: answered_event(box) is not None, 20, "the answer")
+    before = line.recorder.heard(mark, co_call(box).answer_tick)[0]
+    assert level_dbm0(alaw_to_linear(np.frombuffer(before, np.uint8))) < -60
+    mark = box.world.tick + 5
+    box.run(1.0)
+    after = alaw_to_linear(np.frombuffer(line.recorder.heard(mark)[0], np.uint8))
+    assert dominant_frequency(after) == pytest.approx(400.0, rel=0.02)
+    assert finish(box, talk_s=0.5)["answer_by"] == "voice"
 
 
 def test_polarity_reversal_is_the_answer_where_the_line_gives_it(box: Box) -> None:

@@ -25,6 +25,21 @@ def test_a_channel_no_longer_bridged_hears_silence_not_the_last_frame() -> None:
     assert (tx[0] == ALAW_SILENCE).all() and (tx[1] == ALAW_SILENCE).all()
 
 
+def test_early_media_is_one_way_until_connected_both_ways_and_a_disconnect_ends_it() -> None:
+    media = Media(3)
+    rx = _rx([1000, 3000, 0])
+    media.connect(0, 1, one_way=True)  # the caller (0) hears the trunk's ringback (1); the trunk hears nothing
+    tx = media.transmit(rx)
+    assert (tx[0] == rx[1]).all() and (tx[1] == ALAW_SILENCE).all()
+    media.connect(0, 1)  # answered
+    tx = media.transmit(rx)
+    assert (tx[0] == rx[1]).all() and (tx[1] == rx[0]).all()
+    media.connect(2, 1, one_way=True)
+    media.disconnect(1)  # the trunk released: nobody hears it any more
+    tx = media.transmit(rx)
+    assert (tx == ALAW_SILENCE).all()
+
+
 def test_reset_stops_an_overlay_tone() -> None:
     media = Media(2)
     media.connect(0, 1)
