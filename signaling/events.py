@@ -1,7 +1,8 @@
 """Uniform call events: what every signalling stack reports to call control, whatever the line.
 
 Above ``signaling`` nothing knows whether a leg is an analog line, a No.1 timeslot or an SS7
-circuit. Causes are ITU-T Q.850 values (``Cause``).
+circuit. Every event is a ``CallEvent`` (the base class: the port it happened on), which is how the
+engine tells them from a machine's other outputs. Causes are ITU-T Q.850 values (``Cause``).
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ class Progress(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class CallOffered:
-    """A call arrives on a trunk port (FXO ringing, a No.1 seize with its digits, an SS7 IAM)."""
+class CallEvent:
+    """What a line machine reports to call control about a call on ``port``."""
 
     port: str
+
+
+@dataclass(frozen=True)
+class CallOffered(CallEvent):
+    """A call arrives on a trunk port (FXO ringing, a No.1 seize with its digits, an SS7 IAM)."""
+
     caller: str | None = None  # ANI / caller ID number, None if withheld or absent
     called: str | None = None  # DNIS, None on an analog line
     caller_name: str | None = None
@@ -51,30 +58,26 @@ class CallOffered:
 
 
 @dataclass(frozen=True)
-class OffHookIdle:
+class OffHookIdle(CallEvent):
     """An extension's phone went off hook with no call on it: it wants to dial."""
-
-    port: str
 
 
 @dataclass(frozen=True)
-class DigitReceived:
+class DigitReceived(CallEvent):
     """A digit dialled on an extension (or received on a trunk after set-up)."""
 
-    port: str
     digit: str
 
 
 @dataclass(frozen=True)
-class HookFlash:
-    port: str
+class HookFlash(CallEvent):
+    """The phone on an extension flashed its hook (a short on-hook) during a call."""
 
 
 @dataclass(frozen=True)
-class CallProgress:
+class CallProgress(CallEvent):
     """An outgoing leg learned something about the far end (ringback heard, busy heard, ...)."""
 
-    port: str
     progress: Progress
 
 
@@ -82,35 +85,28 @@ ANSWER_BY = ("polarity", "voice", "tone", "timeout")
 
 
 @dataclass(frozen=True)
-class CallAnswered:
+class CallAnswered(CallEvent):
     """The far end answered. On analog trunks ``by`` says how the box knew (``ANSWER_BY``), ``reason``
     what it heard (voice / silence / fax / polarity), and ``ago`` how many seconds before this event the
     answer was (a voice answer is put at the greeting's onset); ``None`` / 0 where the line signals it."""
 
-    port: str
     by: str | None = None
     reason: str | None = None
     ago: float = 0.0
 
 
 @dataclass(frozen=True)
-class CallReleased:
+class CallReleased(CallEvent):
     """The leg on this port is gone (far end cleared, the extension hung up, or a failure)."""
 
-    port: str
     cause: Cause = Cause.NORMAL_CLEARING
     answer_by: str | None = None  # an analog trunk's outbound call not answered: what told (``ANSWER_BY``)
     answer_reason: str | None = None  # and why: busy / congestion / sit / announcement
 
 
 @dataclass(frozen=True)
-class CallerIdReceived:
+class CallerIdReceived(CallEvent):
     """Caller ID decoded on a trunk before the call is offered (analog: between rings)."""
 
-    port: str
     number: str | None
     name: str | None = None
-
-
-CallEvent = (CallOffered | OffHookIdle | DigitReceived | HookFlash | CallProgress | CallAnswered | CallReleased
-             | CallerIdReceived)

@@ -11,8 +11,7 @@ and caller ID.
   published as events: ``diag.dtmf {port, digit}`` for every DTMF digit detected on any port and
   ``diag.callerid {port, number, name}`` for caller ID decoded on an FXO line; subscribe to ``diag.``.
 
-Digits and caller IDs are taken where the engine hands them to the port machines (its ``_feed``), so
-nothing in the engine changes for this.
+Digits and caller IDs come from the engine's ``on_detected`` listeners, told before the port machines.
 """
 
 from __future__ import annotations

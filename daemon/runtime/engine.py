@@ -7,10 +7,17 @@ to call control, which may ask other ports to act), then build the tx frames and
 E1 timeslots of a configured No.1 trunk (``[[trunk]]``) run ``signaling.no1.trunk.No1Trunk``: their
 CAS changes and what the R2 MF receivers hear go to it, span alarms (LOS/AIS/RAI) take them out
 of service and back. Other E1 timeslots keep their CAS bits, HDLC frames and alarms visible here.
+
+Every port machine is a ``signaling.machine.PortMachine`` and is driven only through that interface:
+the engine never asks what kind of line a port is to decide what to call. A request from call control
+that the line's state does not allow raises ``WrongState`` back to call control; where the engine
+hands call control an event or runs its timers, such an error fails that call (cause 41, published as
+``call.error``) and the tick goes on for every other call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
@@ -46,7 +53,8 @@ from hal.ports import Alarm, E1Signalling, Port, PortKind, Span, SpanKind
 from signaling.analog.fxo import FxoConfig, FxoLine
 from signaling.analog.fxs import FxsConfig, FxsLine
 from signaling.circuit import CircuitAlarm
-from signaling.events import CallOffered, CallReleased, Cause
+from signaling.events import CallEvent, CallOffered, CallReleased, Cause
+from signaling.machine import PortMachine, WrongState
 from signaling.media import Detect, PlayTone, SendCallerId, SendDtmf, SendMf
 from signaling.no1.trunk import No1Trunk, TrunkConfig
 from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS
@@ -59,7 +67,7 @@ OUT_OF_SERVICE_ALARMS = (Alarm.LOS.value, Alarm.AIS.value, Alarm.RAI.value)  # n
 @dataclass
 class PortRuntime:
     port: Port
-    machine: Any  # FxsLine | FxoLine | No1Trunk | None (E1 bearer without a stack)
+    machine: PortMachine | None  # None: an E1 timeslot without a stack
     cas_rx: int | None = None
     cas_tx: int | None = None
 
@@ -108,7 +116,8 @@ class Engine:
         self._dirty: set[str] = set()
         self._timed: set[str] = set()
         self._back_in_service: set[int] = set()  # spans whose alarms cleared in this tick
-        self._restart: list[PortRuntime] = []  # No.1 timeslots restarted at the first tick after attach()
+        self._restart: list[PortRuntime] = []  # every port's machine restarts at the first tick after attach()
+        self.request_errors: deque[WrongState] = deque(maxlen=64)  # call control's wrong-state requests
         self.circuit_alarms: dict[str, str] = {}  # port -> alarm its stack raised (a stuck No.1 timeslot)
         self.ticks = 0
         self.skipped_ticks = 0
@@ -143,20 +152,19 @@ class Engine:
         for trunk in self.config.trunks:
             tcfg = no1_trunk_config(trunk)
             for pid in trunk.ports():
-                rt = self.ports[pid]
-                rt.machine = No1Trunk(pid, tcfg)
-                self._restart.append(rt)
+                self.ports[pid].machine = No1Trunk(pid, tcfg)
+        self._restart = [rt for rt in self.by_channel if rt.machine is not None]
         self.media = Media(len(self.by_channel))
 
     def reset_lines(self) -> list[Command]:
-        """Commands that put every line in a clean idle state (start-up, after a crash). No.1 timeslots
-        restart in their machine at the first tick instead: it sends idle only once the far end's bits
-        (reported with that tick) say what the far end still holds."""
+        """Commands that put every port no machine runs in a clean idle state (start-up, after a crash).
+        Configured lines restart in their machine at the first tick instead (``PortMachine.restart``): a
+        No.1 timeslot sends idle only once the far end's bits (reported with that tick) say what the far
+        end still holds."""
         cmds: list[Command] = []
-        restarting = {rt.port.id for rt in self._restart}
         for rt in self.ports.values():
             p = rt.port
-            if p.id in restarting:
+            if rt.machine is not None:
                 continue
             if p.kind is PortKind.FXO:
                 cmds.append(SetHook(p.id, False))
@@ -183,7 +191,8 @@ class Engine:
         if self._restart:
             restart, self._restart = self._restart, []
             for rt in restart:
-                self._feed(rt, "restart", now)
+                if rt.machine is not None:
+                    self._feed(rt, rt.machine.restart, now)
         for ev in tick.events:
             self._board_event(ev, now)
         if self._back_in_service:
@@ -193,23 +202,28 @@ class Engine:
         if self.on_detected and (heard.digits or heard.caller_ids):
             self._tell_detected(heard)
         for ch, digit in heard.digits:
-            self._feed(chan[ch], "handle_digit", digit, now)
+            if (m := chan[ch].machine) is not None:
+                self._feed(chan[ch], m.handle_digit, digit, now)
         for ch, pev in heard.progress:
-            self._feed(chan[ch], "handle_progress", pev, now)
+            if (m := chan[ch].machine) is not None:
+                self._feed(chan[ch], m.handle_progress, pev, now)
         for ch, verdict in heard.answers:
-            self._feed(chan[ch], "handle_answer", verdict, now)
+            if (m := chan[ch].machine) is not None:
+                self._feed(chan[ch], m.handle_answer, verdict, now)
         for ch, cid in heard.caller_ids:
-            self._feed(chan[ch], "handle_caller_id", cid, now)
+            if (m := chan[ch].machine) is not None:
+                self._feed(chan[ch], m.handle_caller_id, cid, now)
         for ch, signal in heard.mf:
-            self._feed(chan[ch], "handle_mf", signal, now)
+            if (m := chan[ch].machine) is not None:
+                self._feed(chan[ch], m.handle_mf, signal, now)
         for pid in list(self._timed):
             rt = self.ports[pid]
-            deadline = rt.machine.deadline
-            if deadline is None:
+            m = rt.machine
+            if m is None or m.deadline is None:
                 self._timed.discard(pid)
-            elif deadline <= now:
-                self._feed(rt, "handle_timer", now)
-        self.timers.run_due(now)
+            elif m.deadline <= now:
+                self._feed(rt, m.handle_timer, now)
+        self._run_call_timers(now)
         self._drain()
         tx = media.transmit(tick.rx)
         if self.recorder is not None:
@@ -248,7 +262,7 @@ class Engine:
                 rt.cas_rx = ev.bits
                 self.publish("e1.cas", port=ev.port, bits=ev.bits)
                 if rt.machine is not None:
-                    self._feed(rt, "handle_board_event", ev, now)
+                    self._feed(rt, rt.machine.handle_board_event, ev, now)
             return
         if isinstance(ev, HdlcFrame):
             srt = self.spans.get(ev.span)
@@ -271,16 +285,17 @@ class Engine:
         if rt is None or rt.machine is None:
             log.debug("event for a port with no line configured: %s", ev)
             return
-        self._feed(rt, "handle_board_event", ev, now)
+        self._feed(rt, rt.machine.handle_board_event, ev, now)
 
     def _span_service(self, span: Span, now: float) -> None:
-        """No.1 timeslots go out of service while the span has LOS, AIS or RAI, and back when it clears
+        """The span's lines go out of service while it has LOS, AIS or RAI, and back when it clears
         (after the tick's other events: the board reports the bits that changed meanwhile with them)."""
         if any(a in span.alarms for a in OUT_OF_SERVICE_ALARMS):
             self._back_in_service.discard(span.id)
             for p in span.ports:
-                if isinstance(self.ports[p.id].machine, No1Trunk):
-                    self._feed(self.ports[p.id], "out_of_service", now)
+                rt = self.ports[p.id]
+                if rt.machine is not None:
+                    self._feed(rt, rt.machine.out_of_service, now)
         else:
             self._back_in_service.add(span.id)
 
@@ -289,33 +304,62 @@ class Engine:
         for sid in spans:
             for p in self.spans[sid].span.ports:
                 rt = self.ports[p.id]
-                if isinstance(rt.machine, No1Trunk) and rt.machine.state == "out_of_service":
-                    self._feed(rt, "in_service", now)
-                    if rt.cas_rx is not None:  # the far end's bits as now reported
-                        self._feed(rt, "handle_board_event", CasChange(p.id, rt.cas_rx), now)
+                m = rt.machine
+                if m is not None and m.is_out_of_service:
+                    self._feed(rt, m.in_service, now)
+                    if rt.cas_rx is not None and rt.machine is m:  # the far end's bits as now reported
+                        self._feed(rt, m.handle_board_event, CasChange(p.id, rt.cas_rx), now)
 
-    def _feed(self, rt: PortRuntime, method: str, *args: Any) -> None:
-        if rt.machine is None:
-            return
+    def _feed(self, rt: PortRuntime, method: Callable[..., object], *args: Any) -> None:
+        """Hand ``rt``'s machine an input from the line or the engine: ``method`` is one of the machine's
+        ``PortMachine`` methods (bound: ``machine.handle_digit``). A machine that raises is reset."""
         try:
-            getattr(rt.machine, method)(*args)
+            method(*args)
         except Exception:
-            log.exception("port %s: %s failed; the port is reset", rt.port.id, method)
+            log.exception("port %s: %s failed; the port is reset", rt.port.id, method.__name__)
             self._reset_port(rt)
             return
         self._dirty.add(rt.port.id)
 
+    def _machine(self, port: str) -> PortMachine:
+        machine = self.ports[port].machine
+        if machine is None:
+            raise ValueError(f"port {port} has no line configured")
+        return machine
+
+    def _request(self, port: str, method: Callable[..., object], *args: Any) -> object:
+        """Call control's request to the port's machine: ``method`` is one of its ``PortMachine`` methods
+        (bound). ``WrongState`` goes back to the caller, the machine untouched; any other failure resets
+        the port, as for a line input."""
+        rt = self.ports[port]
+        try:
+            result = method(*args)
+        except WrongState:
+            raise
+        except Exception:
+            log.exception("port %s: %s failed; the port is reset", port, method.__name__)
+            self._reset_port(rt)
+            return None
+        self._dirty.add(port)
+        return result
+
     def _reset_port(self, rt: PortRuntime) -> None:
-        """A machine that raised is replaced by a fresh one; its call, if any, is released."""
+        """A machine that raised is replaced by a fresh one, restarted from the far end's bits as last
+        reported; its call, if any, is released."""
         old = rt.machine
-        rt.machine = type(old)(rt.port.id, old.config)
+        assert old is not None
+        machine = rt.machine = type(old)(rt.port.id, old.config)
         assert self.media is not None
         self.media.reset(rt.port.channel)
-        if isinstance(rt.machine, No1Trunk):
-            self._commands.append(SetCas(rt.port.id, rt.machine.line.tx))  # idle
-            if self.circuit_alarms.pop(rt.port.id, None) is not None:
-                self.publish("alarm.cleared", span=rt.port.span, port=rt.port.id, alarm=getattr(old, "alarm", None))
-        self.calls.handle(CallReleased(rt.port.id, Cause.TEMPORARY_FAILURE))
+        now = self.now()
+        machine.restart(now)
+        if rt.cas_rx is not None:
+            machine.handle_board_event(CasChange(rt.port.id, rt.cas_rx), now)
+        self._dirty.add(rt.port.id)
+        alarm = self.circuit_alarms.pop(rt.port.id, None)
+        if alarm is not None:
+            self.publish("alarm.cleared", span=rt.port.span, port=rt.port.id, alarm=alarm)
+        self._to_calls(CallReleased(rt.port.id, Cause.TEMPORARY_FAILURE))
 
     def _drain(self) -> None:
         rounds = 0
@@ -324,9 +368,11 @@ class Engine:
             dirty, self._dirty = self._dirty, set()
             for pid in dirty:
                 rt = self.ports[pid]
+                if rt.machine is None:
+                    continue
                 for out in rt.machine.take_outputs():
                     self._output(rt, out)
-                if rt.machine.deadline is not None:
+                if rt.machine is not None and rt.machine.deadline is not None:
                     self._timed.add(pid)
 
     def _output(self, rt: PortRuntime, out: Any) -> None:
@@ -351,17 +397,54 @@ class Engine:
                 self._commands.append(out)
             case CircuitAlarm(port=port, alarm=alarm, raised=raised):
                 self._circuit_alarm(rt, port, alarm, raised)
-            case _ if hasattr(out, "port") and type(out).__module__ == "signaling.events":
-                self.calls.handle(out)
-                if isinstance(out, CallReleased):
-                    self.calls.released_port_idle(out.port)
-                elif isinstance(out, CallOffered) and isinstance(rt.machine, No1Trunk):
-                    self._feed(rt, "accept", self.now())  # call control took it (a refusal came first)
+            case CallEvent():
+                self._to_calls(out)
+                if isinstance(out, CallOffered) and rt.machine is not None:  # call control kept it (no refusal first)
+                    self._feed(rt, rt.machine.accept, self.now())
             case _:
                 if hasattr(out, "code") and hasattr(out, "to_wire"):
                     self._commands.append(out)
                 else:
                     log.debug("port %s: unhandled output %r", rt.port.id, out)
+
+    def _to_calls(self, ev: CallEvent) -> None:
+        """Hand call control a line's event; a wrong-state request it makes meanwhile fails that call."""
+        try:
+            self.calls.handle(ev)
+            if isinstance(ev, CallReleased):
+                self.calls.released_port_idle(ev.port)
+        except WrongState as err:
+            self._request_failed(err, ev.port)
+
+    def _run_call_timers(self, now: float) -> None:
+        """Call control's due timers; one whose request meets a wrong state fails its call, the rest run."""
+        while True:
+            try:
+                self.timers.run_due(now)
+                return
+            except WrongState as err:
+                self._request_failed(err, None)
+
+    def _request_failed(self, err: WrongState, port: str | None) -> None:
+        """Call control asked a line for something its state does not allow (a bug, not the network's
+        doing): logged and published as ``call.error``, and the call on the line asked (and on ``port``,
+        whose event call control was handling) ends with TEMPORARY_FAILURE. Other calls go on."""
+        self.request_errors.append(err)
+        log.error("call control: %s", err)
+        self.publish("call.error", port=err.port, machine=err.machine, state=err.state, request=err.request,
+                     message=str(err))
+        for p in dict.fromkeys(q for q in (err.port, port) if q is not None):
+            rt = self.ports.get(p)
+            if rt is None or rt.machine is None or p not in self.calls.by_port:
+                continue
+            with contextlib.suppress(WrongState):  # WrongState: nothing of the call left on the line itself
+                rt.machine.release(Cause.TEMPORARY_FAILURE, self.now())
+            self._dirty.add(p)
+            try:
+                self.calls.handle(CallReleased(p, Cause.TEMPORARY_FAILURE))
+            except WrongState as again:
+                self.request_errors.append(again)
+                log.error("call control, ending the failed call: %s", again)
 
     def _circuit_alarm(self, rt: PortRuntime, port: str, alarm: str, raised: bool) -> None:
         if raised:
@@ -377,31 +460,22 @@ class Engine:
     def now(self) -> float:
         return self.clock.now()
 
-    def _machine_call(self, port: str, method: str, *args: Any) -> None:
-        rt = self.ports[port]
-        self._feed(rt, method, *args)
+    # Each raises ``WrongState`` if the port's line cannot do it in its state (see signaling.machine).
 
     def ring(self, port: str, cid: CallerId | None) -> None:
-        self._machine_call(port, "ring", cid, self.now())
+        self._request(port, self._machine(port).ring, cid, self.now())
 
     def answer(self, port: str) -> None:
-        self._machine_call(port, "answer", self.now())
+        self._request(port, self._machine(port).answer, self.now())
 
     def dial(self, port: str, number: str, caller: str | None = None) -> None:
-        rt = self.ports[port]
-        if isinstance(rt.machine, No1Trunk):
-            trunk = self.config.trunk_by_port(port)
-            ani = (trunk.caller if trunk is not None and trunk.caller else caller) or None
-            self._feed(rt, "dial", number, self.now(), ani)
-        else:
-            self._machine_call(port, "dial", number, self.now())
+        """Place a call on ``port``; the calling number is the trunk's configured ``caller`` if it has one."""
+        trunk = self.config.trunk_by_port(port)
+        ani = (trunk.caller if trunk is not None and trunk.caller else caller) or None
+        self._request(port, self._machine(port).dial, number, self.now(), ani)
 
     def release(self, port: str, cause: Cause) -> None:
-        rt = self.ports[port]
-        if rt.port.kind is PortKind.FXS or isinstance(rt.machine, No1Trunk):
-            self._feed(rt, "release", cause, self.now())
-        else:
-            self._feed(rt, "release", self.now())
+        self._request(port, self._machine(port).release, cause, self.now())
 
     def channel(self, port: str) -> int:
         """The media channel (tick array row) of ``port``."""
@@ -409,9 +483,9 @@ class Engine:
 
     def play(self, port: str, tone: ToneName | None) -> None:
         rt = self.ports[port]
-        if hasattr(rt.machine, "play"):
-            self._feed(rt, "play", tone)
-        else:
+        if rt.machine is not None:
+            self._request(port, rt.machine.play, tone)
+        else:  # a timeslot without a stack: straight to its media channel
             assert self.media is not None
             self.media.play(rt.port.channel, tone)
 
@@ -430,19 +504,18 @@ class Engine:
     # --- No.1 timeslots: blocking (TUI / API) ------------------------------------------------------
 
     def block(self, port: str) -> bool:
-        """Block an idle No.1 timeslot; False if it is not a No.1 timeslot or not idle."""
+        """Block an idle line (a No.1 timeslot); False if it is busy or cannot be blocked."""
         rt = self.ports.get(port)
-        if rt is None or not isinstance(rt.machine, No1Trunk):
+        if rt is None or rt.machine is None:
             return False
-        blocked = rt.machine.block(self.now())
-        self._dirty.add(port)
+        blocked = bool(self._request(port, rt.machine.block, self.now()))
         self._drain()
         return blocked
 
     def unblock(self, port: str) -> None:
         rt = self.ports.get(port)
-        if rt is not None and isinstance(rt.machine, No1Trunk):
-            self._feed(rt, "unblock", self.now())
+        if rt is not None and rt.machine is not None:
+            self._request(port, rt.machine.unblock, self.now())
             self._drain()
 
     # --- E1 plumbing (timeslots and spans without a stack) -------------------------------------------
@@ -469,7 +542,7 @@ class Engine:
             p = rt.port
             row: dict[str, Any] = {"port": p.id, "kind": p.kind.value}
             if rt.machine is not None:
-                row["state"] = str(getattr(rt.machine, "state", "?"))
+                row["state"] = str(rt.machine.state)
             if p.kind is PortKind.E1_BEARER:
                 row["cas_rx"] = rt.cas_rx
                 row["cas_tx"] = rt.cas_tx

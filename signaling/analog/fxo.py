@@ -13,7 +13,7 @@ Inbound::
              (at the first RingStart when the line is configured with callerid = "none")
     ringing --answer()--> connected
     ringing --no RingStart for T_RING_GONE after a RingStop--> idle   (CallReleased if offered)
-    ringing --release()--> rejected --no RingStart for T_RING_GONE--> idle
+    ringing --release(cause)--> rejected --no RingStart for T_RING_GONE--> idle
         (an analog line cannot refuse a call: the rest of its ringing is ignored, not re-offered)
 
 Caller ID: "fsk" and "dtmf" both turn on the ``callerid`` detector; the media layer's receiver
@@ -199,13 +199,26 @@ class FxoLine(PortMachine):
         else:
             self._ignored(f"digit {digit!r}")
 
-    # --- call control's requests ---------------------------------------------------------------------
+    # --- the engine's requests -------------------------------------------------------------------------
+
+    def restart(self, now: float) -> None:
+        """The box started: on hook, nothing ringing or dialled."""
+        self._timers.clear()
+        self.state = FxoState.IDLE
+        self._rings = 0
+        self._offered = False
+        self._number = ""
+        self._ringback = False
+        self._out.append(SetHook(self.port, False))
+
+    # --- call control's requests (``WrongState`` where the state does not allow them) -------------------
 
     def answer(self, now: float) -> None:
         """Call control answered the ringing inbound call: go off hook."""
         if self.state is not FxoState.RINGING:
-            self._ignored("answer()")
-            return
+            if self._release_crossed():
+                return
+            raise self._wrong_state("answer()")
         self._timers.clear()
         self.state = FxoState.CONNECTED
         self._out += [SetHook(self.port, True), Detect(self.port, "callerid", False),
@@ -213,11 +226,10 @@ class FxoLine(PortMachine):
         if self.config.disconnect_busy:
             self._out.append(Detect(self.port, "progress", True))
 
-    def dial(self, number: str, now: float) -> None:
-        """Seize the line for an outbound call to ``number``."""
+    def dial(self, number: str, now: float, caller: str | None = None) -> None:
+        """Seize the line for an outbound call to ``number`` (an analog line sends no calling number)."""
         if self.state is not FxoState.IDLE:
-            self._ignored(f"dial({number!r})")
-            return
+            raise self._wrong_state(f"dial({number!r})")
         self.state = FxoState.SEIZING
         self._number = number
         self._ringback = False
@@ -225,16 +237,16 @@ class FxoLine(PortMachine):
         self._out += [SetHook(self.port, True), Detect(self.port, "progress", True)]
         self._timers["T_DIALTONE"] = now + T_DIALTONE
 
-    def release(self, now: float) -> None:
-        """Call control hangs up this line."""
+    def release(self, cause: Cause, now: float) -> None:
+        """Call control hangs up this line (an analog line signals no cause)."""
         if self.state in OFF_HOOK_STATES:
             self._on_hook()
         elif self.state is FxoState.RINGING:  # cannot refuse: ignore the rest of this ringing
             self._out += [Detect(self.port, d, False) for d in DETECTORS]
             self.state = FxoState.REJECTED
             self._offered = False
-        else:
-            self._ignored("release()")
+        elif not self._release_crossed():
+            raise self._wrong_state(f"release({cause.name})")
 
     # --- transitions -----------------------------------------------------------------------------------
 
@@ -315,8 +327,3 @@ class FxoLine(PortMachine):
         self.state = FxoState.AWAITING_ANSWER
         if self.config.answer_detect == "audio":  # from here on: the far end's audio only, not our digits
             self._out.append(Detect(self.port, "answer", True))
-
-    # --- helpers ---------------------------------------------------------------------------------------
-
-    def _ignored(self, what: object) -> None:
-        log.debug("port %s: %s ignored in state %s", self.port, what, self.state)

@@ -9,8 +9,8 @@ States::
 
     idle --OffHook--> dialing                     (dial tone, DTMF detection, OffHookIdle)
     idle --ring()--> ringing --OffHook--> connected (CallAnswered)
-    ringing --release()--> idle
-    dialing/connected --release()--> released      (busy or congestion tone, then silence)
+    ringing --release(cause)--> idle
+    dialing/connected --release(cause)--> released      (busy or congestion tone, then silence)
     dialing/connected/released --on hook longer than T_FLASH_MAX--> idle (CallReleased)
 
 The hook is debounced while off hook: an OnHook starts T_FLASH_MAX; the phone coming back off hook
@@ -30,7 +30,7 @@ from typing import Any
 
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
-from hal.events import Flash, OffHook, OnHook, SetLoopCurrent, SetRing
+from hal.events import Flash, OffHook, OnHook, SetLoopCurrent, SetPolarity, SetRing
 from signaling.events import CallAnswered, CallReleased, Cause, DigitReceived, HookFlash, OffHookIdle
 from signaling.machine import PortMachine
 from signaling.media import Detect, PlayTone, SendCallerId
@@ -113,19 +113,27 @@ class FxsLine(PortMachine):
             self._play(None)
         self._emit(DigitReceived(self.port, digit))
 
-    def handle_progress(self, ev: Any, now: float) -> None:
-        self._ignored(ev)  # no call-progress detection on an extension
+    # handle_progress, handle_caller_id, handle_mf: the base class ignores them (no call-progress detection
+    # on an extension; caller ID is sent to phones, never received from them)
 
-    def handle_caller_id(self, cid: CallerId, now: float) -> None:
-        self._ignored(cid)  # caller ID is sent to phones, never received from them
+    # --- the engine's requests -------------------------------------------------------------------------
 
-    # --- call control's requests ---------------------------------------------------------------------
+    def restart(self, now: float) -> None:
+        """The box started: no ringing, normal polarity, loop current on, nothing played."""
+        self._timers.clear()
+        self.state = FxsState.IDLE
+        self._hook_down_at = None
+        self._cid = None
+        self._first_ring = False
+        self._tone = None
+        self._out += [SetRing(self.port, False), SetPolarity(self.port, False), SetLoopCurrent(self.port, True)]
+
+    # --- call control's requests (``WrongState`` where the state does not allow them) -------------------
 
     def ring(self, cid: CallerId | None, now: float) -> None:
         """Start ringing the phone for a call; caller ID goes between the first and second burst."""
         if not self.is_idle:
-            self._ignored("ring()")
-            return
+            raise self._wrong_state("ring()")
         self.state = FxsState.RINGING
         self._cid = cid if self.config.callerid in ("fsk", "dtmf") else None
         self._first_ring = True
@@ -147,8 +155,8 @@ class FxsLine(PortMachine):
             if self.config.disconnect == "loop_current":
                 self._out.append(SetLoopCurrent(self.port, False))
                 self._timers["T_LOOP_DROP"] = now + T_LOOP_DROP
-        else:
-            self._ignored(f"release({cause!r})")
+        elif not self._release_crossed():
+            raise self._wrong_state(f"release({cause.name})")
 
     def play(self, tone: ToneName | None) -> None:
         """Call control asks for a tone (or silence) on this port."""
@@ -241,6 +249,3 @@ class FxsLine(PortMachine):
     def _play(self, tone: ToneName | None) -> None:
         self._tone = tone
         self._out.append(PlayTone(self.port, tone))
-
-    def _ignored(self, what: object) -> None:
-        log.debug("port %s: %s ignored in state %s", self.port, what, self.state)

@@ -1,9 +1,11 @@
 """One No.1 (MFC/R2) trunk timeslot: line signalling + register signalling + call control (sans-I/O).
 
-``No1Trunk`` has the engine-facing interface of the analog machines: ``handle_board_event(ev, now)``
-(``CasChange``), ``handle_mf(signal, now)`` (what the R2 MF receiver hears: 1..15, 0 = tone off),
-``handle_digit(digit, now)`` (DTMF once answered), ``handle_timer(now)``, ``take_outputs()``,
-``deadline``, ``is_idle``, ``state``, ``config``. It hands back ``SetCas`` commands, media requests
+``No1Trunk`` is a line machine (``signaling.machine``, the interface of every line): it takes
+``handle_board_event(ev, now)`` (``CasChange``), ``handle_mf(signal, now)`` (what the R2 MF receiver
+hears: 1..15, 0 = tone off), ``handle_digit(digit, now)`` (DTMF once answered), ``handle_timer(now)``,
+the engine's ``restart`` / ``out_of_service`` / ``in_service`` and call control's ``dial``,
+``accept``, ``answer``, ``release(cause, now)``, ``play``, ``block`` / ``unblock`` (``ring`` is wrong
+on a trunk in every state: ``WrongState``). It hands back ``SetCas`` commands, media requests
 (``SendMf``, ``Detect("r2mf_fwd"|"r2mf_bwd"|"dtmf")``, ``PlayTone``) and uniform call events
 (DigitReceived during an answered call, as an analog trunk gives them to the IVR).
 
@@ -153,6 +155,10 @@ class No1Trunk(PortMachine):
         return (self.state is T.IDLE and self.line.both_idle and self.alarm is None
                 and self.config.direction != "in")
 
+    @property
+    def is_out_of_service(self) -> bool:
+        return self.state is T.OUT_OF_SERVICE
+
     # --- inputs --------------------------------------------------------------------------------
 
     def handle_board_event(self, ev: Any, now: float) -> None:
@@ -177,14 +183,14 @@ class No1Trunk(PortMachine):
             return
         self._register_events(self.register.tone(signal, now), now)
 
-    # --- call control ----------------------------------------------------------------------------
+    # --- call control (``WrongState`` where the state does not allow a request) ---------------------------
 
     def dial(self, number: str, now: float, caller: str | None = None) -> None:
-        """Seize the timeslot and place a call to ``number`` (ANI ``caller``)."""
+        """Seize the timeslot and place a call to ``number`` (ANI ``caller``); only on a free circuit
+        (``is_idle``: call control picks one)."""
         if self.state is not T.IDLE or self.config.direction == "in":
-            log.warning("port %s: dial() in state %s refused", self.port, self.state)
-            self._emit(CallReleased(self.port, Cause.NO_CIRCUIT_AVAILABLE))
-            return
+            raise self._wrong_state(f"dial({number!r})" if self.state is not T.IDLE
+                                    else f"dial({number!r}) on an incoming-only trunk")
         self._set_cas(self.line.local("seize"))
         self.state = T.OUT_SEIZING
         self.register = OutgoingRegister(self.v, self._timers, number,
@@ -192,7 +198,8 @@ class No1Trunk(PortMachine):
         self._arm("T_SEIZE_ACK", now)
 
     def accept(self, now: float, charge: bool | None = None) -> None:
-        """Accept the offered call (Group B free: B-1 with charge, B-7 without)."""
+        """Accept the offered call (Group B free: B-1 with charge, B-7 without); nothing once call
+        control refused or released it."""
         if self.state is not T.IN_OFFERED or not isinstance(self.register, IncomingRegister):
             return
         self._timers.pop("T_ACCEPT", None)
@@ -209,14 +216,15 @@ class No1Trunk(PortMachine):
             self._answer_pending = True  # answer once the Group B cycle is through
             return
         if self.state is not T.IN_ALERTING:
-            log.debug("port %s: answer() ignored in state %s", self.port, self.state)
-            return
+            if self._release_crossed():
+                return
+            raise self._wrong_state("answer()")
         self._play(None)
         self._set_cas(self.line.local("answer"))
         self.state = T.IN_ANSWERED
         self._detect("dtmf")  # the caller's digits (IVR choices) from now on
 
-    def release(self, cause: Cause = Cause.NORMAL_CLEARING, now: float = 0.0) -> None:
+    def release(self, cause: Cause, now: float) -> None:
         """Call control ends the call on this timeslot (refuses it, if not yet accepted)."""
         st = self.state
         if st is T.IN_REGISTER and isinstance(self.register, IncomingRegister):
@@ -234,8 +242,12 @@ class No1Trunk(PortMachine):
             self._arm("T_CLEAR_FORWARD", now)
         elif st in OUT_CALL:
             self._clear_forward(now)
-        else:
-            log.debug("port %s: release() ignored in state %s", self.port, st)
+        elif not self._release_crossed():
+            raise self._wrong_state(f"release({cause.name})")
+
+    def play(self, tone: ToneName | None) -> None:
+        """Call control's tone for the caller on this timeslot (the trunk's own tones track it)."""
+        self._play(tone)
 
     def block(self, now: float) -> bool:
         """Block the idle timeslot (no calls either way); True if it is now blocked by us."""

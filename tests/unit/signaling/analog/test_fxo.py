@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -24,6 +25,7 @@ from signaling.analog.fxo import FxoConfig, FxoLine, FxoState
 from signaling.events import (
     CallAnswered,
     CallerIdReceived,
+    CallEvent,
     CallOffered,
     CallProgress,
     CallReleased,
@@ -31,6 +33,7 @@ from signaling.events import (
     DigitReceived,
     Progress,
 )
+from signaling.machine import WrongState
 from signaling.media import Detect, SendDtmf
 
 P = "fxo-1"
@@ -49,7 +52,7 @@ def tone(name: ToneName, ended: bool = False) -> ProgressEvent:
 
 def events(outs: list) -> list:
     """Only the call events (what call control sees)."""
-    return [o for o in outs if type(o).__module__ == "signaling.events"]
+    return [o for o in outs if isinstance(o, CallEvent)]
 
 
 def ring_burst(m: FxoLine, t0: float) -> list:
@@ -179,7 +182,7 @@ def test_release_of_a_ringing_call_ignores_the_rest_of_the_ringing() -> None:
     ring_burst(m, 0.0)
     m.handle_caller_id(CID, 2.0)
     m.take_outputs()
-    m.release(3.0)
+    m.release(Cause.NORMAL_CLEARING, 3.0)
     assert not m.is_idle
     assert events(ring_burst(m, 5.0) + ring_burst(m, 10.0)) == []
     assert events(run_until(m, 30.0)) == []
@@ -251,7 +254,7 @@ def test_digits_while_connected() -> None:
 
 def test_release_while_connected() -> None:
     m = connected()
-    m.release(30.0)
+    m.release(Cause.NORMAL_CLEARING, 30.0)
     assert m.take_outputs() == [SetHook(P, False), *ALL_OFF]
     assert m.is_idle
 
@@ -430,18 +433,20 @@ def test_release_while_dialing() -> None:
     m = line()
     m.dial("123", 0.0)
     m.take_outputs()
-    m.release(1.0)
+    m.release(Cause.NORMAL_CLEARING, 1.0)
     assert m.take_outputs() == [SetHook(P, False), *ALL_OFF]
     assert m.is_idle and m.deadline is None
 
 
-def test_dial_when_not_idle_is_ignored() -> None:
+def test_dial_when_not_idle_is_a_wrong_state() -> None:
     m = connected()
-    m.dial("123", 10.0)
+    with pytest.raises(WrongState, match="FxoLine on port fxo-1: dial\\('123'\\) is not allowed in state connected"):
+        m.dial("123", 10.0)
     assert m.take_outputs() == []
     m = line()
     ring_burst(m, 0.0)
-    m.dial("123", 2.0)
+    with pytest.raises(WrongState):
+        m.dial("123", 2.0)
     assert m.take_outputs() == [] and m.state is FxoState.RINGING
 
 
@@ -460,7 +465,7 @@ def test_unexpected_events_never_raise() -> None:
         ring_burst(ringing, 0.0)
         rejected = line()
         ring_burst(rejected, 0.0)
-        rejected.release(0.5)
+        rejected.release(Cause.NORMAL_CLEARING, 0.5)
         seizing = line()
         seizing.dial("1", 0.0)
         dialing = line()
@@ -478,10 +483,10 @@ def test_unexpected_events_never_raise() -> None:
         m.handle_caller_id(CID, 1.2)
         m.handle_answer(AnswerVerdict(i % 2 == 0, "voice", "voice", 500, final=i != 3), 1.25)
         m.handle_timer(1.3)
-        m.answer(1.4)
-        m.dial("9", 1.5)
-        m.release(1.6)
-        m.release(1.7)
+        for request, args in ((m.answer, (1.4,)), (m.dial, ("9", 1.5)), (m.release, (Cause.NORMAL_CLEARING, 1.6)),
+                              (m.release, (Cause.NORMAL_CLEARING, 1.7))):
+            with contextlib.suppress(WrongState):  # call control's requests: done, or refused untouched
+                request(*args)
         run_until(m, 100.0)
         m.take_outputs()
         assert m.is_idle

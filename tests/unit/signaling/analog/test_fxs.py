@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -22,6 +23,7 @@ from hal.events import (
 )
 from signaling.analog.fxs import FxsConfig, FxsLine, FxsState
 from signaling.events import CallAnswered, CallReleased, Cause, DigitReceived, HookFlash, OffHookIdle
+from signaling.machine import WrongState
 from signaling.media import Detect, PlayTone, SendCallerId
 
 P = "fxs-1"
@@ -177,10 +179,11 @@ def test_release_while_ringing_stops_ringing_and_goes_idle() -> None:
     assert m.is_idle and m.deadline is None
 
 
-def test_ring_when_not_idle_is_ignored() -> None:
+def test_ring_when_not_idle_is_a_wrong_state() -> None:
     m = line()
     off_hook(m)
-    m.ring(CID, 1.0)
+    with pytest.raises(WrongState, match="ring\\(\\) is not allowed in state dialing"):
+        m.ring(CID, 1.0)
     assert m.take_outputs() == [] and m.state is FxsState.DIALING
 
 
@@ -382,9 +385,10 @@ def test_unexpected_events_never_raise() -> None:
         m.handle_progress(ProgressEvent(ToneName.BUSY), 1.3)
         m.handle_caller_id(CID, 1.4)
         m.handle_timer(1.5)
-        m.ring(CID, 1.6)
-        m.release(Cause.NORMAL_CLEARING, 1.7)
-        m.release(Cause.NORMAL_CLEARING, 1.8)
+        for request, args in ((m.ring, (CID, 1.6)), (m.release, (Cause.NORMAL_CLEARING, 1.7)),
+                              (m.release, (Cause.NORMAL_CLEARING, 1.8))):
+            with contextlib.suppress(WrongState):  # call control's requests: done, or refused untouched
+                request(*args)
         m.play(None)
         run_until(m, 100.0)
         m.take_outputs()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hal.events import CasChange, SetCas
+from signaling.events import CallEvent
 from signaling.media import Detect, SendMf
 from signaling.no1.trunk import No1Trunk
 
@@ -42,7 +43,7 @@ class Side:
                 self.listening = out.on
 
     def events(self) -> list:
-        return [o for o in self.outputs if type(o).__module__ == "signaling.events"]
+        return [o for o in self.outputs if isinstance(o, CallEvent)]
 
 
 class Link:

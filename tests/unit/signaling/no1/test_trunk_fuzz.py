@@ -1,5 +1,6 @@
-"""Whatever the far end and call control do to a No.1 timeslot, in any order, the machine never raises,
-only ever sends valid China line signals, tells call control about each call at most once, and is
+"""Whatever the far end and call control do to a No.1 timeslot, in any order, the machine never raises
+(but ``WrongState`` for a request of call control's that its state does not allow, which leaves it
+untouched), only ever sends valid China line signals, tells call control about each call at most once, and is
 idle again once the far end is idle and quiet for long enough (hypothesis, virtual time)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from hal.events import CasChange, SetCas
 from signaling.events import CallOffered, CallReleased, Cause
+from signaling.machine import WrongState
 from signaling.no1.trunk import No1Trunk, TrunkConfig, TrunkState
 from signaling.no1.variant import CHINA
 
@@ -36,6 +38,15 @@ def test_any_sequence_ends_idle(ops: list, direction: str, dnis_length: int, ani
         if m.deadline is not None and m.deadline <= now:
             m.handle_timer(now)
 
+    def request(fn, *args) -> None:  # noqa: ANN001
+        outs.extend(m.take_outputs())
+        state, timers = m.state, m.deadline
+        try:
+            fn(*args)
+        except WrongState as err:
+            assert err.port == P and err.state == str(state)
+            assert m.take_outputs() == [] and (m.state, m.deadline) == (state, timers)
+
     for kind, arg in ops:
         if kind == "cas":
             m.handle_board_event(CasChange(P, arg), now)
@@ -47,17 +58,17 @@ def test_any_sequence_ends_idle(ops: list, direction: str, dnis_length: int, ani
                 now = round(now + 0.02, 6)
                 run_timers()
         elif kind == "dial":
-            m.dial(arg, now, caller="138")
+            request(m.dial, arg, now, "138")
         elif kind == "release":
-            m.release(arg, now)
+            request(m.release, arg, now)
         elif kind == "answer":
-            m.answer(now)
+            request(m.answer, now)
         elif kind == "accept":
-            m.accept(now)
+            request(m.accept, now)
         elif kind == "block":
-            m.block(now)
+            request(m.block, now)
         elif kind == "unblock":
-            m.unblock(now)
+            request(m.unblock, now)
         elif kind == "oos":
             m.out_of_service(now)
         elif kind == "ins":
@@ -67,8 +78,8 @@ def test_any_sequence_ends_idle(ops: list, direction: str, dnis_length: int, ani
     m.in_service(now)
     m.unblock(now)
     m.handle_mf(0, now)
-    m.handle_board_event(CasChange(P, 0b1011), now)
-    m.release(Cause.NORMAL_CLEARING, now)
+    m.handle_board_event(CasChange(P, CHINA.bits("idle")), now)
+    request(m.release, Cause.NORMAL_CLEARING, now)
     for _ in range(200 * 50):
         now = round(now + 0.02, 6)
         run_timers()
