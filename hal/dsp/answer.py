@@ -4,8 +4,11 @@ After the box dials out on an FXO line it hears, in whole tick arrays, what the 
 decides once per call whether and when the far end answered:
 
 * **answered by voice**: a talk spurt (sound that is none of the network's tones, 0.1 to
-  ``LONG_SPURT_MS`` long, pauses under ``PAUSE_MS`` bridged) that ends in a pause of ``PAUSE_MS``.
-  The answer is put at the spurt's onset (``ago_ms``), so billing starts when the person spoke.
+  ``LONG_SPURT_MS`` long, pauses under ``PAUSE_MS`` bridged) that ends in a pause of ``PAUSE_MS``
+  after ringback; with no ringback before it, or after early media, the pause must last
+  ``PAUSE_UNSURE_MS`` (a person waits that long for the reply; an announcement that opens with a short
+  "您好！" goes on sooner). The answer is put at the spurt's onset (``ago_ms``), so billing starts
+  when the person spoke.
 * **not answered, by tone**: busy or congestion cadence (``hal.dsp.progress``, reused as it stands),
   or the SIT-like three tones (950 → 1400 → 1800 Hz, each 0.2-0.45 s) in front of an announcement.
 * **answered by timeout**: silence for ``SILENCE_AFTER_TONE_MS`` after the last ringback burst or
@@ -26,8 +29,9 @@ China number plays instead of ringback (彩铃). The verdict is reported as an i
 (``final=False``, reason ``announcement``) and the detector keeps listening: the network's busy
 tone after the announcement then says "not answered, announcement"; a short greeting after the
 music stops is still an answer. The price, stated: a person who answers with a sentence longer
-than 1.5 s is answered only at their next short phrase (later, billing errs short), never billed
-for an announcement.
+than 1.5 s is answered only at their next short phrase (later, billing errs short); and an
+announcement right after ringback that opens with a short phrase and a 0.3 s pause would read as
+a greeting (the carriers' announcements open with the sentence or with the tones).
 
 Timing: a greeting said 0.4 s after lifting and 1 s long is decided 1.7 s after the answer
 (onset 0.4 + greeting 1.0 + the closing pause 0.3).
@@ -59,6 +63,7 @@ GLITCH_FRAMES = 2  # sound this short (a click, a tone's partial edge frame) is 
 
 MIN_SPURT_MS = 100
 PAUSE_MS = 300  # a pause this long ends a talk spurt (Mandarin greetings pause up to ~150 ms inside)
+PAUSE_UNSURE_MS = 800  # without ringback before it, or after early media: the wait a greeting must be followed by
 LONG_SPURT_MS = 1500  # a spurt longer than this is early media (announcement, music), not a greeting
 SILENCE_AFTER_TONE_MS = 6000  # > ringback's 4 s gap with margin
 SILENCE_AT_START_MS = 8000  # mobile numbers take seconds of silence to route before ringback
@@ -88,10 +93,12 @@ class AnswerMatcher:
         self.t = 0  # frame index at which the current (unfinished) run started
         self.done = False
         self.early_media = False
+        self.ringback = False
         self.last_activity: int | None = None  # end of the last sound or tone
         self.spurt_start: int | None = None
         self.spurt_end = 0  # end of the spurt's last sound
         self.spurt_long = False
+        self.candidate: tuple[int, int] | None = None  # after early media: a short spurt awaiting its long pause
         self.sit: deque[tuple[int, int]] = deque(maxlen=3)  # the last tonal segments (class, frames)
 
     # --- the bank's calls ---------------------------------------------------------------------------
@@ -110,6 +117,7 @@ class AnswerMatcher:
                 self.sit.clear()
             return []
         self.last_activity = end
+        self.candidate = None  # sound again: what came before was part of the early media
         if cls == OTHER:
             self.sit.clear()
             if self.spurt_start is None:
@@ -142,7 +150,11 @@ class AnswerMatcher:
             start, long_ = self.spurt_start, self.spurt_long
             self.spurt_start = None
             if not long_ and self.spurt_end - start >= _frames(MIN_SPURT_MS):
-                return self._final(True, VOICE, "voice", (now - start) * FRAME_MS)
+                if self.ringback and not self.early_media:
+                    return self._final(True, VOICE, "voice", (now - start) * FRAME_MS)
+                self.candidate = (start, self.spurt_end)  # no ringback before it, or early media: wait longer
+        if self.candidate is not None and now - self.candidate[1] >= _frames(PAUSE_UNSURE_MS):
+            return self._final(True, VOICE, "voice", (now - self.candidate[0]) * FRAME_MS)
         if now - self._quiet_since() >= self._silence_limit():
             out += self._final(True, TIMEOUT, "silence", 0)
         return out
@@ -163,6 +175,8 @@ class AnswerMatcher:
         due = self._quiet_since() + self._silence_limit()
         if self.spurt_start is not None:
             due = min(due, self.spurt_end + _frames(PAUSE_MS))
+        if self.candidate is not None:
+            due = min(due, self.candidate[1] + _frames(PAUSE_UNSURE_MS))
         return max(1, due - self.t)
 
     def progress(self, ev: ProgressEvent) -> list[AnswerVerdict]:
@@ -170,6 +184,7 @@ class AnswerMatcher:
         if self.done or ev.ended:
             return []
         if ev.tone is ToneName.RINGBACK:
+            self.ringback = True
             self.spurt_start = None
         elif ev.tone in (ToneName.BUSY, ToneName.CONGESTION):
             return self._final(False, TONE, "announcement" if self.early_media else ev.tone.value, 0)

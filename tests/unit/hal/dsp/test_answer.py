@@ -8,67 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hal.dsp.answer import LONG_SPURT_MS, AnswerBank, AnswerVerdict
-from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
+from hal.dsp.answer import LONG_SPURT_MS
 from hal.dsp.tones import CHINA, ToneGenerator, ToneName
 from sim import speech
+from tests.support.answer_signals import RATE, finals, greeted_after_ringback, greeting_cases, line, tone
+from tests.support.answer_signals import verdicts as run
 from tests.support.talkoff import music
-
-RATE = 8000
-GREETINGS = ("喂？", "喂，你好？", "喂，哪位？", "你好？")
-VOICES = ("cmn-latn-pinyin", "cmn-latn-pinyin+f2", "cmn-latn-pinyin+m3", "cmn-latn-pinyin+f4")
-
-
-def tone(name: ToneName, seconds: float) -> np.ndarray:
-    return ToneGenerator(CHINA[name]).generate(round(seconds * RATE))
-
-
-def line(x: np.ndarray, noise_dbm0: float = -55.0, seed: int = 0) -> np.ndarray:
-    """``x`` as the box hears it: line noise added, through A-law, whole frames."""
-    rng = np.random.default_rng(seed)
-    x = x.astype(np.float64) + rng.normal(0, 32768 * 10 ** ((noise_dbm0 - 3.14) / 20) / np.sqrt(2), len(x))
-    x = np.concatenate([x, np.zeros(-len(x) % 160)])
-    return alaw_to_linear(linear_to_alaw(np.clip(np.round(x), -32768, 32767).astype(np.int16)))
-
-
-def run(signals: list[np.ndarray]) -> list[list[tuple[int, AnswerVerdict]]]:
-    """Every signal on its own channel, side by side, 20 ms a tick: each channel's verdicts with the
-    time (ms, end of the tick) they came."""
-    n = max(len(s) for s in signals) // 160
-    lin = np.zeros((len(signals), n * 160), np.int16)
-    for i, s in enumerate(signals):
-        lin[i, :len(s)] = s[: n * 160]
-    bank = AnswerBank(len(signals) + 1)
-    chans = list(range(1, len(signals) + 1))  # channel 0 not watched: it must stay untouched
-    for ch in chans:
-        bank.reset(ch)
-    out: list[list[tuple[int, AnswerVerdict]]] = [[] for _ in signals]
-    frames = np.zeros((len(signals) + 1, 160), np.int16)
-    for k in range(n):
-        frames[1:] = lin[:, k * 160:(k + 1) * 160]
-        for ch, v in bank.process(frames, chans):
-            out[ch - 1].append(((k + 1) * 20, v))
-    return out
-
-
-def finals(verdicts: list[tuple[int, AnswerVerdict]]) -> list[tuple[int, AnswerVerdict]]:
-    return [(t, v) for t, v in verdicts if v.final]
-
-
-def greeted_after_ringback(answer_s: float, delay_s: float, text: str, voice: str, seed: int) -> np.ndarray:
-    """Ringback until ``answer_s`` (cut wherever it is in its cadence), then the person's greeting
-    ``delay_s`` later, then silence while they wait for a reply."""
-    return line(np.concatenate([tone(ToneName.RINGBACK, answer_s), np.zeros(round(delay_s * RATE)),
-                                speech.render(text, voice), np.zeros(4 * RATE)]), seed=seed)
 
 
 def test_a_greeting_after_ringback_is_an_answer_by_voice_within_2_s_put_at_its_onset() -> None:
-    rng = np.random.default_rng(7)
-    cases = []
-    for i in range(24):
-        answer_s = float(rng.uniform(1.5, 16.0))  # in bursts and in gaps of the 1 s / 4 s cadence
-        delay_s = float(rng.uniform(0.2, 0.6))
-        cases.append((answer_s, delay_s, GREETINGS[i % len(GREETINGS)], VOICES[(i // 4) % len(VOICES)]))
+    cases = greeting_cases(24)
     results = run([greeted_after_ringback(a, d, t, v, seed=i) for i, (a, d, t, v) in enumerate(cases)])
     latencies = []
     for (answer_s, delay_s, text, voice), verdicts in zip(cases, results, strict=True):
@@ -165,3 +114,18 @@ def test_a_long_first_sentence_is_not_an_answer_until_a_short_phrase() -> None:
     [verdicts] = run([x])
     [(at, v)] = finals(verdicts)
     assert v.answered and at - v.ago_ms == pytest.approx(3000 + len(long_) / 8 + 1000, abs=60)
+
+
+def test_without_ringback_first_a_greeting_needs_the_longer_wait_and_a_short_opening_phrase_is_no_answer() -> None:
+    """No ringback before it (an exchange that routes in silence): a short phrase counts only once the
+    0.8 s wait for a reply follows it, so an announcement that opens with "您好！" is not an answer."""
+    hello, wei = (x[: np.flatnonzero(np.abs(x) > 100)[-1] + 1]  # without espeak-ng's trailing quiet
+                  for x in (speech.render("您好！"), speech.render("喂？")))
+    announcement = line(np.concatenate([np.zeros(2 * RATE), hello, np.zeros(int(0.5 * RATE)),
+                                        speech.announcement("off", sit=False), tone(ToneName.BUSY, 3.0)]))
+    person = line(np.concatenate([np.zeros(2 * RATE), wei, np.zeros(3 * RATE)]))
+    got_announcement, got_person = run([announcement, person])
+    assert [(v.answered, v.reason) for _, v in finals(got_announcement)] == [(False, "announcement")]
+    [(at, v)] = finals(got_person)
+    assert v.answered and at - v.ago_ms == pytest.approx(2000, abs=120)
+    assert at - 2000 == pytest.approx(len(wei) / 8 + 800, abs=100)
