@@ -4,7 +4,8 @@ Each 20 ms tick: advance the frame clock, hand board events to the port machines
 receivers and hand their results (digits, progress tones, caller ID) to the machines, fire due
 timers, drain every machine's outputs (board commands, media requests, call events — call events go
 to call control, which may ask other ports to act), then build the tx frames and answer the board.
-E1 timeslots of a configured No.1 trunk (``[[trunk]]``) run ``signaling.no1.trunk.No1Trunk``: their
+Which machine runs on which port is ``daemon.runtime.line_setup``'s (the one place that knows the
+kinds of line). E1 timeslots of a configured No.1 trunk (``[[trunk]]``) run a No.1 trunk machine: their
 CAS changes and what the R2 MF receivers hear go to it, span alarms (LOS/AIS/RAI) take them out
 of service and back. Other E1 timeslots keep their CAS bits, HDLC frames and alarms visible here.
 
@@ -30,6 +31,7 @@ from daemon.calls.pin_guard import PinGuard
 from daemon.calls.timers import Timers
 from daemon.config.layout import check_layout
 from daemon.config.model import Config
+from daemon.runtime.line_setup import cas_idle_bits, line_machines
 from daemon.runtime.media import Media
 from daemon.runtime.tick_stats import TickStats
 from hal.board import Board, Tick
@@ -50,14 +52,10 @@ from hal.events import (
     SetRing,
 )
 from hal.ports import Alarm, E1Signalling, Port, PortKind, Span, SpanKind
-from signaling.analog.fxo import FxoConfig, FxoLine
-from signaling.analog.fxs import FxsConfig, FxsLine
 from signaling.circuit import CircuitAlarm
 from signaling.events import CallEvent, CallOffered, CallReleased, Cause
 from signaling.machine import PortMachine, WrongState
 from signaling.media import Detect, PlayTone, SendCallerId, SendDtmf, SendMf
-from signaling.no1.trunk import No1Trunk, TrunkConfig
-from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS
 
 log = logging.getLogger(__name__)
 
@@ -138,21 +136,8 @@ class Engine:
             for p in span.ports:
                 self.ports[p.id] = PortRuntime(p, None)
         self.by_channel = sorted(self.ports.values(), key=lambda r: r.port.channel)
-        for ext in self.config.extensions:
-            rt = self.ports[ext.port]
-            rt.machine = FxsLine(ext.port, FxsConfig(
-                flash_min_ms=ext.flash_min_ms, flash_max_ms=ext.flash_max_ms, callerid=ext.callerid,
-                disconnect=ext.disconnect, busy_tone_s=self.config.dialplan.busy_tone_s))
-        for line in self.config.lines:
-            rt = self.ports[line.port]
-            rt.machine = FxoLine(line.port, FxoConfig(
-                callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
-                disconnect_loop_current="loop_current" in line.disconnect,
-                disconnect_polarity="polarity" in line.disconnect, answer_detect=line.answer_detect))
-        for trunk in self.config.trunks:
-            tcfg = no1_trunk_config(trunk)
-            for pid in trunk.ports():
-                self.ports[pid].machine = No1Trunk(pid, tcfg)
+        for setup in line_machines(self.config):
+            self.ports[setup.port].machine = setup.build()
         self._restart = [rt for rt in self.by_channel if rt.machine is not None]
         self.media = Media(len(self.by_channel))
 
@@ -171,14 +156,9 @@ class Engine:
             elif p.kind is PortKind.FXS:
                 cmds += [SetRing(p.id, False), SetPolarity(p.id, False), SetLoopCurrent(p.id, True)]
             elif self.spans[p.span].span.signalling is E1Signalling.CAS:  # a timeslot no trunk uses
-                rt.cas_tx = self._cas_idle(p.span)
+                rt.cas_tx = cas_idle_bits(self.config, p.span)
                 cmds.append(SetCas(p.id, rt.cas_tx))
         return cmds
-
-    def _cas_idle(self, span: int) -> int:
-        """The idle ABCD bits on a CAS span: in the variant of the span's trunks (the default one's if none)."""
-        name = next((t.variant for t in self.config.trunks if t.span == span), DEFAULT_VARIANT)
-        return VARIANTS[name].bits("idle")
 
     # --- the tick --------------------------------------------------------------------------------
 
@@ -578,28 +558,10 @@ class Engine:
         self.calls.dnis = DnisTable(new.dnis)
         self.pins.limits = new.pin_limits
         changed: list[str] = []
-        wanted: list[tuple[str, type, Any]] = [
-            (ext.port, FxsLine, FxsConfig(
-                flash_min_ms=ext.flash_min_ms, flash_max_ms=ext.flash_max_ms, callerid=ext.callerid,
-                disconnect=ext.disconnect, busy_tone_s=new.dialplan.busy_tone_s)) for ext in new.extensions]
-        wanted += [(line.port, FxoLine, FxoConfig(
-            callerid=line.callerid, disconnect_busy="busy" in line.disconnect,
-            disconnect_loop_current="loop_current" in line.disconnect,
-            disconnect_polarity="polarity" in line.disconnect, answer_detect=line.answer_detect)) for line in new.lines]
-        wanted += [(pid, No1Trunk, no1_trunk_config(trunk)) for trunk in new.trunks for pid in trunk.ports()]
-        for pid, kind, cfg in wanted:
-            rt = self.ports.get(pid)
-            if rt is not None and isinstance(rt.machine, kind) and rt.machine.config != cfg:
-                rt.machine.config = cfg
-                changed.append(pid)
+        for setup in line_machines(new):
+            rt = self.ports.get(setup.port)
+            if rt is not None and type(rt.machine) is setup.kind and rt.machine.config != setup.config:
+                rt.machine.config = setup.config
+                changed.append(setup.port)
         return changed
 
-
-def no1_trunk_config(trunk: Any) -> TrunkConfig:
-    """The signalling settings of a configured ``[[trunk]]`` (``daemon.config.model.No1TrunkConfig``)."""
-    timers = dict(trunk.timers)
-    timers.setdefault("T_END_OF_DNIS", trunk.dnis_timeout_s)
-    variant = VARIANTS[trunk.variant].with_overrides(timers=timers, ka=trunk.ka, kd=trunk.kd)
-    return TrunkConfig(variant=variant, direction=trunk.direction, dnis_length=trunk.dnis_length, ani=trunk.ani,
-                       ani_after_digits=trunk.ani_after_digits, max_ani=trunk.max_ani, accept=trunk.accept,
-                       glare=trunk.glare, mf_level_dbm0=trunk.mf_level_dbm0, caller=trunk.caller or None)

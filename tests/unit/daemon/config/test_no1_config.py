@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from daemon.config.model import ConfigError, load_config, parse_timeslots
-from daemon.runtime.engine import Engine, no1_trunk_config
+from daemon.runtime.engine import Engine
+from daemon.runtime.line_setup import no1_trunk_config
 from sim.world import SimWorld
 from tests.support.inprocess import WorldBoard
 
