@@ -21,14 +21,15 @@ The inputs, in three groups, and the rule for an input that makes no sense for a
   A line with no service state of its own (an analog port is never on an E1 span) takes
   ``out_of_service`` / ``in_service`` as nothing and reports ``is_out_of_service`` False.
 * **From call control** (requests): ``dial``, ``ring``, ``accept``, ``answer``, ``release(cause, now)``,
-  ``play``, ``block`` / ``unblock``. A request the line's state does not allow raises ``WrongState``
+  ``play``, ``block`` / ``unblock``, ``set_message_waiting``. A request the line's state does not allow raises ``WrongState``
   naming the machine, its state and the request; so does a request a kind of line can never do
   (``ring`` on a trunk, ``dial`` on an extension): it is wrong in every state. Exceptions, each a
   documented rule: ``release`` crossing the line's own release (the far end cleared and the
   ``CallReleased`` is still queued for call control) is accepted as done; ``accept`` (the engine's
   "call control kept the offered call") is nothing on a line that cannot refuse a call, or once the
   call was refused; ``play`` puts the tone on the port (a machine with tones of its own keeps track
-  of it); ``block`` on a line that cannot be blocked answers False and ``unblock`` is then nothing.
+  of it); ``block`` on a line that cannot be blocked answers False and ``unblock`` is then nothing;
+  ``set_message_waiting`` is nothing on a line with no phone.
 """
 
 from __future__ import annotations
@@ -162,6 +163,10 @@ class PortMachine(ABC):
     def play(self, tone: ToneName | None) -> None:
         """Play ``tone`` on the port (``None``: silence)."""
         self._out.append(PlayTone(self.port, tone))
+
+    def set_message_waiting(self, on: bool) -> None:
+        """New voicemail waits for the line's user (or no longer): nothing on a line with no phone."""
+        return
 
     def block(self, now: float) -> bool:
         """Take the idle line out of use; True if it is now blocked by us (False: it cannot be blocked)."""

@@ -620,10 +620,9 @@ class IvrService:
         except VoicemailError:
             return
         ext = self.config.extension_by_number(notify) if notify else None
-        rt = self.engine.ports.get(ext.port) if ext else None
-        if rt is not None and rt.machine is not None and hasattr(rt.machine, "message_waiting"):
+        if ext is not None:
             boxes = [b for b in self._boxes_of(notify)]
-            rt.machine.message_waiting = any(self.voicemail.counts(b)[0] > 0 for b in boxes)
+            self.engine.set_message_waiting(ext.port, any(self.voicemail.counts(b)[0] > 0 for b in boxes))
 
     def _boxes_of(self, extension: str) -> list[str]:
         boxes = [f"extension:{extension}"]

@@ -469,6 +469,12 @@ class Engine:
             assert self.media is not None
             self.media.play(rt.port.channel, tone)
 
+    def set_message_waiting(self, port: str, on: bool) -> None:
+        """New voicemail waits for the user of ``port``'s line (stutter dial tone on an extension)."""
+        rt = self.ports.get(port)
+        if rt is not None and rt.machine is not None:
+            self._request(port, rt.machine.set_message_waiting, on)
+
     def connect(self, a: str, b: str, one_way: bool = False) -> None:
         assert self.media is not None
         self.media.connect(self.ports[a].port.channel, self.ports[b].port.channel, one_way)

@@ -158,6 +158,10 @@ class FxsLine(PortMachine):
         elif not self._release_crossed():
             raise self._wrong_state(f"release({cause.name})")
 
+    def set_message_waiting(self, on: bool) -> None:
+        """New voicemail: the phone hears stutter dial tone instead of dial tone when it goes off hook."""
+        self.message_waiting = on
+
     def play(self, tone: ToneName | None) -> None:
         """Call control asks for a tone (or silence) on this port."""
         self._play(tone)

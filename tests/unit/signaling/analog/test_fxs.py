@@ -401,6 +401,6 @@ def test_message_waiting_gives_stutter_dial_tone() -> None:
     from signaling.media import PlayTone
 
     line = FxsLine("2/1")
-    line.message_waiting = True
+    line.set_message_waiting(True)
     line.handle_board_event(OffHook("2/1"), 0.0)
     assert PlayTone("2/1", ToneName.STUTTER_DIAL) in line.take_outputs()
