@@ -4,6 +4,8 @@ virtual clock: the CDR says how the answer was known (answer_by) and why a call 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from hal.dsp.g711 import alaw_to_linear
 from hal.dsp.measure import dominant_frequency, level_dbm0
 from sim.central_office import Scenario
 from tests.support.inprocess import Box
+from tests.support.processes import default_config_text
 
 NUMBER = "13912345678"
 
@@ -29,7 +32,8 @@ def dial_out(box: Box, scenario: dict, ext: str = "8001") -> None:
     phone.off_hook()
     box.run(0.4)
     phone.dial(f"9{NUMBER}#")
-    box.run_until(lambda: co_call(box) is not None, 15, "the CO to receive the number")
+    box.run_until(lambda: any(ln.call is not None and ln.call.number == NUMBER for ln in box.world.co.lines.values()),
+                  15, "the CO to receive the number")
 
 
 def co_call(box: Box):  # noqa: ANN201 - the simulated exchange's record of the call (sim CallRecord)
@@ -126,3 +130,21 @@ def test_left_ringing_is_no_answer_by_timeout(box: Box) -> None:
     assert (cdr["disposition"], cdr["answer_by"], cdr["answer_reason"]) == ("NO ANSWER", "timeout", "ringback")
     assert cdr["billsec"] == 0.0 and answered_event(box) is None
     box.world.phone("8001").on_hook()
+
+
+def test_a_line_configured_for_polarity_answers_by_polarity_alone(tmp_path) -> None:  # noqa: ANN001
+    text = re.sub(r"(?m)^answer_detect = .*\n", "", default_config_text())
+    text = re.sub(r"(?m)^\[\[line\]\]\n", '[[line]]\nanswer_detect = "polarity"\n', text)
+    text = text.replace('state_dir = "/var/lib/callbox"', f'state_dir = "{tmp_path / "state"}"')
+    (tmp_path / "callbox.toml").write_text(text, encoding="utf-8")
+    b = Box(tmp_path / "callbox.toml")
+    b.engine.calls.wall = lambda: b.world.tick * 0.02
+    b.run(0.2)
+    dial_out(b, {"action": "answer", "after_s": 2.0, "party": "voice", "polarity": False})
+    b.run(10.0)  # a person greets, again and again: not an answer on this line
+    assert answered_event(b) is None and co_call(b).answer_tick is not None
+    b.world.phone("8001").on_hook()
+    b.run(1.0)
+    dial_out(b, {"action": "answer", "after_s": 2.0, "party": "voice", "polarity": True})
+    b.run_until(lambda: answered_event(b) is not None, 5, "the answer")
+    assert answered_event(b)[1]["answer_by"] == "polarity"

@@ -55,6 +55,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\n\n[[agent]]\nid = "1001"\nextension = "8011"\n',
          "agent[0].extension", 7, "'8011' is not a configured extension"),
         ('[box]\nlog = "syslog"\n', "box.log", 2, "one of"),
+        ('[[line]]\nport = "1/1"\n\nanswer_detect = "ears"\n', "line[0].answer_detect", 4, "one of"),
         ('[[agent]]\nid = "1001"\npin = "957"\n', "agent[0].pin", 3, "4 to 12 digits"),
         ('[[agent]]\nid = "1001"\npin = "1001"\n', "agent[0].pin", 3, "not be the number it protects"),
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\n\n[[agent]]\nid = "1001"\nextension = "8001"\npin = "8001"\n',
