@@ -71,9 +71,10 @@ def dashboard(status: dict, spans: list[dict], ports: list[dict], calls: list[di
 
 
 def report(day: dt.date, cdrs: list[dict], zone: dt.tzinfo | None = None) -> list[str]:
-    """A day's calls: totals by disposition, answer rate, the calls to each of the agency's numbers
-    (DNIS, with its ``[[dnis]]`` name) and how many were answered, and calls per hour (in ``zone``, the
-    box's) as a bar chart."""
+    """A day's calls: totals by disposition, answer rate, how outbound calls on analog lines were
+    decided (``answer_by``, ``answer_reason``: many answered by timeout say a line's audio is unusual),
+    the calls to each of the agency's numbers (DNIS, with its ``[[dnis]]`` name) and how many were
+    answered, and calls per hour (in ``zone``, the box's) as a bar chart."""
     by_disp = Counter(c.get("disposition", "?") for c in cdrs)
     answered = by_disp.get("ANSWERED", 0)
     talk = sum(c.get("billsec") or 0 for c in cdrs)
@@ -83,6 +84,12 @@ def report(day: dt.date, cdrs: list[dict], zone: dt.tzinfo | None = None) -> lis
              ""]
     for disp, n in sorted(by_disp.items(), key=lambda kv: -kv[1]):
         lines.append(f"{cell(disp, 12)} {n:5} {bar(n, max(by_disp.values()), 50)}")
+    by_how = Counter(("answered" if c.get("answer") else "not answered", c["answer_by"], c.get("answer_reason") or "")
+                     for c in cdrs if c.get("answer_by"))
+    if by_how:
+        lines += ["", "outbound on analog lines: how each was decided"]
+        for (result, how, why), n in sorted(by_how.items(), key=lambda kv: (kv[0][0], -kv[1])):
+            lines.append(f"{cell(f'{result} by {how} ({why})', 40)} {n:5} {bar(n, max(by_how.values()), 33)}")
     by_dnis = Counter((c["dnis"], c.get("dnis_name") or "") for c in cdrs if c.get("dnis"))
     if by_dnis:
         answered_by = Counter((c["dnis"], c.get("dnis_name") or "") for c in cdrs

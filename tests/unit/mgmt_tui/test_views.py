@@ -63,6 +63,20 @@ def test_report_counts_dispositions_and_charts_hours() -> None:
     assert views.report(day, [])[0].endswith("no calls")
 
 
+def test_report_says_how_outbound_calls_on_analog_lines_were_decided() -> None:
+    t9 = dt.datetime(2026, 11, 23, 9, 10).timestamp()
+    cdrs = [{"disposition": "ANSWERED", "start": t9, "answer": t9 + 9, "answer_by": "voice", "answer_reason": "voice"},
+            {"disposition": "ANSWERED", "start": t9, "answer": t9 + 7, "answer_by": "voice", "answer_reason": "voice"},
+            {"disposition": "FAILED", "start": t9, "answer": None, "answer_by": "tone", "answer_reason": "sit"},
+            {"disposition": "ANSWERED", "start": t9, "answer": t9 + 3}]  # a call that is not outbound on an analog line
+    lines = views.report(dt.date(2026, 11, 23), cdrs)
+    i = lines.index("outbound on analog lines: how each was decided")
+    assert [ln.split()[:6] for ln in lines[i + 1:i + 3]] == [["answered", "by", "voice", "(voice)", "2", "#" * 33],
+                                                           ["not", "answered", "by", "tone", "(sit)", "1"]]
+    assert all(width(ln) <= 80 for ln in lines)
+    assert "outbound on analog lines: how each was decided" not in views.report(dt.date(2026, 11, 23), cdrs[3:])
+
+
 def test_report_counts_the_calls_to_each_number_dialled() -> None:
     t9 = dt.datetime(2026, 11, 23, 9, 10).timestamp()
     cdrs = [{"disposition": "ANSWERED", "start": t9, "dnis": "88001234", "dnis_name": "订票热线"},
