@@ -60,6 +60,8 @@ def main() -> int:
             if not msg.get("ok", True):
                 print(f"error: {msg['error']['code']}: {msg['error']['message']}", file=sys.stderr)
                 return 1
+            if msg.get("id") == 2:  # from here on no ring is missed
+                print(f"watching calls at {', '.join(args.extension) or 'every extension'}", flush=True)
             continue
         now = dt.datetime.now().strftime("%H:%M:%S")
         if msg["kind"] == "call.ringing":

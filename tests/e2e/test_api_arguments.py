@@ -48,6 +48,7 @@ def refusal(api: ApiClient, op: str, **args) -> ApiError:
     return err.value
 
 
+@pytest.mark.serial  # counts the board's missed frames
 def test_a_string_since_is_refused_without_work(daemon: DaemonProcess) -> None:
     """``recordings.query {since: "x" * 2000}`` multiplied the string by a million on the event loop
     (seconds frozen, GiBs); now it is refused before the op runs, and the board never misses a frame."""
@@ -192,6 +193,7 @@ def _sweep(op: dict) -> list[tuple[str, dict, dict]]:
             for _, value in _wrong_inside(desc) if not ((op["op"], name) in NO_TEXT and isinstance(value, str))]
 
 
+@pytest.mark.serial  # counts the board's missed frames
 def test_fuzzed_arguments_to_every_op_never_get_internal_nor_disturb_a_call(daemon: DaemonProcess) -> None:
     api, w = daemon.api, World(daemon.sim)
     assert api.call("whoami")["role"] == "admin"  # every handler is reachable

@@ -114,6 +114,7 @@ def test_clients_that_pipeline_and_disconnect_leave_no_memory_behind(daemon: Dae
     assert grown < 8 * 1024  # less than one round used to leak
 
 
+@pytest.mark.serial  # counts the board's missed frames
 def test_1500_pipelined_requests_share_the_loop_with_the_tick_and_a_new_call(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
     a, b = w.internal_call("8001", "8002", daemon.api)  # a call in progress throughout
