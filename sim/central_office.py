@@ -457,7 +457,7 @@ class CoLine:
         call = self.call or (self.history[-1] if self.history else None)
         return {"line": self.id, "state": self.state, "hook": "off" if self.hook_off else "on",
                 "ringing": self.ring_on, "polarity_reversed": self.polarity_reversed,
-                "party": self.party.describe(), "call": asdict(call) if call else None,
+                "party": self.party.describe(), "dialling": self.party.dialling, "call": asdict(call) if call else None,
                 "in_call": self.call is not None, "settings": asdict(self.s)}
 
 

@@ -5,8 +5,6 @@ came through the IVR popping up with the flow's path and the keys entered."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from daemon.api.client import ApiClient
@@ -57,11 +55,13 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
         assert ev["customer"]["name"] == "张三" and ev["customer"]["notes"] == "常客"
     agent = w.phone("8002")
     wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+    bridged = acd_daemon.subscriber("call.answered")
     agent.off_hook()
     call = wait_for(lambda: next((c for c in api.call("calls") if c.get("agent") == "1001"), None), 10,
                     "the call connected to the agent")
     assert call["queue"] == "domestic"
-    time.sleep(3.5)  # "工号一零零一为您服务" to the caller, then the bridge
+    bridged.next_event("call.answered", 15)  # after "工号一零零一为您服务" to the caller
+    bridged.close()
     at_agent, at_caller = w.tones_both_ways(agent, "1/3")
     assert at_agent == pytest.approx(1000.0, rel=0.02) and at_caller == pytest.approx(600.0, rel=0.02)
     api.call("call.hangup", call=call["id"])
@@ -108,9 +108,9 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
         pop.call("subscribe", kinds=["call.ringing"], filters={"agent": ["1001"]})
         w.co_call("1/1", "13900139000")
         wait_for(lambda: w.co_state("1/1")["hook"] == "off", 12, "the IVR to answer")
-        time.sleep(1.5)
-        w.co_dial("1/1", "1")  # barges into the welcome: routes menu
-        time.sleep(1.0)
+        ivr_daemon.wait_ivr_node("main")
+        w.co_keys("1/1", "1")  # barges into the welcome: routes menu
+        ivr_daemon.wait_ivr_node("routes")
         w.co_dial("1/1", "1")  # domestic: the queue
         ev = pop.next_event("call.ringing", 20)
     assert (ev["agent"], ev["extension"], ev["queue"], ev["caller"]) == ("1001", "8002", "domestic", "13900139000")
@@ -119,8 +119,10 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
     assert ev["ivr"]["path"] == ["screen", "hours", "main", "routes", "domestic"], ev["ivr"]
     agent = w.phone("8002")
     wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+    bridged = ivr_daemon.subscriber("call.answered")
     agent.off_hook()
-    time.sleep(3.5)  # the agent's ID to the caller, then the bridge
+    bridged.next_event("call.answered", 15)  # after the agent's ID to the caller
+    bridged.close()
     at_agent, at_caller = w.tones_both_ways(agent, "1/1")
     assert at_agent == pytest.approx(1000.0, rel=0.02) and at_caller == pytest.approx(600.0, rel=0.02)
     w.co_hangup("1/1")

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.api.client import ApiClient
 from daemon.api.protocol import ApiError
 from daemon.config.editing import edit_text
 from ivr import say
@@ -58,19 +57,13 @@ def acd(tmp_path: Path, sim: SimProcess) -> Iterator[DaemonProcess]:
     d.stop()
 
 
-def subscriber(d: DaemonProcess, *kinds: str) -> ApiClient:
-    client = ApiClient(str(d.api_socket))
-    client.call("subscribe", kinds=list(kinds))
-    return client
-
-
 def tts(tmp: Path, text: str) -> np.ndarray:
     return decode(Tts(tmp / "tts").request(text).result(60).read_bytes())
 
 
 def test_announcements_overflow_to_voicemail_and_an_abandoned_call(acd: DaemonProcess, tmp_path: Path) -> None:
     w = World(acd.sim)
-    events = subscriber(acd, "call.announce", "call.overflow", "call.abandoned", "voicemail.message")
+    events = acd.subscriber("call.announce", "call.overflow", "call.abandoned", "voicemail.message")
     w.co_call("1/3", "13800000001")
     mark = w.tick()
     first = events.next_event("call.announce", 8)
@@ -105,7 +98,7 @@ def test_announcements_overflow_to_voicemail_and_an_abandoned_call(acd: DaemonPr
 
 def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_path: Path) -> None:
     w = World(acd.sim)
-    events = subscriber(acd, "call.overflow", "callback.")
+    events = acd.subscriber("call.overflow", "callback.")
     w.co_call("1/4", "13800000002")
     mark = w.tick()
     over = events.next_event("call.overflow", 10)
@@ -145,7 +138,7 @@ def test_callback_survives_kill_9_and_is_dialled_back(acd: DaemonProcess, tmp_pa
     assert [(a["id"], a["state"], a["extension"], a["pause_reason"]) for a in snap["agents"]
             if a["state"] != "logged_out"] == [("1002", "paused", "8003", "2")]
 
-    events = subscriber(acd, "callback.", "call.ringing", "agent.state")
+    events = acd.subscriber("callback.", "call.ringing", "agent.state")
     restored = events.next_event("callback.restored", 1)  # start-up events, kept for this subscriber
     assert (restored["call"], restored["queue"], restored["number"]) == (over["call"], "booking", "13800000002")
     back = events.next_event("agent.state", 1, where=lambda e: e["state"] == "paused")
@@ -186,7 +179,7 @@ def test_agent_phone_stats_interval_and_live_acd_changes(tmp_path: Path, sim: Si
     d = acd_events_daemon(tmp_path, sim, env)
     try:
         w = World(sim)
-        events = subscriber(d, "agent.phone", "stats.interval", "call.abandoned")
+        events = d.subscriber("agent.phone", "stats.interval", "call.abandoned")
         w.co_call("1/3", "13800000005")  # a caller who gives up in this interval
         wait_for(lambda: d.api.call("acd.snapshot")["queues"]["domestic"]["waiting"] == 1, 5, "the caller queued")
         w.co_hangup("1/3")

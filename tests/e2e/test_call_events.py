@@ -142,8 +142,7 @@ def _caller_hangs_up(w: World, events: ApiClient, call: str, phone: Phone) -> No
 
 def _code(phone: Phone, digits: str) -> None:
     """``phone`` lifts and dials a feature code (the test hangs up once its event came)."""
-    phone.off_hook()
-    time.sleep(0.4)
+    phone.lift()
     phone.dial(digits)
 
 
@@ -217,8 +216,7 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
 
 def test_call_waiting_swap_and_recall(daemon: DaemonProcess, events: ApiClient) -> None:
     w, a, b, c, first = _three_phones(daemon, events)
-    c.off_hook()
-    time.sleep(0.4)
+    c.lift()
     c.dial("8002")  # 8002 is talking: the call waits
     second = _has(events.next_event("call.waiting"), call=ANY, port="2/2", extension="8002", caller="8003")["call"]
     mark = w.tick()
@@ -254,8 +252,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     ev = _has(events.next_event("extension.settings"), extension="8004", forward_always="8005")
     assert ev.keys() == {"type", "kind", "extension", "forward_always"}  # only what changed
     p4.on_hook()
-    a.off_hook()
-    time.sleep(0.4)
+    a.lift()
     a.dial("8004")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8004", to="8005", reason="always")["call"]
     wait_for(lambda: p5.state()["ringing"], 7, "8005 ringing for 8004")
@@ -277,8 +274,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     _code(p6, "*908007#")
     _has(events.next_event("extension.settings"), extension="8006", forward_busy="8007")
     p6.on_hook()
-    a.off_hook()
-    time.sleep(0.4)
+    a.lift()
     a.dial("8006")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8006", to="8007", reason="dnd")["call"]
     wait_for(lambda: p7.state()["ringing"], 7, "8007 ringing for 8006")

@@ -60,8 +60,7 @@ def test_dialling_abroad_is_refused_with_congestion_and_no_line_seized(box: Daem
                                                                       events: ApiClient) -> None:
     w = World(box.sim)
     phone = w.phone("8001")
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial(f"9{UK}#")
     denied = events.next_event("call.denied", timeout=15)
     assert (denied["number"], denied["number_class"], denied["payer"], denied["reason"]) == (
@@ -85,8 +84,7 @@ def test_an_international_profile_reaches_the_co_with_audio_both_ways(box: Daemo
     w = World(box.sim)
     w.co_scenario(UK, "answer", after_s=1.0)
     phone = w.phone("8003")
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial(f"9{UK}#")
     line = wait_for(lambda: w.co_line_with_digits(UK), 15, "the CO to receive the number")
     wait_for(lambda: any(c.get("answer") for c in box.api.call("calls")), 15, "answer")
@@ -101,8 +99,7 @@ def test_an_international_profile_reaches_the_co_with_audio_both_ways(box: Daemo
 def test_forwarding_to_an_international_number_is_refused(box: DaemonProcess, events: ApiClient) -> None:
     w = World(box.sim)
     phone = w.phone("8002")
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial(f"*729{UK}#")
     assert events.next_event("call.denied", timeout=10)["extension"] == "8002"
     mark = w.tick()
@@ -151,8 +148,7 @@ def test_a_token_with_its_own_class_may_click_to_dial_abroad_from_an_extension_t
 def test_110_goes_out_from_a_phone_locked_to_internal_calls(box: DaemonProcess) -> None:
     w = World(box.sim)
     phone = w.phone("8004")
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial("110")
     wait_for(lambda: w.co_line_with_digits("110"), 15, "the CO to receive 110")
     phone.on_hook()
@@ -165,8 +161,7 @@ def test_the_daily_cap_blocks_alarms_and_survives_a_restart(box: DaemonProcess, 
     w.co_scenario("12301", "answer", after_s=1.0)
     events.call("subscribe", kinds=["call.denied", "alarm."])
     phone = w.phone("8005")
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial("912301#")
     wait_for(lambda: any(c.get("answer") for c in box.api.call("calls")), 15, "answer")
     time.sleep(3.5)
@@ -177,8 +172,7 @@ def test_the_daily_cap_blocks_alarms_and_survives_a_restart(box: DaemonProcess, 
     wait_for(lambda: any("daily cap: 8005" in n for n in box.read_notices()), 5, "STATUS= naming the capped extension")
     box.kill9()
     box.start()  # the day's minutes are counted again from the CDRs
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial("912301#")
     mark = w.tick()
     time.sleep(3.5)
@@ -188,8 +182,7 @@ def test_the_daily_cap_blocks_alarms_and_survives_a_restart(box: DaemonProcess, 
     assert cdrs[0]["denied"] == "daily_cap" and cdrs[0]["paid_by"] == "extension 8005"
     assert box.api.call("status")["cap_alarms"] == ["8005"]
     time.sleep(1.0)  # on hook longer than a hook flash
-    phone.off_hook()
-    time.sleep(0.3)
+    phone.lift()
     phone.dial("119")  # emergency still goes out
     wait_for(lambda: w.co_line_with_digits("119"), 15, "the CO to receive 119")
     phone.on_hook()

@@ -30,8 +30,7 @@ def _audio_both_ways(w: World, a: Phone, b: Phone) -> tuple[float, float]:
 def test_change_name_and_timeout_while_a_call_is_up(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
     a, b = w.phone("8002"), w.phone("8003")
-    a.off_hook()
-    time.sleep(0.3)
+    a.lift()
     a.dial("8003")
     wait_for(lambda: b.state()["ringing"], 7, "8003 ringing")
     b.off_hook()
@@ -60,8 +59,7 @@ def test_change_name_and_timeout_while_a_call_is_up(daemon: DaemonProcess) -> No
 
     # the new no-answer timeout (3 s, was 8) takes effect on the next call
     c, d = w.phone("8004"), w.phone("8001")
-    c.off_hook()
-    time.sleep(0.3)
+    c.lift()
     c.dial("8001")
     wait_for(lambda: d.state()["ringing"], 7, "8001 ringing")
     assert d.state().get("caller_id") in (None, "8004")

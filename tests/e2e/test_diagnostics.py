@@ -69,8 +69,7 @@ def test_dtmf_and_caller_id_are_shown_live(daemon: DaemonProcess) -> None:
     with ApiClient(str(daemon.api_socket)) as watcher:
         watcher.call("subscribe", kinds=["diag."])
         phone = w.phone("8001")
-        phone.off_hook()
-        time.sleep(0.4)
+        phone.lift()
         phone.dial("80")
         digits = wait_for(lambda: (e := _events(watcher, "diag.dtmf")) and len(e) >= 2 and e, 5, "two digits")
         assert [(e["port"], e["digit"]) for e in digits] == [("2/1", "8"), ("2/1", "0")]

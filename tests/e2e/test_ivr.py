@@ -62,19 +62,18 @@ def test_caller_walks_the_menu_and_hears_the_integrators_answer(ivr_daemon: Daem
     price = _tts(tmp_path, "一万两千八百八十元整")
     w.co_call(LINE, "13800138000")
     wait_for(lambda: w.co_state(LINE)["hook"] == "off", 12, "the IVR to answer")
-    time.sleep(1.5)
-    w.co_dial(LINE, "1")  # barges into the welcome: routes menu
-    time.sleep(1.0)
-    w.co_dial(LINE, "3")  # tour code
-    time.sleep(1.0)
+    ivr_daemon.wait_ivr_node("main")
+    w.co_keys(LINE, "1")  # barges into the welcome: routes menu
+    ivr_daemon.wait_ivr_node("routes")
+    w.co_keys(LINE, "3")  # tour code
+    ivr_daemon.wait_ivr_node("tour_code")
     mark = w.tick()
     w.co_dial(LINE, "123456#")
     wait_for(lambda: answered, 15, "the integrator to get the lookup")
     assert answered[0]["params"] == {"code": "123456"} and answered[0]["caller"] == "13800138000"
-    time.sleep(len(price) / 8000 + 4.0)
-    heard = decode(w.co_heard(LINE, since=mark))
-    assert contains(heard, price) > 0.9  # the caller heard 一万两千八百八十元整
-    time.sleep(8.0)  # the departure date is read next (~7 s); then the tour menu, where 0 is the operator
+    wait_for(lambda: contains(decode(w.co_heard(LINE, since=mark)), price) > 0.9, len(price) / 8000 + 30,
+             "the caller to hear 一万两千八百八十元整", interval=0.5)
+    ivr_daemon.wait_ivr_node("tour_menu", 30)  # after the departure date (~7 s): 0 is the operator
     w.co_dial(LINE, "0")
     phone = w.phone("8001")
     wait_for(lambda: phone.state()["ringing"], 15, "the operator's phone")
@@ -125,13 +124,12 @@ def test_a_spoken_message_is_left_and_played_back_to_the_box_owner(holiday_daemo
     time.sleep(4.0)
     owner.dial("2468#")
     time.sleep(6.0)
-    mark = w.tick()
-    owner.dial("1")
-    time.sleep(14.0)
-    heard = decode(owner.heard(since=mark))
     spoken = decode(subprocess.run(["sox", str(wav), "-t", "raw", "-r", "8000", "-c", "1", "-e", "a-law", "-"],
                                    capture_output=True, check=True).stdout)
-    assert contains(heard, spoken[8000:16000]) > 0.8  # a second of what the caller said, played back
+    mark = w.tick()
+    owner.dial("1")
+    wait_for(lambda: contains(decode(owner.heard(since=mark)), spoken[8000:16000]) > 0.8, 30,
+             "a second of what the caller said, played back", interval=0.5)
     owner.dial("2")  # save it
     changed = events.next_event("voicemail.changed", where=lambda e: e["box"] == "queue:general")
     assert (changed["new"], changed["saved"]) == (0, 1)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from daemon.api.client import ApiClient
 from hal.dsp.measure import dominant_frequency, level_dbm0
 from recorder.wav import read
 from tests.support.processes import SUPERVISOR_PIN, DaemonProcess, fetch_recording, wait_for
@@ -26,13 +25,6 @@ from tests.support.tone_levels import heard_tones, level_at
 from tests.support.world import Phone, World
 
 pytestmark = pytest.mark.e2e
-
-
-def _subscriber(d: DaemonProcess, kinds: list[str]) -> ApiClient:
-    """A second API connection subscribed to ``kinds`` (events are waited for with ``next_event``)."""
-    client = ApiClient(str(d.api_socket))
-    client.call("subscribe", kinds=kinds)
-    return client
 
 
 def _of(call_id: str) -> Callable[[dict], bool]:
@@ -46,7 +38,7 @@ def _inbound_call(d: DaemonProcess, w: World) -> tuple[Phone, dict]:
 
 
 def test_an_inbound_call_is_recorded_both_ways(daemon: DaemonProcess, tmp_path: Path) -> None:
-    events = _subscriber(daemon, ["recording."])
+    events = daemon.subscriber("recording.")
     w = World(daemon.sim)
     phone, _ = _inbound_call(daemon, w)
     time.sleep(2.0)
@@ -94,7 +86,7 @@ def test_recording_api_checks_its_arguments(daemon: DaemonProcess) -> None:
 
 def test_on_demand_start_and_stop_through_the_api_are_audited(daemon_with, tmp_path: Path) -> None:
     d = daemon_with(recording={"mode": "on_demand"})
-    events = _subscriber(d, ["recording."])
+    events = d.subscriber("recording.")
     w = World(d.sim)
     phone, call = w.answered_call("1/3", "8003", d.api)
     time.sleep(1.0)
@@ -161,7 +153,7 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
     rows = wait_for(lambda: daemon.api.call("recordings.query", call_id=call["id"]), 10, "the index entry")
     assert rows[0]["status"] == "interrupted"
     # start-up recovery ran before anyone could connect: the daemon keeps its events for new subscribers
-    with _subscriber(daemon, ["recording."]) as events:
+    with daemon.subscriber("recording.") as events:
         recovered = events.next_event("recording.recovered", timeout=5, where=_of(call["id"]))
     assert (recovered["id"], recovered["call"], recovered["status"], recovered["note"]) == (
         rows[0]["id"], call["id"], "interrupted", "crash")
@@ -179,7 +171,7 @@ def test_kill_9_mid_recording_leaves_a_valid_partial_file_after_restart(daemon: 
 def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> None:
     """``*35 8001 # PIN #``: a wrong PIN is refused (busy tone, event); the supervisor's PIN plays
     8001's newest recording, both parties mixed, at the supervisor's phone."""
-    events = _subscriber(daemon, ["recording."])
+    events = daemon.subscriber("recording.")
     w = World(daemon.sim)
     agent, _ = _inbound_call(daemon, w)
     time.sleep(2.0)
@@ -187,8 +179,7 @@ def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> 
     finished = events.next_event("recording.finished", where=lambda e: e["status"] == "complete")
 
     sup = w.phone("8008")
-    sup.off_hook()
-    time.sleep(0.5)
+    sup.lift()
     sup.dial("*358001#1234#")  # not a supervisor's PIN
     refused = events.next_event("recording.playback_refused", timeout=5)
     assert (refused["extension"], refused["agent"]) == ("8008", "8001") and refused["call"]
@@ -200,8 +191,7 @@ def test_a_supervisor_plays_back_the_agents_recording(daemon: DaemonProcess) -> 
     sup.on_hook()
     time.sleep(1.0)  # on hook longer than a hook flash
 
-    sup.off_hook()
-    time.sleep(0.5)
+    sup.lift()
     sup.dial(f"*358001#{SUPERVISOR_PIN}#")  # supervisor 1008's PIN
     played = events.next_event("recording.playback", timeout=5)
     assert (played["supervisor"], played["agent"], played["id"], played["start"]) == (
@@ -228,7 +218,7 @@ def test_second_copy_verified_corrupted_recopied_then_purged(daemon_with, tmp_pa
     (tmp_path / "backup").mkdir()  # a second copy there, housekeeping every second, recordings kept 10 s
     d = daemon_with(recording={"backup_dir": str(tmp_path / "backup"), "housekeeping_interval_s": 1,
                                "max_age_days": 0.00012})
-    events = _subscriber(d, ["recording."])
+    events = d.subscriber("recording.")
     w = World(d.sim)
     agent, call = _inbound_call(d, w)
     time.sleep(1.0)

@@ -153,8 +153,7 @@ def test_diagnostics_rings_an_extension_and_shows_digits(daemon: DaemonProcess) 
     assert "ringing 8005" in _note(app)
     wait_for(lambda: phone.state()["caller_id"] == "10000", 6, "the test caller ID")
     caller = w.phone("8006")
-    caller.off_hook()
-    time.sleep(0.4)
+    caller.lift()
     caller.dial("80")
 
     def shown() -> bool:

@@ -183,6 +183,17 @@ class DaemonProcess:
                 raise RuntimeError(f"callboxd exited with {self.proc.returncode}: {self.log_text()}")
             self.api = ApiClient(str(self.api_socket))
 
+    def subscriber(self, *kinds: str) -> ApiClient:
+        """A new API connection subscribed to events of ``kinds`` (prefixes like ``"callback."`` too)."""
+        client = ApiClient(str(self.api_socket))
+        client.call("subscribe", kinds=list(kinds))
+        return client
+
+    def wait_ivr_node(self, node: str, timeout: float = 15) -> None:
+        """Wait until the one call in an IVR flow is at ``node`` (``ivr.calls``), e.g. a menu to key in."""
+        assert self.api is not None
+        wait_for(lambda: [c["node"] for c in self.api.call("ivr.calls")] == [node], timeout, f"the caller at {node}")
+
     def exited(self, timeout: float) -> int:
         """Wait for the daemon to exit on its own; its exit status."""
         assert self.proc is not None

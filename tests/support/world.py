@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from sim.control import SimControl
-from tests.support.audio import decode, tone_frequency
+from tests.support.audio import active_segment, decode, tone_frequency
 from tests.support.processes import wait_for
 
 FRAME_MS = 20
+FRAME_SAMPLES = 160
 
 
 class Phone:
@@ -26,6 +27,14 @@ class Phone:
 
     def off_hook(self) -> None:
         self.control.phone_off_hook(self.ext)
+
+    def lift(self, timeout: float = 10.0) -> None:
+        """Off hook, and back once the box's dial tone (any tone: stutter, congestion) reaches the ear:
+        digits keyed before the box has seen the hook could be lost on a busy machine."""
+        mark = self.control.tick()
+        self.off_hook()
+        wait_for(lambda: len(active_segment(decode(self.heard(since=mark)))) >= 3 * FRAME_SAMPLES, timeout,
+                 f"a tone at {self.ext} after lifting it")
 
     def on_hook(self) -> None:
         self.control.phone_on_hook(self.ext)
@@ -48,6 +57,10 @@ class Phone:
     def state(self) -> dict[str, Any]:
         return self.control.phone_state(self.ext)
 
+    def wait_ringing(self, before: int, timeout: float, what: str) -> None:
+        """Wait until the phone rings: ringing now, or a burst counted since ``before`` (a ``rings()``)."""
+        wait_for(lambda: (st := self.state())["ringing"] or st["total_rings"] > before, timeout, what)
+
     def rings(self) -> int:
         """Ring bursts so far. Waiting for this to grow catches a burst that began and ended between two
         looks at ``state()["ringing"]`` (a 1 s burst, then 4 s of silence: a busy machine can miss it)."""
@@ -65,10 +78,10 @@ class World(SimControl):
         """``caller`` lifts the phone and dials ``callee``, which rings and answers; returns both phones
         once the daemon (``api``, an ``ApiClient``) reports the call answered."""
         a, b = self.phone(caller), self.phone(callee)
-        a.off_hook()
-        time.sleep(0.3)  # dial tone
+        before = b.rings()
+        a.lift()
         a.dial(callee)
-        wait_for(lambda: b.state()["ringing"], 7, f"{callee} ringing")
+        b.wait_ringing(before, 12, f"{callee} ringing")
         b.off_hook()
         wait_for(lambda: any(c.get("answer") for c in api.call("calls")), 5, "the call answered")
         return a, b
@@ -78,9 +91,10 @@ class World(SimControl):
         """The central office calls in on ``line``, extension ``ext`` rings and answers; returns the phone
         and the daemon's call (from ``api``, an ``ApiClient``) once answered. With ``tones`` (Hz) the
         caller on the line and the phone then each send theirs, until told otherwise."""
-        self.co_call(line, "13800138000")
         phone = self.phone(ext)
-        wait_for(lambda: phone.state()["ringing"], 10, f"{ext} ringing")
+        before = phone.rings()
+        self.co_call(line, "13800138000")
+        phone.wait_ringing(before, 12, f"{ext} ringing")
         phone.off_hook()
         [call] = wait_for(lambda: [c for c in api.call("calls") if c.get("answer") and c["src_port"] == line], 5,
                           f"the call on {line} answered")
@@ -88,6 +102,12 @@ class World(SimControl):
             self.co_send_tone(line, tones[0])
             phone.send_tone(tones[1])
         return phone, call
+
+    def co_keys(self, line: str, digits: str, timeout: float = 10.0) -> None:
+        """The caller on CO line ``line`` keys ``digits``; back once the last has been sent whole (keys sent
+        before that would cut it short, and a repeated key would run into one)."""
+        self.co_dial(line, digits)
+        wait_for(lambda: not self.co_state(line)["dialling"], timeout, f"{digits} keyed on {line}")
 
     def co_line_with_digits(self, digits: str) -> str | None:
         """The CO line whose current or last call dialled ``digits`` (complete), if any."""
