@@ -20,11 +20,12 @@ run_pytest() {
 if [ $# -gt 0 ]; then  # a developer's selection: as given, in one process
   run_pytest "$@"; exit $?
 fi
-# The e2e tests wait on the simulator's real 20 ms clock far more than they compute, so independent
-# files run side by side (one worker per file); tests that measure timing (marked serial: late
-# frames, tick rates, wall-clock peers, benchmarks) run alone afterwards on a quiet machine.
-workers=${CALLBOX_TEST_WORKERS:-4}
-run_pytest -n "$workers" --dist loadfile -m "not serial"
+# The e2e tests wait on the simulator's real 20 ms clock far more than they compute (a sixth of a core
+# each), so tests run side by side, more workers than cores, handed out a couple at a time, the longest
+# first (tests/conftest.py); tests that measure timing (marked serial: late frames, tick rates,
+# wall-clock peers, benchmarks) run alone afterwards on a quiet machine.
+workers=${CALLBOX_TEST_WORKERS:-6}
+run_pytest -n "$workers" --dist load --maxschedchunk 2 -m "not serial"
 rc=$?
 run_pytest -m serial
 rc2=$?

@@ -193,8 +193,22 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
             subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+# the parts of the suite by how long a test of theirs lasts, longest first: the end-to-end tests wait on
+# the simulator's real 20 ms clock (seconds to a minute each), the in-process call flows run a virtual
+# clock through the whole engine, the rest are quick
+LONGEST_FIRST = ("tests/e2e/", "tests/interop/", "tests/unit/daemon/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Benchmarks measure time: like every ``serial`` test they run alone, after the parallel part."""
+    """Benchmarks measure time: like every ``serial`` test they run alone, after the parallel part.
+    Long tests are collected first (files kept whole and in order), so that the parallel part's workers,
+    handed tests in that order, start them early and fill in with short ones instead of ending on one."""
     for item in items:
         if item.nodeid.startswith("tests/bench/"):
             item.add_marker(pytest.mark.serial)
+
+    def part(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=part)
