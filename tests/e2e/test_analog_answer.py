@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,8 +23,7 @@ VOICE_DELAY_S = 0.4  # the simulated person speaks this long after lifting (the 
 
 @pytest.fixture
 def events(daemon: DaemonProcess) -> Iterator[ApiClient]:
-    with ApiClient(str(daemon.api_socket)) as client:
-        client.call("subscribe", kinds=["call."])
+    with daemon.subscriber("call.") as client:
         yield client
 
 
@@ -34,8 +32,7 @@ def dial_out(daemon: DaemonProcess, ext: str = "8001", **scenario: object) -> tu
     w = World(daemon.sim)
     w.co_scenario(NUMBER, **scenario)
     phone = w.phone(ext)
-    phone.off_hook()
-    time.sleep(0.3)  # dial tone
+    phone.lift()
     phone.dial(f"9{NUMBER}#")
     line = wait_for(lambda: w.co_line_with_digits(NUMBER), 15, "the CO to receive the number")
     return w, line
