@@ -34,6 +34,7 @@ from daemon.acd.engine import Engine as AcdEngine
 from daemon.acd.queue_audio import QueuePlayer, default_music
 from daemon.acd.stats import IntervalStore
 from daemon.calls.feature_codes import FeatureCode
+from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, Leg, LegState
 from daemon.calls.pin_guard import PinLocked, Refusal
 from daemon.calls.timers import Timer
@@ -64,8 +65,9 @@ def _inline(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
-class AcdService:
-    """The ACD on the box's calls: ``daemon.acd.engine.Host`` plus what call control reports."""
+class AcdService(CallListener):
+    """The ACD on the box's calls: ``daemon.acd.engine.Host``, call control's queues and a listener of its
+    calls (``daemon.calls.hooks``, at ``Priority.ACD``)."""
 
     def __init__(self, config: Config, engine: Engine, *, env: Any = None, library: AudioLibrary | None = None,
                  submit: Callable[..., Any] = _inline, epoch: float | None = None,
@@ -102,7 +104,8 @@ class AcdService:
         self.joined: dict[str, float] = {}  # call id → when it first joined a queue (ACD clock)
         self.replying: dict[str, Call] = {}  # extensions hearing a feature code's reply (no CDR, not in calls)
         self._timer: Timer | None = None
-        engine.calls.acd = self
+        engine.calls.serve_queues(self)
+        engine.calls.add_listener(self, Priority.ACD)
         for code in (FeatureCode("*21", "agent.login", self._fc_login, 2),
                      FeatureCode("*22", "agent.logout", self._fc_logout),
                      FeatureCode("*23", "agent.pause", self._fc_pause, 1),
@@ -201,7 +204,7 @@ class AcdService:
             return False
         return True
 
-    def answered_port(self, port: str) -> bool:
+    def answered(self, port: str) -> bool:
         """An extension went off-hook: True if it was ringing for the ACD (handled here)."""
         call_id = self.ringing.get(port)
         if call_id is None:
@@ -213,7 +216,7 @@ class AcdService:
             self.engine.release(port, Cause.NORMAL_CLEARING)
         return True
 
-    def released_port(self, port: str) -> bool:
+    def released(self, port: str) -> bool:
         """A port released: True if it was an ACD ring that failed (handled here)."""
         call_id = self.ringing.pop(port, None)
         if call_id is None:
@@ -237,8 +240,8 @@ class AcdService:
                 self.callback_offered.discard(call.id)
         return True
 
-    def ended(self, call: Call) -> None:
-        """Every call's end (CDR written): ACD calls leave the ACD, a dial-back frees its agent."""
+    def ending(self, call: Call) -> None:
+        """Every call's end (before its CDR is made: the wait goes in it): ACD calls leave the ACD, a dial-back frees its agent."""
         if call.queue is not None and call.wait_s is None:
             call.wait_s = self._waited(call.id)
         self.joined.pop(call.id, None)
@@ -266,8 +269,8 @@ class AcdService:
 
     def caller_data(self, call: Call) -> dict[str, Any]:
         """The queue's part of every ring of a queued call: its queue and the customer record the first
-        screen pop showed (None: a first-time caller)."""
-        return {"queue": call.queue, "customer": self.customers.get(call.id)}
+        screen pop showed (None: a first-time caller); nothing for a call that never queued."""
+        return {"queue": call.queue, "customer": self.customers.get(call.id)} if call.queue is not None else {}
 
     def transfer_taken(self, call: Call, port: str) -> None:
         """A call its agent handed on was answered at ``port``: an agent logged in there takes it over
@@ -414,8 +417,8 @@ class AcdService:
             return
         c.wait_s = self._waited(c.id)
         reason: str | None = f"overflow to {to}"
-        if to.kind == "voicemail" and self.calls.ivr is not None:
-            reason = self.calls.ivr.deposit_voicemail(c, to.target or f"queue:{c.queue}")
+        if to.kind == "voicemail" and self.calls.flows is not None:
+            reason = self.calls.flows.deposit_voicemail(c, to.target or f"queue:{c.queue}")
         elif to.kind == "extension":
             reason = self.calls.ivr_transfer(c, "extension", to.target,
                                              lambda why: self.calls.hangup(c.id, Cause.NO_ANSWER))
@@ -491,7 +494,7 @@ class AcdService:
         assert c.b is not None
         self._drop_player(c)
         self.engine.connect(c.a.port, c.b.port)
-        self.calls.on_bridge(c)
+        self.calls.notify_bridged(c)
         self.engine.publish("call.answered", call=c.id, port=c.b.port, extension=c.b.label, queue=c.queue,
                             agent=c.agent)
         self.calls.journal("update", c)

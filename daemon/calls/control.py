@@ -19,6 +19,7 @@ from daemon.calls.class_of_service import ClassOfService, Decision, Payer
 from daemon.calls.dialplan import Dialplan, Extension, Incomplete, Invalid, Outside
 from daemon.calls.dnis import DnisRoute, DnisTable
 from daemon.calls.feature_codes import MORE, FeatureCodes, Matched
+from daemon.calls.hooks import CallListener, Flows, Listeners, Queues
 from daemon.calls.model import Call, Leg, LegState, Lines
 from daemon.calls.timers import Timers
 from daemon.config.model import Config, LineConfig
@@ -68,24 +69,73 @@ class CallControl:
         self.waiting: list[Call] = []  # inbound calls with no free extension yet
         self._ids = itertools.count(1)
         self._hunt_pos: dict[str, int] = {}
-        # told when a call's two parties are bridged and when that ends (the recorder listens)
-        self.on_bridge: Callable[[Call], None] = lambda call: None
-        self.ivr: Any = None  # daemon.flows.ivr_calls.IvrService once attached: answers calls of lines with a flow
-        self.on_unbridge: Callable[[Call], None] = lambda call: None
-        # keys pressed on a connected leg (in-call codes: recording on demand, the recording playback)
-        self.on_connected_digit: Callable[[Call, str, str], None] = lambda call, port, digit: None
-        self.acd: Any = None  # daemon.acd.host.AcdService once attached: queues, agents, their rings
-        # daemon.features.extension.ExtensionFeatures once attached: hook flash, forwarding, DND, call waiting
-        self.extensions: Any = None
+        # who is told and asked at each point of a call (daemon.calls.hooks): supervision, extension features,
+        # hook-flash, ACD, IVR, recording, in that order
+        self.listeners = Listeners()
+        self.queues: Queues | None = None  # the ACD once attached: calls sent to a queue
+        self.flows: Flows | None = None  # the IVR once attached: calls sent to a flow, voicemail deposits
         self.wall: Callable[[], float] = time.time  # answer and end times of CDRs (tests: a virtual clock)
         # who may dial what outside, and the daily caps (the agent logged in at an extension may bring its own)
         self.cos = ClassOfService(config, clock=lambda: self.wall(), publish=publish, agent_at=self._agent_at)
         self.on_denied: Callable[[dict], None] = lambda event: None  # a refused outside number (the audit log)
 
+    # --- who plugs in (daemon.calls.hooks) ---------------------------------------------------------
+
+    def add_listener(self, listener: CallListener, priority: int) -> None:
+        """``listener`` is told and asked at each point of a call, after the listeners of lower ``priority``
+        (``daemon.calls.hooks.Priority``) and those of the same one that registered before it."""
+        self.listeners.add(listener, priority)
+
+    def remove_listener(self, listener: CallListener) -> None:
+        self.listeners.remove(listener)
+
+    def serve_queues(self, queues: Queues) -> None:
+        """Calls for a queue (a line's or DNIS destination, an IVR transfer) go to ``queues`` (the ACD)."""
+        self.queues = queues
+
+    def serve_flows(self, flows: Flows) -> None:
+        """Calls for a flow (a line's or DNIS destination, ``*40``) go to ``flows`` (the IVR)."""
+        self.flows = flows
+
+    def in_flow(self, call: Call) -> bool:
+        """Whether an IVR flow (or a voicemail dialogue) holds ``call``."""
+        return self.flows is not None and self.flows.owns(call.id)
+
+    def notify_bridged(self, call: Call) -> None:
+        """``call``'s two parties are connected: every listener is told (the recorder starts)."""
+        for listener in self.listeners:
+            listener.bridged(call)
+
+    def notify_unbridged(self, call: Call) -> None:
+        """``call``'s bridge goes (hold, transfer, end): every listener is told (the recorder stops)."""
+        for listener in self.listeners:
+            listener.unbridged(call)
+
+    def call_changing(self, call: Call) -> None:
+        """``call`` is about to change hands (hold, transfer): every listener is told (supervisor taps end)."""
+        for listener in self.listeners:
+            listener.call_changed(call)
+
+    def holds_party(self, port: str) -> bool:
+        """Whether the extension on ``port`` has a party on hold (a hook-flash session)."""
+        return any(listener.holding(port) for listener in self.listeners)
+
+    def is_plain_call(self, call: Call | None, port: str) -> bool:
+        """Whether ``call`` is a plain answered two-party call of the extension on ``port``: no transfer
+        ringing, no flow holding it (what a flash may hold and a supervisor may tap)."""
+        if call is None or call.answer is None or call.end is not None or call.transfer_to is not None:
+            return False
+        mine, other = call.leg_on(port), call.other_leg(port)
+        if mine is None or other is None or mine.kind != "extension":
+            return False
+        if mine.state is not LegState.ANSWERED or other.state is not LegState.ANSWERED:
+            return False
+        return not self.in_flow(call)
+
     # --- events ---------------------------------------------------------------------------------
 
     def handle(self, ev: CallEvent) -> None:
-        if self.extensions is not None and self.extensions.intercept(ev):
+        if any(listener.intercept(ev) for listener in self.listeners):
             return
         match ev:
             case OffHookIdle(port=port):
@@ -126,13 +176,11 @@ class CallControl:
 
     def _digit(self, port: str, digit: str) -> None:
         call = self.by_port.get(port)
-        if call is not None and self.acd is not None and self.acd.digit(call, port, digit):
-            return
-        if call is not None and self.ivr is not None and self.ivr.owns(call.id) and port == call.a.port:
-            self.ivr.digit(call, digit)
+        if call is not None and any(listener.digit(call, port, digit) for listener in self.listeners):
             return
         if call is not None and any(leg.port == port and leg.state is LegState.ANSWERED for leg in call.legs()):
-            self.on_connected_digit(call, port, digit)
+            for listener in self.listeners:
+                listener.connected_digit(call, port, digit)
             return
         if call is None or call.a.port != port or call.a.state is not LegState.DIALING:
             return
@@ -182,7 +230,7 @@ class CallControl:
         caller hears ringback, or busy if the extension cannot take it."""
         ext = self.config.extension_by_number(number)
         assert ext is not None
-        if self.extensions is not None and self.extensions.offer(call, number):
+        if any(listener.offer(call, number) for listener in self.listeners):
             return  # forwarded, refused (DND) or waiting (call waiting)
         if ext.port == call.a.port or not self.lines.is_free(ext.port):
             self.fail(call, Cause.USER_BUSY, ToneName.BUSY)
@@ -190,7 +238,7 @@ class CallControl:
         call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)
         self.bind(call, ext.port)
         # an agent consulting with a customer on hold (attended transfer): the customer's data goes along
-        held = self.extensions.consulting_for(call) if self.extensions is not None else None
+        held = next((h for listener in self.listeners if (h := listener.consulting_for(call)) is not None), None)
         pop = self.ringing_data(held, ext.number, by=call.a.port) if held is not None else {}
         if held is not None:
             pop["customer_call"] = held.id
@@ -209,7 +257,7 @@ class CallControl:
                      and self.lines.is_free(ln.port)), None)
 
     def _agent_at(self, extension: str) -> str | None:
-        return self.acd.agent_logged_in_at(extension) if self.acd is not None else None
+        return self.queues.agent_logged_in_at(extension) if self.queues is not None else None
 
     def ringing_data(self, call: Call, extension: str, by: str | None = None) -> dict[str, Any]:
         """What a ``call.ringing`` for ``call`` at ``extension`` carries besides call, port, extension
@@ -219,8 +267,8 @@ class CallControl:
         data: dict[str, Any] = dict(call.dnis_fields())
         if call.ivr:
             data["ivr"] = call.ivr
-        if self.acd is not None and call.queue is not None:
-            data.update(self.acd.caller_data(call))
+        for listener in self.listeners:
+            data.update(listener.caller_data(call))
         agent = self._agent_at(extension)
         if agent is not None:
             data["agent"] = agent
@@ -333,11 +381,11 @@ class CallControl:
         if ev.called and self.dnis:
             self._route_dnis(call, route)
             return
-        if line.ivr and self.ivr is not None:
+        if line.ivr and self.flows is not None:
             self._enter_ivr(call, line.ivr)
             return
         queue = _queue_of(line.destination)
-        if queue is not None and self.acd is not None and self.acd.enqueue(call, queue):
+        if queue is not None and self.queues is not None and self.queues.enqueue(call, queue):
             return
         if not line.destination or queue is not None:
             self.lines.release(ev.port, Cause.UNALLOCATED_NUMBER)
@@ -351,10 +399,10 @@ class CallControl:
         port = call.a.port
         if route is None:
             log.info("call %s: DNIS %s is not allocated ([[dnis]]): refused", call.id, call.dnis)
-        elif route.target == "ivr" and self.ivr is not None:
+        elif route.target == "ivr" and self.flows is not None:
             self._enter_ivr(call, route.dest[0])
             return
-        elif route.target == "queue" and self.acd is not None and self.acd.enqueue(call, route.dest[0]):
+        elif route.target == "queue" and self.queues is not None and self.queues.enqueue(call, route.dest[0]):
             return
         elif route.target == "extension":
             call.destinations = route.dest
@@ -377,7 +425,7 @@ class CallControl:
                 continue
             if ext.port in self.by_port or not self.lines.is_free(ext.port):
                 continue
-            if self.extensions is not None and self.extensions.skip_hunt(number):
+            if any(listener.skip_hunt(number) for listener in self.listeners):
                 continue  # do not disturb
             self._hunt_pos[line.port] = (start + i + 1) % len(dests)
             call.tried.append(number)
@@ -400,7 +448,7 @@ class CallControl:
 
     def answered_at(self, port: str, how: CallAnswered | None = None) -> None:
         """The phone or line on ``port`` answered (as a ``CallAnswered`` event from it would say: ``how``)."""
-        if self.acd is not None and self.acd.answered_port(port):
+        if any(listener.answered(port) for listener in self.listeners):
             return
         call = self.by_port.get(port)
         if call is not None and call.dial_after_answer is not None and port == call.a.port:
@@ -431,18 +479,18 @@ class CallControl:
         else:
             self.lines.play(call.a.port, None)
         self.lines.connect(call.a.port, port)
-        self.on_bridge(call)
+        self.notify_bridged(call)
         self.publish("call.answered", call=call.id, port=port, **event)
         self.journal("update", call)
 
     def _released(self, port: str, cause: Cause) -> None:
-        if self.acd is not None and self.acd.released_port(port):
+        if any(listener.released(port) for listener in self.listeners):
             return
         call = self.by_port.get(port)
         if call is None:
             return
-        if self.ivr is not None and self.ivr.owns(call.id):
-            self.ivr.left(call)
+        for listener in self.listeners:
+            listener.hung_up(call)
         if call.transfer_to is not None and port == call.transfer_to.port:
             self._transfer_not_answered(call)
             return
@@ -494,7 +542,7 @@ class CallControl:
         next extension of an inbound hunt, or the call fails with busy tone."""
         if call.answer is not None or call.end is not None:
             return
-        if self.extensions is not None and self.extensions.no_answer(call):
+        if any(listener.no_answer(call) for listener in self.listeners):
             return  # forwarded on no answer, or a waiting call given up
         if call.direction == "inbound" and call.b is not None:
             b = call.b
@@ -512,7 +560,7 @@ class CallControl:
     def fail(self, call: Call, cause: Cause, tone: ToneName, record: bool = True) -> None:
         """End an extension-originated call that did not connect; the caller hears ``tone``. The caller's
         line is released unless its extension keeps it (a consultation: the party on hold stays)."""
-        keep = self.extensions is not None and self.extensions.keeps_line(call)
+        keep = any(listener.keeps_line(call) for listener in self.listeners)
         self.disarm_timer(call)
         if call.b is not None and call.b.state is not LegState.RELEASED:
             self.release_leg(call, call.b, cause)
@@ -531,9 +579,9 @@ class CallControl:
         if call.end is not None:
             return
         if call.answer is not None:
-            self.on_unbridge(call)
-        if self.ivr is not None and self.ivr.owns(call.id):
-            self.ivr.left(call)
+            self.notify_unbridged(call)
+        for listener in self.listeners:
+            listener.hung_up(call)
         if call.transfer_to is not None:  # the transferred-to extension was still ringing
             self.release_leg(call, call.transfer_to, cause)
             call.transfer_to = None
@@ -545,14 +593,14 @@ class CallControl:
         call.end = self.wall()
         call.cause = cause
         self.calls.pop(call.id, None)
-        if self.acd is not None:
-            self.acd.ended(call)
+        for listener in self.listeners:
+            listener.ending(call)
         cdr = call.record()
         self.journal("finish", call)
         self.cos.record(cdr)
         self.publish("call.ended", call=call.id, cdr=cdr)
-        if self.extensions is not None:
-            self.extensions.ended(call)  # supervisor taps on it, or its supervisor's own, end
+        for listener in self.listeners:
+            listener.ended(call)  # supervisor taps on it, or its supervisor's own, end
         self._retry_waiting()
 
     def _retry_waiting(self) -> None:
@@ -581,14 +629,16 @@ class CallControl:
     def bind(self, call: Call, port: str) -> None:
         """``port``'s events are ``call``'s from now on."""
         self.by_port[port] = call
-        if self.acd is not None and call.queue is None:  # an agent's phone busy with a non-ACD call
-            self.acd.phone_in_use(port, True)
+        if call.queue is None:  # an agent's phone busy with a non-ACD call
+            for listener in self.listeners:
+                listener.phone_in_use(port, True)
 
     def unbind(self, port: str) -> None:
         """``port`` is in no call any more."""
         call = self.by_port.pop(port, None)
-        if call is not None and self.acd is not None and call.queue is None and self.lines.is_free(port):
-            self.acd.phone_in_use(port, False)  # else once the phone is back on the hook (released_port_idle)
+        if call is not None and call.queue is None and self.lines.is_free(port):
+            for listener in self.listeners:
+                listener.phone_in_use(port, False)  # else once the phone is back on the hook (released_port_idle)
 
     def arm_timer(self, call: Call, seconds: float, fn: Callable[[], None]) -> None:
         """``call``'s one timer: ``fn`` runs in ``seconds`` (a timer armed before is cancelled)."""
@@ -683,9 +733,8 @@ class CallControl:
         if moving.kind != "extension":
             raise ValueError("the call has no extension to transfer from")
         staying = call.a if moving is call.b else call.b
-        if self.extensions is not None:
-            self.extensions.call_changed(call)  # supervisor taps on it end
-        self.on_unbridge(call)
+        self.call_changing(call)  # supervisor taps on it end
+        self.notify_unbridged(call)
         self.release_leg(call, moving, Cause.NORMAL_CLEARING)
         self.agent_left(call)  # the agent's part ends (wrap-up), as with a hook-flash transfer
         self.lines.disconnect(staying.port)
@@ -734,7 +783,7 @@ class CallControl:
         self.lines.play(call.a.port, None)
         self.lines.play(call.b.port, None)
         self.lines.connect(call.a.port, call.b.port)
-        self.on_bridge(call)
+        self.notify_bridged(call)
         self.transfer_taken(call, new.port)
         self.publish("call.answered", call=call.id, port=new.port, transferred=True)
         self.journal("update", call)
@@ -779,7 +828,8 @@ class CallControl:
 
     def _enter_ivr(self, call: Call, flow: str) -> None:
         self.answer_inbound(call, ivr=flow)
-        self.ivr.enter(call, flow)
+        assert self.flows is not None
+        self.flows.enter(call, flow)
 
     def ivr_transfer(self, call: Call, to: str, target: str, failed: Callable[[str], None]) -> str | None:
         """Send a call the IVR holds to an extension (``to`` "extension") or to the first free extension
@@ -787,8 +837,8 @@ class CallControl:
         or None once the extension rings (``failed`` is told if it then goes unanswered)."""
         if to == "number":
             return self._ivr_dial_out(call, target, failed)
-        if to == "queue" and self.acd is not None and self.acd.has_queue(target):
-            return None if self.acd.enqueue(call, target) else f"queue {target} does not take the call"
+        if to == "queue" and self.queues is not None and self.queues.has_queue(target):
+            return None if self.queues.enqueue(call, target) else f"queue {target} does not take the call"
         if to == "extension":
             candidates = [target]
         elif to == "queue":
@@ -810,18 +860,21 @@ class CallControl:
     def agent_left(self, call: Call) -> None:
         """The extension that took a queued call handed it on (hook-flash transfer, back to the IVR): the
         ACD ends that agent's conversation (wrap-up) while the call goes on without it."""
-        if self.acd is not None and call.queue is not None:
-            self.acd.agent_left(call)
+        if call.queue is not None:
+            for listener in self.listeners:
+                listener.agent_left(call)
 
     def transfer_taken(self, call: Call, port: str) -> None:
         """A queued call handed on by its agent was answered at ``port`` (any kind of transfer): an
         agent logged in there takes it over in the ACD (busy, then wrap-up when it ends)."""
-        if self.acd is not None and call.queue is not None:
-            self.acd.transfer_taken(call, port)
+        if call.queue is not None:
+            for listener in self.listeners:
+                listener.transfer_taken(call, port)
 
     def released_port_idle(self, port: str) -> None:
         """A port became free (extension hung up): waiting inbound calls may now be offered."""
         if port not in self.by_port:
-            if self.acd is not None and self.lines.is_free(port):
-                self.acd.phone_in_use(port, False)
+            if self.lines.is_free(port):
+                for listener in self.listeners:
+                    listener.phone_in_use(port, False)
             self._retry_waiting()

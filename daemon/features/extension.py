@@ -1,14 +1,14 @@
-"""Extension features: call pickup, call forwarding, do-not-disturb and call waiting, and the one object
-call control consults for them and for the hook-flash and supervisor features.
+"""Extension features: call pickup, call forwarding, do-not-disturb and call waiting; and the set of an
+extension's features the daemon starts (these, hook-flash and supervision).
 
-``ExtensionFeatures`` attaches to the engine's call control as ``calls.extensions``. Call control asks
-it (``intercept``) before handling any call event, when it offers a call to an extension (``offer``:
-DND, forwarding, call waiting), when a ringing extension is not answered (``no_answer``: forward on
-no answer), when it fails a call (``keeps_line``: a consultation keeps the agent's line and the held
-party), whether hunting should skip an extension (``skip_hunt``: DND), and when a call changes hands
-or ends (``call_changed``, ``ended``: supervisor taps on it end). The hook-flash sessions are
-``daemon.features.flash``, supervisor taps ``daemon.features.supervisor``; settings persist through
-``daemon.features.settings``.
+``ExtensionFeatures`` is a listener of the engine's call control (``daemon.calls.hooks``, at
+``Priority.EXTENSION_FEATURES``): call control asks it before handling a port's event (``intercept``:
+a flash with a call waiting answers it; a release ends or rings a waiting call), when it offers a call
+to an extension (``offer``: DND, forwarding, call waiting), when a ringing extension is not answered
+(``no_answer``: forward on no answer) and whether hunting should skip an extension (``skip_hunt``:
+DND). It starts the hook-flash sessions (``daemon.features.flash``, which answers a waiting call for
+it) and the supervisor taps (``daemon.features.supervisor``), each a listener of its own; settings
+persist through ``daemon.features.settings``.
 
 Feature codes (docs/extensions.md)::
 
@@ -31,18 +31,20 @@ from typing import Any
 from daemon.calls.class_of_service import Payer
 from daemon.calls.dialplan import Extension, Outside
 from daemon.calls.feature_codes import FeatureCode
+from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, Leg, LegState
+from daemon.config.model import ExtensionConfig
 from daemon.features.flash import FlashFeatures
 from daemon.features.settings import SettingsStore
 from daemon.features.supervisor import Supervisors
+from daemon.runtime.engine import Engine
+from daemon.runtime.media import Media
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
 from signaling.events import (
-    CallAnswered,
     CallEvent,
     CallReleased,
     Cause,
-    DigitReceived,
     HookFlash,
 )
 
@@ -51,17 +53,17 @@ log = logging.getLogger(__name__)
 MAX_FORWARDS = 5  # forwards per call (``Call.forwards``); a forward-always loop then ends in busy
 
 
-class ExtensionFeatures:
-    """See the module docstring. ``engine`` is a ``daemon.runtime.engine.Engine`` (its calls, media, ports)."""
+class ExtensionFeatures(CallListener):
+    """See the module docstring."""
 
-    def __init__(self, engine: Any, settings: SettingsStore | None = None) -> None:
+    def __init__(self, engine: Engine, settings: SettingsStore | None = None) -> None:
         self.engine = engine
         self.cc = engine.calls
         self.settings = settings if settings is not None else SettingsStore()
         self.waiting: dict[str, Call] = {}  # extension port -> the call waiting for it (call-waiting tone)
-        self.flash = FlashFeatures(self)
-        self.supervisors = Supervisors(self)
-        self.cc.extensions = self
+        self.flash = FlashFeatures(engine)
+        self.supervisors = Supervisors(engine)
+        self.cc.add_listener(self, Priority.EXTENSION_FEATURES)
         add = self.cc.features.add
         add(FeatureCode("*", "pickup", self._pickup_code, fields=1))  # *<ext># directed, *# (empty) group
         for prefix, key in (("*72", "forward_always"), ("*90", "forward_busy"), ("*92", "forward_no_answer")):
@@ -78,7 +80,8 @@ class ExtensionFeatures:
     # --- small helpers ---------------------------------------------------------------------------------
 
     @property
-    def media(self) -> Any:
+    def media(self) -> Media:
+        assert self.engine.media is not None
         return self.engine.media
 
     def _done(self, call: Call, ok: bool) -> None:
@@ -105,28 +108,19 @@ class ExtensionFeatures:
     # --- call control's hooks --------------------------------------------------------------------------
 
     def intercept(self, ev: CallEvent) -> bool:
-        """True if the event was handled here (call control then does nothing with it)."""
+        """A flash with a call waiting answers it (the current call goes on hold); a release ends or rings
+        a waiting call. Other events, and other flashes, go on to the hook-flash sessions."""
         match ev:
             case HookFlash(port=port):
                 waiting = self.waiting.get(port)
-                if waiting is not None and port not in self.flash.sessions and self.flash.can_hold(
+                if waiting is not None and not self.cc.holds_party(port) and self.cc.is_plain_call(
                         self.cc.by_port.get(port), port):
                     self._stop_waiting(port)
                     self.flash.answer_waiting(port, waiting)
                     return True
-                return self.flash.flash(port)
-            case DigitReceived(port=port, digit=digit):
-                return self.supervisors.digit(port, digit) or self.flash.digit(port, digit)
-            case CallAnswered(port=port):
-                return self.flash.answered(port) or self.supervisors.answered(port)
-            case CallReleased(port=port, cause=cause):
+            case CallReleased(port=port):
                 self._waiting_released(port)
-                return self.flash.released(port, cause)
         return False
-
-    def consulting_for(self, call: Call) -> Call | None:
-        """The call held while ``call`` is a hook-flash consultation (``FlashFeatures.consulting_for``)."""
-        return self.flash.consulting_for(call)
 
     def offer(self, call: Call, number: str) -> bool:
         """Call control is about to ring extension ``number`` for ``call``: DND, forwarding, call waiting."""
@@ -174,18 +168,6 @@ class ExtensionFeatures:
         call.b = None
         return self._forward(call, b.label, st.forward_no_answer, "no_answer")
 
-    def keeps_line(self, call: Call) -> bool:
-        """Call control is failing ``call``: True if its extension's line stays (a consultation)."""
-        return self.flash.keeps_line(call)
-
-    def call_changed(self, call: Call) -> None:
-        """``call`` is about to change hands (a transfer): supervisor taps on it end."""
-        self.supervisors.call_changed(call)
-
-    def ended(self, call: Call) -> None:
-        """``call`` ended (CDR written): taps on it, or the tap it was the supervisor's call of, end."""
-        self.supervisors.ended(call)
-
     def skip_hunt(self, number: str) -> bool:
         return self.settings.get(number).dnd
 
@@ -228,11 +210,11 @@ class ExtensionFeatures:
 
     # --- call waiting ----------------------------------------------------------------------------------
 
-    def _call_waiting(self, call: Call, ext: Any) -> bool:
+    def _call_waiting(self, call: Call, ext: ExtensionConfig) -> bool:
         cc = self.cc
         current = cc.by_port.get(ext.port)
-        if (ext.port in self.waiting or ext.port in self.flash.sessions or current is None
-                or not self.flash.can_hold(current, ext.port)):
+        if (ext.port in self.waiting or self.cc.holds_party(ext.port) or current is None
+                or not self.cc.is_plain_call(current, ext.port)):
             return False
         call.b = Leg(ext.port, "extension", ext.number, LegState.ALERTING)  # not bound: the port has its call
         self.waiting[ext.port] = call
@@ -256,7 +238,7 @@ class ExtensionFeatures:
             if call.a.port == port:
                 self._stop_waiting(ext_port)
                 call.b = None
-            elif ext_port == port and port not in self.flash.sessions:
+            elif ext_port == port and not self.cc.holds_party(port):
                 self._stop_waiting(port)
                 self.cc.timers.call_at(self.cc.lines.now(), lambda call=call, p=port: self._ring_waiting(call, p))
 

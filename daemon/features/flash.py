@@ -39,19 +39,17 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from daemon.calls.class_of_service import Payer
 from daemon.calls.dialplan import Extension, Outside
-from daemon.calls.model import Call, Leg, LegState
+from daemon.calls.hooks import CallListener, Priority
+from daemon.calls.model import Call, Leg, LegState, Lines
 from daemon.calls.timers import Timer
 from daemon.runtime.conference import Mode
+from daemon.runtime.engine import Engine
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
-from signaling.events import Cause
-
-if TYPE_CHECKING:
-    from daemon.features.extension import ExtensionFeatures
+from signaling.events import CallAnswered, CallEvent, CallReleased, Cause, DigitReceived, HookFlash
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +75,20 @@ class Session:
     timer: Timer | None = None
 
 
-class FlashFeatures:
-    """The hook-flash sessions of all extensions (see the module docstring)."""
+class FlashFeatures(CallListener):
+    """The hook-flash sessions of all extensions (see the module docstring); call control's listener at
+    ``Priority.HOOK_FLASH``."""
 
-    def __init__(self, ext: ExtensionFeatures) -> None:
-        self.ext = ext
-        self.cc = ext.cc
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cc = engine.calls
         self.sessions: dict[str, Session] = {}
+        self.cc.add_listener(self, Priority.HOOK_FLASH)
 
     # --- helpers -----------------------------------------------------------------------------------
 
     @property
-    def lines(self) -> Any:
+    def lines(self) -> Lines:
         return self.cc.lines
 
     def active(self, s: Session) -> Call | None:
@@ -135,7 +135,7 @@ class FlashFeatures:
 
     def _close_room(self, s: Session) -> None:
         if s.room is not None:
-            self.ext.media.rooms.close(s.room)
+            self.engine.media.rooms.close(s.room)
             s.room = None
 
     def _held_party(self, s: Session) -> Leg:
@@ -143,27 +143,33 @@ class FlashFeatures:
         assert h is not None
         return h
 
-    def can_hold(self, call: Call | None, port: str) -> bool:
-        """Whether ``call`` is a plain answered two-party call of the extension on ``port``."""
-        if call is None or call.answer is None or call.end is not None or call.transfer_to is not None:
-            return False
-        mine, other = call.leg_on(port), call.other_leg(port)
-        if mine is None or other is None or mine.kind != "extension":
-            return False
-        if mine.state is not LegState.ANSWERED or other.state is not LegState.ANSWERED:
-            return False
-        return not (self.cc.ivr is not None and self.cc.ivr.owns(call.id))
+    # --- call control's hooks ----------------------------------------------------------------------
 
-    # --- events (ExtensionFeatures.intercept) ------------------------------------------------------
+    def intercept(self, ev: CallEvent) -> bool:
+        match ev:
+            case HookFlash(port=port):
+                return self.flash(port)
+            case DigitReceived(port=port, digit=digit):
+                return self.session_digit(port, digit)
+            case CallAnswered(port=port):
+                return self.recall_answered(port)
+            case CallReleased(port=port, cause=cause):
+                return self.port_released(port, cause)
+        return False
+
+    def holding(self, port: str) -> bool:
+        return port in self.sessions
+
+    # --- events ------------------------------------------------------------------------------------
 
     def flash(self, port: str) -> bool:
         s = self.sessions.get(port)
         if s is None:
             call = self.cc.by_port.get(port)
-            if not self.can_hold(call, port):
+            if not self.cc.is_plain_call(call, port):
                 return False
             assert call is not None
-            self.ext.supervisors.call_changed(call)
+            self.cc.call_changing(call)
             self._hold(call, port)
             return True
         match self.phase(s):
@@ -182,7 +188,7 @@ class FlashFeatures:
                 self._back(s)
         return True
 
-    def digit(self, port: str, digit: str) -> bool:
+    def session_digit(self, port: str, digit: str) -> bool:
         s = self.sessions.get(port)
         if s is None or s.stage is not Phase.CHOOSING:
             return False  # dialling a consultation, or in one: call control's
@@ -192,14 +198,14 @@ class FlashFeatures:
             self._back(s)
         return True
 
-    def answered(self, port: str) -> bool:
+    def recall_answered(self, port: str) -> bool:
         s = self.sessions.get(port)
         if s is not None and s.stage is Phase.RECALL:
             self._back(s)
             return True
         return False
 
-    def released(self, port: str, cause: Cause) -> bool:
+    def port_released(self, port: str, cause: Cause) -> bool:
         s = self.sessions.get(port)
         if s is not None:
             self._agent_hung_up(s)
@@ -229,7 +235,7 @@ class FlashFeatures:
         h = call.other_leg(port)
         assert h is not None
         cc = self.cc
-        cc.on_unbridge(call)
+        cc.notify_unbridged(call)
         self.lines.disconnect(port)
         self.lines.play(h.port, None)  # the held party hears silence
         cc.unbind(port)  # the agent's port: its consultation's from now on
@@ -280,7 +286,7 @@ class FlashFeatures:
         self.lines.play(s.port, None)
         self.lines.play(h.port, None)
         self.lines.connect(s.port, h.port)
-        cc.on_bridge(held)
+        cc.notify_bridged(held)
         cc.publish("call.retrieved", call=held.id, port=s.port)
 
     def _choose(self, s: Session) -> None:
@@ -305,10 +311,10 @@ class FlashFeatures:
         self.lines.play(s.port, None)
         self.lines.play(h.port, None)
         self.lines.play(t.port, None)
-        ch = self.ext.engine.channel
-        s.room = self.ext.media.rooms.create({ch(p): (Mode.TALK, None) for p in (h.port, s.port, t.port)})
+        ch = self.engine.channel
+        s.room = self.engine.media.rooms.create({ch(p): (Mode.TALK, None) for p in (h.port, s.port, t.port)})
         s.stage = Phase.CONFERENCE
-        self.cc.on_bridge(s.held)
+        self.cc.notify_bridged(s.held)
         self.cc.publish("call.conference", calls=[s.held.id, act.id], ports=[h.port, s.port, t.port])
 
     def _swap(self, s: Session) -> None:
@@ -316,7 +322,7 @@ class FlashFeatures:
         act = self.active(s)
         assert act is not None
         t = act.other_leg(s.port)
-        cc.on_unbridge(act)
+        cc.notify_unbridged(act)
         self.lines.disconnect(s.port)
         if t is not None:
             self.lines.play(t.port, None)
@@ -326,7 +332,7 @@ class FlashFeatures:
         cc.bind(held, s.port)
         if h is not None:
             self.lines.connect(s.port, h.port)
-        cc.on_bridge(held)
+        cc.notify_bridged(held)
         cc.publish("call.held", call=act.id, port=s.port)
         cc.publish("call.retrieved", call=held.id, port=s.port)
 
@@ -368,7 +374,7 @@ class FlashFeatures:
         self.lines.play(h.port, None)
         self.lines.play(t.port, None)
         self.lines.connect(h.port, t.port)
-        cc.on_bridge(held)
+        cc.notify_bridged(held)
         cc.transfer_taken(held, t.port)
         cc.publish("call.transferred", call=held.id, port=t.port, to=t.label, attended=True, caller=held.caller)
         cc.journal("update", held)
@@ -463,8 +469,8 @@ class FlashFeatures:
         current = cc.by_port.get(port)
         assert current is not None
         h = current.other_leg(port)
-        self.ext.supervisors.call_changed(current)
-        cc.on_unbridge(current)
+        self.cc.call_changing(current)
+        cc.notify_unbridged(current)
         self.lines.disconnect(port)
         if h is not None:
             self.lines.play(h.port, None)
@@ -515,7 +521,7 @@ class FlashFeatures:
         released. False if it cannot be done."""
         s = self.session_of(call)
         cc = self.cc
-        if s is None or cc.ivr is None:
+        if s is None or cc.flows is None:
             return False
         held, h = s.held, self._held_party(s)
         self.sessions.pop(s.port, None)
@@ -532,5 +538,5 @@ class FlashFeatures:
         self.lines.play(h.port, None)
         cc.publish("call.transferred", call=held.id, port=h.port, ivr=flow, caller=held.caller)
         cc.journal("update", held)
-        cc.ivr.enter(held, flow)
+        cc.flows.enter(held, flow)
         return True

@@ -25,21 +25,20 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, Str
 from daemon.calls.feature_codes import FeatureCode
+from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, Leg, LegState
 from daemon.calls.pin_guard import Refusal
 from daemon.calls.timers import Timer
 from daemon.runtime.conference import Mode
+from daemon.runtime.engine import Engine
 from hal.dsp.callerid import CallerId
-from signaling.events import Cause
-
-if TYPE_CHECKING:
-    from daemon.features.extension import ExtensionFeatures
+from signaling.events import CallAnswered, CallEvent, Cause, DigitReceived
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def supervisor_by_pin(config: Any, pin: str) -> str | None:
     return next((a.id for a in getattr(acd, "agents", ()) if a.supervisor and pin and a.pin == pin), None)
 
 
-def supervisor_guarded(engine: Any, pin: str, source: str) -> str | None:
+def supervisor_guarded(engine: Engine, pin: str, source: str) -> str | None:
     """``supervisor_by_pin`` through the box's PIN guard (``daemon.calls.pin_guard``; subject ``supervisor``,
     ``source`` the phone, ``port:2/8``): None for a wrong PIN, and for any PIN while held back."""
     found: list[str] = []
@@ -80,13 +79,14 @@ class Tap:
     timer: Timer | None = None
 
 
-class Supervisors:
-    """Taps on calls (see the module docstring)."""
+class Supervisors(CallListener):
+    """Taps on calls (see the module docstring); call control's listener at ``Priority.SUPERVISION``."""
 
-    def __init__(self, ext: ExtensionFeatures) -> None:
-        self.ext = ext
-        self.cc = ext.cc
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cc = engine.calls
         self.taps: dict[str, Tap] = {}  # by supervisor port
+        self.cc.add_listener(self, Priority.SUPERVISION)
         for prefix, mode in CODES.items():
             self.cc.features.add(FeatureCode(prefix, f"supervisor.{mode}",
                                              lambda call, f, mode=mode: self._code(call, mode, f), fields=2))
@@ -94,19 +94,19 @@ class Supervisors:
     # --- who may, and what is monitored ----------------------------------------------------------------
 
     def pin_ok(self, pin: str, port: str) -> bool:
-        return supervisor_guarded(self.ext.engine, pin, f"port:{port}") is not None
+        return supervisor_guarded(self.engine, pin, f"port:{port}") is not None
 
     def target_port(self, target: str) -> str | None:
         """The port of extension ``target``, or of the extension agent ``target`` is logged in at."""
         ext = self.cc.config.extension_by_number(target)
-        if ext is None and self.cc.acd is not None and hasattr(self.cc.acd, "agent_extension"):
-            number = self.cc.acd.agent_extension(target)
+        if ext is None and self.cc.queues is not None:
+            number = self.cc.queues.agent_extension(target)
             ext = self.cc.config.extension_by_number(number) if number else None
         return ext.port if ext is not None else None
 
     def monitorable(self, port: str) -> Call | None:
         call = self.cc.by_port.get(port)
-        if not self.ext.flash.can_hold(call, port) or port in self.ext.flash.sessions:
+        if not self.cc.is_plain_call(call, port) or self.cc.holds_party(port):
             return None
         assert call is not None
         if any(t.target is call for t in self.taps.values()):
@@ -119,7 +119,7 @@ class Supervisors:
         target, pin = fields
         agent = self.target_port(target)
         monitored = self.monitorable(agent) if agent is not None and self.pin_ok(pin, call.a.port) else None
-        if monitored is None or call.a.port in self.ext.flash.sessions:
+        if monitored is None or self.cc.holds_party(call.a.port):
             log.info("supervisor code %s on %s refused (target %s)", mode, call.a.label, target)
             self.cc.code_reply(call, False)
             return
@@ -133,7 +133,17 @@ class Supervisors:
         self.taps[call.a.port] = tap
         self._start(tap)
 
-    def digit(self, port: str, digit: str) -> bool:
+    # --- call control's hooks ----------------------------------------------------------------------
+
+    def intercept(self, ev: CallEvent) -> bool:
+        match ev:
+            case DigitReceived(port=port, digit=digit):
+                return self.mode_key(port, digit)
+            case CallAnswered(port=port):
+                return self.tap_answered(port)
+        return False
+
+    def mode_key(self, port: str, digit: str) -> bool:
         tap = self.taps.get(port)
         if tap is None or tap.state != "active" or tap.mode == "conference":
             return False
@@ -180,7 +190,7 @@ class Supervisors:
         cc.publish("call.ringing", call=own.id, port=ext.port, extension=ext.number, caller=target, **{mode: True})
         return tap
 
-    def answered(self, port: str) -> bool:
+    def tap_answered(self, port: str) -> bool:
         tap = self.taps.get(port)
         if tap is None or tap.state != "ringing":
             return False
@@ -233,8 +243,8 @@ class Supervisors:
                             extension=self.extension_label(tap.agent), port=tap.port)
 
     def _join(self, tap: Tap) -> None:
-        rooms = self.ext.media.rooms
-        ch = self.ext.engine.channel
+        rooms = self.engine.media.rooms
+        ch = self.engine.channel
         other = self._other(tap)
         assert other is not None
         me = ch(tap.port)
@@ -253,7 +263,7 @@ class Supervisors:
         call, other = tap.target, self._other(tap)
         return (call.end is None and other is not None and other.state is LegState.ANSWERED
                 and self.cc.by_port.get(tap.agent) is call and self.cc.by_port.get(other.port) is call
-                and tap.agent not in self.ext.flash.sessions)
+                and not self.cc.holds_party(tap.agent))
 
     def _end(self, tap: Tap, cause: Cause) -> None:
         cc = self.cc
@@ -263,7 +273,7 @@ class Supervisors:
             tap.timer.cancel()
             tap.timer = None
         if tap.room is not None:
-            self.ext.media.rooms.close(tap.room)
+            self.engine.media.rooms.close(tap.room)
             tap.room = None
         own = tap.own
         if own.end is None:

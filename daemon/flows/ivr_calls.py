@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from daemon.calls.feature_codes import FeatureCode
+from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, LegState
 from daemon.calls.timers import Timer
 from daemon.config.model import Config
@@ -454,7 +455,7 @@ class _Deposit:
         service.files.submit(finish)
 
 
-class IvrService:
+class IvrService(CallListener):
     """Flows, audio caches and voicemail for the whole box; one ``IvrLeg`` per call in a flow."""
 
     def __init__(self, config: Config, engine: Engine, env: Any = None, has_integrator: Callable[[str], bool]
@@ -486,7 +487,8 @@ class IvrService:
         self.recording: dict[int, _Deposit | _Recording] = {}
         self._ids = itertools.count()
         self.voicemail.on_change.append(lambda box, new, saved: self.done.put(lambda: self._changed(box, new, saved)))
-        engine.calls.ivr = self
+        engine.calls.serve_flows(self)
+        engine.calls.add_listener(self, Priority.IVR)
         for code in self.feature_codes():
             engine.calls.features.add(FeatureCode(code, "voicemail", lambda call, _f, code=code: self.mailbox(call, code)))
         engine.after_tick.append(self._after_tick)
@@ -543,10 +545,14 @@ class IvrService:
         self.legs[call.id] = DepositLeg(self, call, b)
         return None
 
-    def digit(self, call: Call, key: str) -> None:
-        self.legs[call.id].digit(key)
+    def digit(self, call: Call, port: str, digit: str) -> bool:
+        """A key from the caller of a call in a flow is the flow's."""
+        if call.id not in self.legs or port != call.a.port:
+            return False
+        self.legs[call.id].digit(digit)
+        return True
 
-    def left(self, call: Call) -> None:
+    def hung_up(self, call: Call) -> None:
         leg = self.legs.get(call.id)
         if leg is not None:
             leg.left()

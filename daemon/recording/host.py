@@ -31,6 +31,7 @@ from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.schema import AGENT, CALL, NUMBER, TIME, Bool, Bytes, Enum, Int, Opt
 from daemon.api.server import ApiServer
 from daemon.calls.feature_codes import FeatureCode
+from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, LegState
 from daemon.config.model import Config
 from daemon.features.supervisor import supervisor_guarded
@@ -166,7 +167,7 @@ class _Playback:
         self._play(None)
 
 
-class Recording:
+class Recording(CallListener):
     """Connects a ``Recorder`` to the engine, call control and the API."""
 
     def __init__(self, engine: Engine, api: ApiServer, recorder: Recorder) -> None:
@@ -176,9 +177,7 @@ class Recording:
         self._keys: dict[str, tuple[str, float]] = {}  # port → in-call keys so far, when the last came
         self._deferred: list[Callable[[], None]] = []
         engine.recorder = recorder
-        engine.calls.on_bridge = self._bridged
-        engine.calls.on_unbridge = self._unbridged
-        engine.calls.on_connected_digit = self._connected_digit
+        engine.calls.add_listener(self, Priority.RECORDING)  # bridged, unbridged, keys on a connected leg
         engine.calls.features.add(FeatureCode(PLAYBACK_CODE, "recording.playback", self._playback_code, fields=2))
         engine.after_tick.append(self._after_tick)
         api.op("recordings.query", self._query, roles=INTEGRATOR, args=QUERY_ARGS)
@@ -219,7 +218,7 @@ class Recording:
         """The media channel of ``port``."""
         return self.engine.ports[port].port.channel
 
-    def _bridged(self, call: Call) -> None:
+    def bridged(self, call: Call) -> None:
         if call.b is None:
             return
         try:
@@ -228,7 +227,7 @@ class Recording:
         except Exception:
             log.exception("recording of call %s could not start; the call goes on", call.id)
 
-    def _unbridged(self, call: Call) -> None:
+    def unbridged(self, call: Call) -> None:
         for leg in call.legs():
             self._keys.pop(leg.port, None)
         try:
@@ -278,7 +277,7 @@ class Recording:
         self.api.publish("recording.demand", call=call.id, action="stop", by="api", ok=True)
         return {"call": call.id, "recording": False}
 
-    def _connected_digit(self, call: Call, port: str, digit: str) -> None:
+    def connected_digit(self, call: Call, port: str, digit: str) -> None:
         """A key on a connected leg (call control's hook): a supervisor's playback, or ``*1``."""
         session = self.sessions.get(call.id)
         if session is not None:

@@ -139,7 +139,7 @@ def test_target_by_agent_id() -> None:
     agent.off_hook()
     box.run(0.5)
     agent.dial(f"*211001#{AGENT_PINS['1001']}#")
-    box.run_until(lambda: box.engine.calls.acd.agent_extension("1001") == AGENT, 5, "agent 1001 logged in at 8002")
+    box.run_until(lambda: box.engine.calls.queues.agent_extension("1001") == AGENT, 5, "agent 1001 logged in at 8002")
     box.run(4.0)
     agent.on_hook()
     box.run(1.0)
