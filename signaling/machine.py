@@ -1,6 +1,6 @@
 """The line-machine interface: what every per-port signalling state machine takes and gives.
 
-FXO, FXS, a No.1 timeslot (and SS7 circuits next) are ``LineMachine``s, and the engine drives them
+FXO, FXS, a No.1 timeslot (and SS7 circuits next) are ``PortMachine``s, and the engine drives them
 only through the methods below, never by their kind. Machines are sans-I/O: inputs arrive as method
 calls with the current time (``now``, seconds), outputs (board commands, media requests, call events,
 circuit alarms) queue up until the engine takes them (``take_outputs``), and timers are named
@@ -11,8 +11,7 @@ The inputs, in three groups, and the rule for an input that makes no sense for a
 
 * **From the line** (the board and the port's receivers): ``handle_board_event``, ``handle_digit``,
   ``handle_progress``, ``handle_answer`` (the answer detector's verdict), ``handle_caller_id``,
-  ``handle_mf``, ``handle_timer``. The network may send
-  anything at any time: an input a line does not expect in its state is the protocol's business (a
+  ``handle_mf``, ``handle_timer``. The network may send anything at any time: an input a line does not expect in its state is the protocol's business (a
   No.1 timeslot answers bad bits with a protocol-error release; an analog line ignores a stray
   ring), and an input a kind of line never gets (MF on an analog line, caller ID on an extension) is
   ignored with a debug log line. These never raise ``WrongState``.
@@ -21,11 +20,11 @@ The inputs, in three groups, and the rule for an input that makes no sense for a
   A line with no service state of its own (an analog port is never on an E1 span) takes
   ``out_of_service`` / ``in_service`` as nothing and reports ``is_out_of_service`` False.
 * **From call control** (requests): ``dial``, ``ring``, ``accept``, ``answer``, ``release(cause, now)``,
-  ``play``, ``block`` / ``unblock``, ``set_message_waiting``. A request the line's state does not allow raises ``WrongState``
-  naming the machine, its state and the request; so does a request a kind of line can never do
+  ``play``, ``block`` / ``unblock``, ``set_message_waiting``. A request the line's state does not
+  allow raises ``WrongState`` naming the machine, its state and the request; so does a request a kind of line can never do
   (``ring`` on a trunk, ``dial`` on an extension): it is wrong in every state. Exceptions, each a
-  documented rule: ``release`` crossing the line's own release (the far end cleared and the
-  ``CallReleased`` is still queued for call control) is accepted as done; ``accept`` (the engine's
+  documented rule: ``release`` or ``answer`` crossing the line's own release (the far end cleared and
+  the ``CallReleased`` is still queued for call control) is accepted as done; ``accept`` (the engine's
   "call control kept the offered call") is nothing on a line that cannot refuse a call, or once the
   call was refused; ``play`` puts the tone on the port (a machine with tones of its own keeps track
   of it); ``block`` on a line that cannot be blocked answers False and ``unblock`` is then nothing;
@@ -55,7 +54,7 @@ class WrongState(Exception):
     def __init__(self, machine: PortMachine, request: str) -> None:
         self.machine = type(machine).__name__
         self.port = machine.port
-        self.state = str(getattr(machine, "state", "?"))
+        self.state = str(machine.state)
         self.request = request
         super().__init__(f"{self.machine} on port {self.port}: {request} is not allowed in state {self.state}")
 
@@ -192,6 +191,3 @@ class PortMachine(ABC):
     def _ignored(self, what: object) -> None:
         log.debug("port %s: %s ignored in state %s", self.port, what, self.state)
 
-
-LineMachine = PortMachine
-"""The interface's name where a type is meant: every line machine is a ``PortMachine``."""

@@ -211,7 +211,10 @@ class Engine:
         commands, self._commands = self._commands, []
         self.board.send(tick.tick, tx, commands)
         for hook in self.after_tick:  # e.g. the IVR: prompts that ended, voicemail audio
-            hook(tick.rx, tx)
+            try:
+                hook(tick.rx, tx)
+            except WrongState as err:  # a request it made of a line: that call fails, the tick goes on
+                self._request_failed(err, None)
         if self.after_tick:
             self._drain()
         self.ticks += 1
@@ -397,7 +400,8 @@ class Engine:
             self._request_failed(err, ev.port)
 
     def _run_call_timers(self, now: float) -> None:
-        """Call control's due timers; one whose request meets a wrong state fails its call, the rest run."""
+        """Call control's due timers; one whose request meets a wrong state fails its call, the rest run
+        (``Timers.run_due`` has popped the failed one)."""
         while True:
             try:
                 self.timers.run_due(now)
@@ -422,6 +426,7 @@ class Engine:
             self._dirty.add(p)
             try:
                 self.calls.handle(CallReleased(p, Cause.TEMPORARY_FAILURE))
+                self.calls.released_port_idle(p)
             except WrongState as again:
                 self.request_errors.append(again)
                 log.error("call control, ending the failed call: %s", again)

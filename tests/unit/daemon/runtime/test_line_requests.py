@@ -59,3 +59,18 @@ def test_a_wrong_state_request_fails_its_call_and_no_other(box: Box) -> None:
     assert box.world.co.line("1/1").state_dict()["hook"] == "on"  # the caller's line let go
     assert box.engine.calls.by_port["1/4"] is other and other.answer is not None and other.end is None
     assert box.world.co.line("1/4").state_dict()["hook"] == "off"
+
+
+def test_a_wrong_state_request_from_a_timer_fails_its_call_and_the_tick_goes_on(box: Box) -> None:
+    _answered(box, "1/1", "8001")
+    _answered(box, "1/4", "8007")
+    other = box.engine.calls.by_port["1/4"]
+    fired: list[str] = []
+    box.engine.timers.call_at(box.engine.now(), lambda: box.engine.ring("2/1", None))  # 8001 is in a call
+    box.engine.timers.call_at(box.engine.now(), lambda: fired.append("next timer"))
+    box.run_until(lambda: "1/1" not in box.engine.calls.by_port, 1, "the failed call to end")
+    (err,) = [d for k, d in box.events if k == "call.error"]
+    assert (err["port"], err["request"], err["state"]) == ("2/1", "ring()", "connected")
+    assert fired == ["next timer"] and box.cdrs()[0]["cause"] == Cause.TEMPORARY_FAILURE
+    box.run(0.5)
+    assert box.engine.calls.by_port["1/4"] is other and other.end is None
