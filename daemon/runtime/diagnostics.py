@@ -82,8 +82,7 @@ class Diagnostics:
         port = self._port(req)
         seconds, number, name = req["seconds"], req["number"], req["name"]
         engine = self.engine
-        rt = engine.ports[port]
-        if type(rt.machine).__name__ != "FxsLine":
+        if self.service.config.extension_by_port(port) is None:  # only an extension's phone can ring
             raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is not an extension (FXS) port")
         if port in self.ringing or port in engine.calls.by_port or not engine.is_free(port):
             raise ApiError(ErrorCode.BAD_ARGUMENT, f"port {port} is busy")

@@ -37,6 +37,9 @@ def test_ring_an_extension_with_a_test_caller_id(daemon: DaemonProcess) -> None:
     with pytest.raises(ApiError) as err:  # a port being rung (or in a call) is not rung again
         daemon.api.call("diag.ring", extension="8003")
     assert err.value.code == "bad_argument" and "busy" in err.value.message
+    with pytest.raises(ApiError) as err:  # a CO line has no phone to ring
+        daemon.api.call("diag.ring", port="1/1")
+    assert err.value.code == "bad_argument" and "not an extension" in err.value.message
     wait_for(lambda: _state(daemon, "2/3") == "idle", 6, "the test ring to end")
     time.sleep(1.5)
     assert not phone.state()["ringing"] and not daemon.api.call("calls")
