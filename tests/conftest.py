@@ -1,5 +1,5 @@
 """Shared fixtures: the simulator and the daemon as separate processes (written once, used by e2e tests),
-a small tmpfs."""
+the whole box in one process on a virtual clock (``box``), a small tmpfs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.inprocess import Box
 from tests.support.processes import (
     DEFAULT_CONFIG,
     DaemonProcess,
@@ -21,6 +22,16 @@ from tests.support.processes import (
     edit_config,
 )
 from tests.support.users import RoleUsers
+
+
+@pytest.fixture
+def box() -> Box:
+    """The box in one process with the default configuration, its lines restarted (a test module that
+    needs more on its box defines its own ``box``)."""
+    b = Box()
+    b.run(0.2)
+    return b
+
 
 E2E_CONFIG_EXTRA = """
 [dialplan]

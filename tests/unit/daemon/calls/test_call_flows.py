@@ -13,13 +13,6 @@ from tests.support.processes import default_config_text
 from tests.support.world import World
 
 
-@pytest.fixture
-def box() -> Box:
-    b = Box()
-    b.run(0.2)
-    return b
-
-
 def test_inbound_with_caller_id_audio_both_ways_and_busy_tone_clear(box: Box) -> None:
     w, phone = box.world, box.world.phone("8001")
     w.co.call("1/1", "13800138000", "ZHANG SAN")

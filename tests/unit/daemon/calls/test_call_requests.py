@@ -10,13 +10,6 @@ from tests.support.audio import tone_frequency
 from tests.support.inprocess import Box
 
 
-@pytest.fixture
-def box() -> Box:
-    b = Box()
-    b.run(0.2)
-    return b
-
-
 def _answered(box: Box) -> bool:
     return any(c.answer for c in box.engine.calls.calls.values())
 

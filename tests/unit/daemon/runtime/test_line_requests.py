@@ -11,13 +11,6 @@ from signaling.machine import WrongState
 from tests.support.inprocess import Box
 
 
-@pytest.fixture
-def box() -> Box:
-    b = Box()
-    b.run(0.2)
-    return b
-
-
 def test_a_wrong_state_request_comes_back_to_the_caller(box: Box) -> None:
     with pytest.raises(WrongState, match="FxoLine on port 1/1: release\\(NORMAL_CLEARING\\) is not allowed in "
                                          "state idle"):
