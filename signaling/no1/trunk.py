@@ -13,7 +13,8 @@ Incoming::
 
     idle --far seize--> in_register (seize-ack; DNIS/ANI/KA/KD collected) --KD--> in_offered
         (CallOffered(caller=ANI, called=DNIS, category)); ``accept()`` (or T_ACCEPT, at once, if call
-        control does not refuse) -> B-1/B-7; ``release(cause)`` -> B-2/B-4/B-5/B-8
+        control does not refuse) -> the variant's "free" Group B signal (China: B-1/B-7); ``release(cause)``
+        -> its refusal for the cause (China: B-2/B-4/B-5/B-8)
     B accepted, tone off --> in_alerting (ringback to the caller) --answer()--> in_answered
     in_answered --release()--> clear-back --far clear-forward--> idle
     any in_* --far clear-forward--> idle (CallReleased(NORMAL_CLEARING) if offered)
@@ -73,20 +74,20 @@ from signaling.no1.register import (
     OutgoingRegister,
     RegisterError,
 )
-from signaling.no1.variant import CHINA, Variant
+from signaling.no1.variant import DEFAULT_VARIANT, VARIANTS, Variant
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrunkConfig:
-    variant: Variant = field(default=CHINA)
+    variant: Variant = field(default=VARIANTS[DEFAULT_VARIANT])
     direction: str = "both"  # in | out | both
     dnis_length: int = 0  # incoming: digits in a complete DNIS; 0 = complete after T_END_OF_DNIS
     ani: str = "first"  # incoming: ask for ANI "first" (after ani_after_digits DNIS digits), "after", "none"
     ani_after_digits: int = 1
     max_ani: int = 20
-    accept: str = "charge"  # incoming: B-1 (charge) or B-7 (no_charge)
+    accept: str = "charge"  # incoming: the variant's free with charge (China B-1) or without (B-7)
     glare: str = "yield"  # both seize at once: "yield" (take the incoming call) or "hold" (wait for them)
     mf_level_dbm0: float = -11.0
     caller: str | None = None  # outgoing ANI when call control gives none (None: ANI restricted)
@@ -198,7 +199,7 @@ class No1Trunk(PortMachine):
         self._arm("T_SEIZE_ACK", now)
 
     def accept(self, now: float, charge: bool | None = None) -> None:
-        """Accept the offered call (Group B free: B-1 with charge, B-7 without); nothing once call
+        """Accept the offered call (Group B free, with or without charge as configured); nothing once call
         control refused or released it."""
         if self.state is not T.IN_OFFERED or not isinstance(self.register, IncomingRegister):
             return
