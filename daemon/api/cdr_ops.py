@@ -18,7 +18,8 @@ CSV_PAGE_MAX = 5000  # CDRs per cdr.export_csv page at most (and fewer if their 
 CURSOR = Bytes(12, min_len=12)  # a page's ``next``
 
 
-def _cdr_args(default_limit: int, max_limit: int = LIST_MAX, newest_first: bool = True) -> dict:
+def cdr_args(default_limit: int, max_limit: int = LIST_MAX, newest_first: bool = True) -> dict:
+    """The arguments of the CDR listing ops (``cdr.list``, ``cdr.page``, ``cdr.export_csv``)."""
     fields = {"since": Opt(TIME), "until": Opt(TIME), "limit": Opt(Int(1, max_limit), default_limit),
               "cursor": Opt(CURSOR)}
     if newest_first:
@@ -50,8 +51,8 @@ def register(api: ApiServer, host: OpsHost) -> None:
     async def audit_list(req: dict) -> Page:
         return await scan_page(host.store.audit, req, True)
 
-    api.op("cdr.list", cdr_list, roles=INTEGRATOR, args=_cdr_args(50))
-    api.op("cdr.page", cdr_page, roles=INTEGRATOR, args=_cdr_args(100))
+    api.op("cdr.list", cdr_list, roles=INTEGRATOR, args=cdr_args(50))
+    api.op("cdr.page", cdr_page, roles=INTEGRATOR, args=cdr_args(100))
     api.op("cdr.export_csv", cdr_export_csv, roles=INTEGRATOR,
-           args=_cdr_args(CSV_PAGE_MAX, CSV_PAGE_MAX, newest_first=False))
+           args=cdr_args(CSV_PAGE_MAX, CSV_PAGE_MAX, newest_first=False))
     api.op("audit.list", audit_list, roles=ADMIN, args={"limit": Opt(Int(1, LIST_MAX), 100), "cursor": Opt(CURSOR)})

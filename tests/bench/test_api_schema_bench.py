@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import pytest
 
+from daemon.api.cdr_ops import cdr_args
 from daemon.api.schema import BadArgument, args_of
 from daemon.config import editing as config_editing
 from daemon.recording.host import QUERY_ARGS
-from daemon.service import _cdr_args
 
 
 def test_a_typical_request(benchmark) -> None:
-    schema = args_of(_cdr_args(100))
+    schema = args_of(cdr_args(100))
     req = {"id": 7, "op": "cdr.page", "since": 1_764_547_200, "until": 1_767_225_600.5, "limit": 500,
            "cursor": b"\x00" * 12, "newest_first": True}
     assert benchmark(schema.check_request, req)["limit"] == 500
