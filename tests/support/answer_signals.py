@@ -87,7 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     cases = greeting_cases(args.greetings)
     results = verdicts([greeted_after_ringback(a, d, t, v, seed=i) for i, (a, d, t, v) in enumerate(cases)])
-    lat, onset, wrong = [], [], 0
+    lat, onset, inside, wrong = [], [], 0, 0
     for (answer_s, delay_s, _, _), r in zip(cases, results, strict=True):
         f = finals(r)
         if len(f) != 1 or not f[0][1].answered or f[0][1].by != "voice":
@@ -95,12 +95,15 @@ def main() -> None:
             continue
         at, v = f[0]
         lat.append(at - answer_s * 1000)
-        onset.append(at - v.ago_ms - (answer_s + delay_s) * 1000)
+        put = at - v.ago_ms
+        onset.append(put - (answer_s + delay_s) * 1000)
+        inside += answer_s * 1000 - 100 <= put <= (answer_s + delay_s) * 1000 + 100
     lat_a = np.array(lat)
     print(f"greetings after ringback: {len(cases)}, answered by voice {len(lat)}, other verdicts {wrong}")
     print(f"  decision after the answer (ms): median {np.median(lat_a):.0f}, p95 {np.percentile(lat_a, 95):.0f}, "
           f"max {lat_a.max():.0f}; over 2000 ms: {(lat_a > 2000).sum()}")
-    print(f"  answer put at the first word: error median {np.median(onset):.0f} ms, max {np.max(np.abs(onset)):.0f} ms")
+    print(f"  answer put at the first word: error median {np.median(onset):.0f} ms, max {np.max(np.abs(onset)):.0f} ms; "
+          f"between the lift and the first word (±0.1 s): {inside} of {len(lat)}")
     chans, per = 30, args.minutes * 60 / 30
     levels = (-70.0, -55.0, -45.0, -40.0)
     rb = _false_answers([line(tone(ToneName.RINGBACK, per), noise_dbm0=levels[i % 4], seed=i) for i in range(chans)])
