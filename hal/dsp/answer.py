@@ -39,6 +39,8 @@ Timing: a greeting said 0.4 s after lifting and 1 s long is decided 1.7 s after 
 Cost per tick: ``ProgressBank``'s one matrix product plus one more (the three SIT frequencies)
 over the channels being watched; the per-channel Python (``AnswerMatcher``) runs only when a
 channel's frame class changes or a run reaches a length that matters, as in ``ProgressBank``.
+Measured (tests/bench/test_answer_bench.py): 61 µs a tick for 120 channels on ringback, 348 µs when
+every channel changes class every tick (the worst case); a box watches only the lines dialling out.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ FRAME_MS = 1000 * FRAME_SAMPLES // SAMPLE_RATE
 SIT_950, SIT_1400, SIT_1800 = 5, 6, 7
 SIT_FREQS = (950.0, 1400.0, 1800.0)  # ITU-T E.180 segments, ±50 Hz
 SIT_PURITY = 0.6  # share of a frame's energy at one SIT frequency
-SIT_SEGMENT_MS = (200, 450)  # E.180: 274 or 380 ms, ± some; China's exchanges use 330
+SIT_SEGMENT_MS = (200, 450)  # E.180's 274 and 380 ms segments with margin (the simulator plays 330)
 MIN_TONE_MS = 100  # tone-like runs shorter than this are sound (speech); the network's tones are longer
 GLITCH_FRAMES = 2  # sound this short (a click, a tone's partial edge frame) is silence
 
