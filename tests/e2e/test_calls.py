@@ -121,9 +121,7 @@ def test_unanswered_extension_gives_ringback_then_busy(daemon: DaemonProcess) ->
     assert tone_frequency(a.heard(since=mark)) == pytest.approx(450.0, rel=0.02)  # ringback
     (cdr,) = _wait_cdr(daemon, timeout=15)  # no_answer_timeout_s = 8 in the e2e config
     assert not b.state()["ringing"]
-    mark = w.tick()
-    time.sleep(1.5)
-    heard = a.heard(since=mark)
+    heard = w.listen(a.heard, 1.5)
     assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
     assert w.cadence_ms(heard) == pytest.approx((350, 350), abs=60)  # busy tone
     a.on_hook()
@@ -137,9 +135,7 @@ def test_busy_extension_and_unallocated_number(daemon: DaemonProcess) -> None:
     a.lift()
     a.dial("8002")
     (cdr,) = _wait_cdr(daemon)
-    mark = w.tick()
-    time.sleep(1.5)
-    heard = a.heard(since=mark)
+    heard = w.listen(a.heard, 1.5)
     assert tone_frequency(heard) == pytest.approx(450.0, rel=0.02)
     assert w.cadence_ms(heard) == pytest.approx((350, 350), abs=60)
     assert cdr["cause"] == 17 and cdr["disposition"] == "BUSY"
@@ -148,9 +144,7 @@ def test_busy_extension_and_unallocated_number(daemon: DaemonProcess) -> None:
     c.lift()
     c.dial("7777")
     cdrs = _wait_cdr(daemon, 2)
-    mark = w.tick()
-    time.sleep(2.0)
-    assert w.cadence_ms(c.heard(since=mark)) == pytest.approx((700, 700), abs=60)  # congestion
+    assert w.cadence_ms(w.listen(c.heard, 2.0)) == pytest.approx((700, 700), abs=60)  # congestion
     assert cdrs[-1]["cause"] == 1 and cdrs[-1]["disposition"] == "FAILED"
     c.on_hook()
 
@@ -163,7 +157,5 @@ def test_outbound_busy_far_end(daemon: DaemonProcess) -> None:
     a.dial("912302#")
     (cdr,) = _wait_cdr(daemon, timeout=20)
     assert cdr["cause"] == 17 and cdr["disposition"] == "BUSY" and cdr["called"] == "12302"
-    mark = w.tick()
-    time.sleep(1.5)
-    assert w.cadence_ms(a.heard(since=mark)) == pytest.approx((350, 350), abs=60)
+    assert w.cadence_ms(w.listen(a.heard, 1.5)) == pytest.approx((350, 350), abs=60)
     a.on_hook()

@@ -65,9 +65,7 @@ def test_dialling_abroad_is_refused_with_congestion_and_no_line_seized(box: Daem
     denied = events.next_event("call.denied", timeout=15)
     assert (denied["number"], denied["number_class"], denied["payer"], denied["reason"]) == (
         UK, "international", "extension 8001", "class")
-    mark = w.tick()
-    time.sleep(3.2)
-    hears_congestion(phone.heard(since=mark))
+    hears_congestion(w.listen(phone.heard, 3.2))
     assert no_call_at_the_co(w)
     phone.on_hook()
     (cdr,) = wait_for(lambda: box.api.call("cdr.list"), 5, "the CDR")
@@ -102,9 +100,7 @@ def test_forwarding_to_an_international_number_is_refused(box: DaemonProcess, ev
     phone.lift()
     phone.dial(f"*729{UK}#")
     assert events.next_event("call.denied", timeout=10)["extension"] == "8002"
-    mark = w.tick()
-    time.sleep(3.2)
-    hears_congestion(phone.heard(since=mark))
+    hears_congestion(w.listen(phone.heard, 3.2))
     phone.on_hook()
     time.sleep(0.5)
     caller, callee = w.internal_call("8001", "8002", box.api)  # not forwarded: 8002 itself rings
@@ -174,9 +170,7 @@ def test_the_daily_cap_blocks_alarms_and_survives_a_restart(box: DaemonProcess, 
     box.start()  # the day's minutes are counted again from the CDRs
     phone.lift()
     phone.dial("912301#")
-    mark = w.tick()
-    time.sleep(3.5)
-    hears_congestion(phone.heard(since=mark + 50))
+    hears_congestion(w.listen(phone.heard, 2.5, after=1.0))
     phone.on_hook()
     cdrs = wait_for(lambda: [c for c in box.api.call("cdr.list") if c.get("denied")], 5, "the refused call's CDR")
     assert cdrs[0]["denied"] == "daily_cap" and cdrs[0]["paid_by"] == "extension 8005"

@@ -7,6 +7,7 @@ the central office's lines, E1 far ends, and the one audio measurement tests sha
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -128,6 +129,23 @@ class World(SimControl):
         root) and the board buffers two frames, so a busy machine cannot cost a frame, only the daemon's
         own stalls can."""
         return self.board_misses()[1] - before[1]
+
+    def listen(self, heard: Callable[[int], bytes], seconds: float, after: float = 0.0, tries: int = 3) -> bytes:
+        """``seconds`` of what ``heard`` (a ``Phone.heard``, or a line's) gets, by the simulator's clock,
+        starting ``after`` seconds from now, from a stretch in which the board missed no frame of the box's:
+        a frame the box never sent cuts a tone's burst short, and a cadence measured across it measures the
+        machine's load, not the tone. Another stretch is taken if one was cut (missed frames are what the
+        serial tests count: here the tone is measured)."""
+        start = self.tick() + round(after * 1000 / FRAME_MS)
+        frames = round(seconds * 1000 / FRAME_MS)
+        for _ in range(tries):
+            wait_for(lambda at=start: self.tick() >= at, after + 30, "the stretch to listen in to begin")
+            before = self.board_misses()
+            wait_for(lambda end=before[0] + frames: self.tick() >= end, seconds + 30, f"{seconds} s of audio")
+            if self.missed_since(before) == 0:
+                return heard(before[0])[: frames * FRAME_SAMPLES]
+            start = self.tick()
+        raise AssertionError(f"the board missed frames in each of {tries} stretches of {seconds} s")
 
     def tones_both_ways(self, phone: Phone, line: str, phone_hz: float = 600.0,
                         line_hz: float = 1000.0) -> tuple[float, float]:
