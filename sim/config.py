@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hal.ports import build_spans
 from sim.central_office import LineSettings, Scenario
+from sim.hybrid import HybridSettings
 
 DEFAULT_TOML = """\
 [board]
@@ -42,6 +43,11 @@ signalling = "cas"
 id = 4
 kind = "e1"
 signalling = "hdlc"
+
+[echo]                         # the lines' hybrids: the box's own audio returned (erl_db = 0: none)
+fxo = { erl_db = 12.0, delay_ms = 3.0, dispersion_ms = 6.0 }  # the exchange's line card over a local loop
+fxs = { erl_db = 20.0, delay_ms = 0.5, dispersion_ms = 3.0 }  # the box's own SLIC, a short loop to the phone
+e1 = { erl_db = 0.0, delay_ms = 12.0, dispersion_ms = 8.0 }  # 4-wire at the box: the far exchange's, when on
 
 [co]
 callerid = "fsk_mdmf"          # fsk_mdmf | fsk_sdmf | dtmf | none
@@ -80,6 +86,12 @@ class SimConfig:
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     phones: dict[str, PhoneSettings] = field(default_factory=dict)
     traffic: dict | None = None
+    echo: dict[str, HybridSettings] = field(default_factory=dict)  # by kind of port: fxo, fxs, e1
+    echo_ports: dict[str, HybridSettings] = field(default_factory=dict)  # per port (or E1 timeslot)
+
+    def echo_for(self, port: str, kind: str) -> HybridSettings:
+        """The hybrid of ``port`` (a port of kind ``kind``): its own settings, else its kind's."""
+        return self.echo_ports.get(port) or self.echo.get(kind, HybridSettings())
 
 
 def _num(v: object, key: str) -> float:
@@ -190,11 +202,42 @@ def parse_config(data: dict) -> SimConfig:
     exts = [p.extension for p in cfg.phones.values()]
     if len(set(exts)) != len(exts):
         raise ConfigError("phone: extension labels must be unique")
+    _parse_echo(data.get("echo"), cfg, ports)
     traffic = data.get("traffic")
     if traffic is not None and not isinstance(traffic, dict):
         raise ConfigError("traffic: must be a table")
     cfg.traffic = traffic
     return cfg
+
+
+def _parse_echo(echo: object, cfg: SimConfig, ports: dict) -> None:
+    """``[echo]``: per kind of port (``fxo``, ``fxs``, ``e1``) and ``[[echo.port]]`` overrides. A config
+    without them gets the default's (the realistic lines of ``DEFAULT_TOML``); a partial table takes
+    the missing keys from there."""
+    defaults = tomllib.loads(DEFAULT_TOML)["echo"]
+    if echo is None:
+        echo = {}
+    if not isinstance(echo, dict):
+        raise ConfigError("echo: must be a table")
+    bad = sorted(set(echo) - {"fxo", "fxs", "e1", "port"})
+    if bad:
+        raise ConfigError(f"echo.{bad[0]}: unknown key (fxo, fxs, e1, port)")
+    try:
+        for kind in ("fxo", "fxs", "e1"):
+            base = HybridSettings.from_dict(defaults[kind], f"echo.{kind}")
+            cfg.echo[kind] = HybridSettings.from_dict(echo[kind], f"echo.{kind}", base) if kind in echo else base
+        overrides = echo.get("port", [])
+        if not isinstance(overrides, list):
+            raise ValueError("echo.port: must be an array of tables")
+        for i, ov in enumerate(overrides):
+            key = f"echo.port[{i}]"
+            port = ov.get("port") if isinstance(ov, dict) else None
+            if port not in ports:
+                raise ValueError(f"{key}.port: {port!r} is not a port of the layout")
+            kind = ports[port].kind.value
+            cfg.echo_ports[port] = HybridSettings.from_dict(ov, key, cfg.echo.get(kind))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def load_config(path: str | Path | None = None) -> SimConfig:

@@ -78,6 +78,10 @@ class SimControl:
     def status(self) -> dict:
         return self.call("status")
 
+    def echo_set(self, port: str, **settings: float) -> dict:
+        """Set the hybrid of ``port`` (``erl_db`` 0 = no echo, ``delay_ms``, ``dispersion_ms``)."""
+        return self.call("echo.set", port=port, **settings)
+
     def co_call(self, line: str, number: str | None, name: str | None = None, callerid: str | None = None) -> dict:
         return self.call("co.call", line=line, number=number, name=name, callerid=callerid)
 

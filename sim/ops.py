@@ -15,6 +15,7 @@ from typing import Any
 from hal.ports import Alarm
 from sim.audio import SamplesSource, load_wav
 from sim.central_office import SCENARIO_KEYS, Scenario
+from sim.hybrid import HybridSettings
 from sim.traffic import TrafficGenerator, TrafficSettings
 from sim.world import SimWorld
 
@@ -135,6 +136,27 @@ class Ops:
             raise OpError("no board link in-process")
         written = self.server.inject_garbage(n, avoid_magic=_arg(req, "avoid_magic", bool, True))
         return {"written": written}
+
+    # ---- line echo ------------------------------------------------------------------------------------
+
+    def op_echo__set(self, req: dict) -> dict:
+        """The hybrid of one port: ``erl_db`` (0: no echo), ``delay_ms``, ``dispersion_ms``; keys left out
+        keep the port's current values."""
+        port = _arg(req, "port", str)
+        cur = self.world.hybrid_settings.get(port)
+        if cur is None:
+            raise OpError(f"no port {port!r} on this board")
+        table = {k: req[k] for k in ("erl_db", "delay_ms", "dispersion_ms") if req.get(k) is not None}
+        settings = HybridSettings.from_dict(table, "echo", cur)
+        self.world.set_echo(port, settings)
+        return self.op_echo__state(req)
+
+    def op_echo__state(self, req: dict) -> dict:
+        port = _arg(req, "port", str)
+        s = self.world.hybrid_settings.get(port)
+        if s is None:
+            raise OpError(f"no port {port!r} on this board")
+        return {"port": port, "erl_db": s.erl_db, "delay_ms": s.delay_ms, "dispersion_ms": s.dispersion_ms}
 
     # ---- central office -----------------------------------------------------------------------------
 

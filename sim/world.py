@@ -27,6 +27,7 @@ from sim.audio import ALAW_SILENCE_BYTE
 from sim.central_office import CentralOffice
 from sim.config import SimConfig, load_config
 from sim.e1 import E1FarEnd
+from sim.hybrid import HybridBank, HybridSettings
 from sim.phone import Phone
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class SimWorld:
                     self._fxs.append((p.channel, ph))
                     self._port_owner[p.id] = ph
         self.by_extension = {ph.extension: ph for ph in self.phones.values()}
+        self.hybrid_settings: dict[str, HybridSettings] = {
+            p.id: self.config.echo_for(p.id, p.kind.value) for span in self.spans for p in span.ports}
+        self._channel_of = {p.id: p.channel for span in self.spans for p in span.ports}
+        self._build_hybrids()
         self.step_hooks: list[Callable[[int], None]] = []
         self.ticks = 0
         self.underruns = 0  # ticks whose host audio had not arrived by its playout (silence played)
@@ -114,6 +119,30 @@ class SimWorld:
             raise ValueError(f"no E1 span {sid!r} (E1 spans: {', '.join(map(str, self.e1))})")
         return fe
 
+    def _build_hybrids(self) -> None:
+        ports = list(self.hybrid_settings)
+        self.hybrids = HybridBank([self._channel_of[p] for p in ports], [self.hybrid_settings[p] for p in ports])
+
+    def set_echo(self, port: str, settings: HybridSettings) -> None:
+        """Change the hybrid of ``port`` (its echo starts afresh); ValueError for an unknown port."""
+        if port not in self.hybrid_settings:
+            raise ValueError(f"no port {port!r} on this board")
+        self.hybrid_settings[port] = settings
+        self._build_hybrids()
+
+    def _closed(self) -> np.ndarray:
+        """Which channels' lines carry the box's audio back this tick: FXO lines the host holds off hook,
+        off-hook phones, E1 timeslots of a span that is up with its built-in far end."""
+        closed = np.zeros(self.channels, dtype=bool)
+        for ch, line in self._fxo:
+            closed[ch] = line.hook_off
+        for ch, ph in self._fxs:
+            closed[ch] = ph.is_off_hook
+        for fe in self.e1.values():
+            if not fe.peer_attached and not fe.blind:
+                closed[fe.first_channel:fe.first_channel + len(fe.timeslots)] = True
+        return closed
+
     # ---- the tick -------------------------------------------------------------------------------------
 
     def step(self, tick: int | None = None) -> tuple[np.ndarray, list[Event]]:
@@ -136,11 +165,23 @@ class SimWorld:
                 out.append((ch, f))
         for fe in self.e1.values():
             fe.produce(tick, out, rx)
-        if out:
+        played = self._play_out(tick)
+        lin = alaw_to_linear(played)
+        rows, echo = self.hybrids.echo(lin, self._closed()) if len(self.hybrids) else ((), None)
+        if len(rows):  # what the far ends say plus what the hybrids return of what the box played
+            mix = np.zeros((self.channels, FRAME_SAMPLES))
+            heard = np.zeros(self.channels, dtype=bool)
+            for ch, f in out:
+                mix[ch] = f
+                heard[ch] = True
+            mix[rows] += echo
+            heard[rows] = True
+            rx[heard] = linear_to_alaw(np.clip(np.rint(mix[heard]), -32768, 32767))
+        elif out:
             chans = [c for c, _ in out]
             rx[chans] = linear_to_alaw(np.stack([f for _, f in out]))
         events, self._events = self._events, []
-        self._play_out(tick)  # after the far ends' own step, as when the host answered at once
+        self._deliver(tick, played, lin)  # after the far ends' own step, as when the host answered at once
         return rx, events
 
     def apply_tx(self, tick: int, tx: np.ndarray | None, commands: list[Command] = ()) -> None:
@@ -163,15 +204,19 @@ class SimWorld:
             return
         self._tx_buffer[tick] = tx
 
-    def _play_out(self, tick: int) -> None:
-        """The far ends hear, at ``tick``, the host's audio for ``tick - tx_buffer_frames``."""
+    def _play_out(self, tick: int) -> np.ndarray:
+        """What the board plays at ``tick``: the host's audio for ``tick - tx_buffer_frames`` (silence if
+        it did not come). The lines' hybrids return it in this tick's receive audio; the far ends hear it
+        after their own step."""
         due = tick - self.tx_buffer_frames
         tx = self._tx_buffer.pop(due, None)
         for old in [t for t in self._tx_buffer if t < due]:  # ticks skipped by a clock that fell behind
             del self._tx_buffer[old]
         if tx is None and self._counting_underruns and due >= self._count_from:
             self.underruns += 1
-        self._deliver(tick, tx)
+        if tx is None:
+            tx = np.full((self.channels, FRAME_SAMPLES), ALAW_SILENCE_BYTE, dtype=np.uint8)
+        return tx
 
     def command(self, cmd: Command) -> None:
         try:
@@ -183,12 +228,9 @@ class SimWorld:
             self.bad_commands += 1
             log.warning("host command %r rejected: %s", cmd, exc)
 
-    def _deliver(self, tick: int, tx: np.ndarray | None) -> None:
+    def _deliver(self, tick: int, tx: np.ndarray, lin: np.ndarray) -> None:
         if tick < 0:
             return
-        if tx is None:
-            tx = np.full((self.channels, FRAME_SAMPLES), ALAW_SILENCE_BYTE, dtype=np.uint8)
-        lin = alaw_to_linear(tx)
         for ch, line in self._fxo:
             line.hear(tick, tx[ch], lin[ch])
         for ch, ph in self._fxs:
