@@ -22,6 +22,7 @@ import numpy as np
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
 
 BAND = (300.0, 3400.0)  # the voice band over which the echo return loss is defined
+CODEC_TAPS = 33  # the line codec's band filter (4 ms): the echo is seen digital to digital
 
 
 @dataclass(frozen=True)
@@ -60,26 +61,31 @@ class HybridSettings:
     def response(self) -> np.ndarray:
         """The impulse response (8 kHz taps, bulk delay included); empty when off.
 
-        A decaying, band-limited ring (no DC: the line transformer blocks it) with a fixed pseudo-random
-        texture, so it is dispersive like a real hybrid yet the same in every run; scaled so that its
-        mean power gain over 300-3400 Hz is ``-erl_db``.
+        A decaying pseudo-random response (fixed seed: the same line every run), so it is dispersive like
+        a real hybrid and its loss varies over the band as a real one's does, through the line codec's
+        300-3400 Hz band filter (as the box sees any echo: digital to digital, G.712's filters on the
+        way out and back in; it adds 4 ms to the dispersion); scaled so that its mean power gain over
+        300-3400 Hz is ``-erl_db``.
         """
         if not self.on:
             return np.zeros(0)
         n = max(1, round(self.dispersion_ms * SAMPLE_RATE / 1000))
         t = np.arange(n, dtype=np.float64)
-        rng = np.random.default_rng(1201)  # fixed: the same line every run
-        ring = np.sin(2 * np.pi * 700 * t / SAMPLE_RATE + 0.6) + 0.5 * rng.standard_normal(n)
-        h = ring * np.exp(-t / max(1.0, n / 4))
-        if n > 2:
-            w = np.hanning(n + 2)[1:-1]
-            h -= h.sum() * w / w.sum()
+        h = np.random.default_rng(2026).standard_normal(n) * np.exp(-t / max(1.0, n / 4))
+        h = np.convolve(h, _codec_filter())
         nfft = 1024
         f = np.fft.rfftfreq(nfft, 1 / SAMPLE_RATE)
         band = (f >= BAND[0]) & (f <= BAND[1])
         gain = np.mean(np.abs(np.fft.rfft(h, nfft))[band] ** 2)
         h *= np.sqrt(10 ** (-self.erl_db / 10) / gain)
         return np.concatenate([np.zeros(round(self.delay_ms * SAMPLE_RATE / 1000)), h])
+
+
+def _codec_filter() -> np.ndarray:
+    """A linear-phase 300-3400 Hz band-pass (windowed sinc), unity gain in the band."""
+    k = np.arange(CODEC_TAPS) - (CODEC_TAPS - 1) / 2
+    lo, hi = (2 * f / SAMPLE_RATE for f in BAND)
+    return (hi * np.sinc(hi * k) - lo * np.sinc(lo * k)) * np.hamming(CODEC_TAPS)
 
 
 class HybridBank:

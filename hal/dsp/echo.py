@@ -1,0 +1,195 @@
+"""Line echo cancellation for many channels at once: a frequency-domain block NLMS over a channels x
+bins array, one 20 ms tick (160 samples) per block, no per-sample or per-channel Python.
+
+What it cancels. A 2-wire line returns part of what the box transmits (its hybrid's echo, see
+docs/echo.md). Per channel the bank keeps the box's transmitted audio (the *reference*) and, from the
+received audio, subtracts its estimate of the echo: the reference through an adaptive FIR filter of
+``tail_ms`` (default 32 ms, 256 taps). The reference is taken ``delay_frames`` ticks back: what the
+host transmits in tick n reaches the line, and its echo the host, ``delay_frames`` ticks later (the
+board's transmit buffer, which is not echo path); the tail starts there.
+
+How. Overlap-save with one real FFT of ``fft_size`` (the power of two >= taps + 159: 512 for 32 ms)
+per tick and channel: the filter is one frequency-domain weight vector, a tick's echo estimate the
+last 160 samples of the inverse transform of weights times the reference window's spectrum, its error
+the received block minus the estimate. Each bin's step is normalised by that bin's reference power
+in the window plus a share (``FLOOR``) of the mean over the bins, so speech (strongly coloured)
+converges nearly as fast as noise while nearly empty bins do not wander; the gradient is constrained to the
+tail's taps (the circular wrap removed). The step is large (``MU_FAST``) while the filter cancels
+little and shrinks to ``MU_SLOW`` as its echo return loss enhancement reaches ``SETTLED_DB``: fast
+convergence, then a small misadjustment (A-law's own noise is what a large step would amplify). On
+voice-band noise (G.168's kind of test signal) it cancels 30 dB within half a second; on speech the
+linear filter takes one to three seconds to get there, and the non-linear processor below covers the
+difference.
+
+Double talk (the line's talker speaking while the box's audio echoes) must neither damage that
+talker's speech nor wreck the filter. Two defences:
+* two filters per channel: a *background* filter adapts and a *foreground* filter, which makes the
+  output, only takes the background's weights once the background's error has been under
+  ``COPY_RATIO`` of the foreground's in ``COPY_BLOCKS`` blocks in a row, none of them double talk.
+  A background thrown off anyway (its error ``RESET_RATIO`` above the foreground's) is set back to
+  the foreground.
+* a Geigel detector: a block whose received peak exceeds ``GEIGEL`` times the reference's peak over
+  the tail (an echo is at least 6 dB down, as G.168 assumes) is double talk: the background does not
+  adapt in it and ``HANGOVER`` blocks after it.
+
+Non-linear processor (``nlp_db``, default 12 dB; 0 = off): a gentle one. Where the residual is far
+below the echo estimate (single talk: only echo came back) the output is attenuated by up to
+``nlp_db``, smoothly, and let go at once when the line's talker starts; never gated to silence, so no
+comfort noise is needed and the line's own background noise only dips by that much.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
+
+N = FRAME_SAMPLES  # block (= tick) length
+MU_FAST = 1.0  # step (per bin, normalised) while the filter is far from the echo path
+MU_SLOW = 0.5  # and once it cancels SETTLED_DB
+UNSETTLED_DB = 28.0
+SETTLED_DB = 34.0
+FLOOR = 0.2  # share of the mean power over the bins added to each bin's (regularisation)
+MIN_POWER = 1.0
+COPY_RATIO = 0.6  # background error energy / foreground's under which the background is taken,
+COPY_BLOCKS = 3  # in this many blocks in a row, none of them double talk
+RESET_RATIO = 4.0  # background error energy (smoothed) / foreground's over which it is reset
+ERROR_SMOOTHING = 0.5
+GEIGEL = 0.5  # received peak / reference peak above which a block is double talk
+HANGOVER = 10  # blocks of no adaptation after double talk
+QUIET = 100.0  # a received peak under this (about -50 dBm0) is nobody talking
+REUSE = 1
+NLP_RESIDUAL_DB = 15.0  # residual this far under the echo estimate: only echo came back
+
+
+class EchoBank:
+    """Echo cancellers for ``rows`` channels (rows 0..rows-1 of the arrays passed in).
+
+    Per tick: ``cancel(rx)`` returns the received audio of every row with its echo removed, then
+    ``remember(tx)`` takes what was transmitted this tick (both (rows, 160) linear arrays).
+    ``reset(row)`` forgets a channel's echo path (a new call on it).
+    """
+
+    def __init__(self, rows: int, tail_ms: float = 32.0, delay_frames: int = 1, nlp_db: float = 12.0) -> None:
+        if rows < 0:
+            raise ValueError("rows must be >= 0")
+        if not 1.0 <= tail_ms <= 128.0:
+            raise ValueError("tail_ms must be from 1 to 128")
+        if not 1 <= delay_frames <= 16:
+            raise ValueError("delay_frames must be from 1 to 16")
+        if not 0.0 <= nlp_db <= 30.0:
+            raise ValueError("nlp_db must be from 0 to 30")
+        self.rows = rows
+        self.tail_ms = float(tail_ms)
+        self.taps = round(tail_ms * SAMPLE_RATE / 1000)
+        self.fft_size = m = 1 << int(np.ceil(np.log2(self.taps + N - 1)))
+        self.delay_frames = delay_frames
+        self.nlp_gain_min = 10 ** (-nlp_db / 20)
+        c, bins = rows, m // 2 + 1
+        self._fifo = np.zeros((c, delay_frames, N))  # transmitted, not yet on the line; oldest first
+        self._window = np.zeros((c, m))  # the reference on the line: the last fft_size samples
+        self._wb = np.zeros((c, bins), np.complex128)  # background weights
+        self._wf = np.zeros((c, bins), np.complex128)  # foreground weights
+        self._err_b = np.zeros(c)
+        self._err_f = np.zeros(c)
+        self._rx_energy = np.zeros(c)
+        self._better = np.zeros(c, np.int64)  # blocks in a row the background did clearly better
+        self._settled = np.zeros(c)  # 0: far from the echo path (fast steps) .. 1: cancelling (slow)
+        self._peaks = np.zeros((c, -(-self.taps // N) + 1))  # the reference's peak per block over the tail
+        self._hang = np.zeros(c, np.int64)
+        self._gain = np.ones(c)
+        self.double_talk = np.zeros(c, bool)  # this tick's verdict per row (tests, diagnostics)
+        self.echo_estimate = np.zeros((c, N))  # this tick's (foreground) estimate per row
+
+    def reset(self, row: int) -> None:
+        """Forget row ``row``'s echo path and reference (a new call on that channel)."""
+        for a in (self._fifo, self._window, self._wb, self._wf, self._err_b, self._err_f,
+                  self._rx_energy, self._better, self._settled, self._peaks, self._hang):
+            a[row] = 0
+        self._gain[row] = 1.0
+
+    def cancel(self, rx: np.ndarray) -> np.ndarray:
+        """This tick's received audio (rows, 160) with each row's echo removed (float64)."""
+        d = np.asarray(rx, dtype=np.float64)
+        if not self.rows:
+            return d.copy()
+        m = self.fft_size
+        window = self._window
+        window[:, :-N] = window[:, N:]
+        window[:, -N:] = self._fifo[:, 0]  # the block on the line while this tick's rx was heard
+        x = np.fft.rfft(window, axis=1)
+        y = np.fft.irfft(np.stack([self._wf * x, self._wb * x]), m, axis=2)[:, :, m - N:]
+        e = d[None] - y  # (2, rows, N): foreground, background
+        ef, eb = np.einsum("srt,srt->sr", e, e)
+        a = ERROR_SMOOTHING
+        self._err_f = a * self._err_f + (1 - a) * ef
+        self._err_b = a * self._err_b + (1 - a) * eb
+        self._rx_energy = a * self._rx_energy + (1 - a) * np.einsum("rt,rt->r", d, d)
+
+        # double talk (Geigel): the received peak against the reference's over the tail
+        self._peaks[:, :-1] = self._peaks[:, 1:]
+        self._peaks[:, -1] = np.abs(window[:, -N:]).max(axis=1)
+        peak = np.abs(d).max(axis=1)
+        talk = (peak > GEIGEL * self._peaks.max(axis=1)) & (peak > QUIET)
+        self._hang = np.where(talk, HANGOVER, np.maximum(self._hang - 1, 0))
+        self.double_talk = talk | (self._hang > 0)
+
+        better = (eb < COPY_RATIO * ef) & ~self.double_talk
+        self._better = np.where(better, self._better + 1, 0)
+        copy = self._better >= COPY_BLOCKS
+        out = np.where(copy[:, None], e[1], e[0])
+        self.echo_estimate = np.where(copy[:, None], y[1], y[0])
+        if copy.any():
+            self._wf[copy] = self._wb[copy]
+            self._err_f[copy] = self._err_b[copy]
+            self._better[copy] = 0
+        reset = self._err_b > RESET_RATIO * (self._err_f + 1.0)
+        if reset.any():
+            self._wb[reset] = self._wf[reset]
+            self._err_b[reset] = self._err_f[reset]
+        # how well the foreground cancels, judged on single talk only (the line's talker is not echo)
+        erle_db = 10 * np.log10((self._rx_energy + 1.0) / (self._err_f + 1.0))
+        self._settled = np.where(self.double_talk, self._settled,
+                                 np.clip((erle_db - UNSETTLED_DB) / (SETTLED_DB - UNSETTLED_DB), 0.0, 1.0))
+        adapt = ~self.double_talk & ~reset & (self._peaks[:, -1] > 0)
+        if adapt.any():
+            rows = slice(None) if adapt.all() else np.flatnonzero(adapt)
+            err = e[1][rows]
+            for i in range(int(REUSE)):
+                if i:
+                    err = d[rows] - np.fft.irfft(self._wb[rows] * x[rows], m, axis=1)[:, m - N:]
+                self._adapt(rows, err, x)
+        if self.nlp_gain_min < 1.0:
+            out = self._nlp(out, ef)
+        return out
+
+    def _adapt(self, rows: slice | np.ndarray, err: np.ndarray, x: np.ndarray) -> None:
+        """One normalised step of the background filters of ``rows``, constrained to the tail."""
+        m = self.fft_size
+        padded = np.zeros((len(err), m))
+        padded[:, m - N:] = err
+        big_e = np.fft.rfft(padded, axis=1)
+        xr = x[rows]
+        power = xr.real ** 2 + xr.imag ** 2
+        power += FLOOR * power.mean(axis=1, keepdims=True) + MIN_POWER
+        mu = MU_FAST + (MU_SLOW - MU_FAST) * self._settled[rows]
+        g = np.fft.irfft(np.conj(xr) * big_e * (mu[:, None] / power), m, axis=1)
+        g[:, self.taps:] = 0  # the tail's taps; beyond them is the circular wrap
+        self._wb[rows] += np.fft.rfft(g, axis=1)
+
+    def _nlp(self, out: np.ndarray, residual: np.ndarray) -> np.ndarray:
+        """Attenuate rows where only a small residual of echo is left, gently and smoothly."""
+        echo = np.einsum("rt,rt->r", self.echo_estimate, self.echo_estimate)
+        only_echo = (residual * 10 ** (NLP_RESIDUAL_DB / 10) < echo) & ~self.double_talk
+        target = np.where(only_echo, self.nlp_gain_min, 1.0)
+        # let go at once (the line's talker is never clipped), close over a few ticks
+        self._gain = np.where(target > self._gain, target, 0.7 * self._gain + 0.3 * target)
+        return out * self._gain[:, None]
+
+    def remember(self, tx: np.ndarray) -> None:
+        """What was transmitted this tick on every row (rows, 160): the reference for the echo to come."""
+        if not self.rows:
+            return
+        fifo = self._fifo
+        fifo[:, :-1] = fifo[:, 1:]
+        fifo[:, -1] = tx
