@@ -30,9 +30,16 @@ class BoardError(RuntimeError):
     """The board is gone or unusable (link closed, device removed)."""
 
 
+DEFAULT_TX_DELAY_FRAMES = 2  # a board that does not say (the simulator's and DAHDI's usual two buffers)
+
+
 class Board(Protocol):
     name: str
     spans: list[Span]
+    # ticks from the host's answer to tick n until that audio is on the line (the board's transmit
+    # buffer): a line's echo of it is in the receive audio of tick n + tx_delay_frames at the earliest
+    # (a board without the attribute: DEFAULT_TX_DELAY_FRAMES)
+    tx_delay_frames: int
 
     async def open(self) -> None:
         """Connect to the board and learn its spans; raises BoardError if it is not there."""

@@ -204,7 +204,8 @@ class SimServer:
         self.host_connects += 1
         log.info("board link: host connected")
         link.write(encode_map(MsgType.HELLO, {"board": self.world.name, "version": VERSION,
-                                              "layout": self.world.layout}))
+                                              "layout": self.world.layout,
+                                              "tx_buffer_frames": self.world.tx_buffer_frames}))
         decoder = FrameDecoder()
         try:
             while data := await reader.read(1 << 16):

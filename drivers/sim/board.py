@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from hal.board import BoardError, Tick
+from hal.board import DEFAULT_TX_DELAY_FRAMES, BoardError, Tick
 from hal.boardlink import (
     VERSION,
     FrameDecoder,
@@ -47,6 +47,7 @@ class SimBoardDriver:
         self.spans: list[Span] = []
         self.layout: list[dict] = []
         self.channels = 0
+        self.tx_delay_frames = DEFAULT_TX_DELAY_FRAMES
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._decoder = FrameDecoder()
@@ -98,6 +99,10 @@ class SimBoardDriver:
             self.layout = body["layout"]
             self.spans = build_spans(self.layout)
             self.name = str(body.get("board", "sim"))
+            delay = body.get("tx_buffer_frames", DEFAULT_TX_DELAY_FRAMES)
+            if not isinstance(delay, int) or isinstance(delay, bool) or not 1 <= delay <= 16:
+                raise ValueError(f"tx_buffer_frames {delay!r} is not 1..16")
+            self.tx_delay_frames = delay
         except (LinkError, KeyError, TypeError, ValueError) as exc:
             await self.close()
             raise BoardError(f"bad HELLO from the simulated board: {exc}") from exc
