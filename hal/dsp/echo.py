@@ -59,7 +59,7 @@ GEIGEL = 0.5  # received peak / reference peak above which a block is double tal
 HANGOVER = 10  # blocks of no adaptation after double talk
 QUIET = 100.0  # a received peak under this (about -50 dBm0) is nobody talking
 REUSE = 1
-NLP_RESIDUAL_DB = 15.0  # residual this far under the echo estimate: only echo came back
+NLP_RESIDUAL_DB = 12.0  # residual this far under the echo estimate: only echo came back
 
 
 class EchoBank:
@@ -97,6 +97,7 @@ class EchoBank:
         self._settled = np.zeros(c)  # 0: far from the echo path (fast steps) .. 1: cancelling (slow)
         self._peaks = np.zeros((c, -(-self.taps // N) + 1))  # the reference's peak per block over the tail
         self._hang = np.zeros(c, np.int64)
+        self._talk = np.zeros(c, bool)  # this block's own verdict (the hangover aside)
         self._gain = np.ones(c)
         self.double_talk = np.zeros(c, bool)  # this tick's verdict per row (tests, diagnostics)
         self.echo_estimate = np.zeros((c, N))  # this tick's (foreground) estimate per row
@@ -130,7 +131,7 @@ class EchoBank:
         self._peaks[:, :-1] = self._peaks[:, 1:]
         self._peaks[:, -1] = np.abs(window[:, -N:]).max(axis=1)
         peak = np.abs(d).max(axis=1)
-        talk = (peak > GEIGEL * self._peaks.max(axis=1)) & (peak > QUIET)
+        talk = self._talk = (peak > GEIGEL * self._peaks.max(axis=1)) & (peak > QUIET)
         self._hang = np.where(talk, HANGOVER, np.maximum(self._hang - 1, 0))
         self.double_talk = talk | (self._hang > 0)
 
@@ -180,7 +181,7 @@ class EchoBank:
     def _nlp(self, out: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """Attenuate rows where only a small residual of echo is left, gently and smoothly."""
         echo = np.einsum("rt,rt->r", self.echo_estimate, self.echo_estimate)
-        only_echo = (residual * 10 ** (NLP_RESIDUAL_DB / 10) < echo) & ~self.double_talk
+        only_echo = (residual * 10 ** (NLP_RESIDUAL_DB / 10) < echo) & ~self._talk
         target = np.where(only_echo, self.nlp_gain_min, 1.0)
         # let go at once (the line's talker is never clipped), close over a few ticks
         self._gain = np.where(target > self._gain, target, 0.7 * self._gain + 0.3 * target)

@@ -8,6 +8,8 @@ own (A-law) signal.
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 
 from hal.clock import FRAME_SAMPLES, SAMPLE_RATE
@@ -15,7 +17,7 @@ from hal.dsp.echo import EchoBank
 from hal.dsp.g711 import alaw_to_linear, linear_to_alaw
 from hal.dsp.measure import dbm0_to_peak
 from sim.hybrid import HybridSettings
-from tests.support.talkoff import speech
+from tests.support.talkoff import PITCHES, SPEEDS, TEXTS, VOICES
 
 FXO_LINE = HybridSettings(12.0, 3.0, 6.0)  # the simulator's default FXO line
 
@@ -40,14 +42,28 @@ def voice_band_noise(n: int, level_dbm0: float = -15.0, seed: int = 5) -> np.nda
     return at_level(np.fft.irfft(spec, n), level_dbm0)
 
 
+def utterance(lang: str, rng: np.random.Generator) -> np.ndarray:
+    """One espeak-ng utterance (a text, voice, speed and pitch of the talk-off corpus's, picked by
+    ``rng``) at 8 kHz, float64. Converted without dither, so a seed gives the same samples every run."""
+    text = TEXTS[lang][int(rng.integers(len(TEXTS[lang])))]
+    voice = VOICES[lang][int(rng.integers(len(VOICES[lang])))]
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(int(rng.choice(SPEEDS))), "-p",
+                          str(int(rng.choice(PITCHES))), "--stdout", text],
+                         capture_output=True, check=True, timeout=60).stdout
+    raw = subprocess.run(["sox", "-D", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "signed-integer", "-b", "16",
+                          "-L", "-r", str(SAMPLE_RATE), "-c", "1", "-"], input=wav, capture_output=True, check=True,
+                         timeout=60).stdout
+    return np.frombuffer(raw, "<i2").astype(np.float64)
+
+
 def spoken(lang: str, seconds: float, level_dbm0: float, seed: int) -> np.ndarray:
     """``seconds`` of espeak-ng speech (utterances one after another, as a prompt or a talker), float64."""
     rng = np.random.default_rng(seed)
     n = round(seconds * SAMPLE_RATE)
     parts: list[np.ndarray] = []
     while sum(map(len, parts)) < n:
-        parts.append(speech(lang, rng))
-    return at_level(np.concatenate(parts)[:n].astype(np.float64), level_dbm0)
+        parts.append(utterance(lang, rng))
+    return at_level(np.concatenate(parts)[:n], level_dbm0)
 
 
 def line_echo(sent: np.ndarray, hybrid: HybridSettings = FXO_LINE) -> np.ndarray:
