@@ -47,6 +47,7 @@ class LineConfig:
     outbound: bool = True
     ivr: str = ""  # a flow of [ivr.flows] that answers inbound calls first ("" = ring the destinations)
     cos: tuple[str, ...] = ()  # class of service of its inbound calls sent out again ("" = [class_of_service] default)
+    echo_cancel: bool = True  # cancel the line's echo of the box's own audio ([echo])
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class No1TrunkConfig:
     timers: tuple[tuple[str, float], ...] = ()  # overrides of the variant's timers
     ivr: str = ""  # a flow of [ivr.flows] that answers inbound calls first (as on a [[line]])
     cos: tuple[str, ...] = ()  # as on a [[line]]
+    echo_cancel: bool = False  # 4-wire at the box: only where the far exchange returns echo
 
     def ports(self) -> list[str]:
         return [f"{self.span}/{ts}" for ts in self.timeslots]
@@ -97,6 +99,7 @@ class ExtensionConfig:
     pickup_group: str = ""  # *# picks up calls ringing at extensions of the same group ("" = none)
     cos: tuple[str, ...] = ()  # the classes it may call (profiles or classes; () = [class_of_service] default)
     daily_minutes: float | None = None  # outside minutes a day (0 = no cap; None = [class_of_service]'s)
+    echo_cancel: bool = True  # cancel the phone line's echo of the box's own audio ([echo])
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,14 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True)
+class EchoConfig:
+    """``[echo]``: the line echo cancellers (on the ports whose ``echo_cancel`` is true)."""
+
+    tail_ms: float = 32.0  # how long an echo they cancel (after the board's own buffer)
+    nlp_db: float = 12.0  # the gentle non-linear processor's most attenuation (0: off)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     name: str = "callbox"
@@ -174,6 +185,7 @@ class Config:
     acd: AcdConfig = field(default_factory=AcdConfig)
     cos: CosConfig = field(default_factory=CosConfig)
     pin_limits: PinLimits = field(default_factory=PinLimits)  # [pin]: wrong PINs before a lockout, ...
+    echo: EchoConfig = field(default_factory=EchoConfig)
 
     @property
     def utc_offset_min(self) -> int:
@@ -214,7 +226,8 @@ def load_config(path: Path | str) -> Config:
 def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     c = Checker(Path(path), text)
     top = c.table(data, (), {"box", "board", "api", "dialplan", "line", "extension", "trunk", "recording", "ivr",
-                              "voicemail", "acd", "agent", "queue", "dnis", "class_of_service", "pin"})
+                              "voicemail", "acd", "agent", "queue", "dnis", "class_of_service", "pin",
+                              "echo"})
     cos = parse_cos(c, top)
     profiles = dict(cos.profiles)
 
@@ -256,6 +269,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             cos=c.str_list(e, kp, "cos", ()),
             daily_minutes=None if "daily_minutes" not in e else float(
                 c.get(e, kp, "daily_minutes", (int, float), minimum=0)),
+            echo_cancel=c.get(e, kp, "echo_cancel", bool, True),
         )
         check_cos(c, (*kp, "cos"), ext.cos, profiles)
         if ext.flash_max_ms <= ext.flash_min_ms:
@@ -297,6 +311,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
             outbound=c.get(ln, kp, "outbound", bool, True),
             ivr=c.get(ln, kp, "ivr", str, ""),
             cos=c.str_list(ln, kp, "cos", ()),
+            echo_cancel=c.get(ln, kp, "echo_cancel", bool, True),
         )
         check_cos(c, (*kp, "cos"), line.cos, profiles)
         if line.ivr and line.ivr not in dict(ivr.flows):
@@ -312,7 +327,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         check_cos(c, ("trunk", i, "cos"), trunk.cos, profiles)
     trunk_lines = tuple(
         LineConfig(port=p, name=f"{t.name}/{p.split('/')[1]}", destination=t.destination, callerid="none",
-                   disconnect=(), outbound=t.outbound, ivr=t.ivr, cos=t.cos)
+                   disconnect=(), outbound=t.outbound, ivr=t.ivr, cos=t.cos, echo_cancel=t.echo_cancel)
         for t in trunks for p in t.ports())
 
     return Config(
@@ -339,7 +354,16 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         acd=acd,
         cos=cos,
         pin_limits=_parse_pin_limits(c, top.get("pin", {})),
+        echo=_parse_echo(c, top.get("echo", {})),
     )
+
+
+def _parse_echo(c: Checker, data: dict) -> EchoConfig:
+    kp = ("echo",)
+    t = c.table(data, kp, set(EchoConfig.__dataclass_fields__))
+    num = (int, float)
+    return EchoConfig(tail_ms=float(c.get(t, kp, "tail_ms", num, 32.0, minimum=8, maximum=128)),
+                      nlp_db=float(c.get(t, kp, "nlp_db", num, 12.0, minimum=0, maximum=30)))
 
 
 def _parse_pin_limits(c: Checker, data: dict) -> PinLimits:
@@ -542,6 +566,7 @@ def _parse_trunks(c: Checker, top: dict, numbers: set[str], used_ports: set[str]
             timers=tuple(sorted((k, float(v)) for k, v in timers_raw.items())),
             ivr=c.get(t, kp, "ivr", str, ""),
             cos=c.str_list(t, kp, "cos", ()),
+            echo_cancel=c.get(t, kp, "echo_cancel", bool, False),
         )
         if trunk.ivr and trunk.ivr not in flows:
             raise c.fail((*kp, "ivr"), f"{trunk.ivr!r} is not a flow of [ivr.flows] ({', '.join(flows) or 'none'})")

@@ -34,7 +34,7 @@ from daemon.config.model import Config
 from daemon.runtime.line_setup import cas_idle_bits, line_machines
 from daemon.runtime.media import Media
 from daemon.runtime.tick_stats import TickStats
-from hal.board import Board, Tick
+from hal.board import DEFAULT_TX_DELAY_FRAMES, Board, Tick
 from hal.clock import FrameClock
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import ToneName
@@ -140,6 +140,19 @@ class Engine:
             self.ports[setup.port].machine = setup.build()
         self._restart = [rt for rt in self.by_channel if rt.machine is not None]
         self.media = Media(len(self.by_channel))
+        self._configure_echo()
+
+    def _configure_echo(self) -> None:
+        """Echo cancellers on the channels whose ``[[line]]``, ``[[extension]]`` or ``[[trunk]]`` says
+        ``echo_cancel`` (``[echo]``: tail, NLP), aligned to the board's transmit buffer."""
+        cfg = self.config
+        ports = [ln.port for ln in cfg.lines if ln.echo_cancel]
+        ports += [e.port for e in cfg.extensions if e.echo_cancel]
+        ports += [p for t in cfg.trunks if t.echo_cancel for p in t.ports()]
+        delay = getattr(self.board, "tx_delay_frames", DEFAULT_TX_DELAY_FRAMES)
+        assert self.media is not None
+        self.media.cancel_echo_on([self.ports[p].port.channel for p in ports if p in self.ports],
+                                  cfg.echo.tail_ms, delay, cfg.echo.nlp_db)
 
     def reset_lines(self) -> list[Command]:
         """Commands that put every port no machine runs in a clean idle state (start-up, after a crash).
@@ -177,7 +190,8 @@ class Engine:
             self._board_event(ev, now)
         if self._back_in_service:
             self._resync_spans(now)
-        heard = media.receive(tick.rx)
+        rx = media.cancel_echo(tick.rx)
+        heard = media.receive(rx)
         chan = self.by_channel
         if self.on_detected and (heard.digits or heard.caller_ids):
             self._tell_detected(heard)
@@ -205,14 +219,15 @@ class Engine:
                 self._feed(rt, m.handle_timer, now)
         self._run_call_timers(now)
         self._drain()
-        tx = media.transmit(tick.rx)
+        tx = media.transmit(rx)
         if self.recorder is not None:
-            self.recorder.tap(tick.rx, tx)
+            self.recorder.tap(rx, tx)
         commands, self._commands = self._commands, []
         self.board.send(tick.tick, tx, commands)
+        media.remember_tx(tx)
         for hook in self.after_tick:  # e.g. the IVR: prompts that ended, voicemail audio
             try:
-                hook(tick.rx, tx)
+                hook(rx, tx)
             except WrongState as err:  # a request it made of a line: that call fails, the tick goes on
                 self._request_failed(err, None)
         if self.after_tick:
@@ -556,13 +571,16 @@ class Engine:
     def apply_config(self, new: Config) -> list[str]:
         """Swap in ``new`` without touching calls in progress: the engine's and call control's config and
         dial plan, and the ``config`` of every FXS/FXO machine and No.1 timeslot whose settings changed
-        (machines read it at event time; a No.1 call in progress keeps its register's settings). Ports
-        must be the same as at ``attach()`` (the caller checks); returns the ports
-        whose machine settings changed."""
+        (machines read it at event time; a No.1 call in progress keeps its register's settings), and the
+        echo cancellers if ``[echo]`` or a port's ``echo_cancel`` changed (calls in progress learn their
+        echo afresh, within a second). Ports must be the same as at ``attach()`` (the caller checks);
+        returns the ports whose machine settings changed."""
         from daemon.calls.dialplan import Dialplan
         from daemon.calls.dnis import DnisTable
 
-        self.config = new
+        old, self.config = self.config, new
+        if _echo_settings(old) != _echo_settings(new):
+            self._configure_echo()
         self.calls.config = new
         self.calls.cos.config = new  # classes of service and caps apply at once
         self.calls.dialplan = Dialplan(new)
@@ -576,3 +594,7 @@ class Engine:
                 changed.append(setup.port)
         return changed
 
+
+def _echo_settings(cfg: Config) -> tuple:
+    return (cfg.echo, tuple(ln.port for ln in cfg.lines if ln.echo_cancel),
+            tuple(e.port for e in cfg.extensions if e.echo_cancel), tuple(t.name for t in cfg.trunks if t.echo_cancel))

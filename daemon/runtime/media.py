@@ -1,7 +1,10 @@
 """The media layer: what each channel hears and what is listened for, once per 20 ms tick.
 
-Per tick, ``receive`` decodes the whole rx array once and runs the receivers a port asked for
-(DTMF, call-progress, caller ID, an analog trunk's answer detector) over just those channels; ``transmit`` builds the whole tx array:
+Per tick, ``cancel_echo`` first takes each line's echo of the box's own audio out of the rx array on
+the channels that cancel it (``hal.dsp.echo.EchoBank``, one batched canceller; ``remember_tx`` gives
+it each tick's tx as the reference), then ``receive`` decodes the whole rx array once and runs the
+receivers a port asked for (DTMF, call-progress, caller ID, an analog trunk's answer detector) over
+just those channels; ``transmit`` builds the whole tx array:
 bridged channels copy their partner's A-law frame (no transcoding), channels in a conference or tap
 get their mix (``daemon.runtime.conference``: ``mixer`` routes, ``rooms`` membership), channels with a
 prompt (A-law, ``frame() -> (alaw, done id | None)``) get its frame, channels with a generator (tone,
@@ -25,6 +28,7 @@ from hal.dsp.answer import AnswerBank, AnswerVerdict
 from hal.dsp.callerid import CallerId, FskCallerIdReceiver, dtmf_cid_encode, fsk_encode
 from hal.dsp.dtmf import DtmfSender
 from hal.dsp.dtmf_rx import DtmfBank
+from hal.dsp.echo import EchoBank
 from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
 from hal.dsp.progress import ProgressBank, ProgressEvent
 from hal.dsp.r2mf import R2MfBank, R2MfSender
@@ -86,6 +90,19 @@ class Media:
         self.mixer = Mixer()  # conferences and supervisor taps (override the bridge copy)
         self.rooms = Rooms(self.mixer)
         self.overlays: dict[int, ToneGenerator] = {}  # tones mixed over what a channel hears (call waiting)
+        self.echo: EchoBank | None = None  # line echo cancellers (``cancel_echo_on``)
+        self._echo_rows = np.zeros(0, np.intp)  # the channel of each canceller row
+        self._echo_row_of: dict[int, int] = {}
+
+    def cancel_echo_on(self, channels: list[int], tail_ms: float = 32.0, delay_frames: int = 2,
+                       nlp_db: float = 12.0) -> None:
+        """Line echo cancellers on ``channels`` (replacing any there were; none: off): a ``tail_ms``
+        filter starting ``delay_frames`` ticks after the tick whose audio it echoes (the board's transmit
+        buffer), with an NLP of up to ``nlp_db``."""
+        chans = sorted(set(channels))
+        self._echo_rows = np.array(chans, np.intp)
+        self._echo_row_of = {ch: i for i, ch in enumerate(chans)}
+        self.echo = EchoBank(len(chans), tail_ms, delay_frames, nlp_db) if chans else None
 
     # --- control (between ticks) ----------------------------------------------------------------
 
@@ -182,8 +199,27 @@ class Media:
         self.mixer.clear(ch)
         if ch in self.mf_rx.channels:
             self.mf_rx.listen(ch, None)
+        row = self._echo_row_of.get(ch)
+        if row is not None and self.echo is not None:
+            self.echo.reset(row)  # the next call's echo path is learnt afresh
 
     # --- the tick ---------------------------------------------------------------------------------
+
+    def cancel_echo(self, rx: np.ndarray) -> np.ndarray:
+        """``rx`` with each cancelling channel's echo removed (a new array; ``rx`` as it was if no channel
+        cancels echo). What everything after it hears: receivers, bridges, mixes, recordings."""
+        if self.echo is None:
+            return rx
+        rows = self._echo_rows
+        clean = self.echo.cancel(alaw_to_linear(rx[rows]))
+        out = rx.copy()
+        out[rows] = linear_to_alaw(np.clip(np.rint(clean), -32768, 32767))
+        return out
+
+    def remember_tx(self, tx: np.ndarray) -> None:
+        """This tick's transmitted frames: the reference for the echo the cancellers will hear."""
+        if self.echo is not None:
+            self.echo.remember(alaw_to_linear(tx[self._echo_rows]))
 
     def receive(self, rx: np.ndarray) -> Heard:
         heard = Heard([], [], [])

@@ -52,14 +52,32 @@ SETTLED_DB = 34.0
 FLOOR = 0.2  # share of the mean power over the bins added to each bin's (regularisation)
 MIN_POWER = 1.0
 COPY_RATIO = 0.6  # background error energy / foreground's under which the background is taken,
-COPY_BLOCKS = 3  # in this many blocks in a row, none of them double talk
+COPY_BLOCKS = 3  # in this many blocks in a row
+COPY_RATIO_DT = 0.3  # the same in double talk
+COPY_BLOCKS_DT = 5
+DT_STEP = 0.5  # the background's step in double talk, of its usual
+HURT_RATIO = 2.0  # foreground error / received audio's (weighted, smoothed) over which it is bypassed
+HURT_BLOCKS = 5  # and after this many blocks in a row, dropped
+MAX_BIN_GAIN = 1.0  # nor in any bin (the weights are clamped to it)
+MAX_ECHO_GAIN = 10 ** (-6 / 10)  # an echo's energy is at most this share of its source's (ERL >= 6 dB)
+WEIGHT_FLOOR = 0.05  # bins with less than this share of the reference's strongest count for little
 RESET_RATIO = 4.0  # background error energy (smoothed) / foreground's over which it is reset
 ERROR_SMOOTHING = 0.5
 GEIGEL = 0.5  # received peak / reference peak above which a block is double talk
 HANGOVER = 10  # blocks of no adaptation after double talk
 QUIET = 100.0  # a received peak under this (about -50 dBm0) is nobody talking
-REUSE = 1
 NLP_RESIDUAL_DB = 12.0  # residual this far under the echo estimate: only echo came back
+
+
+_HANN = np.hanning(N)
+
+
+def _share(power: np.ndarray) -> np.ndarray:
+    """Per bin, how much it counts as a bin where the reference is (and so its echo): about 1 within
+    ``WEIGHT_FLOOR`` of the strongest bin, falling with the fourth power of the ratio below that (a
+    talker on the line 30 dB over a weak bin of the reference must not count there)."""
+    r = power / (WEIGHT_FLOOR * power.max(axis=1, keepdims=True) + MIN_POWER)
+    return (r / (1.0 + r)) ** 4
 
 
 class EchoBank:
@@ -93,6 +111,9 @@ class EchoBank:
         self._err_b = np.zeros(c)
         self._err_f = np.zeros(c)
         self._rx_energy = np.zeros(c)
+        self._err_fg = np.zeros(c)  # the foreground's whole error energy (smoothed)
+        self._err_d = np.zeros(c)  # the received audio's, weighted as the errors are (smoothed)
+        self._hurt = np.zeros(c, np.int64)  # blocks in a row the foreground made worse
         self._better = np.zeros(c, np.int64)  # blocks in a row the background did clearly better
         self._settled = np.zeros(c)  # 0: far from the echo path (fast steps) .. 1: cancelling (slow)
         self._peaks = np.zeros((c, -(-self.taps // N) + 1))  # the reference's peak per block over the tail
@@ -105,7 +126,7 @@ class EchoBank:
     def reset(self, row: int) -> None:
         """Forget row ``row``'s echo path and reference (a new call on that channel)."""
         for a in (self._fifo, self._window, self._wb, self._wf, self._err_b, self._err_f,
-                  self._rx_energy, self._better, self._settled, self._peaks, self._hang):
+                  self._err_fg, self._err_d, self._hurt, self._rx_energy, self._better, self._settled, self._peaks, self._hang):
             a[row] = 0
         self._gain[row] = 1.0
 
@@ -121,10 +142,27 @@ class EchoBank:
         x = np.fft.rfft(window, axis=1)
         y = np.fft.irfft(np.stack([self._wf * x, self._wb * x]), m, axis=2)[:, :, m - N:]
         e = d[None] - y  # (2, rows, N): foreground, background
-        ef, eb = np.einsum("srt,srt->sr", e, e)
+        ef = np.einsum("rt,rt->r", e[0], e[0])
+        # the two errors compared where the echo is: each bin weighted by the reference's share of the
+        # power there, so a talker on the line in other bins (a tone, another voice's formants) does not
+        # hide which filter cancels the echo better
+        spec = np.fft.rfft(np.concatenate([e, d[None], window[None, :, -N:]]) * _HANN, axis=2)
+        power = spec.real ** 2 + spec.imag ** 2
+        wf, wb, wd = np.einsum("srf,rf->sr", power[:3], _share(power[3]))
         a = ERROR_SMOOTHING
-        self._err_f = a * self._err_f + (1 - a) * ef
-        self._err_b = a * self._err_b + (1 - a) * eb
+        self._err_f = a * self._err_f + (1 - a) * wf
+        self._err_b = a * self._err_b + (1 - a) * wb
+        self._err_fg = a * self._err_fg + (1 - a) * ef
+        self._err_d = a * self._err_d + (1 - a) * wd
+        # a foreground that clearly adds more than it takes away (weights learnt on other sounds, a tone,
+        # met by new ones) is bypassed; kept up for HURT_BLOCKS it is dropped, to be learnt again
+        hurts = self._err_f > HURT_RATIO * (self._err_d + 1.0)
+        self._hurt = np.where(hurts, self._hurt + 1, 0)
+        drop = self._hurt >= HURT_BLOCKS
+        if drop.any():
+            self._wf[drop] = 0
+            self._err_f[drop] = self._err_d[drop]
+            self._hurt[drop] = 0
         self._rx_energy = a * self._rx_energy + (1 - a) * np.einsum("rt,rt->r", d, d)
 
         # double talk (Geigel): the received peak against the reference's over the tail
@@ -135,48 +173,64 @@ class EchoBank:
         self._hang = np.where(talk, HANGOVER, np.maximum(self._hang - 1, 0))
         self.double_talk = talk | (self._hang > 0)
 
-        better = (eb < COPY_RATIO * ef) & ~self.double_talk
+        # single talk: the background's error against the foreground's; in double talk, weighted by
+        # where the reference is, and the background must do much better for longer (it adapts there
+        # too, slowly, so a line whose talker never pauses still gets its echo cancelled where the
+        # talker is not)
+        dt = self.double_talk
+        # an echo is at least 6 dB under what made it: a background whose estimate is louder has
+        # learnt the line's talker from a loop (the talker's own voice back in the reference through
+        # another line's echo), never the echo path; it is not taken, and starts again from the foreground
+        ref = window[:, -2 * N:].reshape(self.rows, 2, N)
+        loudest = np.einsum("rbt,rbt->rb", ref, ref).max(axis=1)
+        implausible = np.einsum("rt,rt->r", y[1], y[1]) > MAX_ECHO_GAIN * loudest + 1.0
+        eb = np.einsum("rt,rt->r", e[1], e[1])
+        better = np.where(dt, wb < COPY_RATIO_DT * wf, eb < COPY_RATIO * ef) & ~implausible
         self._better = np.where(better, self._better + 1, 0)
-        copy = self._better >= COPY_BLOCKS
-        out = np.where(copy[:, None], e[1], e[0])
-        self.echo_estimate = np.where(copy[:, None], y[1], y[0])
+        copy = self._better >= np.where(dt, COPY_BLOCKS_DT, COPY_BLOCKS)
+        out = np.where(copy[:, None], e[1], np.where(hurts[:, None], d, e[0]))
+        self.echo_estimate = np.where(copy[:, None], y[1], np.where(hurts[:, None], 0.0, y[0]))
         if copy.any():
             self._wf[copy] = self._wb[copy]
             self._err_f[copy] = self._err_b[copy]
             self._better[copy] = 0
-        reset = self._err_b > RESET_RATIO * (self._err_f + 1.0)
+        reset = (self._err_b > RESET_RATIO * (self._err_f + 1.0)) | implausible
         if reset.any():
             self._wb[reset] = self._wf[reset]
             self._err_b[reset] = self._err_f[reset]
         # how well the foreground cancels, judged on single talk only (the line's talker is not echo)
-        erle_db = 10 * np.log10((self._rx_energy + 1.0) / (self._err_f + 1.0))
+        erle_db = 10 * np.log10((self._rx_energy + 1.0) / (self._err_fg + 1.0))
         self._settled = np.where(self.double_talk, self._settled,
                                  np.clip((erle_db - UNSETTLED_DB) / (SETTLED_DB - UNSETTLED_DB), 0.0, 1.0))
-        adapt = ~self.double_talk & ~reset & (self._peaks[:, -1] > 0)
+        adapt = ~reset & (self._peaks[:, -1] > 0)
         if adapt.any():
             rows = slice(None) if adapt.all() else np.flatnonzero(adapt)
-            err = e[1][rows]
-            for i in range(int(REUSE)):
-                if i:
-                    err = d[rows] - np.fft.irfft(self._wb[rows] * x[rows], m, axis=1)[:, m - N:]
-                self._adapt(rows, err, x)
+            self._adapt(rows, e[1][rows], x, dt[rows])
         if self.nlp_gain_min < 1.0:
-            out = self._nlp(out, ef)
+            out = self._nlp(out, np.where(copy, np.einsum("rt,rt->r", e[1], e[1]), ef))
         return out
 
-    def _adapt(self, rows: slice | np.ndarray, err: np.ndarray, x: np.ndarray) -> None:
-        """One normalised step of the background filters of ``rows``, constrained to the tail."""
+    def _adapt(self, rows: slice | np.ndarray, err: np.ndarray, x: np.ndarray, dt: np.ndarray) -> None:
+        """One normalised step of the background filters of ``rows``, constrained to the tail. In double
+        talk (``dt``) a smaller one, and only in the bins where the reference has power: elsewhere the
+        error is the line's talker, nothing to learn from."""
         m = self.fft_size
         padded = np.zeros((len(err), m))
         padded[:, m - N:] = err
         big_e = np.fft.rfft(padded, axis=1)
         xr = x[rows]
         power = xr.real ** 2 + xr.imag ** 2
-        power += FLOOR * power.mean(axis=1, keepdims=True) + MIN_POWER
-        mu = MU_FAST + (MU_SLOW - MU_FAST) * self._settled[rows]
-        g = np.fft.irfft(np.conj(xr) * big_e * (mu[:, None] / power), m, axis=1)
+        mean = power.mean(axis=1, keepdims=True)
+        mu = (MU_FAST + (MU_SLOW - MU_FAST) * self._settled[rows])[:, None]
+        if dt.any():
+            mu = np.where(dt[:, None], DT_STEP * mu * _share(power), mu)
+        g = np.fft.irfft(np.conj(xr) * big_e * (mu / (power + FLOOR * mean + MIN_POWER)), m, axis=1)
         g[:, self.taps:] = 0  # the tail's taps; beyond them is the circular wrap
-        self._wb[rows] += np.fft.rfft(g, axis=1)
+        w = self._wb[rows] + np.fft.rfft(g, axis=1)
+        # no echo path has gain at any frequency (G.168: ERL >= 6 dB); more is the line's own talker
+        # learnt from a loop (its voice back in the reference through another line's echo)
+        mag = np.abs(w)
+        self._wb[rows] = np.where(mag > MAX_BIN_GAIN, w * (MAX_BIN_GAIN / np.maximum(mag, 1e-12)), w)
 
     def _nlp(self, out: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """Attenuate rows where only a small residual of echo is left, gently and smoothly."""

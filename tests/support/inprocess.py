@@ -32,6 +32,7 @@ class WorldBoard:
     def __init__(self, world: SimWorld) -> None:
         self.world = world
         self.spans = world.spans
+        self.tx_delay_frames = world.tx_buffer_frames
 
     def send(self, tick: int, tx: np.ndarray, commands: list[Command]) -> None:
         self.world.apply_tx(tick, tx, list(commands))
