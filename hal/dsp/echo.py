@@ -50,7 +50,7 @@ MU_SLOW = 0.5  # and once it cancels SETTLED_DB
 UNSETTLED_DB = 28.0
 SETTLED_DB = 34.0
 FLOOR = 0.2  # share of the mean power over the bins added to each bin's (regularisation)
-MIN_POWER = 1.0
+MIN_POWER = 2.5e6  # per-bin regularisation: a -50 dBm0 reference's power in a bin (A-law's silence is +8)
 COPY_RATIO = 0.6  # background error energy / foreground's under which the background is taken,
 COPY_BLOCKS = 3  # in this many blocks in a row
 COPY_RATIO_DT = 0.3  # the same in double talk
@@ -202,7 +202,7 @@ class EchoBank:
         erle_db = 10 * np.log10((self._rx_energy + 1.0) / (self._err_fg + 1.0))
         self._settled = np.where(self.double_talk, self._settled,
                                  np.clip((erle_db - UNSETTLED_DB) / (SETTLED_DB - UNSETTLED_DB), 0.0, 1.0))
-        adapt = ~reset & (self._peaks[:, -1] > 0)
+        adapt = ~reset & (self._peaks[:, -1] > QUIET)  # nothing to learn from a silent reference
         if adapt.any():
             rows = slice(None) if adapt.all() else np.flatnonzero(adapt)
             self._adapt(rows, e[1][rows], x, dt[rows])

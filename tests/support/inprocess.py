@@ -35,7 +35,9 @@ class WorldBoard:
         self.tx_delay_frames = world.tx_buffer_frames
 
     def send(self, tick: int, tx: np.ndarray, commands: list[Command]) -> None:
-        self.world.apply_tx(tick, tx, list(commands))
+        # a copy, as the board link's bytes are: the media layer fills the same array every tick, and
+        # the board plays this one tx_buffer_frames later
+        self.world.apply_tx(tick, tx.copy(), list(commands))
 
 
 class Box:

@@ -75,6 +75,12 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[dialplan]\n\ninter_digit_timeout_s = inf\n', "dialplan.inter_digit_timeout_s", 3, "finite"),
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\nflash_min_ms = 700\n', "extension[0].flash_max_ms", 1,
          "greater"),
+        ('[echo]\ntail_ms = 200\n', "echo.tail_ms", 2, "at most 128"),
+        ('[echo]\n\nnlp_db = -3\n', "echo.nlp_db", 3, "at least 0"),
+        ('[echo]\ntail = 32\n', "echo.tail", 2, "unknown key"),
+        ('[[line]]\nport = "1/1"\necho_cancel = "yes"\n', "line[0].echo_cancel", 3, "must be bool"),
+        ('[[extension]]\nnumber = "8001"\nport = "2/1"\necho_cancel = 1\n', "extension[0].echo_cancel", 4,
+         "must be bool"),
     ],
 )
 def test_errors_name_file_key_and_line(tmp_path: Path, text: str, key: str, line: int, words: str) -> None:
@@ -90,6 +96,18 @@ def test_errors_name_file_key_and_line(tmp_path: Path, text: str, key: str, line
     if key.endswith("pin"):  # the PIN is never repeated in the error (it is logged, and shown to API clients)
         pin = re.search(r'pin = "?([0-9]+)', text).group(1)
         assert pin not in e.message
+
+
+def test_echo_cancelling_is_on_for_analog_ports_and_off_for_trunks_by_default(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, default_config_text()))
+    assert (cfg.echo.tail_ms, cfg.echo.nlp_db) == (32.0, 12.0)
+    assert all(ln.echo_cancel for ln in cfg.lines) and all(e.echo_cancel for e in cfg.extensions)
+    text = ('[echo]\ntail_ms = 64\nnlp_db = 0\n[[line]]\nport = "1/1"\necho_cancel = false\n'
+            '[[trunk]]\nname = "t1"\nspan = 3\n[[trunk]]\nname = "t2"\nspan = 4\necho_cancel = true\n')
+    cfg = load_config(_write(tmp_path, text))
+    assert (cfg.echo.tail_ms, cfg.echo.nlp_db) == (64.0, 0.0)
+    assert not cfg.lines[0].echo_cancel
+    assert [t.echo_cancel for t in cfg.trunks] == [False, True]
 
 
 def test_toml_syntax_error_has_line(tmp_path: Path) -> None:
