@@ -229,8 +229,11 @@ class EchoBank:
         w = self._wb[rows] + np.fft.rfft(g, axis=1)
         # no echo path has gain at any frequency (G.168: ERL >= 6 dB); more is the line's own talker
         # learnt from a loop (its voice back in the reference through another line's echo)
-        mag = np.abs(w)
-        self._wb[rows] = np.where(mag > MAX_BIN_GAIN, w * (MAX_BIN_GAIN / np.maximum(mag, 1e-12)), w)
+        mag2 = w.real ** 2 + w.imag ** 2
+        over = mag2 > MAX_BIN_GAIN ** 2
+        if over.any():
+            w[over] *= MAX_BIN_GAIN / np.sqrt(mag2[over])
+        self._wb[rows] = w
 
     def _nlp(self, out: np.ndarray, residual: np.ndarray) -> np.ndarray:
         """Attenuate rows where only a small residual of echo is left, gently and smoothly."""

@@ -32,12 +32,13 @@ class WorldBoard:
     def __init__(self, world: SimWorld) -> None:
         self.world = world
         self.spans = world.spans
-        self.tx_delay_frames = world.tx_buffer_frames
+        # the media layer refills one tx array every tick and the world keeps a reference to it, so what
+        # it plays at tick n + tx_buffer_frames is the newest frame, tick n + tx_buffer_frames - 1's: one
+        # frame less latency than the board link (whose bytes are a copy) gives
+        self.tx_delay_frames = max(1, world.tx_buffer_frames - 1)
 
     def send(self, tick: int, tx: np.ndarray, commands: list[Command]) -> None:
-        # a copy, as the board link's bytes are: the media layer fills the same array every tick, and
-        # the board plays this one tx_buffer_frames later
-        self.world.apply_tx(tick, tx.copy(), list(commands))
+        self.world.apply_tx(tick, tx, list(commands))
 
 
 class Box:
