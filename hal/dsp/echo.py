@@ -52,7 +52,7 @@ SETTLED_DB = 34.0
 FLOOR = 0.2  # share of the mean power over the bins added to each bin's (regularisation)
 MIN_POWER = 2.5e6  # per-bin regularisation: a -50 dBm0 reference's power in a bin (A-law's silence is +8)
 COPY_RATIO = 0.6  # background error energy / foreground's under which the background is taken,
-COPY_BLOCKS = 3  # in this many blocks in a row
+COPY_BLOCKS = 2  # in this many blocks in a row
 COPY_RATIO_DT = 0.3  # the same in double talk
 COPY_BLOCKS_DT = 5
 DT_STEP = 0.5  # the background's step in double talk, of its usual
@@ -64,7 +64,7 @@ WEIGHT_FLOOR = 0.05  # bins with less than this share of the reference's stronge
 RESET_RATIO = 4.0  # background error energy (smoothed) / foreground's over which it is reset
 ERROR_SMOOTHING = 0.5
 GEIGEL = 0.5  # received peak / reference peak above which a block is double talk
-HANGOVER = 10  # blocks of no adaptation after double talk
+HANGOVER = 3  # blocks of no adaptation after double talk
 QUIET = 100.0  # a received peak under this (about -50 dBm0) is nobody talking
 NLP_RESIDUAL_DB = 12.0  # residual this far under the echo estimate: only echo came back
 
