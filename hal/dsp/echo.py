@@ -12,30 +12,41 @@ How. Overlap-save with one real FFT of ``fft_size`` (the power of two >= taps + 
 per tick and channel: the filter is one frequency-domain weight vector, a tick's echo estimate the
 last 160 samples of the inverse transform of weights times the reference window's spectrum, its error
 the received block minus the estimate. Each bin's step is normalised by that bin's reference power
-in the window plus a share (``FLOOR``) of the mean over the bins, so speech (strongly coloured)
-converges nearly as fast as noise while nearly empty bins do not wander; the gradient is constrained to the
-tail's taps (the circular wrap removed). The step is large (``MU_FAST``) while the filter cancels
-little and shrinks to ``MU_SLOW`` as its echo return loss enhancement reaches ``SETTLED_DB``: fast
-convergence, then a small misadjustment (A-law's own noise is what a large step would amplify). On
-voice-band noise (G.168's kind of test signal) it cancels 30 dB within half a second; on speech the
-linear filter takes one to three seconds to get there, and the non-linear processor below covers the
-difference.
+in the window plus a share (``FLOOR``) of the mean over the bins and a floor (``MIN_POWER``, a
+-50 dBm0 reference), so speech (strongly coloured) converges nearly as fast as noise while nearly
+empty bins do not wander; the gradient is constrained to the tail's taps (the circular wrap removed).
+The step is large (``MU_FAST``) while the filter cancels little and shrinks to ``MU_SLOW`` as its echo
+return loss enhancement reaches ``SETTLED_DB``: fast convergence, then a small misadjustment (A-law's
+own noise is what a large step would amplify). On voice-band noise (G.168's kind of test signal) it
+cancels 30 dB within half a second; on speech the linear filter takes one to two seconds to get
+there, and the non-linear processor below covers the difference. A silent reference (A-law's silence
+decodes to +8) teaches nothing and is not learnt from.
 
 Double talk (the line's talker speaking while the box's audio echoes) must neither damage that
-talker's speech nor wreck the filter. Two defences:
-* two filters per channel: a *background* filter adapts and a *foreground* filter, which makes the
-  output, only takes the background's weights once the background's error has been under
-  ``COPY_RATIO`` of the foreground's in ``COPY_BLOCKS`` blocks in a row, none of them double talk.
-  A background thrown off anyway (its error ``RESET_RATIO`` above the foreground's) is set back to
-  the foreground.
+talker's speech nor wreck the filter:
 * a Geigel detector: a block whose received peak exceeds ``GEIGEL`` times the reference's peak over
-  the tail (an echo is at least 6 dB down, as G.168 assumes) is double talk: the background does not
-  adapt in it and ``HANGOVER`` blocks after it.
+  the tail (an echo is at least 6 dB down, as G.168 assumes) is double talk, and ``HANGOVER`` blocks
+  after it;
+* two filters per channel: a *background* filter adapts and a *foreground* filter, which makes the
+  output, takes the background's weights only when the background has done clearly better: in single
+  talk its error under ``COPY_RATIO`` of the foreground's in ``COPY_BLOCKS`` blocks in a row; in double
+  talk under ``COPY_RATIO_DT`` in ``COPY_BLOCKS_DT``, both errors weighted per bin by the reference's
+  share of the power there (``_share``), so a talker in other bins (a tone, another voice's formants)
+  does not hide which filter cancels the echo better. In double talk the background adapts with
+  ``DT_STEP`` of its step and only in those bins: a talker who never pauses does not stop the echo from
+  being learnt where the talker is not. A background thrown off anyway (its error ``RESET_RATIO`` above
+  the foreground's) is set back to the foreground;
+* loops: in a bridge the reference can hold the line talker's own voice, come back through another
+  line's echo. No echo path has gain: the weights are clamped to ``MAX_BIN_GAIN`` per bin, and a
+  background whose estimate is louder than ``MAX_ECHO_GAIN`` of its reference is thrown away;
+* stale weights: a foreground learnt on one sound (a dial tone) can be wrong at frequencies it never
+  heard; one whose error is ``HURT_RATIO`` over the received audio's (weighted, smoothed) is bypassed,
+  and dropped after ``HURT_BLOCKS``.
 
 Non-linear processor (``nlp_db``, default 12 dB; 0 = off): a gentle one. Where the residual is far
-below the echo estimate (single talk: only echo came back) the output is attenuated by up to
-``nlp_db``, smoothly, and let go at once when the line's talker starts; never gated to silence, so no
-comfort noise is needed and the line's own background noise only dips by that much.
+(``NLP_RESIDUAL_DB``) below the echo estimate and the block is not double talk, the output is
+attenuated by up to ``nlp_db``, closing over a few ticks and letting go at once; never gated to
+silence, so no comfort noise is needed and the line's own background noise only dips by that much.
 """
 
 from __future__ import annotations
