@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import INTEGRATOR, SUPERVISOR
 from daemon.api.schema import CALL, EXTENSION, Str
+from daemon.api.server import ApiServer
 from daemon.calls.feature_codes import FeatureCode
 from daemon.calls.hooks import CallListener, Priority
 from daemon.calls.model import Call, Leg, LegState
 from daemon.calls.pin_guard import Refusal
 from daemon.calls.timers import Timer
+from daemon.config.model import Config
 from daemon.runtime.conference import Mode
 from daemon.runtime.engine import Engine
 from hal.dsp.callerid import CallerId
@@ -46,7 +48,7 @@ CODES = {"*31": "listen", "*32": "whisper", "*33": "barge"}
 MODE_KEYS = {"1": "listen", "2": "whisper", "3": "barge"}
 
 
-def supervisor_by_pin(config: Any, pin: str) -> str | None:
+def supervisor_by_pin(config: Config, pin: str) -> str | None:
     """The ID of the supervisor whose PIN ``pin`` is (an ``[[agent]]`` with ``supervisor = true``), if any."""
     acd = getattr(config, "acd", None)
     return next((a.id for a in getattr(acd, "agents", ()) if a.supervisor and pin and a.pin == pin), None)
@@ -296,13 +298,14 @@ class Supervisors(CallListener):
                 self._end(tap, Cause.NORMAL_CLEARING)
 
 
-def register(api: Any, service: Any) -> None:
-    """The API ops: supervisor.listen / whisper / barge / stop (supervisor role), call.conference."""
+def register(api: ApiServer, supervisors: Supervisors, config: Config) -> None:
+    """The API ops: supervisor.listen / whisper / barge / stop (supervisor role), call.conference (the
+    call's extension looked up in ``config``)."""
 
-    def supervise(mode: str) -> Any:
+    def supervise(mode: str) -> Callable[[dict], dict]:
         def op(req: dict) -> dict:
             extension, target = req["extension"], req["target"]
-            tap = _request(service, mode, extension, target)
+            tap = _request(supervisors, mode, extension, target)
             return {"call": tap.own.id, "monitored": tap.target.id, "extension": extension, "mode": tap.mode,
                     "state": tap.state}
         return op
@@ -310,21 +313,21 @@ def register(api: Any, service: Any) -> None:
     def stop(req: dict) -> dict:
         extension = req["extension"]
         try:
-            service.features.supervisors.stop(extension)
+            supervisors.stop(extension)
         except LookupError as exc:
             raise ApiError(ErrorCode.NOT_FOUND, str(exc).strip("'")) from exc
         return {"extension": extension}
 
     def conference(req: dict) -> dict:
         call_id, extension = req["call"], req["extension"]
-        call = service.engine.calls.calls.get(call_id)
+        call = supervisors.cc.calls.get(call_id)
         if call is None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no call {call_id}")
         port = next((leg.port for leg in call.legs() if leg.kind == "extension"), None)
-        ext = service.config.extension_by_port(port) if port else None
+        ext = config.extension_by_port(port) if port else None
         if ext is None:
             raise ApiError(ErrorCode.BAD_ARGUMENT, "the call has no extension")
-        tap = _request(service, "conference", extension, ext.number)
+        tap = _request(supervisors, "conference", extension, ext.number)
         return {"call": call_id, "extension": extension, "leg": tap.own.id}
 
     for mode in ("listen", "whisper", "barge"):
@@ -333,14 +336,14 @@ def register(api: Any, service: Any) -> None:
     api.op("supervisor.stop", stop, roles=SUPERVISOR, audit=True, args={"extension": EXTENSION})
     api.op("supervisor.taps", lambda req: [
         {"extension": t.own.a.label, "call": t.target.id, "mode": t.mode, "state": t.state,
-         "agent_extension": service.features.supervisors.extension_label(t.agent)}
-        for t in service.features.supervisors.taps.values()], roles=SUPERVISOR)
+         "agent_extension": supervisors.extension_label(t.agent)}
+        for t in supervisors.taps.values()], roles=SUPERVISOR)
     api.op("call.conference", conference, roles=INTEGRATOR, audit=True, args={"call": CALL, "extension": EXTENSION})
 
 
-def _request(service: Any, mode: str, extension: str, target: str) -> Tap:
+def _request(supervisors: Supervisors, mode: str, extension: str, target: str) -> Tap:
     try:
-        return service.features.supervisors.request(mode, extension, target)
+        return supervisors.request(mode, extension, target)
     except LookupError as exc:
         raise ApiError(ErrorCode.NOT_FOUND, str(exc).strip("'")) from exc
     except ValueError as exc:

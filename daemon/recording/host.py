@@ -36,6 +36,7 @@ from daemon.calls.model import Call, LegState
 from daemon.config.model import Config
 from daemon.features.supervisor import supervisor_guarded
 from daemon.runtime.engine import Engine
+from daemon.runtime.media import Media
 from hal.clock import SAMPLE_RATE
 from hal.dsp.tones import sine
 from recorder import Recorder, RecorderConfig, RecordingPolicy, has_audio
@@ -103,7 +104,8 @@ class _Playback:
         self.loading: Future | None = owner.files.submit(owner.playable, target)
 
     @property
-    def media(self) -> Any:
+    def media(self) -> Media:
+        assert self.owner.engine.media is not None
         return self.owner.engine.media
 
     def _play(self, player: Player | None) -> None:

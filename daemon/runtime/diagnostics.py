@@ -11,18 +11,22 @@ and caller ID.
   published as events: ``diag.dtmf {port, digit}`` for every DTMF digit detected on any port and
   ``diag.callerid {port, number, name}`` for caller ID decoded on an FXO line; subscribe to ``diag.``.
 
-Digits and caller IDs come from the engine's ``on_detected`` listeners, told before the port machines.
+Digits and caller IDs come from the engine's ``on_detected`` list: each one the media layer detects,
+before the port's line machine gets it.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from daemon.api.protocol import ApiError, ErrorCode
 from daemon.api.roles import SUPERVISOR
 from daemon.api.schema import EXTENSION, PORT, Args, Bool, Enum, Float, Opt, Str
+from daemon.api.server import ApiServer
+from daemon.config.model import Config
+from daemon.runtime.engine import Engine
 from hal.dsp.callerid import CallerId
 from hal.dsp.tones import CHINA, ToneGenerator, ToneName, ToneSpec
 from signaling.events import Cause
@@ -38,8 +42,17 @@ TONE_ARGS = Args({**WHERE, "seconds": Opt(Float(0.2, MAX_SECONDS), 5.0),
                  one_of=[("extension", "port"), ("tone", "freq")])
 
 
+class DiagnosticsHost(Protocol):
+    """What the diagnostics use of the service: its engine and its configuration."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def config(self) -> Config: ...
+
+
 class Diagnostics:
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: DiagnosticsHost) -> None:
         self.service = service
         self.recent: deque[dict] = deque(maxlen=WATCH_KEEP)
         self.ringing: dict[str, Any] = {}  # port -> the engine timer that ends the test ring
@@ -47,7 +60,7 @@ class Diagnostics:
         self.engine.on_detected.append(self._detected)
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.service.engine
 
     # --- watching ---------------------------------------------------------------------------------
@@ -128,7 +141,7 @@ class Diagnostics:
                 media.tones[ch] = before
 
 
-def register(api: Any, service: Any) -> Diagnostics:
+def register(api: ApiServer, service: DiagnosticsHost) -> Diagnostics:
     """Register ``diag.ring``, ``diag.tone`` and ``diag.watch`` (supervisor+; ring and tone audited)."""
     diag = Diagnostics(service)
     api.op("diag.ring", diag.ring, roles=SUPERVISOR, audit=True, args=RING_ARGS)
