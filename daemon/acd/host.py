@@ -226,22 +226,23 @@ class AcdService(CallListener):
         self.feed(self.acd.ring_failed, call_id, ext.number)
         return True
 
-    def digit(self, call: Call, port: str, key: str) -> bool:
+    def digit(self, call: Call, port: str, digit: str) -> bool:
         """A key from a caller waiting in a queue: True if it was for the ACD (callback offer)."""
         if call.id not in self.players or port != call.a.port or call.b is not None:
             return False
         if call.id in self.callback_offered:
-            if key == "1":
+            if digit == "1":
                 self.callback_offered.discard(call.id)
                 if self.feed(self.acd.callback_accepted, call.id, None):
                     self.detached.add(call.id)
                     self.players[call.id].say(GOODBYE, [TtsText(CALLBACK_TAKEN_TEXT)], music_after=False)
-            elif key == "2":
+            elif digit == "2":
                 self.callback_offered.discard(call.id)
         return True
 
     def ending(self, call: Call) -> None:
-        """Every call's end (before its CDR is made: the wait goes in it): ACD calls leave the ACD, a dial-back frees its agent."""
+        """Every call's end (before its CDR is made: the wait goes in it): ACD calls leave the ACD, a
+        dial-back frees its agent."""
         if call.queue is not None and call.wait_s is None:
             call.wait_s = self._waited(call.id)
         self.joined.pop(call.id, None)

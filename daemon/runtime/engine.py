@@ -32,7 +32,7 @@ from daemon.calls.timers import Timers
 from daemon.config.layout import check_layout
 from daemon.config.model import Config
 from daemon.runtime.line_setup import cas_idle_bits, line_machines
-from daemon.runtime.media import Media
+from daemon.runtime.media import Heard, Media
 from daemon.runtime.tick_stats import TickStats
 from hal.board import DEFAULT_TX_DELAY_FRAMES, Board, Tick
 from hal.clock import FrameClock
@@ -52,6 +52,7 @@ from hal.events import (
     SetRing,
 )
 from hal.ports import Alarm, E1Signalling, Port, PortKind, Span, SpanKind
+from recorder import Recorder
 from signaling.circuit import CircuitAlarm
 from signaling.events import CallEvent, CallOffered, CallReleased, Cause
 from signaling.machine import PortMachine, WrongState
@@ -105,7 +106,7 @@ class Engine:
         self.media: Media | None = None
         self.calls = CallControl(config, self, self.timers, journal, publish)
         self.pins = PinGuard(config.pin_limits, self.now, publish)  # wrong PINs: delay, then lockout
-        self.recorder: Any = None  # recorder.Recorder, attached by the service: taps every tick
+        self.recorder: Recorder | None = None  # attached by the service: taps every tick
         self.after_tick: list[Callable[[Any, Any], None]] = []  # (rx, tx) after the frames went out
         # told of each key and caller ID the media layer detects, before the port's line machine gets it
         # (diagnostics): (port, "dtmf", digit) or (port, "callerid", CallerId)
@@ -236,7 +237,7 @@ class Engine:
         self.last_tick_wall = time.monotonic()
         self.tick_stats.add(time.perf_counter() - t0)
 
-    def _tell_detected(self, heard: Any) -> None:
+    def _tell_detected(self, heard: Heard) -> None:
         chan = self.by_channel
         for ch, digit in heard.digits:
             for fn in self.on_detected:
