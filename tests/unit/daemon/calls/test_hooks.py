@@ -4,7 +4,6 @@ priority order with the first answer winning, and the daemon's own parts sit in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,11 +52,10 @@ class Flashes(CallListener):
 
 
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[Box]:
-    b = Box()
-    ExtensionFeatures(b.engine)
-    b.run(0.2)
-    yield b
+def box(box: Box) -> Box:
+    """The shared box (tests/conftest.py) with the extension features the daemon starts."""
+    ExtensionFeatures(box.engine)
+    return box
 
 
 def test_a_second_bridge_listener_does_not_replace_the_recorder(box: Box, tmp_path: Path) -> None:
