@@ -95,7 +95,7 @@ class Service:
         e1_ops.register(api, self)  # e1.set_cas, e1.send_hdlc, e1.hdlc_received, e1.block, e1.unblock
         config_editing.register(api, self)  # config.get, config.set (and extension names in ports)
         diagnostics.register(api, self)  # diag.ring, diag.tone, diag.watch
-        supervisor.register(api, self.features.supervisors, self.config)  # supervisor.listen/whisper/barge/stop/taps, call.conference
+        supervisor.register(api, self.features.supervisors)  # supervisor.listen/whisper/barge/stop/taps, call.conference
         flow_edit.register(api, self)  # ivr.flows, ivr.flow.get, ivr.flow.set
         pin_guard.register(api, self.engine.pins)  # pin.locks, pin.unlock
 

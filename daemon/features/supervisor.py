@@ -298,9 +298,8 @@ class Supervisors(CallListener):
                 self._end(tap, Cause.NORMAL_CLEARING)
 
 
-def register(api: ApiServer, supervisors: Supervisors, config: Config) -> None:
-    """The API ops: supervisor.listen / whisper / barge / stop (supervisor role), call.conference (the
-    call's extension looked up in ``config``)."""
+def register(api: ApiServer, supervisors: Supervisors) -> None:
+    """The API ops: supervisor.listen / whisper / barge / stop (supervisor role), call.conference."""
 
     def supervise(mode: str) -> Callable[[dict], dict]:
         def op(req: dict) -> dict:
@@ -324,7 +323,7 @@ def register(api: ApiServer, supervisors: Supervisors, config: Config) -> None:
         if call is None:
             raise ApiError(ErrorCode.NOT_FOUND, f"no call {call_id}")
         port = next((leg.port for leg in call.legs() if leg.kind == "extension"), None)
-        ext = config.extension_by_port(port) if port else None
+        ext = supervisors.cc.config.extension_by_port(port) if port else None  # the configuration in force
         if ext is None:
             raise ApiError(ErrorCode.BAD_ARGUMENT, "the call has no extension")
         tap = _request(supervisors, "conference", extension, ext.number)
