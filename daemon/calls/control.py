@@ -2,8 +2,13 @@
 
 A ``Call`` (``daemon.calls.model``) has an originating leg ``a`` and, once routed, a terminating leg
 ``b``. What a port *does* (ring, answer, dial, play a tone, bridge audio) is asked of the ``Lines``
-interface the engine implements, so this module knows nothing of boards, DSP or line protocols. Every call ends in exactly one CDR, written through
-the store writer; a call in progress is journalled so a crash leaves an "interrupted" CDR.
+interface the engine implements, so this module knows nothing of boards, DSP or line protocols. Every
+call ends in exactly one CDR, written through the store writer; a call in progress is journalled so a
+crash leaves an "interrupted" CDR.
+
+The features, the ACD, the IVR and the recorder plug in through the typed hook interface of
+``daemon.calls.hooks`` (``add_listener``, in ``Priority`` order; ``serve_queues``, ``serve_flows``) and act
+through this class's public verbs (``bind``, ``fail``, ``end``, ``journal`` ...): docs/call-control.md.
 """
 
 from __future__ import annotations
