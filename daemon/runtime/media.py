@@ -205,6 +205,11 @@ class Media:
 
     # --- the tick ---------------------------------------------------------------------------------
 
+    @property
+    def echo_channels(self) -> list[int]:
+        """The channels whose line echo is cancelled."""
+        return self._echo_rows.tolist()
+
     def cancel_echo(self, rx: np.ndarray) -> np.ndarray:
         """``rx`` with each cancelling channel's echo removed (a new array; ``rx`` as it was if no channel
         cancels echo). What everything after it hears: receivers, bridges, mixes, recordings."""

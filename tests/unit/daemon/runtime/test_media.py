@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from daemon.runtime.media import Media
-from hal.dsp.g711 import ALAW_SILENCE, linear_to_alaw
+from hal.dsp.g711 import ALAW_SILENCE, alaw_to_linear, linear_to_alaw
 from hal.dsp.tones import ToneName, sine
 from tests.support.dtmf_signals import KEYS, silence, tone_pair
+from tests.support.line_echo import FXO_LINE, erle_db, line_echo, voice_band_noise
 
 
 def _rx(values: list[int]) -> np.ndarray:
@@ -96,3 +97,24 @@ def test_the_tick_hears_q24_digits_spandsp_misses() -> None:
         for ch, d in media.receive(rx[:, i:i + 160]).digits:
             heard[ch] = heard.get(ch, "") + d
     assert heard == {0: KEYS + KEYS, 2: "5", 3: "9"}
+
+
+def test_echo_is_cancelled_on_the_channels_that_ask_and_a_reset_channel_starts_afresh() -> None:
+    media = Media(3)
+    media.cancel_echo_on([0], tail_ms=32.0, delay_frames=2)
+    sent = linear_to_alaw(np.clip(voice_band_noise(160 * 100), -32768, 32767).astype(np.int16)).reshape(-1, 160)
+    echo = np.concatenate([np.zeros(320), line_echo(alaw_to_linear(sent.ravel()).astype(float), FXO_LINE)])
+    echo = linear_to_alaw(np.rint(echo[: sent.size]).astype(np.int16)).reshape(-1, 160)
+    got = []
+    for i in range(len(sent)):
+        rx = np.stack([echo[i], echo[i], np.full(160, ALAW_SILENCE, np.uint8)])  # channel 1 does not cancel
+        if i == len(sent) - 1:
+            media.reset(0)  # a new call on channel 0 just before the last tick
+        out = media.cancel_echo(rx)
+        assert np.array_equal(out[1:], rx[1:])  # the others untouched, byte for byte
+        got.append(out[0])
+        tx = np.stack([sent[i], sent[i], np.full(160, ALAW_SILENCE, np.uint8)])
+        media.remember_tx(tx)
+    heard, came = alaw_to_linear(np.array(got[50:-1]).ravel()), alaw_to_linear(echo[50:-1].ravel())
+    assert erle_db(came.astype(float), heard.astype(float)) >= 30.0
+    assert np.array_equal(got[-1], echo[-1])  # reset: nothing learnt to subtract yet
