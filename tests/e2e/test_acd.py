@@ -54,7 +54,7 @@ def test_agents_customers_snapshot_and_screen_pop_through_the_api(acd_daemon: Da
                                                                              "13800138000")
         assert ev["customer"]["name"] == "张三" and ev["customer"]["notes"] == "常客"
     agent = w.phone("8002")
-    wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+    agent.wait_ringing(12, "the agent's phone")
     bridged = acd_daemon.subscriber("call.answered")
     agent.off_hook()
     call = wait_for(lambda: next((c for c in api.call("calls") if c.get("agent") == "1001"), None), 10,
@@ -118,7 +118,7 @@ def test_a_caller_through_the_ivr_pops_up_at_the_agent_with_the_keys_and_custome
     assert ev["ivr"]["flow"] == "travel-agency" and ev["ivr"]["keys"] == "11"
     assert ev["ivr"]["path"] == ["screen", "hours", "main", "routes", "domestic"], ev["ivr"]
     agent = w.phone("8002")
-    wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+    agent.wait_ringing(12, "the agent's phone")
     bridged = ivr_daemon.subscriber("call.answered")
     agent.off_hook()
     bridged.next_event("call.answered", 15)  # after the agent's ID to the caller

@@ -48,7 +48,7 @@ def test_bell_rings_with_the_screen_pop_and_the_name_while_nobody_is_staffed(bel
         assert (ev["extension"], ev["agent"], ev["bell"], ev["queue"], ev["caller"]) == \
             ("8006", None, True, "domestic", "13800138000")
         assert ev["customer"]["name"] == "张三" and ev["customer"]["notes"] == "常客"
-        wait_for(lambda: bell.state()["ringing"], 7, "the bell phone ringing")
+        bell.wait_ringing(12, "the bell phone ringing")
         shown = wait_for(lambda: bell.state()["caller_name"], 8, "the caller ID on the bell's display")
         assert (shown, bell.state()["caller_id"]) == ("张三", "13800138000")
 
@@ -56,7 +56,7 @@ def test_bell_rings_with_the_screen_pop_and_the_name_while_nobody_is_staffed(bel
         ev = pops.next_event("call.ringing")
         assert (ev["extension"], ev["agent"], ev["customer"]["name"]) == ("8002", "1001", "张三")
         assert "bell" not in ev
-        wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+        agent.wait_ringing(12, "the agent's phone")
         bell_rings = bell.state()["total_rings"]
         # the agent's phone rings again (1 s on, 4 s off): the bell has started no ring meanwhile
         wait_for(lambda: agent.state()["rings"] >= 2, 10, "the agent's second ring")

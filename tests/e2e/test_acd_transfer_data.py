@@ -38,7 +38,7 @@ def test_every_transfer_rings_the_second_agent_with_the_callers_data(ivr_daemon:
     w.co_dial("1/1", "1")  # domestic: the queue
     pop1 = events.next_event("call.ringing", 20, where=lambda e: e.get("agent") == "1001")
     call = pop1["call"]
-    wait_for(lambda: first.state()["ringing"], 7, "1001's phone")
+    first.wait_ringing(12, "1001's phone")
     first.off_hook()
     events.next_event("call.answered", where=lambda e: e.get("agent") == "1001")  # after "工号..."
 

@@ -28,7 +28,7 @@ def test_agent_states_and_statistics_after_a_transfer(acd_daemon: DaemonProcess,
     answers = ApiClient(str(acd_daemon.api_socket))
     answers.call("subscribe", kinds=["call.answered"])
     w.co_call("1/3", "13800138000")
-    wait_for(lambda: first.state()["ringing"], 10, "1001 (longest idle) ringing")
+    first.wait_ringing(12, "1001 (longest idle) ringing")
     first.off_hook()
     # "工号一零零一为您服务" to the caller, then the bridge
     answers.next_event("call.answered", where=lambda e: e.get("agent") == "1001")
@@ -44,7 +44,7 @@ def test_agent_states_and_statistics_after_a_transfer(acd_daemon: DaemonProcess,
             first.flash()
             assert held.next_event("call.held")["call"] == call["id"]
         first.dial("*108005#")
-    wait_for(lambda: second.state()["ringing"], 10, "8005 ringing for the transferred call")
+    second.wait_ringing(12, "8005 ringing for the transferred call")
     assert state(api, "1001") == "wrap_up" and state(api, "1004") == "idle"
     first.on_hook()
     second.off_hook()

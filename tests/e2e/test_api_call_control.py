@@ -37,7 +37,7 @@ def test_click_to_dial_and_hangup_through_the_api_are_audited(daemon: DaemonProc
     w.co_scenario("12301", "answer", after_s=1.0)
     agent = w.phone("8003")
     call = daemon.api.call("call.dial", extension="8003", number="12301")["call"]
-    wait_for(lambda: agent.state()["ringing"], 7, "the agent's phone")
+    agent.wait_ringing(12, "the agent's phone")
     wait_for(lambda: agent.state().get("caller_id") == "12301", 8, "the customer's number on the display")
     agent.off_hook()
     line = wait_for(lambda: w.co_line_with_digits("12301"), 15, "the CO to receive 12301")

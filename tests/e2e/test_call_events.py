@@ -105,7 +105,7 @@ def _dial_and_answer(a: Phone, b: Phone, events: ApiClient) -> str:
         a.off_hook()
         time.sleep(0.4)
     a.dial(b.ext)
-    wait_for(lambda: b.state()["ringing"], 7, f"{b.ext} ringing")
+    b.wait_ringing(12, f"{b.ext} ringing")
     b.off_hook()
     answered = events.next_event("call.answered", where=lambda e: e.get("port") == _port(b.ext))
     return answered["call"]
@@ -126,7 +126,7 @@ def _caller_reaches_8003(w: World, events: ApiClient) -> tuple[str, CoLine, Phon
     offered = _has(events.next_event("call.offered"), call=ANY, port="1/3", caller="13800138000",
                    line="PSTN-3", called=ANY, category=ANY)
     call = offered["call"]
-    wait_for(lambda: agent.state()["ringing"], 8, "8003 ringing")
+    agent.wait_ringing(12, "8003 ringing")
     agent.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/3")
     return call, caller, agent
@@ -191,7 +191,7 @@ def test_conference_and_transfer_ops_then_pickup(daemon: DaemonProcess, events: 
 
     reply = daemon.api.call("call.conference", call=call, extension="8005")
     assert reply == {"call": call, "extension": "8005", "leg": ANY}
-    wait_for(lambda: colleague.state()["ringing"], 7, "8005 ringing")
+    colleague.wait_ringing(12, "8005 ringing")
     assert wait_for(lambda: colleague.state().get("caller_id"), 8, "caller ID on 8005") == "8003"  # the call's extension
     colleague.off_hook()
     _has(events.next_event("call.conference"), call=call, extension="8005", port="2/5", leg=reply["leg"])
@@ -236,7 +236,7 @@ def test_call_waiting_swap_and_recall(daemon: DaemonProcess, events: ApiClient) 
     b.on_hook()  # ends the call with 8001; 8003 is still on hold: 8002 rings back
     events.next_event("call.ended", where=lambda e: e["call"] == first)
     _has(events.next_event("call.recall"), call=second, port="2/2")
-    wait_for(lambda: b.state()["ringing"], 7, "8002 rung back")
+    b.wait_ringing(12, "8002 rung back")
     time.sleep(1.0)
     b.off_hook()
     _has(events.next_event("call.retrieved"), call=second, port="2/2")
@@ -255,7 +255,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     a.lift()
     a.dial("8004")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8004", to="8005", reason="always")["call"]
-    wait_for(lambda: p5.state()["ringing"], 7, "8005 ringing for 8004")
+    p5.wait_ringing(12, "8005 ringing for 8004")
     assert not p4.state()["ringing"]
     p5.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/5")
@@ -277,7 +277,7 @@ def test_forwarding_and_do_not_disturb_codes(daemon: DaemonProcess, events: ApiC
     a.lift()
     a.dial("8006")
     call = _has(events.next_event("call.forwarded"), call=ANY, extension="8006", to="8007", reason="dnd")["call"]
-    wait_for(lambda: p7.state()["ringing"], 7, "8007 ringing for 8006")
+    p7.wait_ringing(12, "8007 ringing for 8006")
     p7.off_hook()
     _has(events.next_event("call.answered"), call=call, port="2/7")
     _hear_each_other(w, a, p7)

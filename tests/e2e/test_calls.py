@@ -30,7 +30,7 @@ def test_inbound_call_with_caller_id_audio_and_busy_tone_clear(daemon: DaemonPro
     w = World(daemon.sim)
     w.co_call("1/1", "13800138000")
     phone = w.phone("8001")
-    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
+    phone.wait_ringing(12, "8001 ringing")
     wait_for(lambda: phone.state().get("caller_id") == "13800138000", 8, "caller ID on 8001's display")
     phone.off_hook()
     _answered_call(daemon)
@@ -72,7 +72,7 @@ def test_extension_to_extension(daemon: DaemonProcess) -> None:
     time.sleep(0.6)
     assert tone_frequency(a.heard(since=mark)) == pytest.approx(450.0, rel=0.02)  # dial tone
     a.dial("8002")
-    wait_for(lambda: b.state()["ringing"], 7, "8002 ringing")
+    b.wait_ringing(12, "8002 ringing")
     wait_for(lambda: b.state().get("caller_id") == "8001", 8, "8001 on 8002's display")
     b.off_hook()
     _answered_call(daemon)
@@ -115,7 +115,7 @@ def test_unanswered_extension_gives_ringback_then_busy(daemon: DaemonProcess) ->
     a, b = w.phone("8001"), w.phone("8003")
     a.lift()
     a.dial("8003")
-    wait_for(lambda: b.state()["ringing"], 7, "8003 ringing")
+    b.wait_ringing(12, "8003 ringing")
     mark = w.tick()
     time.sleep(1.5)
     assert tone_frequency(a.heard(since=mark)) == pytest.approx(450.0, rel=0.02)  # ringback

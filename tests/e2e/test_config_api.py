@@ -32,7 +32,7 @@ def test_change_name_and_timeout_while_a_call_is_up(daemon: DaemonProcess) -> No
     a, b = w.phone("8002"), w.phone("8003")
     a.lift()
     a.dial("8003")
-    wait_for(lambda: b.state()["ringing"], 7, "8003 ringing")
+    b.wait_ringing(12, "8003 ringing")
     b.off_hook()
     (call,) = wait_for(lambda: [c for c in daemon.api.call("calls") if c.get("answer")], 10, "answered call")
     a.send_tone(700.0)
@@ -61,7 +61,7 @@ def test_change_name_and_timeout_while_a_call_is_up(daemon: DaemonProcess) -> No
     c, d = w.phone("8004"), w.phone("8001")
     c.lift()
     c.dial("8001")
-    wait_for(lambda: d.state()["ringing"], 7, "8001 ringing")
+    d.wait_ringing(12, "8001 ringing")
     assert d.state().get("caller_id") in (None, "8004")
     started = time.monotonic()
     cdr = wait_for(lambda: next((r for r in daemon.api.call("cdr.list", limit=10) if r["called"] == "8001"), None),

@@ -76,7 +76,7 @@ def test_caller_walks_the_menu_and_hears_the_integrators_answer(ivr_daemon: Daem
     ivr_daemon.wait_ivr_node("tour_menu", 30)  # after the departure date (~7 s): 0 is the operator
     w.co_dial(LINE, "0")
     phone = w.phone("8001")
-    wait_for(lambda: phone.state()["ringing"], 15, "the operator's phone")
+    phone.wait_ringing(15, "the operator's phone")
     phone.off_hook()
     time.sleep(1.0)
     w.co_hangup(LINE)

@@ -71,7 +71,7 @@ def test_calls_to_the_agency_s_numbers_go_where_the_dnis_table_says(dnis_daemon:
 
         phone = World(sim).phone("8002")
         peer.dial(2, "88005642", caller="13900139000")
-        wait_for(lambda: phone.state()["ringing"], 10, "8002 ringing")
+        phone.wait_ringing(12, "8002 ringing")
         pop = next(e for e in events("call.ringing") if e.get("extension") == "8002")
         assert pop["dnis"] == "88005642" and pop["caller"] == "13900139000"
 

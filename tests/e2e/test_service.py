@@ -33,7 +33,7 @@ def test_kill_9_during_a_call(daemon: DaemonProcess) -> None:
 
     w.co_call("1/2", "13912345678")
     phone = w.phone("8001")
-    wait_for(lambda: phone.state()["ringing"], 8, "8001 ringing")
+    phone.wait_ringing(12, "8001 ringing")
     phone.off_hook()
     wait_for(lambda: any(c.get("answer") for c in daemon.api.call("calls")), 5, "inbound answered")
     daemon.kill9()

@@ -48,7 +48,7 @@ def test_listen_whisper_barge_through_the_api(daemon: DaemonProcess) -> None:
     reply = daemon.api.call("supervisor.listen", extension="8008", target="8002")
     assert reply["state"] == "ringing" and reply["mode"] == "listen"
     monitored = reply["monitored"]
-    wait_for(lambda: sup.state()["ringing"], 7, "the supervisor's phone ringing")
+    sup.wait_ringing(12, "the supervisor's phone ringing")
     events.call("whoami")  # events sent so far are read with the reply
     assert not events.events  # the tap starts when the supervisor answers
     sup.off_hook()

@@ -247,7 +247,7 @@ def test_acd_dashboard_report_and_agent_form(daemon: DaemonProcess) -> None:
     w = World(daemon.sim)
     w.co_call("1/3", "13800138000")
     phone = w.phone("8002")
-    wait_for(lambda: phone.state()["ringing"], 7, "the agent's phone")
+    phone.wait_ringing(12, "the agent's phone")
     phone.off_hook()
     call = wait_for(lambda: next((c for c in daemon.api.call("calls") if c.get("agent") == "1001"), None), 10,
                     "the call connected to the agent")

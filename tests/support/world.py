@@ -58,9 +58,12 @@ class Phone:
     def state(self) -> dict[str, Any]:
         return self.control.phone_state(self.ext)
 
-    def wait_ringing(self, before: int, timeout: float, what: str) -> None:
-        """Wait until the phone rings: ringing now, or a burst counted since ``before`` (a ``rings()``)."""
-        wait_for(lambda: (st := self.state())["ringing"] or st["total_rings"] > before, timeout, what)
+    def wait_ringing(self, timeout: float, what: str, before: int | None = None) -> None:
+        """Wait until the phone rings: ringing now, or a burst counted since ``before`` (a ``rings()``;
+        default: now). A 1 s burst begun and ended between two looks (a stalled poll) still counts, where
+        waiting for ``state()["ringing"]`` would wait out the 4 s pause for the next one."""
+        since = self.rings() if before is None else before
+        wait_for(lambda: (st := self.state())["ringing"] or st["total_rings"] > since, timeout, what)
 
     def rings(self) -> int:
         """Ring bursts so far. Waiting for this to grow catches a burst that began and ended between two
@@ -82,7 +85,7 @@ class World(SimControl):
         before = b.rings()
         a.lift()
         a.dial(callee)
-        b.wait_ringing(before, 12, f"{callee} ringing")
+        b.wait_ringing(12, f"{callee} ringing", before)
         b.off_hook()
         wait_for(lambda: any(c.get("answer") for c in api.call("calls")), 5, "the call answered")
         return a, b
@@ -95,7 +98,7 @@ class World(SimControl):
         phone = self.phone(ext)
         before = phone.rings()
         self.co_call(line, "13800138000")
-        phone.wait_ringing(before, 12, f"{ext} ringing")
+        phone.wait_ringing(12, f"{ext} ringing", before)
         phone.off_hook()
         [call] = wait_for(lambda: [c for c in api.call("calls") if c.get("answer") and c["src_port"] == line], 5,
                           f"the call on {line} answered")
