@@ -88,7 +88,10 @@ def _share(power: np.ndarray) -> np.ndarray:
     ``WEIGHT_FLOOR`` of the strongest bin, falling with the fourth power of the ratio below that (a
     talker on the line 30 dB over a weak bin of the reference must not count there)."""
     r = power / (WEIGHT_FLOOR * power.max(axis=1, keepdims=True) + MIN_POWER)
-    return (r / (1.0 + r)) ** 4
+    r /= 1.0 + r
+    r *= r  # squared twice: a fourth power without pow()
+    r *= r
+    return r
 
 
 class EchoBank:
