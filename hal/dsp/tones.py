@@ -8,6 +8,7 @@ continuous across frames, with its cadence counted in samples; ``sine`` is one p
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,17 +62,43 @@ class ToneGenerator:
     def __init__(self, spec: ToneSpec) -> None:
         self.spec = spec
         self.pos = 0
-        self._w = 2 * np.pi * np.asarray(spec.freqs, dtype=np.float64)[:, None] / SAMPLE_RATE
-        self._amp = dbm0_to_peak(spec.level_dbm0)
-        edges = np.cumsum([ms * SAMPLE_RATE // 1000 for ms in spec.cadence_ms])
-        self._edges = edges
-        self._cycle = int(edges[-1]) if len(edges) else 0
+        self._table = period_table(spec)
 
     def generate(self, n: int) -> np.ndarray:
         t = np.arange(self.pos, self.pos + n, dtype=np.int64)
         self.pos += n
-        out = self._amp * np.sin(self._w * t).sum(axis=0)
-        if self._cycle:
-            segment = np.searchsorted(self._edges, t % self._cycle, side="right")
-            out[segment % 2 == 1] = 0.0  # odd segments are the cadence's off parts
-        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        if self._table is not None:  # one whole period of the tone, made once: the tick reads, not computes
+            return self._table[t % len(self._table)]
+        return _samples(self.spec, t)
+
+
+def _samples(spec: ToneSpec, t: np.ndarray) -> np.ndarray:
+    """The tone's samples (int16) at sample numbers ``t``, counted from its start."""
+    w = 2 * np.pi * np.asarray(spec.freqs, dtype=np.float64)[:, None] / SAMPLE_RATE
+    out = dbm0_to_peak(spec.level_dbm0) * np.sin(w * t).sum(axis=0)
+    if spec.cadence_ms:
+        edges = np.cumsum([ms * SAMPLE_RATE // 1000 for ms in spec.cadence_ms])
+        segment = np.searchsorted(edges, t % int(edges[-1]), side="right")
+        out[segment % 2 == 1] = 0.0  # odd segments are the cadence's off parts
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+TABLE_MAX = 10 * SAMPLE_RATE  # a tone whose period (cadence and waves together) is longer is computed
+_TABLES: dict[ToneSpec, np.ndarray | None] = {}
+
+
+def period_table(spec: ToneSpec) -> np.ndarray | None:
+    """The samples of one whole period of ``spec`` (after which the cadence and every frequency's waves
+    start again together), made once per spec and shared by every generator playing it; None when
+    a frequency is not a whole number of hertz or the period is longer than ``TABLE_MAX``."""
+    if spec not in _TABLES:
+        period = 1
+        for f in spec.freqs:
+            period = math.lcm(period, SAMPLE_RATE // math.gcd(SAMPLE_RATE, int(f))) if f == int(f) else 0
+        if period and spec.cadence_ms:
+            period = math.lcm(period, sum(ms * SAMPLE_RATE // 1000 for ms in spec.cadence_ms))
+        table = _samples(spec, np.arange(period, dtype=np.int64)) if 0 < period <= TABLE_MAX else None
+        if table is not None:
+            table.flags.writeable = False
+        _TABLES[spec] = table
+    return _TABLES[spec]

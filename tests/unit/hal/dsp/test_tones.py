@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hal.dsp.measure import dominant_frequency, level_dbm0
-from hal.dsp.tones import CHINA, ToneGenerator, ToneName, sine
+from hal.dsp.measure import dbm0_to_peak, dominant_frequency, level_dbm0
+from hal.dsp.tones import CHINA, ToneGenerator, ToneName, ToneSpec, period_table, sine
 
 
 def _play(tone: ToneName, seconds: float) -> np.ndarray:
@@ -60,3 +60,22 @@ def test_dominant_frequency_between_bins_and_under_a_dc_offset() -> None:
     x = sine(1000.3, -20.0, 8000)
     assert dominant_frequency(x) == pytest.approx(1000.3, abs=0.05)
     assert dominant_frequency(x.astype(np.int32) + 4000) == pytest.approx(1000.3, abs=0.05)
+
+
+@pytest.mark.parametrize("spec", [*CHINA.values(), ToneSpec((1004.0,), -10.0), ToneSpec((350.0, 440.0), -13.0, (2000, 4000)),
+                                  ToneSpec((1004.5,), -10.0), ToneSpec((451.0,), -10.0, (7000, 9000))])
+def test_a_tone_from_its_period_table_is_the_tone_computed_sample_by_sample(spec: ToneSpec) -> None:
+    """Tones whose whole period (cadence and waves together) fits ten seconds are read from a table made
+    once; the samples are those of the plain computation, across the period's end and at odd frame
+    lengths, and the others (a fractional frequency, a period past ten seconds) are computed."""
+    gen = ToneGenerator(spec)
+    got = np.concatenate([gen.generate(n) for n in [160] * 620 + [37, 1000, 3] * 40])
+    t = np.arange(len(got), dtype=np.int64)
+    w = 2 * np.pi * np.asarray(spec.freqs)[:, None] / 8000
+    want = dbm0_to_peak(spec.level_dbm0) * np.sin(w * t).sum(axis=0)
+    if spec.cadence_ms:
+        edges = np.cumsum([ms * 8 for ms in spec.cadence_ms])
+        want[np.searchsorted(edges, t % edges[-1], side="right") % 2 == 1] = 0
+    assert np.abs(got.astype(np.int64) - np.round(want)).max() <= 1
+    tabled = spec.freqs != (1004.5,) and spec.cadence_ms != (7000, 9000)
+    assert (period_table(spec) is not None) == tabled
