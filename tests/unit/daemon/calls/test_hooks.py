@@ -115,5 +115,7 @@ def test_the_daemons_parts_listen_in_the_documented_order(tmp_path: Path) -> Non
                                               "RECORDING"]
         with pytest.raises(ValueError):
             box.engine.calls.add_listener(rec, Priority.RECORDING)  # once only
+        box.engine.calls.remove_listener(rec)
+        assert [type(listener) for listener in box.engine.calls.listeners][-1] is IvrService
     finally:
         rec.close_sync()
