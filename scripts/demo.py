@@ -180,7 +180,10 @@ def main() -> int:
             quiet = {"stdin": subprocess.DEVNULL, "stderr": subprocess.STDOUT, "start_new_session": True}
             procs.append(sim := subprocess.Popen([str(BIN / "callbox-sim"), "--rundir", str(run / "sim")],
                                                  stdout=sim_log, **quiet))
-            wait_for("callbox-sim", (run / "sim" / "control.sock").exists, sim)
+            # both sockets: the board's comes after the control socket, and a daemon started before it
+            # finds no board
+            wait_for("callbox-sim", lambda: all((run / "sim" / f"{s}.sock").exists() for s in ("control", "board")),
+                     sim)
             procs.append(daemon := subprocess.Popen(
                 [str(BIN / "callboxd"), "--config", str(config), "--state-dir", str(run / "state"),
                  "--board-socket", str(run / "sim" / "board.sock"), "--api-socket", str(run / "api.sock"),
