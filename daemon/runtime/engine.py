@@ -331,6 +331,10 @@ class Engine:
         (bound). ``WrongState`` goes back to the caller, the machine untouched; any other failure resets
         the port, as for a line input."""
         rt = self.ports[port]
+        if self._restart and rt in self._restart:  # asked between attach() and the first tick (a call or a
+            self._restart.remove(rt)  # test ring right after READY): the line starts clean first, then takes it
+            if rt.machine is not None:
+                self._feed(rt, rt.machine.restart, self.now())
         try:
             result = method(*args)
         except WrongState:

@@ -31,8 +31,8 @@ def test_ring_an_extension_with_a_test_caller_id(daemon: DaemonProcess) -> None:
     rings = phone.rings()
     reply = daemon.api.call("diag.ring", extension="8003", seconds=3, number="12345", name="TEST")
     assert reply["port"] == "2/3"
-    wait_for(lambda: phone.rings() > rings, 3, "8003 ringing")
-    st = wait_for(lambda: (s := phone.state()) and s["caller_id"] == "12345" and s, 5, "the test caller ID")
+    wait_for(lambda: phone.rings() > rings, 10, "8003 ringing")
+    st = wait_for(lambda: (s := phone.state()) and s["caller_id"] == "12345" and s, 15, "the test caller ID")
     assert st["caller_name"] == "TEST"
     with pytest.raises(ApiError) as err:  # a port being rung (or in a call) is not rung again
         daemon.api.call("diag.ring", extension="8003")

@@ -80,7 +80,7 @@ def test_copies_are_reverified_on_a_schedule_with_a_status_per_file(make_recorde
     rec2.housekeep()
     copy = backup / rec2.query(call_id="c")[0]["file"]
     copy.unlink()  # the copy vanished
-    wait_for(lambda: rec2.last_verify and rec2.last_verify["mismatch"], 5, "the scheduled verification", 0.02)
+    wait_for(lambda: rec2.last_verify and rec2.last_verify["mismatch"], 30, "the scheduled verification", 0.02)
     assert rec2.last_verify["mismatch"] == ["c-1"] and copy.exists()
     assert rec2.copy_status("c")[0]["copy"] == "verified"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from hal.dsp.callerid import CallerId
 from signaling.events import Cause, DigitReceived
 from signaling.machine import WrongState
 from tests.support.inprocess import Box
@@ -67,3 +68,14 @@ def test_a_wrong_state_request_from_a_timer_fails_its_call_and_the_tick_goes_on(
     assert fired == ["next timer"] and box.cdrs()[0]["cause"] == Cause.TEMPORARY_FAILURE
     box.run(0.5)
     assert box.engine.calls.by_port["1/4"] is other and other.end is None
+
+
+def test_a_request_before_the_first_tick_is_kept_by_the_line_it_asks() -> None:
+    """The daemon sends READY once the board is open, before the first tick has restarted the lines: a test
+    ring (or a call) asked for in between finds its line started clean and keeps ringing, caller ID and all,
+    instead of being wiped by the restart at that tick."""
+    box = Box()
+    box.engine.ring("2/3", CallerId(number="12345", name="TEST"))
+    phone = box.world.phone("8003")
+    box.run_until(lambda: phone.shown_caller_id is not None, 6, "the caller ID at 8003")
+    assert (phone.shown_caller_id.number, phone.shown_caller_id.name, phone.rings) == ("12345", "TEST", 1)
