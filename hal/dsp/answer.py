@@ -52,7 +52,7 @@ import numpy as np
 
 from hal.clock import FRAME_SAMPLES
 from hal.dsp.measure import SAMPLE_RATE
-from hal.dsp.progress import OTHER, SILENCE, TONE_450, TONE_2100, ProgressBank, ProgressEvent
+from hal.dsp.progress import OTHER, SILENCE, TONE_450, TONE_2100, ProgressBank, ProgressEvent, step_segments
 from hal.dsp.tones import ToneName
 
 FRAME_MS = 1000 * FRAME_SAMPLES // SAMPLE_RATE
@@ -274,20 +274,4 @@ class AnswerBank:
             out.extend((ch, v) for v in self.matchers[ch].progress(ev))
         cls = self.classify(lin[idx])
         cls[cls == TONE_2100] = TONE_450  # CED reaches us through ProgressBank; here it is just a tone
-        cur, run, check = self.cur, self.run, self.check
-        changed = cls != cur[idx]
-        for ch, new in zip(idx[changed].tolist(), cls[changed].tolist(), strict=True):
-            m = self.matchers[ch]
-            out.extend((ch, v) for v in m.segment_ended(int(cur[ch]), int(run[ch])))
-            cur[ch] = new
-            run[ch] = 0
-            check[ch] = m.check_at(new)
-        run[idx] += 1
-        due = idx[(check[idx] > 0) & (run[idx] >= check[idx])]
-        for ch in due.tolist():
-            m = self.matchers[ch]
-            out.extend((ch, v) for v in m.run_reached(int(cur[ch]), int(run[ch])))
-            check[ch] = m.check_at(int(cur[ch]))
-            if check[ch] <= run[ch]:
-                check[ch] = 0
-        return out
+        return out + step_segments(idx, cls, self.cur, self.run, self.check, self.matchers)

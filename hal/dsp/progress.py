@@ -17,7 +17,9 @@ the wrong length, or other sound): how an analog trunk learns that ringback gave
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -195,22 +197,30 @@ class ProgressBank:
         idx = self._idx
         if not len(idx):
             return []
-        cls = self.classify(lin[idx])
-        cur, run, check = self.cur, self.run, self.check
-        changed = cls != cur[idx]
-        events: list[tuple[int, ProgressEvent]] = []
-        for ch, new in zip(idx[changed].tolist(), cls[changed].tolist(), strict=True):
-            m = self.matchers[ch]
-            events.extend((ch, ev) for ev in m.segment_ended(int(cur[ch]), int(run[ch])))
-            cur[ch] = new
-            run[ch] = 0
-            check[ch] = m.check_at(new)
-        run[idx] += 1
-        due = idx[(check[idx] > 0) & (run[idx] >= check[idx])]
-        for ch in due.tolist():
-            m = self.matchers[ch]
-            events.extend((ch, ev) for ev in m.run_reached(int(cur[ch]), int(run[ch])))
-            check[ch] = m.check_at(int(cur[ch]))
-            if check[ch] <= run[ch]:
-                check[ch] = 0
-        return events
+        return step_segments(idx, self.classify(lin[idx]), self.cur, self.run, self.check, self.matchers)
+
+
+def step_segments(idx: np.ndarray, cls: np.ndarray, cur: np.ndarray, run: np.ndarray, check: np.ndarray,
+                  matchers: Sequence[Any]) -> list[tuple[int, Any]]:
+    """One block of the per-channel segment tracking both banks share: channels ``idx`` were classed
+    ``cls``; a channel whose class changed ends its segment (its matcher's ``segment_ended``), and one whose
+    run reached the length its matcher asked to hear about is told (``run_reached``). ``cur``, ``run``
+    and ``check`` (per channel: class, blocks in it, the run length to report at) are updated in place;
+    returns (channel, what the matcher said)."""
+    out: list[tuple[int, Any]] = []
+    changed = cls != cur[idx]
+    for ch, new in zip(idx[changed].tolist(), cls[changed].tolist(), strict=True):
+        m = matchers[ch]
+        out.extend((ch, ev) for ev in m.segment_ended(int(cur[ch]), int(run[ch])))
+        cur[ch] = new
+        run[ch] = 0
+        check[ch] = m.check_at(new)
+    run[idx] += 1
+    due = idx[(check[idx] > 0) & (run[idx] >= check[idx])]
+    for ch in due.tolist():
+        m = matchers[ch]
+        out.extend((ch, ev) for ev in m.run_reached(int(cur[ch]), int(run[ch])))
+        check[ch] = m.check_at(int(cur[ch]))
+        if check[ch] <= run[ch]:
+            check[ch] = 0
+    return out
