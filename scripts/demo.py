@@ -100,6 +100,16 @@ def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen, timeo
         time.sleep(0.1)
 
 
+def _answers(socket: Path) -> bool:
+    """Whether the daemon's API socket takes a connection and answers ``status``."""
+    try:
+        with ApiClient(str(socket), timeout=5.0) as api:
+            api.call("status")
+        return True
+    except OSError:
+        return False
+
+
 def log_agents_in(api: ApiClient, config: Path) -> dict[str, str]:
     """Log the demo's agents in at their configured extensions with the configuration's PINs; their
     names by ID."""
@@ -188,7 +198,8 @@ def main() -> int:
                 [str(BIN / "callboxd"), "--config", str(config), "--state-dir", str(run / "state"),
                  "--board-socket", str(run / "sim" / "board.sock"), "--api-socket", str(run / "api.sock"),
                  "--log", "stderr"], stdout=daemon_log, **quiet))
-            wait_for("callboxd", (run / "api.sock").exists, daemon)
+            # the socket's file appears before the daemon listens on it: wait for an answer, not the file
+            wait_for("callboxd", lambda: _answers(run / "api.sock"), daemon)
         api = ApiClient(str(run / "api.sock"), timeout=30.0)
         wait_for("the board", lambda: bool(api.call("status").get("board")), daemon)
         api.call("subscribe", kinds=SUBSCRIBE)

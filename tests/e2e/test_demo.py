@@ -85,8 +85,12 @@ def test_the_demo_stops_cleanly_on_sigterm_ctrl_c_and_a_closed_terminal(tmp_path
     proc = subprocess.Popen([str(DEMO), "--rate", "30", "--rundir", str(rundir)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        wait_for(lambda: (rundir / "callboxd.log").exists() and "offered on" in (rundir / "callboxd.log").read_text(),
-                 120, "a call in the demo")
+        def a_call() -> bool:
+            # the demo ending before any call is a failure to show, with what it printed, not a long wait
+            assert proc.poll() is None, "the demo exited early: " + "".join(proc.communicate())
+            return (rundir / "callboxd.log").exists() and "offered on" in (rundir / "callboxd.log").read_text()
+
+        wait_for(a_call, 120, "a call in the demo")
         time.sleep(1.0)
         # Ctrl-C and a closed terminal (SIGHUP) reach the terminal's whole process group; SIGTERM (systemd,
         # kill) the demo only
