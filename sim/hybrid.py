@@ -122,7 +122,10 @@ class HybridBank:
         x = played[self.channels].astype(np.float64)
         x[~closed[self.channels]] = 0.0
         hist[:, taps - 1:] = x
-        windows = np.lib.stride_tricks.sliding_window_view(hist, taps, axis=1)  # (rows, 160, taps)
-        out = np.einsum("rtk,rk->rt", windows, self._h)
+        # a line that has played nothing over the response's length echoes nothing: only the others
+        # are convolved (an idle box's hybrids cost almost nothing)
+        sounding = np.flatnonzero(hist.any(axis=1))
+        windows = np.lib.stride_tricks.sliding_window_view(hist[sounding], taps, axis=1)  # (rows, 160, taps)
+        out = np.einsum("rtk,rk->rt", windows, self._h[sounding])
         live = np.abs(out).max(axis=1) >= 0.5
-        return self.channels[live], out[live]
+        return self.channels[sounding[live]], out[live]

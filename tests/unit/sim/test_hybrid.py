@@ -71,6 +71,22 @@ def test_a_closed_line_returns_the_configured_echo_the_buffer_after_the_hosts_ti
     assert first == 24  # 3 ms of bulk delay
 
 
+def test_the_echo_rings_on_after_the_line_falls_silent() -> None:
+    """An impulse in a tick's last sample: its echo (bulk delay, dispersion) comes back whole in the ticks
+    after, when the line plays nothing any more (a hybrid with nothing new to echo still rings)."""
+    world = SimWorld(parse_config({}))
+    ch = _connected_line(world)
+    sent = np.zeros(160 * 3)
+    sent[159] = 20000.0
+    heard = _send(world, ch, sent)
+    start = world.tx_buffer_frames * 160 + 159
+    expected = world.hybrid_settings[LINE].response()
+    got = heard[start:start + len(expected)]
+    assert len(expected) > 40  # the response outlasts the tick it was excited in
+    corr = np.dot(got, expected) / (np.linalg.norm(got) * np.linalg.norm(expected))
+    assert corr > 0.99
+
+
 def test_an_open_line_and_a_line_without_echo_return_nothing() -> None:
     silence = float(alaw_to_linear(np.uint8(SILENCE)))
     sent = voice_band_noise(160 * 20)
