@@ -22,7 +22,7 @@ from tests.support.processes import DaemonProcess, SimProcess, wait_for
 from tests.support.world import World
 from tests.unit.daemon.runtime.test_no1_thirty_calls import EXTS, _sim_config, _tone
 
-pytestmark = [pytest.mark.interop, pytest.mark.serial]
+pytestmark = pytest.mark.interop
 
 SPAN = 3
 TIMESLOTS = [1, 2]
