@@ -43,6 +43,15 @@ talker's speech nor wreck the filter:
   heard; one whose error is ``HURT_RATIO`` over the received audio's (weighted, smoothed) is bypassed,
   and dropped after ``HURT_BLOCKS``.
 
+Quiet channels. Echo is cancelled on every analog port, most of them idle at any time. A row whose
+reference peaked at most ``QUIET`` (about -50 dBm0; its echo under -56 dBm0) over the whole tail its
+received block can hold the echo of (the last ``taps`` + 160 samples) has nothing to cancel: its received
+audio passes untouched (no estimate, no NLP, no double talk) and none of the filtering is done for it.
+It keeps its weights and settling through the pause (the echo path did not change in a silence), its
+runs of blocks start again and its double-talk hangover runs down; its reference history keeps moving,
+so it starts again on its true reference. The filters run on the live rows only: all of them in place,
+some of them gathered and scattered back.
+
 Non-linear processor (``nlp_db``, default 12 dB; 0 = off): a gentle one. Where the residual is far
 (``NLP_RESIDUAL_DB``) below the echo estimate and the block is not double talk, the output is
 attenuated by up to ``nlp_db``, closing over a few ticks and letting go at once; never gated to
@@ -50,6 +59,8 @@ silence, so no comfort noise is needed and the line's own background noise only 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -94,12 +105,52 @@ def _share(power: np.ndarray) -> np.ndarray:
     return r
 
 
+@dataclass
+class _Rows:
+    """The learnt state of some rows of a bank: all of them, or the live ones of a tick gathered."""
+
+    wb: np.ndarray  # background weights (rows, bins)
+    wf: np.ndarray  # foreground weights
+    err_b: np.ndarray  # the background's weighted error energy (smoothed)
+    err_f: np.ndarray  # the foreground's
+    rx_energy: np.ndarray  # the received audio's energy (smoothed)
+    err_fg: np.ndarray  # the foreground's whole error energy (smoothed)
+    err_d: np.ndarray  # the received audio's, weighted as the errors are (smoothed)
+    hurt: np.ndarray  # blocks in a row the foreground made worse
+    better: np.ndarray  # blocks in a row the background did clearly better
+    settled: np.ndarray  # 0: far from the echo path (fast steps) .. 1: cancelling (slow)
+    hang: np.ndarray  # double talk's hangover: blocks left
+    gain: np.ndarray  # the NLP's gain
+
+    @classmethod
+    def zeros(cls, rows: int, bins: int) -> _Rows:
+        return cls(*(np.zeros((rows, bins), np.complex128) for _ in range(2)),
+                   *(np.zeros(rows) for _ in range(5)), np.zeros(rows, np.int64), np.zeros(rows, np.int64),
+                   np.zeros(rows), np.zeros(rows, np.int64), np.ones(rows))
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        return _Rows(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def put(self, rows: np.ndarray, part: _Rows) -> None:
+        for f in fields(self):
+            getattr(self, f.name)[rows] = getattr(part, f.name)
+
+    def forget(self, row: int) -> None:
+        for f in fields(self):
+            getattr(self, f.name)[row] = 0
+        self.gain[row] = 1.0
+
+
 class EchoBank:
     """Echo cancellers for ``rows`` channels (rows 0..rows-1 of the arrays passed in).
 
     Per tick: ``cancel(rx)`` returns the received audio of every row with its echo removed, then
     ``remember(tx)`` takes what was transmitted this tick (both (rows, 160) linear arrays).
     ``reset(row)`` forgets a channel's echo path (a new call on it).
+
+    Only rows with something to cancel cost anything: a row whose reference has been quiet (peak
+    under ``QUIET``) over the whole tail it could still hear is passed through untouched and keeps
+    what it has learnt (the echo path does not change in a silence); the filters run on the others.
     """
 
     def __init__(self, rows: int, tail_ms: float = 32.0, delay_frames: int = 1, nlp_db: float = 12.0) -> None:
@@ -120,41 +171,65 @@ class EchoBank:
         c, bins = rows, m // 2 + 1
         self._fifo = np.zeros((c, delay_frames, N))  # transmitted, not yet on the line; oldest first
         self._window = np.zeros((c, m))  # the reference on the line: the last fft_size samples
-        self._wb = np.zeros((c, bins), np.complex128)  # background weights
-        self._wf = np.zeros((c, bins), np.complex128)  # foreground weights
-        self._err_b = np.zeros(c)
-        self._err_f = np.zeros(c)
-        self._rx_energy = np.zeros(c)
-        self._err_fg = np.zeros(c)  # the foreground's whole error energy (smoothed)
-        self._err_d = np.zeros(c)  # the received audio's, weighted as the errors are (smoothed)
-        self._hurt = np.zeros(c, np.int64)  # blocks in a row the foreground made worse
-        self._better = np.zeros(c, np.int64)  # blocks in a row the background did clearly better
-        self._settled = np.zeros(c)  # 0: far from the echo path (fast steps) .. 1: cancelling (slow)
         self._peaks = np.zeros((c, -(-self.taps // N) + 1))  # the reference's peak per block over the tail
-        self._hang = np.zeros(c, np.int64)
-        self._talk = np.zeros(c, bool)  # this block's own verdict (the hangover aside)
-        self._gain = np.ones(c)
+        self._tail_blocks = -(-self.taps // N)  # the whole blocks in the last taps + N samples,
+        start = m - self.taps - N
+        self._tail_part = slice(start, start + self.taps + N - N * self._tail_blocks)  # and the rest
+        self._s = _Rows.zeros(c, bins)
         self.double_talk = np.zeros(c, bool)  # this tick's verdict per row (tests, diagnostics)
         self.echo_estimate = np.zeros((c, N))  # this tick's (foreground) estimate per row
 
     def reset(self, row: int) -> None:
         """Forget row ``row``'s echo path and reference (a new call on that channel)."""
-        for a in (self._fifo, self._window, self._wb, self._wf, self._err_b, self._err_f,
-                  self._err_fg, self._err_d, self._hurt, self._rx_energy, self._better, self._settled, self._peaks, self._hang):
+        for a in (self._fifo, self._window, self._peaks):
             a[row] = 0
-        self._gain[row] = 1.0
+        self._s.forget(row)
 
     def cancel(self, rx: np.ndarray) -> np.ndarray:
         """This tick's received audio (rows, 160) with each row's echo removed (float64)."""
         d = np.asarray(rx, dtype=np.float64)
         if not self.rows:
             return d.copy()
-        m = self.fft_size
         window = self._window
         window[:, :-N] = window[:, N:]
         window[:, -N:] = self._fifo[:, 0]  # the block on the line while this tick's rx was heard
+        peaks = self._peaks
+        peaks[:, :-1] = peaks[:, 1:]
+        peaks[:, -1] = np.abs(window[:, -N:]).max(axis=1)
+        # live: a reference over QUIET somewhere in the tail whose echo this tick's rx can hold (the
+        # last taps + N samples: the newest blocks' peaks, and the part of the block before them)
+        live = (peaks[:, -self._tail_blocks:].max(axis=1) > QUIET) | (
+            np.abs(window[:, self._tail_part]).max(axis=1) > QUIET)
+        s = self._s
+        if live.all():
+            out, self.echo_estimate, self.double_talk = self._cancel(s, d, window, peaks)
+            return out
+        # quiet rows hear their line as it is; they keep their weights and settling, their runs of
+        # blocks start again and the double talk hangover runs down
+        quiet = ~live
+        s.hurt[quiet] = 0
+        s.better[quiet] = 0
+        s.hang[quiet] = np.maximum(s.hang[quiet] - 1, 0)
+        s.gain[quiet] = 1.0
+        self.double_talk = np.zeros(self.rows, bool)
+        self.echo_estimate = np.zeros((self.rows, N))
+        out = d.copy()
+        if not live.any():
+            return out
+        rows = np.flatnonzero(live)
+        part_s = s.take(rows)
+        out[rows], self.echo_estimate[rows], self.double_talk[rows] = self._cancel(
+            part_s, d[rows], window[rows], peaks[rows])
+        s.put(rows, part_s)
+        return out
+
+    def _cancel(self, s: _Rows, d: np.ndarray, window: np.ndarray,
+                peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One block of the rows whose state is ``s`` (updated in place), received audio ``d`` and
+        reference ``window`` / ``peaks``: (their output, their echo estimate, their double talk)."""
+        m = self.fft_size
         x = np.fft.rfft(window, axis=1)
-        y = np.fft.irfft(np.stack([self._wf * x, self._wb * x]), m, axis=2)[:, :, m - N:]
+        y = np.fft.irfft(np.stack([s.wf * x, s.wb * x]), m, axis=2)[:, :, m - N:]
         e = d[None] - y  # (2, rows, N): foreground, background
         ef = np.einsum("rt,rt->r", e[0], e[0])
         # the two errors compared where the echo is: each bin weighted by the reference's share of the
@@ -164,70 +239,67 @@ class EchoBank:
         power = spec.real ** 2 + spec.imag ** 2
         wf, wb, wd = np.einsum("srf,rf->sr", power[:3], _share(power[3]))
         a = ERROR_SMOOTHING
-        self._err_f = a * self._err_f + (1 - a) * wf
-        self._err_b = a * self._err_b + (1 - a) * wb
-        self._err_fg = a * self._err_fg + (1 - a) * ef
-        self._err_d = a * self._err_d + (1 - a) * wd
+        s.err_f = a * s.err_f + (1 - a) * wf
+        s.err_b = a * s.err_b + (1 - a) * wb
+        s.err_fg = a * s.err_fg + (1 - a) * ef
+        s.err_d = a * s.err_d + (1 - a) * wd
         # a foreground that clearly adds more than it takes away (weights learnt on other sounds, a tone,
         # met by new ones) is bypassed; kept up for HURT_BLOCKS it is dropped, to be learnt again
-        hurts = self._err_f > HURT_RATIO * (self._err_d + 1.0)
-        self._hurt = np.where(hurts, self._hurt + 1, 0)
-        drop = self._hurt >= HURT_BLOCKS
+        hurts = s.err_f > HURT_RATIO * (s.err_d + 1.0)
+        s.hurt = np.where(hurts, s.hurt + 1, 0)
+        drop = s.hurt >= HURT_BLOCKS
         if drop.any():
-            self._wf[drop] = 0
-            self._err_f[drop] = self._err_d[drop]
-            self._hurt[drop] = 0
-        self._rx_energy = a * self._rx_energy + (1 - a) * np.einsum("rt,rt->r", d, d)
+            s.wf[drop] = 0
+            s.err_f[drop] = s.err_d[drop]
+            s.hurt[drop] = 0
+        s.rx_energy = a * s.rx_energy + (1 - a) * np.einsum("rt,rt->r", d, d)
 
         # double talk (Geigel): the received peak against the reference's over the tail
-        self._peaks[:, :-1] = self._peaks[:, 1:]
-        self._peaks[:, -1] = np.abs(window[:, -N:]).max(axis=1)
         peak = np.abs(d).max(axis=1)
-        talk = self._talk = (peak > GEIGEL * self._peaks.max(axis=1)) & (peak > QUIET)
-        self._hang = np.where(talk, HANGOVER, np.maximum(self._hang - 1, 0))
-        self.double_talk = talk | (self._hang > 0)
+        talk = (peak > GEIGEL * peaks.max(axis=1)) & (peak > QUIET)
+        s.hang = np.where(talk, HANGOVER, np.maximum(s.hang - 1, 0))
+        dt = talk | (s.hang > 0)
 
         # single talk: the background's error against the foreground's; in double talk, weighted by
         # where the reference is, and the background must do much better for longer (it adapts there
         # too, slowly, so a line whose talker never pauses still gets its echo cancelled where the
         # talker is not)
-        dt = self.double_talk
         # an echo is at least 6 dB under what made it: a background whose estimate is louder has
         # learnt the line's talker from a loop (the talker's own voice back in the reference through
         # another line's echo), never the echo path; it is not taken, and starts again from the foreground
-        ref = window[:, -2 * N:].reshape(self.rows, 2, N)
+        ref = window[:, -2 * N:].reshape(len(d), 2, N)
         loudest = np.einsum("rbt,rbt->rb", ref, ref).max(axis=1)
         implausible = np.einsum("rt,rt->r", y[1], y[1]) > MAX_ECHO_GAIN * loudest + 1.0
         eb = np.einsum("rt,rt->r", e[1], e[1])
         better = np.where(dt, wb < COPY_RATIO_DT * wf, eb < COPY_RATIO * ef) & ~implausible
-        self._better = np.where(better, self._better + 1, 0)
-        copy = self._better >= np.where(dt, COPY_BLOCKS_DT, COPY_BLOCKS)
+        s.better = np.where(better, s.better + 1, 0)
+        copy = s.better >= np.where(dt, COPY_BLOCKS_DT, COPY_BLOCKS)
         out = np.where(copy[:, None], e[1], np.where(hurts[:, None], d, e[0]))
-        self.echo_estimate = np.where(copy[:, None], y[1], np.where(hurts[:, None], 0.0, y[0]))
+        estimate = np.where(copy[:, None], y[1], np.where(hurts[:, None], 0.0, y[0]))
         if copy.any():
-            self._wf[copy] = self._wb[copy]
-            self._err_f[copy] = self._err_b[copy]
-            self._better[copy] = 0
-        reset = (self._err_b > RESET_RATIO * (self._err_f + 1.0)) | implausible
+            s.wf[copy] = s.wb[copy]
+            s.err_f[copy] = s.err_b[copy]
+            s.better[copy] = 0
+        reset = (s.err_b > RESET_RATIO * (s.err_f + 1.0)) | implausible
         if reset.any():
-            self._wb[reset] = self._wf[reset]
-            self._err_b[reset] = self._err_f[reset]
+            s.wb[reset] = s.wf[reset]
+            s.err_b[reset] = s.err_f[reset]
         # how well the foreground cancels, judged on single talk only (the line's talker is not echo)
-        erle_db = 10 * np.log10((self._rx_energy + 1.0) / (self._err_fg + 1.0))
-        self._settled = np.where(self.double_talk, self._settled,
-                                 np.clip((erle_db - UNSETTLED_DB) / (SETTLED_DB - UNSETTLED_DB), 0.0, 1.0))
-        adapt = ~reset & (self._peaks[:, -1] > QUIET)  # nothing to learn from a silent reference
+        erle_db = 10 * np.log10((s.rx_energy + 1.0) / (s.err_fg + 1.0))
+        s.settled = np.where(dt, s.settled,
+                             np.clip((erle_db - UNSETTLED_DB) / (SETTLED_DB - UNSETTLED_DB), 0.0, 1.0))
+        adapt = ~reset & (peaks[:, -1] > QUIET)  # nothing to learn from a silent reference
         if adapt.any():
             rows = slice(None) if adapt.all() else np.flatnonzero(adapt)
-            self._adapt(rows, e[1][rows], x, dt[rows])
+            self._adapt(s, rows, e[1][rows], x, dt[rows])
         if self.nlp_gain_min < 1.0:
-            out = self._nlp(out, np.where(copy, np.einsum("rt,rt->r", e[1], e[1]), ef))
-        return out
+            out = self._nlp(s, out, estimate, np.where(copy, eb, ef), talk)
+        return out, estimate, dt
 
-    def _adapt(self, rows: slice | np.ndarray, err: np.ndarray, x: np.ndarray, dt: np.ndarray) -> None:
-        """One normalised step of the background filters of ``rows``, constrained to the tail. In double
-        talk (``dt``) a smaller one, and only in the bins where the reference has power: elsewhere the
-        error is the line's talker, nothing to learn from."""
+    def _adapt(self, s: _Rows, rows: slice | np.ndarray, err: np.ndarray, x: np.ndarray, dt: np.ndarray) -> None:
+        """One normalised step of the background filters of ``rows`` (of ``s``), constrained to the
+        tail. In double talk (``dt``) a smaller one, and only in the bins where the reference has power:
+        elsewhere the error is the line's talker, nothing to learn from."""
         m = self.fft_size
         padded = np.zeros((len(err), m))
         padded[:, m - N:] = err
@@ -235,28 +307,29 @@ class EchoBank:
         xr = x[rows]
         power = xr.real ** 2 + xr.imag ** 2
         mean = power.mean(axis=1, keepdims=True)
-        mu = (MU_FAST + (MU_SLOW - MU_FAST) * self._settled[rows])[:, None]
+        mu = (MU_FAST + (MU_SLOW - MU_FAST) * s.settled[rows])[:, None]
         if dt.any():
             mu = np.where(dt[:, None], DT_STEP * mu * _share(power), mu)
         g = np.fft.irfft(np.conj(xr) * big_e * (mu / (power + FLOOR * mean + MIN_POWER)), m, axis=1)
         g[:, self.taps:] = 0  # the tail's taps; beyond them is the circular wrap
-        w = self._wb[rows] + np.fft.rfft(g, axis=1)
+        w = s.wb[rows] + np.fft.rfft(g, axis=1)
         # no echo path has gain at any frequency (G.168: ERL >= 6 dB); more is the line's own talker
         # learnt from a loop (its voice back in the reference through another line's echo)
         mag2 = w.real ** 2 + w.imag ** 2
         over = mag2 > MAX_BIN_GAIN ** 2
         if over.any():
             w[over] *= MAX_BIN_GAIN / np.sqrt(mag2[over])
-        self._wb[rows] = w
+        s.wb[rows] = w
 
-    def _nlp(self, out: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    def _nlp(self, s: _Rows, out: np.ndarray, estimate: np.ndarray, residual: np.ndarray,
+             talk: np.ndarray) -> np.ndarray:
         """Attenuate rows where only a small residual of echo is left, gently and smoothly."""
-        echo = np.einsum("rt,rt->r", self.echo_estimate, self.echo_estimate)
-        only_echo = (residual * 10 ** (NLP_RESIDUAL_DB / 10) < echo) & ~self._talk
+        echo = np.einsum("rt,rt->r", estimate, estimate)
+        only_echo = (residual * 10 ** (NLP_RESIDUAL_DB / 10) < echo) & ~talk
         target = np.where(only_echo, self.nlp_gain_min, 1.0)
         # let go at once (the line's talker is never clipped), close over a few ticks
-        self._gain = np.where(target > self._gain, target, 0.7 * self._gain + 0.3 * target)
-        return out * self._gain[:, None]
+        s.gain = np.where(target > s.gain, target, 0.7 * s.gain + 0.3 * target)
+        return out * s.gain[:, None]
 
     def remember(self, tx: np.ndarray) -> None:
         """What was transmitted this tick on every row (rows, 160): the reference for the echo to come."""
