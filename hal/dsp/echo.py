@@ -274,8 +274,11 @@ class EchoBank:
         better = np.where(dt, wb < COPY_RATIO_DT * wf, eb < COPY_RATIO * ef) & ~implausible
         s.better = np.where(better, s.better + 1, 0)
         copy = s.better >= np.where(dt, COPY_BLOCKS_DT, COPY_BLOCKS)
-        out = np.where(copy[:, None], e[1], np.where(hurts[:, None], d, e[0]))
-        estimate = np.where(copy[:, None], y[1], np.where(hurts[:, None], 0.0, y[0]))
+        if copy.any() or hurts.any():
+            out = np.where(copy[:, None], e[1], np.where(hurts[:, None], d, e[0]))
+            estimate = np.where(copy[:, None], y[1], np.where(hurts[:, None], 0.0, y[0]))
+        else:  # the usual tick: every foreground makes the output
+            out, estimate = e[0], y[0]
         if copy.any():
             s.wf[copy] = s.wb[copy]
             s.err_f[copy] = s.err_b[copy]
