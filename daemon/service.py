@@ -38,7 +38,7 @@ from daemon.systemd import sd_notify, watchdog_interval
 from daemon.task_guard import TaskGuard
 from drivers import open_driver
 from hal.board import BoardError
-from hal.realtime import freeze_heap, take_realtime
+from hal.realtime import freeze_heap, keep_heap, take_realtime
 from signaling.events import Cause
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class Service:
             acd_ops.register(self.api, self)
         await self.api.start()
         freeze_heap()  # start-up's objects: loaded config, prompts, tables
+        keep_heap()  # the tick's temporaries reuse mapped pages, no page faults per tick
         self.scheduling = take_realtime(self.config.realtime_priority)
         self.guard.spawn(self._board_loop(), "board loop")
         self.guard.spawn(self._watchdog(), "watchdog")
