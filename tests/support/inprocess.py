@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import lmdb
@@ -70,6 +71,17 @@ class Box:
                                   wall=wall or (lambda: dt.datetime.now(dt.UTC)))
             for fut in self.ivr.preloaded:  # real TTS: wait until the flow's prompts exist
                 fut.result(timeout=120)
+            # the store work the IVR hands its file thread, remembered so that a tick waits only when
+            # there is some (a round trip to the thread on every tick costs more than the tick)
+            self._file_work: list[Future] = []
+            submit = self.ivr.files.submit
+
+            def tracked(*args, **kwargs) -> Future:
+                fut = submit(*args, **kwargs)
+                self._file_work.append(fut)
+                return fut
+
+            self.ivr.files.submit = tracked
         if acd:
             self.env = lmdb.open(str(self.tmp / "acd.lmdb"), max_dbs=8, map_size=64 << 20)
             self.acd = AcdService(self.config, self.engine, env=self.env, library=self.ivr.library, epoch=epoch)
@@ -87,7 +99,8 @@ class Box:
         for leg in list(self.ivr.legs.values()):
             for fut in list(getattr(leg.playback, "_queue", []))[:1]:
                 fut.exception(timeout=60)
-        self.ivr.files.submit(lambda: None).result(timeout=60)  # store work queued so far is done
+        while self._file_work:  # store work queued so far is done
+            self._file_work.pop(0).exception(timeout=60)
 
     def run(self, seconds: float) -> None:
         for _ in range(round(seconds * 50)):
