@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="callboxd", description="callbox call center daemon")
     ap.add_argument("--config", default=str(DEFAULT_PATH), help="configuration file (TOML)")
     ap.add_argument("--state-dir", help="override box.state_dir")
+    ap.add_argument("--cache-dir", help="override box.cache_dir")
     ap.add_argument("--board-socket", help="override board.socket")
     ap.add_argument("--api-socket", help="override api.socket")
     ap.add_argument("--log", choices=("auto", "journal", "stderr"), help="override box.log")
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"callboxd: configuration error: {exc}", file=sys.stderr)
         return 2
-    overrides = {k: v for k, v in (("state_dir", args.state_dir), ("board_socket", args.board_socket),
+    overrides = {k: v for k, v in (("state_dir", args.state_dir), ("cache_dir", args.cache_dir),
+                                   ("board_socket", args.board_socket),
                                    ("api_socket", args.api_socket), ("log", args.log)) if v}
     config = dataclasses.replace(config, **overrides)
     if args.check:

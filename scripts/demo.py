@@ -75,6 +75,7 @@ def demo_config(run: Path) -> Path:
         {"key": f"schedules.{schedule}.workdays", "value": []}]), encoding="utf-8")
     changes: list[dict[str, Any]] = [
         {"key": "box.state_dir", "value": str(run / "state")},
+        {"key": "box.cache_dir", "value": str(run / "cache")},
         {"key": "ivr.flows", "value": {FLOW: str(flow)}}]
     changes += [{"key": f"line[{ln['port']}].ivr", "value": FLOW} for ln in data.get("line", [])]
     for q in data.get("queue", []):

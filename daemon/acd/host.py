@@ -78,7 +78,7 @@ class AcdService(CallListener):
         self._startup_publish = publish_startup
         self.calls = engine.calls
         state = Path(config.state_dir)
-        self.library = library or AudioLibrary(Tts(state / "tts"), Prompts(state / "prompts"))
+        self.library = library or AudioLibrary(Tts(config.tts_dir), Prompts(state / "prompts"))
         self._epoch = epoch  # the ACD's time now (None: the wall clock), tied to the frame clock below
         self._epoch0: float | None = None
         self.music: dict[str, np.ndarray] = {"": default_music()}

@@ -48,9 +48,9 @@ log = logging.getLogger(__name__)
 # arrays of tables and the key that identifies one entry in a path (``extension[8001]``)
 ID_KEYS = {"extension": "number", "line": "port", "trunk": "name", "voicemail": "box", "agent": "id", "queue": "name"}
 # settings the daemon's command line may override: the running value is kept whatever the file says
-OVERRIDABLE = ("state_dir", "board_socket", "api_socket", "log")
+OVERRIDABLE = ("state_dir", "cache_dir", "board_socket", "api_socket", "log")
 # settings only read at start-up: (Config field, the key an installer knows it by)
-RESTART_FIELDS = (("state_dir", "box.state_dir"), ("log", "box.log"), ("log_level", "box.log_level"),
+RESTART_FIELDS = (("state_dir", "box.state_dir"), ("cache_dir", "box.cache_dir"), ("log", "box.log"), ("log_level", "box.log_level"),
                   ("board_driver", "board.driver"), ("board_socket", "board.socket"),
                   ("api_socket", "api.socket"), ("api_group", "api.group"))
 # what the engine, call control and the API read at event time: these apply at once

@@ -163,6 +163,7 @@ class Config:
     path: str
     name: str = "callbox"
     state_dir: str = "/var/lib/callbox"
+    cache_dir: str = ""  # what can be made again (the TTS cache): "" = in state_dir
     log: str = "auto"  # auto | journal | stderr
     log_level: str = "info"
     realtime_priority: int = 20  # SCHED_FIFO priority of the tick loop's thread (0: normal scheduling)
@@ -186,6 +187,11 @@ class Config:
     cos: CosConfig = field(default_factory=CosConfig)
     pin_limits: PinLimits = field(default_factory=PinLimits)  # [pin]: wrong PINs before a lockout, ...
     echo: EchoConfig = field(default_factory=EchoConfig)
+
+    @property
+    def tts_dir(self) -> Path:
+        """Where synthesised prompts are cached: ``<cache_dir>/tts`` (``<state_dir>/tts`` without one)."""
+        return Path(self.cache_dir or self.state_dir) / "tts"
 
     @property
     def utc_offset_min(self) -> int:
@@ -231,7 +237,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     cos = parse_cos(c, top)
     profiles = dict(cos.profiles)
 
-    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "log", "log_level",
+    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "cache_dir", "log", "log_level",
                                                  "realtime_priority"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
     api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens", "max_clients", "max_clients_per_uid",
@@ -334,6 +340,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         path=str(path),
         name=c.get(box, ("box",), "name", str, "callbox"),
         state_dir=c.get(box, ("box",), "state_dir", str, "/var/lib/callbox"),
+        cache_dir=c.get(box, ("box",), "cache_dir", str, ""),
         log=c.get(box, ("box",), "log", str, "auto", choices=("auto", "journal", "stderr")),
         log_level=c.get(box, ("box",), "log_level", str, "info", choices=("debug", "info", "warning", "error")),
         realtime_priority=c.get(box, ("box",), "realtime_priority", int, 20, minimum=0, maximum=99),

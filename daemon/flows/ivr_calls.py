@@ -465,7 +465,7 @@ class IvrService(CallListener):
         state = Path(config.state_dir)
         self.flows: dict[str, Flow] = {name: load_flow(path) for name, path in config.ivr.flows}
         self.voice = next(iter(self.flows.values())).voice if self.flows else None  # for prompts outside a flow
-        self.tts = Tts(state / "tts")
+        self.tts = Tts(config.tts_dir)
         self.prompts = Prompts(state / "prompts")
         self.library = AudioLibrary(self.tts, self.prompts)
         self.preloaded = [f for flow in self.flows.values() for f in self.library.preload(flow)]

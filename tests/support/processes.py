@@ -27,6 +27,10 @@ from daemon.config.pin_setup import fill
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "packaging" / "callbox.toml"
 BIN = Path(sys.executable).parent
+# the suite's cache directory (box.cache_dir of every test's config): the prompts a flow speaks are
+# synthesised once for every test, worker and run instead of again at each daemon's start
+CACHE_DIR = Path(os.environ.get("CALLBOX_BUILD_DIR", "/tmp/callbox-build")) / "cache"
+TTS_CACHE = CACHE_DIR / "tts"
 
 
 # the PINs the tests' copies of the default config get in place of its placeholders (the installer's step)
@@ -36,11 +40,13 @@ VOICEMAIL_PIN = "2468"  # the queue:general box's
 
 
 def default_config_text(ivr_lines: bool = False) -> str:
-    """The default travel-agency config, movable to any directory (flow paths made absolute), its PINs
+    """The default travel-agency config, movable to any directory (flow paths made absolute, the cache
+    the suite's ``CACHE_DIR``), its PINs
     set as the installer would (``AGENT_PINS``, ``VOICEMAIL_PIN``). Without ``ivr_lines`` the inbound
     lines ring their destinations directly (what the foundation's tests test); the IVR's tests keep the
     flow on PSTN-1 and PSTN-2."""
-    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT_CONFIG.parent}/ivr/')
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace('"ivr/', f'"{DEFAULT_CONFIG.parent}/ivr/').replace(
+        'cache_dir = "/var/cache/callbox"', f'cache_dir = "{CACHE_DIR}"')
     text, _ = fill(text, {f"agent[{a}].pin": pin for a, pin in AGENT_PINS.items()}
                    | {"voicemail[queue:general].pin": VOICEMAIL_PIN})
     return text if ivr_lines else re.sub(r"(?m)^ivr = .*\n", "", text)

@@ -125,15 +125,18 @@ def test_live_changes_and_restart_required() -> None:
     import dataclasses
 
     old = validate(TEXT, "/etc/callbox/callbox.toml")
-    running = dataclasses.replace(old, state_dir="/tmp/state", api_socket="/tmp/api.sock")  # command line
+    running = dataclasses.replace(old, state_dir="/tmp/state", cache_dir="/tmp/cache",
+                                  api_socket="/tmp/api.sock")  # command line
     new = validate(edit_text(TEXT, [{"key": "extension[8001].name", "value": "A"},
+                                    {"key": "box.cache_dir", "value": "/srv/cache"},
                                     {"key": "extension[8002].port", "value": "2/9"},
                                     {"key": "board.socket", "value": "/run/other.sock"},
                                     {"key": "recording.mode", "value": "off"},
                                     {"key": "dialplan.inter_digit_timeout_s", "value": 3}]), old.path)
     applied, restart = plan_apply(running, old, new)
-    assert restart == ["board.socket", "recording.mode", "extension[8002].port"]
+    assert restart == ["box.cache_dir", "board.socket", "recording.mode", "extension[8002].port"]
     assert applied.state_dir == "/tmp/state" and applied.api_socket == "/tmp/api.sock"
+    assert applied.cache_dir == "/tmp/cache"
     assert applied.board_socket == old.board_socket and applied.recording.mode == "all"
     assert applied.extension_by_number("8001").name == "A" and applied.extension_by_number("8002").port == "2/2"
     assert applied.dialplan.inter_digit_timeout_s == 3

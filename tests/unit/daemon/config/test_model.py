@@ -1,6 +1,7 @@
 """Configuration loading: the shipped default is valid; every mistake names file, key and line."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ import pytest
 from daemon.config import pin_setup
 from daemon.config.model import ConfigError, load_config
 from daemon.config.pin_policy import weakness
-from tests.support.processes import default_config_text
+from tests.conftest import unit_settings
+from tests.support.processes import CACHE_DIR, DEFAULT_CONFIG, default_config_text
 
 DEFAULT = Path(__file__).resolve().parents[4] / "packaging" / "callbox.toml"
 
@@ -36,6 +38,16 @@ def test_default_config_is_valid(tmp_path: Path) -> None:
     assert cfg.extension_by_number("8001").port == "2/1"
     assert cfg.line_by_port("1/1").destination[0] == "8001"
     assert cfg.dialplan.outbound_prefix == "9"
+
+
+def test_synthesised_prompts_are_kept_in_the_cache_dir_the_unit_provides(tmp_path: Path) -> None:
+    shipped = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))["box"]
+    assert (shipped["state_dir"], shipped["cache_dir"]) == ("/var/lib/callbox", "/var/cache/callbox")
+    assert unit_settings()["CacheDirectory"] == "callbox"  # systemd makes /var/cache/callbox, writable
+    assert load_config(_write(tmp_path, default_config_text())).tts_dir == CACHE_DIR / "tts"  # the suite's
+    assert load_config(_write(tmp_path, '[box]\nstate_dir = "/srv/box"\n')).tts_dir == Path("/srv/box/tts")
+    with pytest.raises(ConfigError, match=r":2: box.cache_dir: must be str"):
+        load_config(_write(tmp_path, "[box]\ncache_dir = 1\n"))
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -15,7 +15,7 @@ from ivr.events import TtsText
 from ivr.mailbox import PROMPTS
 from tests.support.audio import active_segment, contains, decode, tone_frequency
 from tests.support.inprocess import Box
-from tests.support.processes import VOICEMAIL_PIN
+from tests.support.processes import CACHE_DIR, VOICEMAIL_PIN, default_config_text
 from tests.support.world import World
 
 OPEN = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai: office open
@@ -362,3 +362,15 @@ def test_a_flow_s_transfer_abroad_is_refused_by_the_line_s_class_of_service() ->
     hang_up(box)
     (cdr,) = box.cdrs()
     assert (cdr["dialled"], cdr["denied"]) == ("00442071234567", "class")
+
+
+def test_synthesised_prompts_are_kept_in_the_cache_dir_not_with_the_state(tmp_path) -> None:
+    """``[box] cache_dir``: the flow's prompts are made there (a restart finds them), nothing in state_dir."""
+    text = default_config_text(ivr_lines=True).replace(f'cache_dir = "{CACHE_DIR}"', f'cache_dir = "{tmp_path / "cache"}"')
+    (tmp_path / "callbox.toml").write_text(text.replace('state_dir = "/var/lib/callbox"',
+                                                        f'state_dir = "{tmp_path / "state"}"'), encoding="utf-8")
+    box = Box(tmp_path / "callbox.toml", ivr=True, wall=lambda: OPEN)
+    welcome = box.ivr.flows["travel-agency"].prompts["welcome"]
+    assert box.ivr.tts.cached(welcome.tts, welcome.voice or box.ivr.flows["travel-agency"].voice).is_relative_to(
+        tmp_path / "cache" / "tts")
+    assert not (tmp_path / "state" / "tts").exists()
