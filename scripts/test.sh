@@ -25,12 +25,12 @@ if [ $# -gt 0 ]; then  # a developer's selection: as given, in one process
 fi
 # The e2e tests wait on the simulator's real 20 ms clock far more than they compute (a sixth of a core
 # each), so tests run side by side, more workers than cores, handed out a couple at a time, the longest
-# first (tests/conftest.py). Then the interop tests against real peer stacks (OpenR2), side by side among
+# first (tests/conftest.py). Then the interop tests against real peer stacks (OpenR2), 4 side by side, among
 # themselves only: each is one call at a time, mostly waiting, and its peer answers every tick in real
 # time, which the first part's load would make late. Last, alone on a quiet machine, the tests that
 # measure timing (marked serial: lost frames, tick rates, CPU, benchmarks).
-workers=${CALLBOX_TEST_WORKERS:-6}
-interop_workers=${CALLBOX_INTEROP_WORKERS:-3}
+workers=${CALLBOX_TEST_WORKERS:-10}
+interop_workers=${CALLBOX_INTEROP_WORKERS:-4}
 run_pytest -n "$workers" --dist load --maxschedchunk 2 -m "not serial and not interop"
 rc=$?
 run_pytest -n "$interop_workers" --dist load -m "interop and not serial"
