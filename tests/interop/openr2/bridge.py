@@ -14,6 +14,7 @@ other (OpenR2 -> OpenR2, the benchmark's reference).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -54,11 +55,20 @@ def build_harness(out_dir: Path | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
     exe = out_dir / f"openr2_harness-{digest}"
-    if not exe.exists():
-        tmp = exe.with_suffix(".tmp")
-        subprocess.run(["gcc", "-O1", "-Wall", "-U_FORTIFY_SOURCE", "-o", str(tmp), str(SOURCE),
-                        "-lopenr2", "-Wl,--export-dynamic"], check=True, capture_output=True)
-        tmp.rename(exe)
+    if exe.exists():
+        return exe
+    # the interop tests run side by side: one process compiles while the others wait for it, and the
+    # executable appears whole, by rename, never written where another process may be running it
+    with open(out_dir / "openr2_harness.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not exe.exists():
+            tmp = exe.with_name(f".{exe.name}.{os.getpid()}.tmp")
+            try:
+                subprocess.run(["gcc", "-O1", "-Wall", "-U_FORTIFY_SOURCE", "-o", str(tmp), str(SOURCE),
+                                "-lopenr2", "-Wl,--export-dynamic"], check=True, capture_output=True)
+                os.replace(tmp, exe)
+            finally:
+                tmp.unlink(missing_ok=True)
     return exe
 
 
