@@ -39,11 +39,13 @@ from daemon.task_guard import TaskGuard
 from drivers import open_driver
 from hal.board import BoardError
 from hal.realtime import freeze_heap, keep_heap, take_realtime
+from ivr.tts import prune_cache
 from signaling.events import Cause
 
 log = logging.getLogger(__name__)
 
 ALIVE_S = 1.0  # the last-alive mark is rewritten (and held CDRs retried when due) this often
+CACHE_PRUNE_S = 6 * 3600  # the TTS cache is pruned to [box] cache_max_mb at start and this often
 
 
 class Service:
@@ -150,6 +152,7 @@ class Service:
         self.guard.spawn(self._board_loop(), "board loop")
         self.guard.spawn(self._watchdog(), "watchdog")
         self.guard.spawn(self._alive(), "last-alive mark")
+        self.guard.spawn(self._prune_cache(), "cache pruning")
         await self.guard.stopped.wait()
         code = self.guard.exit_code
         sd_notify("STOPPING=1", f"STATUS=stopping after a failure (exit {code}): {self.guard.reason}" if code
@@ -236,6 +239,23 @@ class Service:
             self.writer.mark_alive(time.time())
             self.writer.retry_due()
             await asyncio.sleep(ALIVE_S)
+
+    async def _prune_cache(self) -> None:
+        """Keep the synthesised prompts under ``[box] cache_max_mb`` (an integrator's answers are new texts
+        every call: unpruned, they would fill the disk the CDRs live on), the least recently spoken first,
+        on a worker thread. A cache it cannot prune is a warning, never the daemon's end."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                removed = await loop.run_in_executor(None, prune_cache, self.config.tts_dir,
+                                                     self.config.cache_max_mb << 20)
+            except OSError as exc:
+                log.warning("TTS cache %s not pruned: %s", self.config.tts_dir, exc)
+            else:
+                if removed:
+                    log.info("TTS cache %s: %d least recently spoken prompts removed (cache_max_mb %d)",
+                             self.config.tts_dir, removed, self.config.cache_max_mb)
+            await asyncio.sleep(CACHE_PRUNE_S)
 
     async def _watchdog(self) -> None:
         interval = watchdog_interval()

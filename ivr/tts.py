@@ -215,28 +215,33 @@ class Tts:
         fut.set_result(path)
 
     def prune(self, max_bytes: int) -> int:
-        """Delete the least recently used cache files until the cache holds at most ``max_bytes``
-        (dynamic texts such as prices would otherwise pile up). Blocking: run it on a worker.
-        Returns the number of files removed."""
-        files = []
-        for f in self.cache_dir.glob("*/*.alaw"):
-            try:
-                st = f.stat()
-            except FileNotFoundError:
-                continue
-            files.append((st.st_mtime, st.st_size, f))
-        total = sum(size for _, size, _ in files)
-        removed = 0
-        for _, size, f in sorted(files):
-            if total <= max_bytes:
-                break
-            f.unlink(missing_ok=True)
-            total -= size
-            removed += 1
-        return removed
+        """``prune_cache`` of this cache."""
+        return prune_cache(self.cache_dir, max_bytes)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+def prune_cache(cache_dir: Path | str, max_bytes: int) -> int:
+    """Delete the least recently used files of the cache in ``cache_dir`` until it holds at most
+    ``max_bytes`` (dynamic texts such as an integrator's answers would otherwise pile up). Blocking: run
+    it on a worker. Returns the number of files removed."""
+    files = []
+    for f in Path(cache_dir).glob("*/*.alaw"):
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _, size, _ in files)
+    removed = 0
+    for _, size, f in sorted(files):
+        if total <= max_bytes:
+            break
+        f.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    return removed
 
 
 def _touch(path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import inprocess
 from tests.support.inprocess import Box
 from tests.support.processes import (
     DEFAULT_CONFIG,
@@ -22,6 +23,12 @@ from tests.support.processes import (
     edit_config,
 )
 from tests.support.users import RoleUsers
+
+
+@pytest.fixture(autouse=True, scope="session")
+def box_files_in_pytest_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """In-process boxes keep their files under pytest's base temporary directory, removed with it."""
+    inprocess.TMP_ROOT = tmp_path_factory.getbasetemp()
 
 
 @pytest.fixture

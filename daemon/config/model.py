@@ -164,6 +164,7 @@ class Config:
     name: str = "callbox"
     state_dir: str = "/var/lib/callbox"
     cache_dir: str = ""  # what can be made again (the TTS cache): "" = in state_dir
+    cache_max_mb: int = 256  # the TTS cache is pruned to this, the least recently spoken first
     log: str = "auto"  # auto | journal | stderr
     log_level: str = "info"
     realtime_priority: int = 20  # SCHED_FIFO priority of the tick loop's thread (0: normal scheduling)
@@ -237,7 +238,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
     cos = parse_cos(c, top)
     profiles = dict(cos.profiles)
 
-    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "cache_dir", "log", "log_level",
+    box = c.table(top.get("box", {}), ("box",), {"name", "state_dir", "cache_dir", "cache_max_mb", "log", "log_level",
                                                  "realtime_priority"})
     board = c.table(top.get("board", {}), ("board",), {"driver", "socket"})
     api = c.table(top.get("api", {}), ("api",), {"socket", "group", "tokens", "max_clients", "max_clients_per_uid",
@@ -341,6 +342,7 @@ def parse_config(data: dict, path: Path | str, text: str = "") -> Config:
         name=c.get(box, ("box",), "name", str, "callbox"),
         state_dir=c.get(box, ("box",), "state_dir", str, "/var/lib/callbox"),
         cache_dir=c.get(box, ("box",), "cache_dir", str, ""),
+        cache_max_mb=c.get(box, ("box",), "cache_max_mb", int, 256, minimum=1, maximum=1 << 20),
         log=c.get(box, ("box",), "log", str, "auto", choices=("auto", "journal", "stderr")),
         log_level=c.get(box, ("box",), "log_level", str, "info", choices=("debug", "info", "warning", "error")),
         realtime_priority=c.get(box, ("box",), "realtime_priority", int, 20, minimum=0, maximum=99),

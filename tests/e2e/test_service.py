@@ -5,6 +5,7 @@ notifications, the CLI."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -232,3 +233,24 @@ def test_ready_only_once_the_board_is_open(tmp_path: Path) -> None:
         d.stop()
         sim.stop()
     assert sys.platform.startswith("linux")
+
+
+def test_the_prompt_cache_is_pruned_to_its_size_the_least_recently_spoken_first(tmp_path: Path, daemon_with) -> None:
+    """``[box] cache_max_mb``: answers of the past (old files, oldest first) go; the flows' prompts stay."""
+    tts = tmp_path / "cache" / "tts"
+    old = []
+    for i in range(40):  # 4 MB of texts spoken long ago, the first the longest ago
+        f = tts / f"{i:02x}" / f"old{i:02d}.alaw"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"\xd5" * 100_000)
+        os.utime(f, (1_600_000_000 + i, 1_600_000_000 + i))
+        old.append(f)
+    d = daemon_with(box={"cache_dir": str(tmp_path / "cache"), "cache_max_mb": 2})
+    wait_for(lambda: not old[0].exists(), 15, "the cache pruned")
+    wait_for(lambda: "least recently spoken prompts removed" in d.log_text(), 5, "the pruning logged")
+    kept = [f.exists() for f in old]
+    assert kept == sorted(kept), "the least recently spoken went first"
+    assert sum(f.stat().st_size for f in old if f.exists()) <= 2 << 20
+    assert f"{kept.count(False)} least recently spoken prompts removed" in d.log_text()
+    spoken = [f for f in tts.glob("*/*.alaw") if not f.name.startswith("old")]
+    assert spoken, "the flows' prompts, synthesised at start, are kept"

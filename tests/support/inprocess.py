@@ -24,6 +24,10 @@ from sim.config import load_config as load_sim_config
 from sim.world import SimWorld
 from tests.support.processes import default_config_text
 
+# where a Box keeps its files: pytest's base temporary directory when the suite runs (tests/conftest.py
+# sets it; pytest keeps the last three runs' and removes older ones), else the system's
+TMP_ROOT: Path | None = None
+
 
 class WorldBoard:
     """``hal.board.Board`` over an in-process ``SimWorld`` (the engine's side of the link)."""
@@ -48,7 +52,7 @@ class Box:
     def __init__(self, config: Path | None = None, world: SimWorld | None = None, *, ivr: bool = False,
                  acd: bool = False, wall: Callable[[], dt.datetime] | None = None, epoch: float | None = None) -> None:
         self.world = world or SimWorld(load_sim_config())
-        self.tmp = Path(tempfile.mkdtemp(prefix="callbox-box-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="callbox-box-", dir=TMP_ROOT))
         if config is None:
             config = self.tmp / "callbox.toml"
             text = default_config_text(ivr_lines=ivr).replace('state_dir = "/var/lib/callbox"',

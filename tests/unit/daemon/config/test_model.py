@@ -88,6 +88,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ('[[extension]]\nnumber = "8001"\nport = "2/1"\nflash_min_ms = 700\n', "extension[0].flash_max_ms", 1,
          "greater"),
         ('[echo]\ntail_ms = 200\n', "echo.tail_ms", 2, "at most 128"),
+        ('[box]\n\ncache_max_mb = 0\n', "box.cache_max_mb", 3, "at least 1"),
         ('[echo]\n\nnlp_db = -3\n', "echo.nlp_db", 3, "at least 0"),
         ('[echo]\ntail = 32\n', "echo.tail", 2, "unknown key"),
         ('[[line]]\nport = "1/1"\necho_cancel = "yes"\n', "line[0].echo_cancel", 3, "must be bool"),
