@@ -52,6 +52,7 @@ from daemon.api.paging import Page
 from daemon.api.protocol import LENGTH, MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode, pack, unpack
 from daemon.api.roles import ALL, CURRENT_ROLE, CURRENT_TOKEN, ROLES, SUPERVISOR, Peer, peer_of
 from daemon.api.schema import Arg, Args, Int, List, Opt, Str, args_of
+from signaling.machine import WrongState
 
 log = logging.getLogger(__name__)
 
@@ -476,6 +477,10 @@ class ApiServer:
         except ApiError as exc:
             self._count_error(client, exc)
             return {"id": rid, "ok": False, "error": exc.reply()}
+        except WrongState as exc:  # the line moved on since the op looked (a race, not the daemon's fault)
+            refused = ApiError(ErrorCode.REFUSED, f"the line cannot do that now: {exc}")
+            self._count_error(client, refused)
+            return {"id": rid, "ok": False, "error": refused.reply()}
         except Exception as exc:
             log.exception("api: op failed")
             return {"id": rid, "ok": False, "error": {"code": ErrorCode.INTERNAL, "message": str(exc)}}

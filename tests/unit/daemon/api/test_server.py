@@ -11,7 +11,7 @@ import pytest
 from daemon.api.client import ApiClient
 from daemon.api.paging import Page, take_page
 from daemon.api.protocol import MAX_MESSAGE, PROTOCOL_VERSION, ApiError, ErrorCode
-from daemon.api.schema import Int, Opt
+from daemon.api.schema import Int, Opt, Str
 
 
 def test_hello_and_ops(server) -> None:
@@ -101,3 +101,17 @@ def test_a_list_op_pages_with_next_beside_the_result(server) -> None:
         pages = list(c.pages("rows", limit=1000))
         assert [r["n"] for p in pages for r in p] == list(range(1000)) and len(pages) == 4
         assert c.call_page("echo", value=1) == (1, None)
+
+
+def test_a_request_the_line_s_state_does_not_allow_is_refused_naming_it(server, box) -> None:
+    """An op whose request reaches a line in a state that does not allow it (the call moved on meanwhile)
+    is ``refused`` with the line's words, not ``internal``; the connection goes on."""
+    srv, path, _ = server
+    srv.op("line.answer", lambda req: box.engine.answer(req["port"]), args={"port": Str()})
+    with ApiClient(path) as c:
+        with pytest.raises(ApiError) as err:
+            c.call("line.answer", port="2/1")
+        assert err.value.code == ErrorCode.REFUSED
+        assert err.value.message == ("the line cannot do that now: FxsLine on port 2/1: answer() is not allowed "
+                                     "in state idle")
+        assert c.call("echo", value=1) == 1
