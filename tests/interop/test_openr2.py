@@ -19,7 +19,7 @@ from tests.conftest import e2e_config
 from tests.interop.openr2.bridge import Harness, PeerBridge
 from tests.support.audio import tone_frequency
 from tests.support.processes import DaemonProcess, SimProcess, wait_for
-from tests.support.world import World
+from tests.support.world import Phone, World
 from tests.unit.daemon.runtime.test_no1_thirty_calls import EXTS, _sim_config, _tone
 
 pytestmark = pytest.mark.interop
@@ -88,6 +88,13 @@ class Rig:
     def tick(self) -> int:
         return self.world.tick()
 
+    def dial_out(self, ext: str = "8001") -> Phone:
+        """``ext`` lifts and dials 12301 out on the trunk ("9" is its outbound prefix); the phone."""
+        phone = self.world.phone(ext)
+        phone.lift()
+        phone.dial("912301#")
+        return phone
+
     def close(self) -> None:
         if self.bridge is not None:
             self.bridge.close()
@@ -131,9 +138,7 @@ def test_the_box_calls_an_openr2_callee_that_does_not_know_the_number_length(rig
     (First in the file: the longest interop tests, so that they start first when run side by side.)"""
     h = Harness(2, max_dnis=10, max_ani=20, ani_first=ani_first, on_offer="accept", answer_ms=300)
     rig = rig_factory(h)
-    phone = rig.world.phone("8001")
-    phone.lift()
-    phone.dial("912301#")
+    phone = rig.dial_out()
     offered = h.wait_event(1, "offered", 20)
     assert (offered["dnis"], offered["ani"]) == ("12301", "13800138000")
     wait_for(lambda: rig.bridge.answered[1], 5, "OpenR2 answered")
@@ -200,9 +205,7 @@ def test_end_of_dnis_by_timeout_and_pulsed_a3(rig_factory) -> None:
 def test_the_box_calls_an_openr2_callee_that_requests_ani(rig_factory) -> None:
     h = Harness(2, max_dnis=5, max_ani=20, ani_first=True, on_offer="accept", answer_ms=800)
     rig = rig_factory(h)
-    phone = rig.world.phone("8001")
-    phone.lift()
-    phone.dial("912301#")
+    phone = rig.dial_out()
     offered = h.wait_event(1, "offered", 15)
     assert (offered["dnis"], offered["ani"], offered["category"]) == ("12301", "13800138000", "National")
     wait_for(lambda: rig.bridge.answered[1], 5, "OpenR2 answered")
@@ -219,9 +222,7 @@ def test_the_box_calls_an_openr2_callee_that_requests_ani(rig_factory) -> None:
 def test_the_box_clears_forward_an_answered_call_to_openr2(rig_factory) -> None:
     h = Harness(2, max_dnis=5, on_offer="accept", answer_ms=300)
     rig = rig_factory(h)
-    phone = rig.world.phone("8001")
-    phone.lift()
-    phone.dial("912301#")
+    phone = rig.dial_out()
     wait_for(lambda: rig.bridge.answered[1], 15, "OpenR2 answered")
     phone.on_hook()
     h.wait_event(1, "disconnect", 5)
@@ -235,9 +236,7 @@ def test_the_box_clears_forward_an_answered_call_to_openr2(rig_factory) -> None:
 def test_openr2_callee_refuses(rig_factory, on_offer: str, cause: int, tone_ms: int | None) -> None:
     h = Harness(2, max_dnis=5, on_offer=on_offer)
     rig = rig_factory(h)
-    phone = rig.world.phone("8001")
-    phone.lift()
-    phone.dial("912301#")
+    phone = rig.dial_out()
     h.wait_event(1, "offered", 15)
     (ended,) = wait_for(lambda: rig.events("call.ended"), 10, "the refused call's CDR")
     assert ended["cdr"]["cause"] == cause and ended["cdr"]["answer"] is None
