@@ -211,14 +211,17 @@ class Media:
         return self._echo_rows.tolist()
 
     def cancel_echo(self, rx: np.ndarray) -> np.ndarray:
-        """``rx`` with each cancelling channel's echo removed (a new array; ``rx`` as it was if no channel
-        cancels echo). What everything after it hears: receivers, bridges, mixes, recordings."""
+        """``rx`` with each cancelling channel's echo removed (a new array; ``rx`` itself if no channel
+        had anything to cancel). What everything after it hears: receivers, bridges, mixes, recordings."""
         if self.echo is None:
             return rx
         rows = self._echo_rows
         clean = self.echo.cancel(alaw_to_linear(rx[rows]))
+        live = self.echo.live
+        if not live.any():  # nothing to cancel anywhere: every row passed through as it came
+            return rx
         out = rx.copy()
-        out[rows] = linear_to_alaw(np.clip(np.rint(clean), -32768, 32767))
+        out[rows[live]] = linear_to_alaw(np.clip(np.rint(clean[live]), -32768, 32767))
         return out
 
     def remember_tx(self, tx: np.ndarray) -> None:

@@ -176,6 +176,7 @@ class EchoBank:
         start = m - self.taps - N
         self._tail_part = slice(start, start + self.taps + N - N * self._tail_blocks)  # and the rest
         self._s = _Rows.zeros(c, bins)
+        self.live = np.zeros(c, bool)  # the rows filtered this tick (the others passed through untouched)
         self.double_talk = np.zeros(c, bool)  # this tick's verdict per row (tests, diagnostics)
         self.echo_estimate = np.zeros((c, N))  # this tick's (foreground) estimate per row
 
@@ -198,7 +199,7 @@ class EchoBank:
         peaks[:, -1] = np.abs(window[:, -N:]).max(axis=1)
         # live: a reference over QUIET somewhere in the tail whose echo this tick's rx can hold (the
         # last taps + N samples: the newest blocks' peaks, and the part of the block before them)
-        live = (peaks[:, -self._tail_blocks:].max(axis=1) > QUIET) | (
+        live = self.live = (peaks[:, -self._tail_blocks:].max(axis=1) > QUIET) | (
             np.abs(window[:, self._tail_part]).max(axis=1) > QUIET)
         s = self._s
         if live.all():
