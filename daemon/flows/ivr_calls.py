@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import queue
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -455,6 +456,26 @@ class _Deposit:
         service.files.submit(finish)
 
 
+class _PreloadCheck:
+    """Once every fixed prompt is ready or failed: the failures (espeak-ng missing, a cache_dir it cannot
+    write, a missing file) are one error in the log, callers would hear silence in their place."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.failed: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    def done(self, fut: Future) -> None:
+        with self.lock:  # the prompts finish on several worker threads
+            if (exc := fut.exception()) is not None:
+                self.failed.append(exc)
+            self.left -= 1
+            if self.left or not self.failed:
+                return
+        log.error("IVR: %d prompts could not be made, callers hear silence in their place; the first: %s",
+                  len(self.failed), self.failed[0])
+
+
 class IvrService(CallListener):
     """Flows, audio caches and voicemail for the whole box; one ``IvrLeg`` per call in a flow."""
 
@@ -469,6 +490,9 @@ class IvrService(CallListener):
         self.prompts = Prompts(state / "prompts")
         self.library = AudioLibrary(self.tts, self.prompts)
         self.preloaded = [f for flow in self.flows.values() for f in self.library.preload(flow)]
+        check = _PreloadCheck(len(self.preloaded))
+        for fut in self.preloaded:
+            fut.add_done_callback(check.done)
         self.voicemail = Voicemail(state / "voicemail", env=env)
         for ext in config.extensions:
             self.voicemail.configure(Box(f"extension:{ext.number}", notify_extension=ext.number),

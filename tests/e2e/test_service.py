@@ -254,3 +254,18 @@ def test_the_prompt_cache_is_pruned_to_its_size_the_least_recently_spoken_first(
     assert f"{kept.count(False)} least recently spoken prompts removed" in d.log_text()
     spoken = [f for f in tts.glob("*/*.alaw") if not f.name.startswith("old")]
     assert spoken, "the flows' prompts, synthesised at start, are kept"
+
+
+def test_a_cache_it_cannot_write_is_an_error_in_the_log_and_the_box_goes_on(tmp_path: Path, daemon_with) -> None:
+    """``[box] cache_dir`` on a path it cannot write: every synthesised prompt fails alike, said once,
+    and calls still work."""
+    not_a_dir = tmp_path / "cache"
+    not_a_dir.write_text("a file, not a directory\n")
+    d = daemon_with(box={"cache_dir": str(not_a_dir)})
+    wait_for(lambda: "prompts could not be made" in d.log_text(), 15, "the failed prompts logged")
+    failures = [ln for ln in d.log_text().splitlines() if "prompts could not be made" in ln]
+    assert len(failures) == 1 and "ERROR" in failures[0] and "cache/tts" in failures[0], failures
+    w = World(d.sim)
+    caller, callee = w.internal_call("8001", "8002", d.api)
+    callee.send_tone(1000.0)
+    assert tone_frequency(w.listen(caller.heard, 1.0, after=0.4)) == pytest.approx(1000.0, rel=0.02)
