@@ -11,7 +11,6 @@ announcement (double talk) and the agent must hear the caller undamaged."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +59,8 @@ def test_the_agent_hears_no_echo_of_the_announcement_and_the_caller_undamaged(ec
     phones = {}
     for line, ext in (CANCELLED, PLAIN):
         phones[ext], _ = w.answered_call(line, ext, api, tones=None)
-    time.sleep(0.5)
+    answered = w.tick()
+    wait_for(lambda: w.tick() >= answered + TICKS_PER_S // 2, 5, "half a second of both calls")
     mark = w.tick()
     for ext in phones:  # the same announcement goes out on both lines
         w.phone_send_wav(ext, str(announcement), loop=True)
