@@ -63,10 +63,9 @@ def test_change_name_and_timeout_while_a_call_is_up(daemon: DaemonProcess) -> No
     c.dial("8001")
     d.wait_ringing(12, "8001 ringing")
     assert d.state().get("caller_id") in (None, "8004")
-    started = time.monotonic()
     cdr = wait_for(lambda: next((r for r in daemon.api.call("cdr.list", limit=10) if r["called"] == "8001"), None),
                    10, "the unanswered call's CDR")
-    assert time.monotonic() - started < 5.5
+    # by the box's own clock (its CDR), not by when this test's polling saw the CDR: 3 s, not the old 8
     assert cdr["disposition"] == "NO ANSWER" and 2.5 <= cdr["duration"] <= 5.0
     c.on_hook()
 
